@@ -1,0 +1,116 @@
+//! The OpenAPI document's frame (info, security, tags), the standard error
+//! responses added to every operation, and the served API reference.
+
+use axum::Router;
+use utoipa::OpenApi as _;
+use utoipa::openapi::path::Operation;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, OpenApi, Ref, RefOr, ResponseBuilder};
+use utoipa_swagger_ui::SwaggerUi;
+
+use ditto_types::problem::{FieldError, Problem};
+
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(
+        title = "Ditto admin API",
+        description = "Manage tenants, projects, users, service accounts and gateway API keys.\n\n\
+            Authenticate with `Authorization: Bearer <token>`. Errors are RFC 9457 problem details \
+            (`application/problem+json`). Lists use cursor pagination: pass `next_cursor` back as `cursor`.",
+        license(name = "Apache-2.0", identifier = "Apache-2.0"),
+    ),
+    components(schemas(Problem, FieldError)),
+    tags(
+        (name = "health", description = "Liveness and readiness"),
+        (name = "tenants", description = "Companies using the platform (platform administrators)"),
+        (name = "projects", description = "Projects inside a tenant"),
+        (name = "users", description = "A tenant's staff"),
+        (name = "service_accounts", description = "Non-human principals and their access tokens"),
+        (name = "api_keys", description = "Virtual keys for the tenant's OpenAI-compatible endpoint"),
+    )
+)]
+struct Base;
+
+pub(crate) fn base() -> OpenApi {
+    Base::openapi()
+}
+
+/// Adds the bearer scheme and the problem responses every operation can give.
+pub(crate) fn finish(spec: &mut OpenApi) {
+    spec.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    let components = spec.components.get_or_insert_with(Default::default);
+    components.add_security_scheme(
+        "bearer",
+        SecurityScheme::Http(
+            HttpBuilder::new()
+                .scheme(HttpAuthScheme::Bearer)
+                .description(Some("A service-account access token"))
+                .build(),
+        ),
+    );
+    for (path, item) in spec.paths.paths.iter_mut() {
+        let has_params = path.contains('{');
+        let ops = [
+            (&mut item.get, false),
+            (&mut item.post, true),
+            (&mut item.patch, true),
+            (&mut item.put, true),
+            (&mut item.delete, false),
+        ];
+        for (op, writes) in ops {
+            if let Some(op) = op.as_mut() {
+                add_problems(op, has_params, writes);
+            }
+        }
+    }
+}
+
+fn add_problems(op: &mut Operation, has_params: bool, writes: bool) {
+    let secured = op.security.as_ref().is_some_and(|s| !s.is_empty());
+    let mut add = |status: &str, description: &str| {
+        if !op.responses.responses.contains_key(status) {
+            let response = ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/problem+json",
+                    ContentBuilder::new()
+                        .schema(Some(RefOr::Ref(Ref::from_schema_name("Problem"))))
+                        .build(),
+                )
+                .build();
+            op.responses
+                .responses
+                .insert(status.to_owned(), RefOr::T(response));
+        }
+    };
+    if secured {
+        add("401", "Missing, invalid, expired or revoked bearer token");
+        add("403", "Not allowed to do this");
+        add(
+            "422",
+            "Invalid parameters or body; `errors` lists each field",
+        );
+        add("503", "The database is unavailable; retry later");
+    }
+    if has_params {
+        add("404", "Not found, or not visible to the caller");
+    }
+    if writes && secured {
+        add("400", "The body is not valid JSON");
+        add("409", "Conflicts with an existing resource");
+        add("413", "The body is too large");
+        add("415", "The body is not `application/json`");
+    }
+    add(
+        "500",
+        "Internal error; the request id helps find it in the logs",
+    );
+}
+
+/// The interactive API reference (Swagger UI, served from assets in the
+/// binary) and the spec it reads.
+pub(crate) fn reference<S: Clone + Send + Sync + 'static>(spec: OpenApi) -> Router<S> {
+    SwaggerUi::new("/api/v1/docs")
+        .url("/api/v1/openapi.json", spec)
+        .into()
+}

@@ -1,0 +1,73 @@
+//! The admin REST API (`/api/v1`), its OpenAPI document and the health
+//! endpoints. Handlers are thin: authorize (`ditto_core::auth`), validate
+//! (`ditto_core::validate`), call the store.
+
+mod docs;
+mod error;
+mod extract;
+mod middleware;
+mod routes;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use ditto_core::{Ctx, Permission, Result, TenantScope};
+use ditto_store::Store;
+use utoipa::openapi::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+
+pub use error::ApiError;
+
+/// Largest request body the admin API accepts.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// Shared state of every handler.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+}
+
+impl AppState {
+    /// Resolves the tenant named in the URL and authorizes the caller in it.
+    /// A tenant the caller may not see answers 404, like a missing one.
+    pub(crate) async fn tenant_scope(
+        &self,
+        ctx: &Ctx,
+        tenant: &str,
+        permission: Permission,
+    ) -> Result<TenantScope> {
+        let tenant = self.store.resolve_tenant(tenant).await?;
+        ctx.tenant(tenant, permission)
+    }
+}
+
+/// Every documented route. Routes can only be added through `routes!`, so
+/// none can be missing from the spec.
+fn api_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(docs::base())
+        .merge(routes::health::router())
+        .merge(routes::tenants::router())
+        .merge(routes::projects::router())
+        .merge(routes::users::router())
+        .merge(routes::service_accounts::router())
+        .merge(routes::api_keys::router())
+}
+
+/// The OpenAPI document, as checked in under `openapi/ditto.json`.
+pub fn openapi() -> OpenApi {
+    let (_, mut spec) = api_router().split_for_parts();
+    docs::finish(&mut spec);
+    spec
+}
+
+/// The HTTP application: admin API, spec, API reference and health checks.
+pub fn app(state: AppState) -> Router {
+    let (router, mut spec) = api_router().split_for_parts();
+    docs::finish(&mut spec);
+    let router = router
+        .merge(docs::reference(spec))
+        .fallback(error::not_found)
+        .method_not_allowed_fallback(error::method_not_allowed)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state);
+    middleware::wrap(router)
+}

@@ -1,0 +1,57 @@
+//! The layers around every route: request ids, access logs that never carry
+//! headers or bodies, and problem-details rendering.
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{HeaderName, HeaderValue, header};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use ditto_types::problem::Problem;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+pub(crate) const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+pub(crate) fn wrap(router: Router) -> Router {
+    router
+        .layer(middleware::from_fn(problem_details))
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
+            // Method, path and request id only: headers and query strings may carry secrets.
+            let request_id = request
+                .headers()
+                .get(&REQUEST_ID)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            tracing::info_span!("http", method = %request.method(), path = %request.uri().path(), request_id)
+        }))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+}
+
+pub(crate) fn request_id(headers: &axum::http::HeaderMap) -> String {
+    headers
+        .get(&REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// Renders the [`Problem`] a response carries, with the request id and path.
+async fn problem_details(request: Request, next: Next) -> Response {
+    let request_id = request_id(request.headers());
+    let path = request.uri().path().to_owned();
+    let mut response = next.run(request).await;
+    if let Some(mut p) = response.extensions_mut().remove::<Problem>() {
+        p.instance = Some(path);
+        p.request_id = Some(request_id);
+        let body = serde_json::to_vec(&p).unwrap_or_default();
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        response.headers_mut().remove(header::CONTENT_LENGTH);
+        *response.body_mut() = Body::from(body);
+    }
+    response
+}

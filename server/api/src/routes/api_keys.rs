@@ -1,0 +1,135 @@
+//! Virtual API keys for the tenant's gateway endpoint.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use chrono::Utc;
+use ditto_core::{Permission, secrets, validate};
+use ditto_types::ApiKeyId;
+use ditto_types::api::{
+    ApiKey, ApiKeyFilter, ApiKeyPage, CreateApiKey, CreatedApiKey, PageParams, UpdateApiKey,
+};
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use crate::AppState;
+use crate::error::ApiResult;
+use crate::extract::{Auth, Json, Path, Query};
+
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(get, update))
+        .routes(routes!(revoke))
+        .routes(routes!(rotate))
+}
+
+/// List API keys (never their secrets).
+#[utoipa::path(get, path = "/api/v1/tenants/{tenant}/api-keys", tag = "api_keys", operation_id = "api_keys_list",
+    params(("tenant" = String, Path, description = "Tenant slug or id"), PageParams, ApiKeyFilter),
+    security(("bearer" = [])), responses((status = 200, body = ApiKeyPage)))]
+async fn list(
+    State(app): State<AppState>,
+    Auth(ctx): Auth,
+    Path(tenant): Path<String>,
+    Query(page): Query<PageParams>,
+    Query(filter): Query<ApiKeyFilter>,
+) -> ApiResult<Json<ApiKeyPage>> {
+    let scope = app
+        .tenant_scope(&ctx, &tenant, Permission::KeysRead)
+        .await?;
+    Ok(Json(app.store.list_api_keys(&scope, &filter, &page).await?))
+}
+
+/// Create an API key. The secret is in this response only.
+#[utoipa::path(post, path = "/api/v1/tenants/{tenant}/api-keys", tag = "api_keys", operation_id = "api_keys_create",
+    params(("tenant" = String, Path, description = "Tenant slug or id")), request_body = CreateApiKey,
+    security(("bearer" = [])), responses((status = 201, body = CreatedApiKey)))]
+async fn create(
+    State(app): State<AppState>,
+    Auth(ctx): Auth,
+    Path(tenant): Path<String>,
+    Json(body): Json<CreateApiKey>,
+) -> ApiResult<(StatusCode, Json<CreatedApiKey>)> {
+    let scope = app
+        .tenant_scope(&ctx, &tenant, Permission::KeysWrite)
+        .await?;
+    validate::create_api_key(&body, Utc::now())?;
+    let minted = secrets::mint_api_key();
+    let key = app.store.create_api_key(&scope, &body, &minted).await?;
+    let created = CreatedApiKey {
+        key,
+        secret: minted.full.0,
+    };
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+/// Get an API key.
+#[utoipa::path(get, path = "/api/v1/tenants/{tenant}/api-keys/{key_id}", tag = "api_keys",
+    operation_id = "api_keys_get",
+    params(("tenant" = String, Path, description = "Tenant slug or id"), ("key_id" = ApiKeyId, Path)),
+    security(("bearer" = [])), responses((status = 200, body = ApiKey)))]
+async fn get(
+    State(app): State<AppState>,
+    Auth(ctx): Auth,
+    Path((tenant, id)): Path<(String, ApiKeyId)>,
+) -> ApiResult<Json<ApiKey>> {
+    let scope = app
+        .tenant_scope(&ctx, &tenant, Permission::KeysRead)
+        .await?;
+    Ok(Json(app.store.get_api_key(&scope, id).await?))
+}
+
+/// Rename an API key.
+#[utoipa::path(patch, path = "/api/v1/tenants/{tenant}/api-keys/{key_id}", tag = "api_keys",
+    operation_id = "api_keys_update",
+    params(("tenant" = String, Path, description = "Tenant slug or id"), ("key_id" = ApiKeyId, Path)),
+    request_body = UpdateApiKey, security(("bearer" = [])), responses((status = 200, body = ApiKey)))]
+async fn update(
+    State(app): State<AppState>,
+    Auth(ctx): Auth,
+    Path((tenant, id)): Path<(String, ApiKeyId)>,
+    Json(body): Json<UpdateApiKey>,
+) -> ApiResult<Json<ApiKey>> {
+    let scope = app
+        .tenant_scope(&ctx, &tenant, Permission::KeysWrite)
+        .await?;
+    validate::update_api_key(&body)?;
+    Ok(Json(app.store.update_api_key(&scope, id, &body).await?))
+}
+
+/// Revoke an API key: it stops working. Idempotent.
+#[utoipa::path(post, path = "/api/v1/tenants/{tenant}/api-keys/{key_id}/revoke", tag = "api_keys",
+    operation_id = "api_keys_revoke",
+    params(("tenant" = String, Path, description = "Tenant slug or id"), ("key_id" = ApiKeyId, Path)),
+    security(("bearer" = [])), responses((status = 200, body = ApiKey)))]
+async fn revoke(
+    State(app): State<AppState>,
+    Auth(ctx): Auth,
+    Path((tenant, id)): Path<(String, ApiKeyId)>,
+) -> ApiResult<Json<ApiKey>> {
+    let scope = app
+        .tenant_scope(&ctx, &tenant, Permission::KeysWrite)
+        .await?;
+    Ok(Json(app.store.revoke_api_key(&scope, id).await?))
+}
+
+/// Replace an API key's secret. The old secret stops working at once; the
+/// new one is in this response only.
+#[utoipa::path(post, path = "/api/v1/tenants/{tenant}/api-keys/{key_id}/rotate", tag = "api_keys",
+    operation_id = "api_keys_rotate",
+    params(("tenant" = String, Path, description = "Tenant slug or id"), ("key_id" = ApiKeyId, Path)),
+    security(("bearer" = [])), responses((status = 200, body = CreatedApiKey)))]
+async fn rotate(
+    State(app): State<AppState>,
+    Auth(ctx): Auth,
+    Path((tenant, id)): Path<(String, ApiKeyId)>,
+) -> ApiResult<Json<CreatedApiKey>> {
+    let scope = app
+        .tenant_scope(&ctx, &tenant, Permission::KeysWrite)
+        .await?;
+    let minted = secrets::mint_api_key();
+    let key = app.store.rotate_api_key(&scope, id, &minted).await?;
+    Ok(Json(CreatedApiKey {
+        key,
+        secret: minted.full.0,
+    }))
+}

@@ -1,0 +1,9 @@
+//! One module per resource; each lists its routes and nothing else happens
+//! here.
+
+pub(crate) mod api_keys;
+pub(crate) mod health;
+pub(crate) mod projects;
+pub(crate) mod service_accounts;
+pub(crate) mod tenants;
+pub(crate) mod users;

@@ -1,0 +1,362 @@
+//! Configuration from flags, environment variables and an optional TOML
+//! file, in that order of precedence. Every bad value is reported at once,
+//! naming the flag, the variable and the file key that could have set it.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use clap::Args;
+use ditto_core::secrets::Redacted;
+use serde::Deserialize;
+use sqlx::postgres::PgConnectOptions;
+
+/// Settings shared by every subcommand.
+#[derive(Args, Debug, Default, Clone)]
+pub struct SettingsArgs {
+    /// TOML file with any of the settings below (keys in snake_case).
+    #[arg(long, short = 'c', env = "DITTO_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+    /// Postgres URL. Absent: run a private Postgres in the data directory.
+    #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// Redis URL (redis:// or rediss://). Optional.
+    #[arg(long, env = "REDIS_URL", global = true, hide_env_values = true)]
+    pub redis_url: Option<String>,
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, env = "DITTO_LISTEN", global = true)]
+    pub listen: Option<String>,
+    /// On first start with an empty database, a platform administrator is
+    /// created whose bearer token is this value (at least 24 characters).
+    #[arg(
+        long,
+        env = "DITTO_BOOTSTRAP_TOKEN",
+        global = true,
+        hide_env_values = true
+    )]
+    pub bootstrap_token: Option<String>,
+    /// Where the embedded Postgres keeps its data [default: ./.ditto].
+    #[arg(long, env = "DITTO_DATA_DIR", global = true)]
+    pub data_dir: Option<PathBuf>,
+    /// Log format: `text` or `json` [default: text].
+    #[arg(long, env = "DITTO_LOG_FORMAT", global = true)]
+    pub log_format: Option<String>,
+    /// Largest number of database connections [default: 16].
+    #[arg(long, env = "DITTO_DB_MAX_CONNECTIONS", global = true)]
+    pub db_max_connections: Option<String>,
+}
+
+/// The optional config file. Unknown keys are errors, so typos do not pass
+/// silently.
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+struct FileSettings {
+    database_url: Option<String>,
+    redis_url: Option<String>,
+    listen: Option<String>,
+    bootstrap_token: Option<String>,
+    data_dir: Option<PathBuf>,
+    log_format: Option<String>,
+    db_max_connections: Option<u32>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Where the database is.
+#[derive(Clone, Debug)]
+pub enum Database {
+    External(Box<PgConnectOptions>),
+    /// A private Postgres under the data directory.
+    Embedded,
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub database: Database,
+    pub redis_url: Option<url::Url>,
+    pub listen: SocketAddr,
+    pub bootstrap_token: Option<Redacted>,
+    pub data_dir: PathBuf,
+    pub log_format: LogFormat,
+    pub db_max_connections: u32,
+}
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+pub const MIN_BOOTSTRAP_TOKEN_LEN: usize = 24;
+
+impl Config {
+    pub fn load(args: &SettingsArgs) -> Result<Self, String> {
+        let file = match &args.config {
+            Some(path) => read_file(path)?,
+            None => FileSettings::default(),
+        };
+        let mut errors = Vec::new();
+        let mut fail = |setting: &str, flag: &str, env: &str, message: String| {
+            errors.push(format!(
+                "{setting} (--{flag}, {env} or `{setting}` in the config file): {message}"
+            ));
+        };
+
+        let database = match args
+            .database_url
+            .clone()
+            .or(file.database_url)
+            .filter(|s| !s.is_empty())
+        {
+            None => Database::Embedded,
+            Some(url) if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) => {
+                fail(
+                    "database_url",
+                    "database-url",
+                    "DATABASE_URL",
+                    "must start with postgres:// or postgresql://".into(),
+                );
+                Database::Embedded
+            }
+            Some(url) => match PgConnectOptions::from_str(&url) {
+                Ok(options) => Database::External(Box::new(options)),
+                Err(e) => {
+                    // The URL may hold a password: describe the error, never echo the value.
+                    fail(
+                        "database_url",
+                        "database-url",
+                        "DATABASE_URL",
+                        format!(
+                            "not a valid Postgres URL ({})",
+                            redact_error(&e.to_string(), &url)
+                        ),
+                    );
+                    Database::Embedded
+                }
+            },
+        };
+
+        let redis_url = match args
+            .redis_url
+            .clone()
+            .or(file.redis_url)
+            .filter(|s| !s.is_empty())
+        {
+            None => None,
+            Some(raw) => match url::Url::parse(&raw) {
+                Ok(u) if matches!(u.scheme(), "redis" | "rediss") && u.host().is_some() => Some(u),
+                Ok(_) => {
+                    fail(
+                        "redis_url",
+                        "redis-url",
+                        "REDIS_URL",
+                        "must look like redis://host:6379 or rediss://host:6380".into(),
+                    );
+                    None
+                }
+                Err(e) => {
+                    fail(
+                        "redis_url",
+                        "redis-url",
+                        "REDIS_URL",
+                        format!("not a valid URL ({e})"),
+                    );
+                    None
+                }
+            },
+        };
+
+        let listen_raw = args
+            .listen
+            .clone()
+            .or(file.listen)
+            .unwrap_or_else(|| DEFAULT_LISTEN.into());
+        let listen = match listen_raw.parse::<SocketAddr>() {
+            Ok(addr) => addr,
+            Err(_) => {
+                fail(
+                    "listen",
+                    "listen",
+                    "DITTO_LISTEN",
+                    format!("'{listen_raw}' is not an address like 127.0.0.1:8080 or [::]:8080"),
+                );
+                SocketAddr::from(([127, 0, 0, 1], 8080))
+            }
+        };
+
+        let bootstrap_token = match args
+            .bootstrap_token
+            .clone()
+            .or(file.bootstrap_token)
+            .filter(|s| !s.is_empty())
+        {
+            None => None,
+            Some(token) if token.chars().count() < MIN_BOOTSTRAP_TOKEN_LEN => {
+                fail(
+                    "bootstrap_token",
+                    "bootstrap-token",
+                    "DITTO_BOOTSTRAP_TOKEN",
+                    format!("must have at least {MIN_BOOTSTRAP_TOKEN_LEN} characters"),
+                );
+                None
+            }
+            Some(token) if !token.chars().all(|c| c.is_ascii_graphic()) => {
+                fail(
+                    "bootstrap_token",
+                    "bootstrap-token",
+                    "DITTO_BOOTSTRAP_TOKEN",
+                    "must be printable ASCII without spaces".into(),
+                );
+                None
+            }
+            Some(token) => Some(Redacted(token)),
+        };
+
+        let data_dir = args
+            .data_dir
+            .clone()
+            .or(file.data_dir)
+            .unwrap_or_else(|| PathBuf::from(".ditto"));
+
+        let log_format = match args.log_format.clone().or(file.log_format).as_deref() {
+            None | Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(other) => {
+                fail(
+                    "log_format",
+                    "log-format",
+                    "DITTO_LOG_FORMAT",
+                    format!("'{other}' is not one of: text, json"),
+                );
+                LogFormat::Text
+            }
+        };
+
+        let db_max_connections = match &args.db_max_connections {
+            Some(raw) => match raw.parse::<u32>() {
+                Ok(n) if (1..=1000).contains(&n) => n,
+                _ => {
+                    fail(
+                        "db_max_connections",
+                        "db-max-connections",
+                        "DITTO_DB_MAX_CONNECTIONS",
+                        format!("'{raw}' is not a number between 1 and 1000"),
+                    );
+                    16
+                }
+            },
+            None => match file.db_max_connections {
+                Some(n) if !(1..=1000).contains(&n) => {
+                    fail(
+                        "db_max_connections",
+                        "db-max-connections",
+                        "DITTO_DB_MAX_CONNECTIONS",
+                        format!("{n} is not between 1 and 1000"),
+                    );
+                    16
+                }
+                Some(n) => n,
+                None => 16,
+            },
+        };
+
+        if !errors.is_empty() {
+            return Err(format!(
+                "invalid configuration:\n  - {}",
+                errors.join("\n  - ")
+            ));
+        }
+        Ok(Config {
+            database,
+            redis_url,
+            listen,
+            bootstrap_token,
+            data_dir,
+            log_format,
+            db_max_connections,
+        })
+    }
+}
+
+fn read_file(path: &Path) -> Result<FileSettings, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read the config file {}: {e}", path.display()))?;
+    toml::from_str(&text).map_err(|e| format!("the config file {} is invalid: {e}", path.display()))
+}
+
+/// Removes the value itself from an error message about it.
+fn redact_error(message: &str, secret: &str) -> String {
+    message.replace(secret, "<DATABASE_URL>")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(args: SettingsArgs) -> Result<Config, String> {
+        Config::load(&args)
+    }
+
+    #[test]
+    fn defaults_to_embedded_on_localhost() {
+        let config = load(SettingsArgs::default()).unwrap();
+        assert!(matches!(config.database, Database::Embedded));
+        assert_eq!(config.listen.to_string(), DEFAULT_LISTEN);
+        assert_eq!(config.data_dir, PathBuf::from(".ditto"));
+    }
+
+    #[test]
+    fn reports_every_bad_value_without_echoing_secrets() {
+        let err = load(SettingsArgs {
+            database_url: Some("mysql://u:hunter2@h/db".into()),
+            redis_url: Some("http://x".into()),
+            listen: Some("nope".into()),
+            bootstrap_token: Some("short".into()),
+            log_format: Some("xml".into()),
+            db_max_connections: Some("0".into()),
+            ..Default::default()
+        })
+        .unwrap_err();
+        for needle in [
+            "DATABASE_URL",
+            "REDIS_URL",
+            "DITTO_LISTEN",
+            "DITTO_BOOTSTRAP_TOKEN",
+            "DITTO_LOG_FORMAT",
+            "DITTO_DB_MAX_CONNECTIONS",
+        ] {
+            assert!(err.contains(needle), "{needle} missing from: {err}");
+        }
+        assert!(!err.contains("hunter2"));
+        assert!(
+            !err.contains("short"),
+            "the token value must not be echoed: {err}"
+        );
+    }
+
+    #[test]
+    fn file_values_apply_under_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ditto.toml");
+        std::fs::write(
+            &path,
+            "listen = \"127.0.0.1:9999\"\nlog_format = \"json\"\n",
+        )
+        .unwrap();
+        let config = load(SettingsArgs {
+            config: Some(path.clone()),
+            log_format: Some("text".into()),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(config.listen.port(), 9999);
+        assert_eq!(config.log_format, LogFormat::Text);
+
+        std::fs::write(&path, "lisen = \"x\"\n").unwrap();
+        let err = load(SettingsArgs {
+            config: Some(path),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(err.contains("unknown field `lisen`"), "{err}");
+    }
+}

@@ -1,0 +1,208 @@
+//! `ditto`: run the platform (`serve`), apply migrations (`migrate`), print
+//! the OpenAPI document (`openapi`).
+
+mod config;
+mod embedded_pg;
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use ditto_api::AppState;
+use ditto_store::{DbConfig, Store};
+use rand::Rng;
+use rand::distr::Alphanumeric;
+use tokio::net::TcpListener;
+
+use config::{Config, Database, LogFormat, SettingsArgs};
+use embedded_pg::EmbeddedPostgres;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "ditto",
+    version,
+    about = "Ditto, the multi-tenant LLM gateway platform"
+)]
+struct Cli {
+    #[command(flatten)]
+    settings: SettingsArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Serve the admin API (applies pending migrations first).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Print the OpenAPI document (JSON) to stdout.
+    Openapi,
+}
+
+/// File in the data directory holding the generated administrator token of
+/// an embedded setup (readable by its owner only).
+const ADMIN_TOKEN_FILE: &str = "admin-token";
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Command::Openapi = cli.command {
+        let spec = ditto_api::openapi()
+            .to_pretty_json()
+            .expect("the spec serializes");
+        println!("{spec}");
+        return ExitCode::SUCCESS;
+    }
+    let config = match Config::load(&cli.settings) {
+        Ok(config) => config,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::from(2);
+        }
+    };
+    init_tracing(config.log_format);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    match runtime.block_on(run(cli.command, config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+async fn run(command: Command, config: Config) -> Result<()> {
+    let (store, embedded) = open_database(&config).await?;
+    let result = match command {
+        Command::Serve => serve(&config, store.clone(), embedded.as_ref()).await,
+        Command::Migrate => migrate(&store).await,
+        Command::Openapi => unreachable!("handled before the runtime starts"),
+    };
+    store.pool().close().await;
+    if let Some(pg) = embedded {
+        pg.stop().await.context("stopping the embedded Postgres")?;
+    }
+    result
+}
+
+async fn open_database(config: &Config) -> Result<(Store, Option<EmbeddedPostgres>)> {
+    let db = DbConfig {
+        max_connections: config.db_max_connections,
+        ..DbConfig::default()
+    };
+    match &config.database {
+        Database::External(options) => Ok((Store::connect_lazy((**options).clone(), &db), None)),
+        Database::Embedded => {
+            let pg = EmbeddedPostgres::start(&config.data_dir).await?;
+            tracing::info!(data = %pg.data_dir().display(), "embedded Postgres is running");
+            Ok((Store::connect_lazy(pg.connect_options(), &db), Some(pg)))
+        }
+    }
+}
+
+async fn migrate(store: &Store) -> Result<()> {
+    store.migrate().await.context("applying migrations")?;
+    println!("migrations are up to date");
+    Ok(())
+}
+
+async fn serve(config: &Config, store: Store, embedded: Option<&EmbeddedPostgres>) -> Result<()> {
+    store.migrate().await.context("applying migrations")?;
+    let token_hint = bootstrap(config, &store, embedded.is_some()).await?;
+
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let base = format!("http://{}", listener.local_addr()?);
+    tracing::info!(address = %base, "listening");
+    println!("Ditto is serving on {base}");
+    println!("  admin API        {base}/api/v1");
+    println!("  API reference    {base}/api/v1/docs");
+    println!("  health           {base}/healthz, {base}/readyz");
+    if let Some(hint) = token_hint {
+        println!("  authenticate     {hint}");
+    }
+
+    let app = ditto_api::app(AppState { store });
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("serving")?;
+    tracing::info!("shut down cleanly");
+    Ok(())
+}
+
+/// Creates the first platform administrator on an empty database. Returns
+/// how to authenticate, for the start-up banner (never the token itself).
+async fn bootstrap(config: &Config, store: &Store, embedded: bool) -> Result<Option<String>> {
+    let header = "send `Authorization: Bearer <token>`";
+    if let Some(token) = &config.bootstrap_token {
+        if store.bootstrap_platform_admin(&token.0).await? {
+            tracing::info!("created the platform administrator from DITTO_BOOTSTRAP_TOKEN");
+        } else {
+            tracing::info!(
+                "a platform administrator exists already; DITTO_BOOTSTRAP_TOKEN is not used"
+            );
+        }
+        return Ok(Some(format!(
+            "{header} with the DITTO_BOOTSTRAP_TOKEN value"
+        )));
+    }
+    if !embedded {
+        return Ok(None);
+    }
+    // Zero-configuration start: make a token and keep it beside the database.
+    let path = config.data_dir.join(ADMIN_TOKEN_FILE);
+    if !path.exists() {
+        let token: String = rand::rng()
+            .sample_iter(Alphanumeric)
+            .take(40)
+            .map(char::from)
+            .collect();
+        if store.bootstrap_platform_admin(&token).await? {
+            embedded_pg::write_private(&path, &token)?;
+        }
+    }
+    Ok(path
+        .exists()
+        .then(|| format!("{header}; the token is in {}", display(&path))))
+}
+
+fn display(path: &Path) -> String {
+    path.display().to_string()
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,11 @@
+//! Domain rules of Ditto that do no I/O: who is calling and what they may
+//! touch (`auth`), what valid input looks like (`validate`), how secrets are
+//! made and checked (`secrets`), and the one error type every layer returns.
+
+pub mod auth;
+pub mod error;
+pub mod secrets;
+pub mod validate;
+
+pub use auth::{Actor, Ctx, Permission, PlatformScope, Principal, TenantRef, TenantScope};
+pub use error::{Error, Result};

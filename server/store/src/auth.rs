@@ -1,0 +1,91 @@
+//! Authentication lookups and the first-start bootstrap. These run before
+//! any principal is known, so they use the platform path unscoped.
+
+use ditto_core::secrets::sha256;
+use ditto_core::{Actor, Principal, Result};
+use ditto_types::{AccessTokenId, ServiceAccountId};
+use uuid::Uuid;
+
+use crate::{Store, error::db};
+
+/// How long `last_used_at` may lag, so authentication does not write on
+/// every request.
+const LAST_USED_RESOLUTION_SECS: i32 = 60;
+
+impl Store {
+    /// The principal holding this bearer token, if the token is valid: known,
+    /// not revoked or expired, of an enabled service account.
+    pub async fn authenticate_token(&self, token: &str) -> Result<Option<Principal>> {
+        let digest = sha256(token.as_bytes());
+        let mut tx = self.unscoped_platform_tx().await?;
+        let row: Option<(Uuid, Uuid, Option<Uuid>, Option<String>)> = sqlx::query_as(
+            "SELECT t.id, sa.id, sa.tenant_id, sa.platform_role
+             FROM access_tokens t JOIN service_accounts sa ON sa.id = t.service_account_id
+             WHERE t.token_hash = $1 AND t.revoked_at IS NULL
+               AND (t.expires_at IS NULL OR t.expires_at > now()) AND NOT sa.disabled",
+        )
+        .bind(digest.as_slice())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db)?;
+        let Some((token_id, account, tenant, platform_role)) = row else {
+            return Ok(None);
+        };
+        sqlx::query(
+            "UPDATE access_tokens SET last_used_at = now() WHERE id = $1
+               AND (last_used_at IS NULL OR last_used_at < now() - make_interval(secs => $2))",
+        )
+        .bind(token_id)
+        .bind(LAST_USED_RESOLUTION_SECS)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok(Some(Principal {
+            actor: Actor::ServiceAccount(ServiceAccountId(account)),
+            tenant_id: tenant.map(Into::into),
+            platform_admin: platform_role.as_deref() == Some("platform_admin"),
+        }))
+    }
+
+    /// On a database without any platform administrator, creates one (a
+    /// platform service account) whose bearer token is `token`. Returns
+    /// whether it did. Safe when several replicas start at once.
+    pub async fn bootstrap_platform_admin(&self, token: &str) -> Result<bool> {
+        let mut tx = self.unscoped_platform_tx().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtext('ditto.bootstrap'))")
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        let exists: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM service_accounts WHERE platform_role = 'platform_admin')",
+        )
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db)?;
+        if exists {
+            return Ok(false);
+        }
+        let account = ServiceAccountId::new();
+        sqlx::query(
+            "INSERT INTO service_accounts (id, tenant_id, name, description, platform_role)
+             VALUES ($1, NULL, 'bootstrap', 'Created at first start from DITTO_BOOTSTRAP_TOKEN', 'platform_admin')",
+        )
+        .bind(account.0)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        sqlx::query(
+            "INSERT INTO access_tokens (id, tenant_id, service_account_id, name, prefix, token_hash)
+             VALUES ($1, NULL, $2, 'bootstrap', 'bootstrap', $3)",
+        )
+        .bind(AccessTokenId::new().0)
+        .bind(account.0)
+        .bind(sha256(token.as_bytes()).as_slice())
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok(true)
+    }
+}

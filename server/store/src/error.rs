@@ -1,0 +1,87 @@
+//! Turns database errors into domain errors: unique and foreign-key
+//! violations become 409 and field errors a client can act on; everything
+//! else stays internal.
+
+use ditto_core::Error;
+
+/// Unique constraints and what a client should hear when it hits one.
+const UNIQUE: &[(&str, &str)] = &[
+    ("tenants_slug_key", "a tenant with this slug already exists"),
+    (
+        "projects_tenant_name_key",
+        "a project with this name already exists in this tenant",
+    ),
+    (
+        "users_tenant_email_key",
+        "a user with this email already exists in this tenant",
+    ),
+    (
+        "users_tenant_external_id_key",
+        "a user with this external_id already exists in this tenant",
+    ),
+    (
+        "service_accounts_tenant_name_key",
+        "a service account with this name already exists in this tenant",
+    ),
+];
+
+/// Foreign keys that point at something the client named in the body.
+const REFERENCES: &[(&str, &str, &str)] = &[
+    (
+        "api_keys_tenant_id_project_id_fkey",
+        "/project_id",
+        "no such project in this tenant",
+    ),
+    (
+        "api_keys_tenant_id_owner_user_id_fkey",
+        "/owner_user_id",
+        "no such user in this tenant",
+    ),
+    (
+        "api_keys_tenant_id_owner_service_account_id_fkey",
+        "/owner_service_account_id",
+        "no such service account in this tenant",
+    ),
+];
+
+pub(crate) fn db(e: sqlx::Error) -> Error {
+    if let sqlx::Error::Database(dbe) = &e {
+        let constraint = dbe.constraint().unwrap_or_default();
+        match dbe.code().as_deref() {
+            Some("23505") => {
+                let message = UNIQUE
+                    .iter()
+                    .find(|(name, _)| *name == constraint)
+                    .map_or("conflicts with an existing resource", |(_, m)| m);
+                return Error::Conflict(message.to_owned());
+            }
+            Some("23503") => {
+                if let Some((_, field, message)) =
+                    REFERENCES.iter().find(|(n, ..)| *n == constraint)
+                {
+                    return Error::invalid(field, "not_found", *message);
+                }
+            }
+            _ => {}
+        }
+    }
+    match e {
+        sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
+            Error::Unavailable("the database is unavailable; try again shortly".into())
+        }
+        other => Error::Internal(describe(&other)),
+    }
+}
+
+/// A description of a database error for logs. Bound parameters are never
+/// part of sqlx's error text, so secrets cannot leak through it.
+pub(crate) fn describe(e: &sqlx::Error) -> String {
+    match e {
+        sqlx::Error::Database(dbe) => format!(
+            "database error {}: {}",
+            dbe.code().unwrap_or_default(),
+            dbe.message()
+        ),
+        other => other.to_string(),
+    }
+}

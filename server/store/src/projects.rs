@@ -1,0 +1,145 @@
+//! Projects of a tenant.
+
+use chrono::{DateTime, Utc};
+use ditto_core::{Error, Result, TenantScope};
+use ditto_types::ProjectId;
+use ditto_types::api::{
+    CreateProject, NameFilter, PageParams, Project, ProjectPage, UpdateProject,
+};
+use sqlx::{FromRow, QueryBuilder};
+use uuid::Uuid;
+
+use crate::page::{BY_CREATION, Keyset};
+use crate::tenants::like_escape;
+use crate::{Store, error::db};
+
+const COLUMNS: &str = "id, tenant_id, name, description, created_at, updated_at";
+
+#[derive(FromRow)]
+struct Row {
+    id: Uuid,
+    tenant_id: Uuid,
+    name: String,
+    description: String,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl From<Row> for Project {
+    fn from(r: Row) -> Self {
+        Project {
+            id: r.id.into(),
+            tenant_id: r.tenant_id.into(),
+            name: r.name,
+            description: r.description,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+impl Store {
+    pub async fn create_project(
+        &self,
+        scope: &TenantScope,
+        body: &CreateProject,
+    ) -> Result<Project> {
+        let mut tx = self.tenant_tx(scope).await?;
+        let row: Row = sqlx::query_as(sql!(
+            "INSERT INTO projects (id, tenant_id, name, description)
+             VALUES ($1, ditto_current_tenant(), $2, $3) RETURNING {COLUMNS}"
+        ))
+        .bind(ProjectId::new().0)
+        .bind(body.name.trim())
+        .bind(body.description.as_deref().unwrap_or_default().trim())
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok(row.into())
+    }
+
+    pub async fn list_projects(
+        &self,
+        scope: &TenantScope,
+        filter: &NameFilter,
+        page: &PageParams,
+    ) -> Result<ProjectPage> {
+        let keyset = Keyset::parse(page, &[BY_CREATION, ("name", Some("name"))])?;
+        let q = ditto_core::validate::search_term(filter.q.as_deref())?;
+        let mut qb = QueryBuilder::new(format!("SELECT {COLUMNS} FROM projects WHERE true"));
+        if let Some(q) = q {
+            qb.push(" AND name ILIKE ")
+                .push_bind(format!("%{}%", like_escape(&q)));
+        }
+        keyset.push_after(&mut qb);
+        keyset.push_order_limit(&mut qb);
+        let mut tx = self.tenant_tx(scope).await?;
+        let rows: Vec<Row> = qb.build_query_as().fetch_all(&mut *tx).await.map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        let (rows, next_cursor) = keyset.finish(rows, |r, col| (r.id, col.map(|_| r.name.clone())));
+        Ok(ProjectPage {
+            items: rows.into_iter().map(Into::into).collect(),
+            next_cursor,
+        })
+    }
+
+    pub async fn get_project(&self, scope: &TenantScope, id: ProjectId) -> Result<Project> {
+        let mut tx = self.tenant_tx(scope).await?;
+        let row: Option<Row> = sqlx::query_as(sql!("SELECT {COLUMNS} FROM projects WHERE id = $1"))
+            .bind(id.0)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        row.map(Into::into).ok_or(Error::NotFound("project"))
+    }
+
+    pub async fn update_project(
+        &self,
+        scope: &TenantScope,
+        id: ProjectId,
+        body: &UpdateProject,
+    ) -> Result<Project> {
+        let mut tx = self.tenant_tx(scope).await?;
+        let row: Option<Row> = sqlx::query_as(sql!(
+            "UPDATE projects SET name = COALESCE($2, name), description = COALESCE($3, description),
+                 updated_at = now()
+             WHERE id = $1 RETURNING {COLUMNS}"
+        ))
+        .bind(id.0)
+        .bind(body.name.as_deref().map(str::trim))
+        .bind(body.description.as_deref().map(str::trim))
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        row.map(Into::into).ok_or(Error::NotFound("project"))
+    }
+
+    /// Deletes a project and its keys.
+    pub async fn delete_project(&self, scope: &TenantScope, id: ProjectId) -> Result<()> {
+        self.delete_scoped(scope, "projects", id.0, "project").await
+    }
+
+    /// Deletes one row of a tenant-owned table through row-level security.
+    pub(crate) async fn delete_scoped(
+        &self,
+        scope: &TenantScope,
+        table: &'static str,
+        id: Uuid,
+        what: &'static str,
+    ) -> Result<()> {
+        let mut tx = self.tenant_tx(scope).await?;
+        let done = sqlx::query(sql!("DELETE FROM {table} WHERE id = $1"))
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        if done.rows_affected() == 0 {
+            return Err(Error::NotFound(what));
+        }
+        Ok(())
+    }
+}

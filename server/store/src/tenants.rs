@@ -1,0 +1,213 @@
+//! Tenants: managed on the platform path; a tenant sees only its own row.
+
+use chrono::{DateTime, Utc};
+use ditto_core::{Error, PlatformScope, Result, TenantRef, TenantScope};
+use ditto_types::TenantId;
+use ditto_types::api::{
+    CreateTenant, PageParams, Tenant, TenantFilter, TenantPage, TenantStatus, UpdateTenant,
+};
+use sqlx::{FromRow, QueryBuilder};
+use uuid::Uuid;
+
+use crate::page::{BY_CREATION, Keyset};
+use crate::{Store, error::db};
+
+const COLUMNS: &str = "id, slug, name, status, created_at, updated_at";
+
+#[derive(FromRow)]
+struct Row {
+    id: Uuid,
+    slug: String,
+    name: String,
+    status: String,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+fn status(s: &str) -> TenantStatus {
+    match s {
+        "suspended" => TenantStatus::Suspended,
+        _ => TenantStatus::Active,
+    }
+}
+
+impl From<Row> for Tenant {
+    fn from(r: Row) -> Self {
+        Tenant {
+            id: r.id.into(),
+            status: status(&r.status),
+            slug: r.slug,
+            name: r.name,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+impl Store {
+    /// Finds the tenant named in a URL (slug or id) so it can be authorized.
+    /// Runs before authorization; callers must answer 404 for tenants the
+    /// principal may not see, exactly as for tenants that do not exist.
+    pub async fn resolve_tenant(&self, slug_or_id: &str) -> Result<TenantRef> {
+        let mut tx = self.unscoped_platform_tx().await?;
+        let row: Option<(Uuid, String)> = match Uuid::parse_str(slug_or_id) {
+            Ok(id) => sqlx::query_as("SELECT id, status FROM tenants WHERE id = $1").bind(id),
+            Err(_) => {
+                sqlx::query_as("SELECT id, status FROM tenants WHERE slug = $1").bind(slug_or_id)
+            }
+        }
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        let (id, s) = row.ok_or(Error::NotFound("tenant"))?;
+        Ok(TenantRef {
+            id: id.into(),
+            status: status(&s),
+        })
+    }
+
+    pub async fn create_tenant(
+        &self,
+        scope: &PlatformScope,
+        body: &CreateTenant,
+    ) -> Result<Tenant> {
+        let mut tx = self.platform_tx(scope).await?;
+        let row: Row = sqlx::query_as(sql!(
+            "INSERT INTO tenants (id, slug, name) VALUES ($1, $2, $3) RETURNING {COLUMNS}"
+        ))
+        .bind(TenantId::new().0)
+        .bind(&body.slug)
+        .bind(body.name.trim())
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok(row.into())
+    }
+
+    pub async fn list_tenants(
+        &self,
+        scope: &PlatformScope,
+        filter: &TenantFilter,
+        page: &PageParams,
+    ) -> Result<TenantPage> {
+        let keyset = Keyset::parse(
+            page,
+            &[BY_CREATION, ("name", Some("name")), ("slug", Some("slug"))],
+        )?;
+        let q = ditto_core::validate::search_term(filter.q.as_deref())?;
+        let mut qb = QueryBuilder::new(format!("SELECT {COLUMNS} FROM tenants WHERE true"));
+        if let Some(s) = filter.status {
+            qb.push(" AND status = ").push_bind(s.as_str());
+        }
+        if let Some(q) = q {
+            let pattern = format!("%{}%", like_escape(&q));
+            qb.push(" AND (slug ILIKE ").push_bind(pattern.clone());
+            qb.push(" OR name ILIKE ").push_bind(pattern).push(")");
+        }
+        keyset.push_after(&mut qb);
+        keyset.push_order_limit(&mut qb);
+        let mut tx = self.platform_tx(scope).await?;
+        let rows: Vec<Row> = qb.build_query_as().fetch_all(&mut *tx).await.map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        let (rows, next_cursor) = keyset.finish(rows, |r, col| {
+            (
+                r.id,
+                col.map(|c| {
+                    if c == "slug" {
+                        r.slug.clone()
+                    } else {
+                        r.name.clone()
+                    }
+                }),
+            )
+        });
+        Ok(TenantPage {
+            items: rows.into_iter().map(Into::into).collect(),
+            next_cursor,
+        })
+    }
+
+    /// The caller's tenant, read through row-level security.
+    pub async fn get_tenant(&self, scope: &TenantScope) -> Result<Tenant> {
+        let mut tx = self.tenant_tx(scope).await?;
+        // No WHERE: the policy shows a tenant principal its own row only.
+        let row: Option<Row> = sqlx::query_as(sql!(
+            "SELECT {COLUMNS} FROM tenants WHERE id = ditto_current_tenant()"
+        ))
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        row.map(Into::into).ok_or(Error::NotFound("tenant"))
+    }
+
+    pub async fn update_tenant(
+        &self,
+        scope: &PlatformScope,
+        id: TenantId,
+        body: &UpdateTenant,
+    ) -> Result<Tenant> {
+        let mut tx = self.platform_tx(scope).await?;
+        let row: Option<Row> = sqlx::query_as(sql!(
+            "UPDATE tenants SET name = COALESCE($2, name), updated_at = now()
+             WHERE id = $1 RETURNING {COLUMNS}"
+        ))
+        .bind(id.0)
+        .bind(body.name.as_deref().map(str::trim))
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        row.map(Into::into).ok_or(Error::NotFound("tenant"))
+    }
+
+    pub async fn set_tenant_status(
+        &self,
+        scope: &PlatformScope,
+        id: TenantId,
+        status: TenantStatus,
+    ) -> Result<Tenant> {
+        let mut tx = self.platform_tx(scope).await?;
+        let row: Option<Row> = sqlx::query_as(sql!(
+            "UPDATE tenants SET status = $2,
+                 updated_at = CASE WHEN status = $2 THEN updated_at ELSE now() END
+             WHERE id = $1 RETURNING {COLUMNS}"
+        ))
+        .bind(id.0)
+        .bind(status.as_str())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        row.map(Into::into).ok_or(Error::NotFound("tenant"))
+    }
+
+    /// Deletes a tenant and, by cascade, everything it owns.
+    pub async fn delete_tenant(&self, scope: &PlatformScope, id: TenantId) -> Result<()> {
+        let mut tx = self.platform_tx(scope).await?;
+        let done = sqlx::query("DELETE FROM tenants WHERE id = $1")
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        if done.rows_affected() == 0 {
+            return Err(Error::NotFound("tenant"));
+        }
+        Ok(())
+    }
+}
+
+/// Escapes LIKE wildcards so a search term matches literally.
+pub(crate) fn like_escape(term: &str) -> String {
+    let mut out = String::with_capacity(term.len());
+    for c in term.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}

@@ -1,0 +1,370 @@
+//! Request and response bodies of the admin API (`/api/v1`).
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::ids::*;
+
+/// A page of results. `next_cursor` is absent on the last page.
+macro_rules! page_type {
+    ($(#[$meta:meta])* $name:ident, $item:ty) => {
+        $(#[$meta])*
+        #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+        pub struct $name {
+            pub items: Vec<$item>,
+            /// Pass as `cursor` to get the next page; absent on the last page.
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub next_cursor: Option<String>,
+        }
+    };
+}
+
+/// Cursor pagination shared by every list endpoint.
+#[derive(Clone, Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageParams {
+    /// Page size, 1–200 (default 50).
+    pub limit: Option<i64>,
+    /// Opaque cursor from a previous page's `next_cursor`.
+    pub cursor: Option<String>,
+    /// Sort order: `created_at` (oldest first), `-created_at` (newest first, default),
+    /// `name` or `-name` (`email`/`-email` for users).
+    pub sort: Option<String>,
+}
+
+// ---------------------------------------------------------------- tenants
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TenantStatus {
+    /// Serving requests.
+    Active,
+    /// Keys and tokens of the tenant are refused until it is resumed.
+    Suspended,
+}
+
+impl TenantStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Suspended => "suspended",
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct Tenant {
+    pub id: TenantId,
+    /// URL-safe unique name, used in `/t/{slug}/v1`. Immutable.
+    pub slug: String,
+    pub name: String,
+    pub status: TenantStatus,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTenant {
+    /// 3–63 characters: lowercase letters, digits and `-`, starting with a letter.
+    pub slug: String,
+    /// Display name, 1–200 characters.
+    pub name: String,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateTenant {
+    pub name: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct TenantFilter {
+    /// Only tenants with this status.
+    pub status: Option<TenantStatus>,
+    /// Case-insensitive substring of the slug or name.
+    pub q: Option<String>,
+}
+
+page_type!(TenantPage, Tenant);
+
+// ---------------------------------------------------------------- projects
+
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct Project {
+    pub id: ProjectId,
+    pub tenant_id: TenantId,
+    /// Unique within the tenant.
+    pub name: String,
+    pub description: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateProject {
+    /// 1–100 characters, unique within the tenant.
+    pub name: String,
+    /// Up to 1000 characters.
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateProject {
+    pub name: Option<String>,
+    pub description: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct NameFilter {
+    /// Case-insensitive substring of the name.
+    pub q: Option<String>,
+}
+
+page_type!(ProjectPage, Project);
+
+// ---------------------------------------------------------------- users
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum UserStatus {
+    Active,
+    /// Cannot sign in; their keys are refused.
+    Disabled,
+}
+
+impl UserStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Disabled => "disabled",
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct User {
+    pub id: UserId,
+    pub tenant_id: TenantId,
+    /// Unique within the tenant (case-insensitive).
+    pub email: String,
+    pub display_name: String,
+    /// The identity provider's stable id for this user (SCIM `externalId`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
+    pub status: UserStatus,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateUser {
+    pub email: String,
+    /// 1–200 characters; defaults to the email's local part.
+    #[serde(default)]
+    pub display_name: Option<String>,
+    #[serde(default)]
+    pub external_id: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateUser {
+    pub email: Option<String>,
+    pub display_name: Option<String>,
+    pub external_id: Option<String>,
+    pub status: Option<UserStatus>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct UserFilter {
+    /// Only users with this status.
+    pub status: Option<UserStatus>,
+    /// Case-insensitive substring of the email or display name.
+    pub q: Option<String>,
+}
+
+page_type!(UserPage, User);
+
+// ---------------------------------------------------------------- service accounts
+
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct ServiceAccount {
+    pub id: ServiceAccountId,
+    /// Absent for platform service accounts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant_id: Option<TenantId>,
+    pub name: String,
+    pub description: String,
+    pub disabled: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateServiceAccount {
+    /// 1–100 characters, unique within the tenant.
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateServiceAccount {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    /// A disabled service account's tokens and keys are refused.
+    pub disabled: Option<bool>,
+}
+
+page_type!(ServiceAccountPage, ServiceAccount);
+
+/// A bearer token of a service account, for the admin API. The secret is
+/// returned once, when the token is created.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct AccessToken {
+    pub id: AccessTokenId,
+    pub service_account_id: ServiceAccountId,
+    pub name: String,
+    /// The first characters of the token, to recognise it.
+    pub prefix: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateAccessToken {
+    /// 1–100 characters.
+    pub name: String,
+    /// When the token stops working; must be in the future. Absent: never.
+    #[serde(default)]
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct CreatedAccessToken {
+    pub token: AccessToken,
+    /// The bearer token. Shown only in this response; store it now.
+    pub secret: String,
+}
+
+page_type!(AccessTokenPage, AccessToken);
+
+// ---------------------------------------------------------------- API keys
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ApiKeyStatus {
+    Active,
+    Expired,
+    Revoked,
+}
+
+/// A virtual key for the tenant's OpenAI-compatible endpoint. The secret is
+/// returned only when the key is created or rotated.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct ApiKey {
+    pub id: ApiKeyId,
+    pub tenant_id: TenantId,
+    pub project_id: ProjectId,
+    pub name: String,
+    /// `dk-<public id>`: identifies the key without revealing it.
+    pub prefix: String,
+    pub status: ApiKeyStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner_user_id: Option<UserId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner_service_account_id: Option<ServiceAccountId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_used_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rotated_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateApiKey {
+    pub project_id: ProjectId,
+    /// 1–100 characters.
+    pub name: String,
+    /// The user the key belongs to (at most one owner).
+    #[serde(default)]
+    pub owner_user_id: Option<UserId>,
+    /// The service account the key belongs to (at most one owner).
+    #[serde(default)]
+    pub owner_service_account_id: Option<ServiceAccountId>,
+    /// When the key stops working; must be in the future. Absent: never.
+    #[serde(default)]
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateApiKey {
+    pub name: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct CreatedApiKey {
+    pub key: ApiKey,
+    /// `dk-<public id>-<secret>`. Shown only in this response; store it now.
+    pub secret: String,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ApiKeyFilter {
+    /// Only keys of this project.
+    pub project_id: Option<ProjectId>,
+    /// Only keys in this state.
+    pub status: Option<ApiKeyStatus>,
+    /// Only keys owned by this user.
+    pub owner_user_id: Option<UserId>,
+    /// Only keys owned by this service account.
+    pub owner_service_account_id: Option<ServiceAccountId>,
+    /// Case-insensitive substring of the name.
+    pub q: Option<String>,
+}
+
+page_type!(ApiKeyPage, ApiKey);
+
+// ---------------------------------------------------------------- health
+
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct Health {
+    /// `ok` when healthy.
+    pub status: String,
+    /// What was checked, and how it went.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<HealthCheck>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct HealthCheck {
+    pub name: String,
+    pub ok: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
