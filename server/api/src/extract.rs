@@ -135,6 +135,8 @@ fn data_error(text: &str) -> FieldError {
     };
     let (field, code) = match (missing, unknown) {
         (Some(name), _) => (format!("{base}/{name}"), "required"),
+        // serde puts an unknown field in the path already.
+        (_, Some(name)) if base.ends_with(&format!("/{name}")) => (base, "unknown_field"),
         (_, Some(name)) => (format!("{base}/{name}"), "unknown_field"),
         _ => (
             if base.is_empty() {
@@ -210,7 +212,7 @@ mod tests {
             ("/name", "invalid_value")
         );
         let unknown = data_error(
-            "Failed to deserialize the JSON body into the target type: unknown field `nmae`, expected `slug` or `name` at line 1 column 7",
+            "Failed to deserialize the JSON body into the target type: nmae: unknown field `nmae`, expected `slug` or `name` at line 1 column 7",
         );
         assert_eq!(
             (unknown.field.as_str(), unknown.code.as_str()),

@@ -1,1 +1,354 @@
+//! Test harness: a fresh Postgres database per test, the real HTTP server on
+//! an ephemeral port, a bootstrap platform admin, and an HTTP client that
+//! speaks the admin API.
+//!
+//! Tests talk to the Postgres at `DITTO_TEST_DATABASE_URL` (default
+//! `postgres://postgres@127.0.0.1:5432/postgres`, a superuser); each gets its
+//! own database, dropped afterwards.
 
+pub mod logs;
+
+use std::time::Duration;
+
+use ditto_api::AppState;
+use ditto_store::{DbConfig, Store};
+use serde_json::{Value, json};
+use sqlx::postgres::PgConnectOptions;
+use sqlx::{ConnectOptions, Connection, PgConnection};
+use tokio::net::TcpListener;
+
+pub const DEFAULT_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+/// The platform admin token every `TestApp` is bootstrapped with.
+pub const BOOTSTRAP_TOKEN: &str = "test-bootstrap-token-0123456789abcdef";
+
+pub fn admin_url() -> String {
+    std::env::var("DITTO_TEST_DATABASE_URL").unwrap_or_else(|_| DEFAULT_ADMIN_URL.to_owned())
+}
+
+/// A database that exists for one test.
+pub struct TestDb {
+    pub name: String,
+    pub options: PgConnectOptions,
+}
+
+impl TestDb {
+    pub async fn create() -> Self {
+        let admin: PgConnectOptions = admin_url()
+            .parse()
+            .expect("DITTO_TEST_DATABASE_URL is a Postgres URL");
+        let name = format!("ditto_test_{}", uuid::Uuid::new_v4().simple());
+        let mut conn = admin
+            .clone()
+            .disable_statement_logging()
+            .connect()
+            .await
+            .expect("cannot reach the test Postgres; is it running? (see README)");
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut conn)
+            .await
+            .expect("create test database");
+        conn.close().await.ok();
+        Self {
+            options: admin.database(&name),
+            name,
+        }
+    }
+
+    /// A store on this database with migrations applied.
+    pub async fn migrated_store(&self) -> Store {
+        let store = Store::connect_lazy(self.options.clone(), &DbConfig::default());
+        store.migrate().await.expect("migrations apply");
+        store
+    }
+
+    pub async fn connect(&self) -> PgConnection {
+        self.options
+            .connect()
+            .await
+            .expect("connect to test database")
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        // Drop runs outside async; a short-lived runtime on its own thread
+        // removes the database even when the test's runtime is gone.
+        let _ = std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            rt.block_on(async {
+                let Ok(admin) = admin_url().parse::<PgConnectOptions>() else {
+                    return;
+                };
+                if let Ok(mut conn) = admin.disable_statement_logging().connect().await {
+                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                    )))
+                    .execute(&mut conn)
+                    .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// The real application on a fresh database.
+pub struct TestApp {
+    pub base: String,
+    pub store: Store,
+    pub db: TestDb,
+    client: reqwest::Client,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        logs::init();
+        let db = TestDb::create().await;
+        let store = db.migrated_store().await;
+        assert!(
+            store
+                .bootstrap_platform_admin(BOOTSTRAP_TOKEN)
+                .await
+                .expect("bootstrap")
+        );
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let app = ditto_api::app(AppState {
+            store: store.clone(),
+        });
+        let server = tokio::spawn(async move {
+            axum::serve(listener, app).await.expect("serve");
+        });
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("client");
+        Self {
+            base,
+            store,
+            db,
+            client,
+            server,
+        }
+    }
+
+    /// A client authenticated as the platform administrator.
+    pub fn admin(&self) -> Api {
+        self.with_token(BOOTSTRAP_TOKEN)
+    }
+
+    /// A client without credentials.
+    pub fn anonymous(&self) -> Api {
+        Api {
+            base: self.base.clone(),
+            token: None,
+            client: self.client.clone(),
+        }
+    }
+
+    pub fn with_token(&self, token: &str) -> Api {
+        Api {
+            token: Some(token.to_owned()),
+            ..self.anonymous()
+        }
+    }
+
+    /// Creates a tenant; returns its JSON.
+    pub async fn tenant(&self, slug: &str) -> Value {
+        self.admin()
+            .post("/api/v1/tenants", json!({"slug": slug, "name": slug}))
+            .await
+            .expect_status(201)
+    }
+
+    /// A client holding a token of a new service account of `tenant`.
+    pub async fn tenant_member(&self, tenant: &str) -> Api {
+        let admin = self.admin();
+        let account = admin
+            .post(
+                &format!("/api/v1/tenants/{tenant}/service-accounts"),
+                json!({"name": format!("automation-{}", uuid::Uuid::new_v4().simple())}),
+            )
+            .await
+            .expect_status(201);
+        let token = admin
+            .post(
+                &format!(
+                    "/api/v1/tenants/{tenant}/service-accounts/{}/tokens",
+                    account["id"].as_str().unwrap()
+                ),
+                json!({"name": "ci"}),
+            )
+            .await
+            .expect_status(201);
+        self.with_token(token["secret"].as_str().expect("secret"))
+    }
+}
+
+/// An admin API client.
+#[derive(Clone)]
+pub struct Api {
+    pub base: String,
+    token: Option<String>,
+    client: reqwest::Client,
+}
+
+/// A response, with its body parsed as JSON (`Value::Null` when empty).
+#[derive(Debug)]
+pub struct Resp {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub text: String,
+    pub body: Value,
+}
+
+impl Resp {
+    /// The body, after checking the status (the panic shows the body).
+    #[track_caller]
+    pub fn expect_status(self, status: u16) -> Value {
+        assert_eq!(
+            self.status, status,
+            "unexpected status; body: {}",
+            self.text
+        );
+        self.body
+    }
+
+    /// Asserts a problem+json response with `status`; returns the body.
+    #[track_caller]
+    pub fn expect_problem(self, status: u16) -> Value {
+        assert_eq!(
+            self.status, status,
+            "unexpected status; body: {}",
+            self.text
+        );
+        let content_type = self
+            .headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        assert_eq!(
+            content_type, "application/problem+json",
+            "body: {}",
+            self.text
+        );
+        assert_eq!(self.body["status"], status);
+        assert!(
+            self.body["request_id"]
+                .as_str()
+                .is_some_and(|id| !id.is_empty()),
+            "{}",
+            self.text
+        );
+        self.body
+    }
+
+    /// The fields named in a 422 problem.
+    #[track_caller]
+    pub fn invalid_fields(self) -> Vec<String> {
+        let body = self.expect_problem(422);
+        body["errors"]
+            .as_array()
+            .expect("errors")
+            .iter()
+            .map(|e| e["field"].as_str().expect("field").to_owned())
+            .collect()
+    }
+}
+
+impl Api {
+    pub async fn get(&self, path: &str) -> Resp {
+        self.send(self.client.get(self.url(path))).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Resp {
+        self.send(self.client.post(self.url(path)).json(&body))
+            .await
+    }
+
+    /// POST without a body (action endpoints such as `/revoke`).
+    pub async fn post_empty(&self, path: &str) -> Resp {
+        self.send(self.client.post(self.url(path))).await
+    }
+
+    pub async fn patch(&self, path: &str, body: Value) -> Resp {
+        self.send(self.client.patch(self.url(path)).json(&body))
+            .await
+    }
+
+    pub async fn delete(&self, path: &str) -> Resp {
+        self.send(self.client.delete(self.url(path))).await
+    }
+
+    /// Sends a raw request built on this client's base URL and token.
+    pub async fn raw(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        build: impl FnOnce(reqwest::RequestBuilder) -> reqwest::RequestBuilder,
+    ) -> Resp {
+        self.send(build(self.client.request(method, self.url(path))))
+            .await
+    }
+
+    /// Follows `next_cursor` through every page of a list; returns all items.
+    pub async fn collect(&self, path: &str, limit: usize) -> Vec<Value> {
+        let mut items = Vec::new();
+        let mut cursor: Option<String> = None;
+        let sep = if path.contains('?') { '&' } else { '?' };
+        for _ in 0..1000 {
+            let url = match &cursor {
+                Some(c) => format!("{path}{sep}limit={limit}&cursor={c}"),
+                None => format!("{path}{sep}limit={limit}"),
+            };
+            let page = self.get(&url).await.expect_status(200);
+            let batch = page["items"].as_array().expect("items");
+            assert!(batch.len() <= limit, "page larger than limit");
+            items.extend(batch.iter().cloned());
+            match page["next_cursor"].as_str() {
+                Some(c) => cursor = Some(c.to_owned()),
+                None => return items,
+            }
+        }
+        panic!("pagination did not end");
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    async fn send(&self, mut request: reqwest::RequestBuilder) -> Resp {
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.expect("request reaches the server");
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let text = response.text().await.expect("body");
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text.clone()))
+        };
+        Resp {
+            status,
+            headers,
+            text,
+            body,
+        }
+    }
+}

@@ -1,0 +1,4 @@
+//! Integration tests of the admin API: the real server on a fresh database
+//! per test. One binary keeps link time down.
+
+mod api;

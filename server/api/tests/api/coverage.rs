@@ -1,0 +1,244 @@
+//! Checks that run over every operation in the spec, so a new endpoint is
+//! covered the moment it exists.
+
+use ditto_testkit::{Api, Resp, TestApp};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+struct Operation {
+    method: Method,
+    path: String,
+    id: String,
+    has_body: bool,
+}
+
+fn operations() -> Vec<Operation> {
+    let spec: Value = serde_json::from_str(&ditto_api::openapi().to_json().unwrap()).unwrap();
+    let mut ops = Vec::new();
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        if !path.starts_with("/api/") {
+            continue;
+        }
+        for (method, op) in item.as_object().unwrap() {
+            ops.push(Operation {
+                method: method.to_uppercase().parse().unwrap(),
+                path: path.clone(),
+                id: op["operationId"].as_str().unwrap().to_owned(),
+                has_body: op.get("requestBody").is_some(),
+            });
+        }
+    }
+    assert!(
+        ops.len() >= 30,
+        "expected the whole API, found {} operations",
+        ops.len()
+    );
+    ops
+}
+
+fn fill(path: &str, values: &[(&str, String)]) -> String {
+    let mut out = path.to_owned();
+    for (name, value) in values {
+        out = out.replace(&format!("{{{name}}}"), value);
+    }
+    assert!(!out.contains('{'), "unfilled parameter in {out}");
+    out
+}
+
+async fn call(api: &Api, op: &Operation, path: &str, body: Value) -> Resp {
+    if op.has_body {
+        api.raw(op.method.clone(), path, |r| r.json(&body)).await
+    } else {
+        api.raw(op.method.clone(), path, |r| r).await
+    }
+}
+
+/// Enough of a body to get past validation for each writing operation.
+fn body_for(op: &Operation) -> Value {
+    match op.id.as_str() {
+        "access_tokens_create" => json!({"name": "probe"}),
+        "tenants_create" => json!({"slug": "probe-tenant", "name": "probe"}),
+        "projects_create" | "service_accounts_create" => json!({"name": "probe"}),
+        "users_create" => json!({"email": "probe@example.com"}),
+        "api_keys_create" => json!({"project_id": uuid::Uuid::now_v7(), "name": "probe"}),
+        _ => json!({}),
+    }
+}
+
+fn random_ids() -> Vec<(&'static str, String)> {
+    [
+        "project_id",
+        "user_id",
+        "service_account_id",
+        "token_id",
+        "key_id",
+    ]
+    .into_iter()
+    .map(|p| (p, uuid::Uuid::now_v7().to_string()))
+    .collect()
+}
+
+#[tokio::test]
+async fn every_admin_operation_requires_a_valid_token() {
+    let app = TestApp::spawn().await;
+    app.tenant("acme").await;
+    let mut values = random_ids();
+    values.push(("tenant", "acme".into()));
+    for credentials in [
+        app.anonymous(),
+        app.with_token("dat-not-a-real-token"),
+        app.with_token(""),
+    ] {
+        for op in operations() {
+            let path = fill(&op.path, &values);
+            let resp = call(&credentials, &op, &path, body_for(&op)).await;
+            assert_eq!(
+                resp.status, 401,
+                "{} {} answered {}: {}",
+                op.method, path, resp.status, resp.text
+            );
+            assert_eq!(resp.headers["www-authenticate"], "Bearer");
+            resp.expect_problem(401);
+        }
+    }
+}
+
+/// The ids of one of everything in a tenant.
+async fn resources_of(app: &TestApp, tenant: &str) -> Vec<(&'static str, String)> {
+    let admin = app.admin();
+    let base = format!("/api/v1/tenants/{tenant}");
+    let id = |v: &Value| v["id"].as_str().unwrap().to_owned();
+    let project = admin
+        .post(&format!("{base}/projects"), json!({"name": "p"}))
+        .await
+        .expect_status(201);
+    let user = admin
+        .post(&format!("{base}/users"), json!({"email": "u@b.example"}))
+        .await
+        .expect_status(201);
+    let account = admin
+        .post(&format!("{base}/service-accounts"), json!({"name": "sa"}))
+        .await
+        .expect_status(201);
+    let token = admin
+        .post(
+            &format!("{base}/service-accounts/{}/tokens", id(&account)),
+            json!({"name": "t"}),
+        )
+        .await
+        .expect_status(201);
+    let key = admin
+        .post(
+            &format!("{base}/api-keys"),
+            json!({"project_id": id(&project), "name": "k"}),
+        )
+        .await
+        .expect_status(201);
+    vec![
+        ("project_id", id(&project)),
+        ("user_id", id(&user)),
+        ("service_account_id", id(&account)),
+        ("token_id", id(&token["token"])),
+        ("key_id", id(&key["key"])),
+    ]
+}
+
+/// Operations only platform administrators may call: a tenant principal is
+/// refused with 403 before any tenant is looked up, so nothing leaks.
+const PLATFORM_ONLY: &[&str] = &[
+    "tenants_list",
+    "tenants_create",
+    "tenants_update",
+    "tenants_delete",
+    "tenants_suspend",
+    "tenants_resume",
+];
+
+#[tokio::test]
+async fn no_operation_lets_one_tenant_reach_another() {
+    let app = TestApp::spawn().await;
+    app.tenant("tenant-a").await;
+    app.tenant("tenant-b").await;
+    let member_a = app.tenant_member("tenant-a").await;
+    let b_ids = resources_of(&app, "tenant-b").await;
+    let admin = app.admin();
+    let snapshot = |path: &'static str| {
+        let admin = admin.clone();
+        async move {
+            admin
+                .get(&format!("/api/v1/tenants/tenant-b/{path}"))
+                .await
+                .expect_status(200)
+        }
+    };
+    let before = (
+        snapshot("api-keys").await,
+        snapshot("projects").await,
+        snapshot("users").await,
+    );
+
+    for op in operations() {
+        // 1. Naming tenant B in the URL.
+        let mut values = b_ids.clone();
+        values.push(("tenant", "tenant-b".into()));
+        if op.path.contains("{tenant}") {
+            let path = fill(&op.path, &values);
+            let resp = call(&member_a, &op, &path, body_for(&op)).await;
+            if PLATFORM_ONLY.contains(&op.id.as_str()) {
+                resp.expect_problem(403);
+            } else {
+                let body = resp.expect_problem(404);
+                assert_eq!(body["detail"], "tenant not found", "{}", op.id);
+            }
+        } else {
+            assert!(
+                PLATFORM_ONLY.contains(&op.id.as_str()),
+                "{} is neither tenant-scoped nor platform-only",
+                op.id
+            );
+            call(&member_a, &op, &op.path, body_for(&op))
+                .await
+                .expect_problem(403);
+        }
+
+        // 2. Naming its own tenant with tenant B's resource ids.
+        let has_ids = b_ids
+            .iter()
+            .any(|(name, _)| op.path.contains(&format!("{{{name}}}")));
+        if has_ids && !PLATFORM_ONLY.contains(&op.id.as_str()) {
+            let mut values = b_ids.clone();
+            values.push(("tenant", "tenant-a".into()));
+            let path = fill(&op.path, &values);
+            let resp = call(&member_a, &op, &path, body_for(&op)).await;
+            assert_eq!(resp.status, 404, "{} {path}: {}", op.id, resp.text);
+        }
+    }
+
+    // Nothing of tenant B changed.
+    let after = (
+        snapshot("api-keys").await,
+        snapshot("projects").await,
+        snapshot("users").await,
+    );
+    assert_eq!(before, after);
+}
+
+#[tokio::test]
+async fn platform_admin_and_tenant_members_reach_their_own_tenant() {
+    let app = TestApp::spawn().await;
+    let tenant = app.tenant("acme").await;
+    let member = app.tenant_member("acme").await;
+    let own = member.get("/api/v1/tenants/acme").await.expect_status(200);
+    assert_eq!(own["id"], tenant["id"]);
+    let by_id = member
+        .get(&format!(
+            "/api/v1/tenants/{}",
+            tenant["id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(by_id.expect_status(200)["slug"], "acme");
+    member
+        .get("/api/v1/tenants/acme/projects")
+        .await
+        .expect_status(200);
+}

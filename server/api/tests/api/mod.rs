@@ -1,0 +1,9 @@
+mod api_keys;
+mod coverage;
+mod health;
+mod projects;
+mod secrets;
+mod service_accounts;
+mod spec;
+mod tenants;
+mod users;
