@@ -59,8 +59,26 @@ pub(crate) fn finish(spec: &mut OpenApi) {
         ];
         for (op, writes) in ops {
             if let Some(op) = op.as_mut() {
+                describe_responses(op);
                 add_problems(op, has_params, writes);
             }
+        }
+    }
+}
+
+/// OpenAPI requires a description on every response.
+fn describe_responses(op: &mut Operation) {
+    for (status, response) in op.responses.responses.iter_mut() {
+        if let RefOr::T(response) = response
+            && response.description.is_empty()
+        {
+            let reason = status
+                .parse::<u16>()
+                .ok()
+                .and_then(|code| axum::http::StatusCode::from_u16(code).ok())
+                .and_then(|code| code.canonical_reason())
+                .unwrap_or("Response");
+            response.description = reason.to_owned();
         }
     }
 }

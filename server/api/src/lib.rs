@@ -24,6 +24,8 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 #[derive(Clone)]
 pub struct AppState {
     pub store: Store,
+    /// Present when REDIS_URL is configured.
+    pub redis: Option<ditto_store::Redis>,
 }
 
 impl AppState {

@@ -139,7 +139,11 @@ async fn serve(config: &Config, store: Store, embedded: Option<&EmbeddedPostgres
         println!("  authenticate     {hint}");
     }
 
-    let app = ditto_api::app(AppState { store });
+    let redis = match &config.redis_url {
+        Some(url) => Some(ditto_store::Redis::open(url.as_str()).map_err(anyhow::Error::msg)?),
+        None => None,
+    };
+    let app = ditto_api::app(AppState { store, redis });
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await

@@ -27,6 +27,9 @@ mod service_accounts;
 mod tenants;
 mod users;
 
+pub mod redis;
+pub use redis::Redis;
+
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};

@@ -1,5 +1,7 @@
 //! Row-level security and migrations, against a real Postgres.
 
+#![allow(clippy::unwrap_used)]
+
 use ditto_core::{Actor, Ctx, Permission, Principal, TenantRef, TenantScope, secrets};
 use ditto_store::{MIGRATOR, Store, testing};
 use ditto_testkit::TestDb;

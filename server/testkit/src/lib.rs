@@ -22,6 +22,11 @@ pub const DEFAULT_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres
 /// The platform admin token every `TestApp` is bootstrapped with.
 pub const BOOTSTRAP_TOKEN: &str = "test-bootstrap-token-0123456789abcdef";
 
+/// The Redis tests use (`DITTO_TEST_REDIS_URL`, default the local server).
+pub fn redis_url() -> String {
+    std::env::var("DITTO_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
+}
+
 pub fn admin_url() -> String {
     std::env::var("DITTO_TEST_DATABASE_URL").unwrap_or_else(|_| DEFAULT_ADMIN_URL.to_owned())
 }
@@ -60,6 +65,15 @@ impl TestDb {
         let store = Store::connect_lazy(self.options.clone(), &DbConfig::default());
         store.migrate().await.expect("migrations apply");
         store
+    }
+
+    /// A URL for this database, for processes started by tests.
+    pub fn url(&self) -> String {
+        let admin = admin_url();
+        let (base, _) = admin
+            .rsplit_once('/')
+            .expect("the admin URL names a database");
+        format!("{base}/{}", self.name)
     }
 
     pub async fn connect(&self) -> PgConnection {
@@ -116,7 +130,13 @@ impl Drop for TestApp {
 
 impl TestApp {
     pub async fn spawn() -> Self {
+        Self::spawn_with_redis(None).await
+    }
+
+    /// The application with Redis configured at `redis_url`.
+    pub async fn spawn_with_redis(redis_url: Option<&str>) -> Self {
         logs::init();
+        let redis = redis_url.map(|url| ditto_store::Redis::open(url).expect("valid Redis URL"));
         let db = TestDb::create().await;
         let store = db.migrated_store().await;
         assert!(
@@ -129,6 +149,7 @@ impl TestApp {
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         let app = ditto_api::app(AppState {
             store: store.clone(),
+            redis,
         });
         let server = tokio::spawn(async move {
             axum::serve(listener, app).await.expect("serve");
@@ -189,7 +210,7 @@ impl TestApp {
             .post(
                 &format!(
                     "/api/v1/tenants/{tenant}/service-accounts/{}/tokens",
-                    account["id"].as_str().unwrap()
+                    account["id"].as_str().expect("id")
                 ),
                 json!({"name": "ci"}),
             )

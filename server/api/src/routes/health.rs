@@ -24,22 +24,27 @@ async fn live() -> Json<Health> {
     })
 }
 
-/// Readiness: the database is reachable and every migration is applied.
+/// Readiness: the database is reachable with every migration applied, and
+/// Redis (when configured) answers.
 #[utoipa::path(get, path = "/readyz", tag = "health", operation_id = "health_ready",
     responses(
         (status = 200, description = "Ready to serve", body = Health),
         (status = 503, description = "Not ready; `checks` says why", body = Health),
     ))]
 async fn ready(State(app): State<AppState>) -> (StatusCode, Json<Health>) {
-    let database = app.store.readiness().await;
-    let ok = database.is_ok();
+    let check = |name: &str, result: Result<(), String>| HealthCheck {
+        name: name.into(),
+        ok: result.is_ok(),
+        detail: result.err(),
+    };
+    let mut checks = vec![check("database", app.store.readiness().await)];
+    if let Some(redis) = &app.redis {
+        checks.push(check("redis", redis.readiness().await));
+    }
+    let ok = checks.iter().all(|c| c.ok);
     let health = Health {
         status: if ok { "ok" } else { "unavailable" }.into(),
-        checks: vec![HealthCheck {
-            name: "database".into(),
-            ok,
-            detail: database.err(),
-        }],
+        checks,
     };
     let status = if ok {
         StatusCode::OK

@@ -69,3 +69,28 @@ async fn api_reference_and_spec_are_served_from_the_binary() {
         "the bundle ships in the binary"
     );
 }
+
+#[tokio::test]
+async fn readiness_checks_redis_when_configured() {
+    let app = TestApp::spawn_with_redis(Some(&ditto_testkit::redis_url())).await;
+    let ready = app.anonymous().get("/readyz").await.expect_status(200);
+    assert_eq!(ready["checks"][1]["name"], "redis");
+    assert_eq!(ready["checks"][1]["ok"], true);
+
+    // A Redis that is not there makes the replica not ready, with the reason.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let app = TestApp::spawn_with_redis(Some(&format!("redis://{closed}"))).await;
+    let body = app.anonymous().get("/readyz").await.expect_status(503);
+    assert_eq!(body["checks"][0]["ok"], true);
+    assert_eq!(body["checks"][1]["ok"], false);
+    assert!(
+        body["checks"][1]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("Redis"),
+        "{body}"
+    );
+}
