@@ -326,6 +326,18 @@ impl Api {
             .await
     }
 
+    /// Creates a project in `tenant`; returns its id.
+    pub async fn project(&self, tenant: &str, name: &str) -> String {
+        let project = self
+            .post(
+                &format!("/api/v1/tenants/{tenant}/projects"),
+                json!({"name": name}),
+            )
+            .await
+            .expect_status(201);
+        project["id"].as_str().expect("project id").to_owned()
+    }
+
     /// Follows `next_cursor` through every page of a list; returns all items.
     pub async fn collect(&self, path: &str, limit: usize) -> Vec<Value> {
         let mut items = Vec::new();

@@ -1,17 +1,5 @@
-use ditto_testkit::{Api, TestApp};
+use ditto_testkit::TestApp;
 use serde_json::{Value, json};
-
-async fn project(api: &Api, tenant: &str, name: &str) -> String {
-    api.post(
-        &format!("/api/v1/tenants/{tenant}/projects"),
-        json!({"name": name}),
-    )
-    .await
-    .expect_status(201)["id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
 
 fn digest_of(secret: &str) -> Vec<u8> {
     let (_, rest) = secret.split_at("dk-".len());
@@ -24,7 +12,7 @@ async fn keys_are_shown_once_and_stored_as_digests() {
     let app = TestApp::spawn().await;
     app.tenant("acme").await;
     let member = app.tenant_member("acme").await;
-    let project = project(&member, "acme", "chat").await;
+    let project = member.project("acme", "chat").await;
     let created = member
         .post(
             "/api/v1/tenants/acme/api-keys",
@@ -67,7 +55,7 @@ async fn revoke_rotate_and_rename() {
     let app = TestApp::spawn().await;
     app.tenant("acme").await;
     let admin = app.admin();
-    let project = project(&admin, "acme", "chat").await;
+    let project = admin.project("acme", "chat").await;
     let created = admin
         .post(
             "/api/v1/tenants/acme/api-keys",
@@ -120,8 +108,8 @@ async fn keys_filter_by_status_project_and_owner() {
     let app = TestApp::spawn().await;
     app.tenant("acme").await;
     let admin = app.admin();
-    let chat = project(&admin, "acme", "chat").await;
-    let search = project(&admin, "acme", "search").await;
+    let chat = admin.project("acme", "chat").await;
+    let search = admin.project("acme", "search").await;
     let user = admin
         .post(
             "/api/v1/tenants/acme/users",
@@ -224,7 +212,7 @@ async fn keys_cannot_point_into_another_tenant() {
     app.tenant("acme").await;
     app.tenant("globex").await;
     let admin = app.admin();
-    let foreign_project = project(&admin, "globex", "theirs").await;
+    let foreign_project = admin.project("globex", "theirs").await;
     let foreign_user = admin
         .post(
             "/api/v1/tenants/globex/users",
@@ -233,7 +221,7 @@ async fn keys_cannot_point_into_another_tenant() {
         .await
         .expect_status(201)["id"]
         .clone();
-    let own_project = project(&admin, "acme", "ours").await;
+    let own_project = admin.project("acme", "ours").await;
 
     let member = app.tenant_member("acme").await;
     let fields = member
@@ -259,7 +247,7 @@ async fn invalid_keys_are_refused() {
     let app = TestApp::spawn().await;
     app.tenant("acme").await;
     let admin = app.admin();
-    let project = project(&admin, "acme", "chat").await;
+    let project = admin.project("acme", "chat").await;
     let fields = admin
         .post(
             "/api/v1/tenants/acme/api-keys",

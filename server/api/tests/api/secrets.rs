@@ -9,11 +9,7 @@ async fn secrets_never_reach_the_logs_or_other_responses() {
     let app = TestApp::spawn().await;
     app.tenant("acme").await;
     let admin = app.admin();
-    let project = admin
-        .post("/api/v1/tenants/acme/projects", json!({"name": "p"}))
-        .await
-        .expect_status(201)["id"]
-        .clone();
+    let project = admin.project("acme", "p").await;
     let key = admin
         .post(
             "/api/v1/tenants/acme/api-keys",

@@ -68,14 +68,11 @@ async fn deleting_a_tenant_removes_what_it_owns() {
     let app = TestApp::spawn().await;
     app.tenant("acme").await;
     let admin = app.admin();
-    let project = admin
-        .post("/api/v1/tenants/acme/projects", json!({"name": "p"}))
-        .await
-        .expect_status(201);
+    let project = admin.project("acme", "p").await;
     admin
         .post(
             "/api/v1/tenants/acme/api-keys",
-            json!({"project_id": project["id"], "name": "k"}),
+            json!({"project_id": project, "name": "k"}),
         )
         .await
         .expect_status(201);
