@@ -27,6 +27,8 @@ use ditto_types::problem::{FieldError, Problem};
         (name = "users", description = "A tenant's staff"),
         (name = "service_accounts", description = "Non-human principals and their access tokens"),
         (name = "api_keys", description = "Virtual keys for the tenant's OpenAI-compatible endpoint"),
+        (name = "backends", description = "Upstream providers a tenant's requests go to"),
+        (name = "routes", description = "Public model names mapped to backends, with weights and fallbacks"),
     )
 )]
 struct Base;

@@ -26,6 +26,8 @@ pub struct AppState {
     pub store: Store,
     /// Present when REDIS_URL is configured.
     pub redis: Option<ditto_store::Redis>,
+    /// Seals upstream credentials; without it they cannot be stored.
+    pub master_key: Option<ditto_core::crypto::MasterKey>,
 }
 
 impl AppState {
@@ -52,6 +54,8 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(routes::users::router())
         .merge(routes::service_accounts::router())
         .merge(routes::api_keys::router())
+        .merge(routes::backends::router())
+        .merge(routes::model_routes::router())
 }
 
 /// The OpenAPI document, as checked in under `openapi/ditto.json`.

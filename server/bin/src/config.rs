@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use clap::Args;
+use ditto_core::crypto::MasterKey;
 use ditto_core::secrets::Redacted;
 use serde::Deserialize;
 use sqlx::postgres::PgConnectOptions;
@@ -41,6 +42,13 @@ pub struct SettingsArgs {
     /// Log format: `text` or `json` [default: text].
     #[arg(long, env = "DITTO_LOG_FORMAT", global = true)]
     pub log_format: Option<String>,
+    /// Base64 of 32 random bytes (`openssl rand -base64 32`) that encrypts
+    /// upstream credentials at rest. The embedded setup makes one.
+    #[arg(long, env = "DITTO_MASTER_KEY", global = true, hide_env_values = true)]
+    pub master_key: Option<String>,
+    /// With `ai.example.com`, `acme.ai.example.com/v1/...` serves tenant acme.
+    #[arg(long, env = "DITTO_BASE_DOMAIN", global = true)]
+    pub base_domain: Option<String>,
     /// Largest number of database connections [default: 16].
     #[arg(long, env = "DITTO_DB_MAX_CONNECTIONS", global = true)]
     pub db_max_connections: Option<String>,
@@ -58,6 +66,8 @@ struct FileSettings {
     data_dir: Option<PathBuf>,
     log_format: Option<String>,
     db_max_connections: Option<u32>,
+    master_key: Option<String>,
+    base_domain: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -83,6 +93,8 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub log_format: LogFormat,
     pub db_max_connections: u32,
+    pub master_key: Option<MasterKey>,
+    pub base_domain: Option<String>,
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -259,6 +271,50 @@ impl Config {
             },
         };
 
+        let master_key = match args
+            .master_key
+            .clone()
+            .or(file.master_key)
+            .filter(|s| !s.is_empty())
+        {
+            None => None,
+            Some(encoded) => match MasterKey::from_base64(&encoded) {
+                Ok(key) => Some(key),
+                Err(message) => {
+                    fail("master_key", "master-key", "DITTO_MASTER_KEY", message);
+                    None
+                }
+            },
+        };
+
+        let base_domain = match args
+            .base_domain
+            .clone()
+            .or(file.base_domain)
+            .filter(|s| !s.is_empty())
+        {
+            None => None,
+            Some(domain) => {
+                let domain = domain.trim_start_matches('.').to_ascii_lowercase();
+                let valid = domain.contains('.')
+                    && domain.split('.').all(|label| {
+                        !label.is_empty()
+                            && label
+                                .bytes()
+                                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                    });
+                if !valid {
+                    fail(
+                        "base_domain",
+                        "base-domain",
+                        "DITTO_BASE_DOMAIN",
+                        format!("'{domain}' is not a domain name like ai.example.com"),
+                    );
+                }
+                Some(domain)
+            }
+        };
+
         if !errors.is_empty() {
             return Err(format!(
                 "invalid configuration:\n  - {}",
@@ -273,6 +329,8 @@ impl Config {
             data_dir,
             log_format,
             db_max_connections,
+            master_key,
+            base_domain,
         })
     }
 }

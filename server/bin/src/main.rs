@@ -10,6 +10,8 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use ditto_api::AppState;
+use ditto_core::crypto::MasterKey;
+use ditto_gateway::{Gateway, GatewayConfig};
 use ditto_store::{DbConfig, Store};
 use rand::Rng;
 use rand::distr::Alphanumeric;
@@ -44,6 +46,9 @@ enum Command {
 /// File in the data directory holding the generated administrator token of
 /// an embedded setup (readable by its owner only).
 const ADMIN_TOKEN_FILE: &str = "admin-token";
+
+/// File in the data directory holding the embedded setup's master key.
+const MASTER_KEY_FILE: &str = "master-key";
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -143,11 +148,27 @@ async fn serve(config: &Config, store: Store, embedded: Option<&EmbeddedPostgres
         Some(url) => Some(ditto_store::Redis::open(url.as_str()).map_err(anyhow::Error::msg)?),
         None => None,
     };
-    let app = ditto_api::app(AppState { store, redis });
+    let master_key = master_key(config, embedded.is_some())?;
+    let gateway_config = GatewayConfig {
+        base_domain: config.base_domain.clone(),
+        ..GatewayConfig::default()
+    };
+    let (gateway, gateway_handle) =
+        Gateway::start(store.clone(), master_key.clone(), gateway_config)
+            .await
+            .context("loading the gateway's configuration")?;
+    println!("  OpenAI endpoint  {base}/t/<tenant>/v1 (with a tenant's dk-… key)");
+    let app = ditto_api::app(AppState {
+        store,
+        redis,
+        master_key,
+    })
+    .merge(ditto_gateway::router(gateway));
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("serving")?;
+    gateway_handle.shutdown().await;
     tracing::info!("shut down cleanly");
     Ok(())
 }
@@ -186,6 +207,26 @@ async fn bootstrap(config: &Config, store: &Store, embedded: bool) -> Result<Opt
     Ok(path
         .exists()
         .then(|| format!("{header}; the token is in {}", display(&path))))
+}
+
+/// The master key: configured, or (embedded setup) kept in the data directory.
+fn master_key(config: &Config, embedded: bool) -> Result<Option<MasterKey>> {
+    if let Some(key) = &config.master_key {
+        return Ok(Some(key.clone()));
+    }
+    if !embedded {
+        tracing::warn!("no DITTO_MASTER_KEY: backends with credentials cannot be created or used");
+        return Ok(None);
+    }
+    let path = config.data_dir.join(MASTER_KEY_FILE);
+    if !path.exists() {
+        embedded_pg::write_private(&path, &MasterKey::generate_base64())?;
+    }
+    let encoded =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", display(&path)))?;
+    let key =
+        MasterKey::from_base64(&encoded).map_err(|e| anyhow::anyhow!("{}: {e}", display(&path)))?;
+    Ok(Some(key))
 }
 
 fn display(path: &Path) -> String {

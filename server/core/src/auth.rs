@@ -46,6 +46,10 @@ pub enum Permission {
     ServiceAccountsWrite,
     KeysRead,
     KeysWrite,
+    BackendsRead,
+    BackendsWrite,
+    RoutesRead,
+    RoutesWrite,
 }
 
 impl Permission {
@@ -61,6 +65,10 @@ impl Permission {
             Self::ServiceAccountsWrite => "service_accounts:write",
             Self::KeysRead => "keys:read",
             Self::KeysWrite => "keys:write",
+            Self::BackendsRead => "backends:read",
+            Self::BackendsWrite => "backends:write",
+            Self::RoutesRead => "routes:read",
+            Self::RoutesWrite => "routes:write",
         }
     }
 

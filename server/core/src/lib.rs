@@ -3,6 +3,7 @@
 //! made and checked (`secrets`), and the one error type every layer returns.
 
 pub mod auth;
+pub mod crypto;
 pub mod error;
 pub mod secrets;
 pub mod validate;

@@ -97,9 +97,91 @@ impl Checker {
         }
     }
 
+    /// A model name: 1–200 characters, no spaces; `*` only where patterns are allowed.
+    pub fn model(&mut self, field: &str, value: &str, allow_pattern: bool) {
+        if value.is_empty() || value.chars().count() > 200 {
+            self.fail(field, "invalid_length", "must have 1–200 characters");
+        } else if value.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            self.fail(
+                field,
+                "invalid_characters",
+                "must not contain spaces or control characters",
+            );
+        } else if !allow_pattern && value.contains('*') {
+            self.fail(
+                field,
+                "invalid_characters",
+                "must be a model name, not a pattern",
+            );
+        }
+    }
+
+    /// An allow-list of models (names or `*` patterns).
+    pub fn models(&mut self, field: &str, values: Option<&[String]>) {
+        let Some(values) = values else { return };
+        if values.len() > MODELS_MAX {
+            self.fail(
+                field,
+                "too_many",
+                format!("must have at most {MODELS_MAX} entries"),
+            );
+            return;
+        }
+        for (i, value) in values.iter().enumerate() {
+            self.model(&format!("{field}/{i}"), value, true);
+        }
+    }
+
+    /// An upstream API root: http(s), a host, no credentials, query or fragment.
+    pub fn base_url(&mut self, field: &str, value: &str) {
+        match url::Url::parse(value) {
+            Ok(u) if !matches!(u.scheme(), "http" | "https") || u.host().is_none() => self.fail(
+                field,
+                "invalid_format",
+                "must be an http:// or https:// URL with a host",
+            ),
+            Ok(u) if !u.username().is_empty() || u.password().is_some() => self.fail(
+                field,
+                "credentials_in_url",
+                "must not contain credentials; put the API key in `credentials`",
+            ),
+            Ok(u) if u.query().is_some() || u.fragment().is_some() => self.fail(
+                field,
+                "invalid_format",
+                "must not have a query string or fragment",
+            ),
+            Ok(_) if value.len() > 2000 => {
+                self.fail(field, "too_long", "must have at most 2000 characters")
+            }
+            Ok(_) => {}
+            Err(e) => self.fail(field, "invalid_format", format!("is not a URL: {e}")),
+        }
+    }
+
+    pub fn range(&mut self, field: &str, value: Option<u32>, min: u32, max: u32) {
+        if value.is_some_and(|v| !(min..=max).contains(&v)) {
+            self.fail(
+                field,
+                "out_of_range",
+                format!("must be between {min} and {max}"),
+            );
+        }
+    }
+
     pub fn future(&mut self, field: &str, value: Option<DateTime<Utc>>, now: DateTime<Utc>) {
         if value.is_some_and(|at| at <= now) {
             self.fail(field, "in_the_past", "must be in the future");
+        }
+    }
+
+    /// `flag` and `other` cannot both be given.
+    pub fn exclusive(&mut self, field: &str, flag: bool, other: bool, other_name: &str) {
+        if flag && other {
+            self.fail(
+                field,
+                "conflicting_fields",
+                format!("cannot be combined with `{other_name}`"),
+            );
         }
     }
 
@@ -118,6 +200,8 @@ const RESERVED_SLUGS: &[&str] = &[
 ];
 
 const NAME_MAX: usize = 100;
+const MODELS_MAX: usize = 100;
+const ROUTE_TARGETS_MAX: usize = 16;
 const DESCRIPTION_MAX: usize = 1000;
 const EXTERNAL_ID_MAX: usize = 255;
 
@@ -220,6 +304,7 @@ pub fn create_access_token(body: &CreateAccessToken, now: DateTime<Utc>) -> Resu
 pub fn create_api_key(body: &CreateApiKey, now: DateTime<Utc>) -> Result<()> {
     let mut c = Checker::default();
     c.text("/name", &body.name, 1, NAME_MAX);
+    c.models("/allowed_models", body.allowed_models.as_deref());
     c.future("/expires_at", body.expires_at, now);
     if body.owner_user_id.is_some() && body.owner_service_account_id.is_some() {
         c.fail(
@@ -234,6 +319,159 @@ pub fn create_api_key(body: &CreateApiKey, now: DateTime<Utc>) -> Result<()> {
 pub fn update_api_key(body: &UpdateApiKey) -> Result<()> {
     let mut c = Checker::default();
     c.opt_text("/name", body.name.as_deref(), 1, NAME_MAX);
+    c.models("/allowed_models", body.allowed_models.as_deref());
+    c.exclusive(
+        "/clear_allowed_models",
+        body.clear_allowed_models,
+        body.allowed_models.is_some(),
+        "allowed_models",
+    );
+    c.finish()
+}
+
+const CREDENTIALS_MAX: usize = 4096;
+
+fn credentials(c: &mut Checker, value: Option<&str>) {
+    if let Some(value) = value {
+        if value.is_empty() || value.len() > CREDENTIALS_MAX {
+            c.fail(
+                "/credentials",
+                "invalid_length",
+                format!("must have 1–{CREDENTIALS_MAX} characters"),
+            );
+        } else if value
+            .chars()
+            .any(|ch| ch.is_whitespace() || ch.is_control())
+        {
+            c.fail(
+                "/credentials",
+                "invalid_characters",
+                "must not contain spaces or control characters",
+            );
+        }
+    }
+}
+
+pub fn create_backend(body: &CreateBackend) -> Result<()> {
+    let mut c = Checker::default();
+    c.text("/name", &body.name, 1, NAME_MAX);
+    c.base_url("/base_url", &body.base_url);
+    credentials(&mut c, body.credentials.as_deref());
+    c.range("/timeout_ms", body.timeout_ms, 100, 600_000);
+    c.range("/connect_timeout_ms", body.connect_timeout_ms, 50, 60_000);
+    c.range("/max_in_flight", body.max_in_flight, 1, 100_000);
+    c.finish()
+}
+
+pub fn update_backend(body: &UpdateBackend) -> Result<()> {
+    let mut c = Checker::default();
+    c.opt_text("/name", body.name.as_deref(), 1, NAME_MAX);
+    if let Some(url) = &body.base_url {
+        c.base_url("/base_url", url);
+    }
+    credentials(&mut c, body.credentials.as_deref());
+    c.exclusive(
+        "/clear_credentials",
+        body.clear_credentials,
+        body.credentials.is_some(),
+        "credentials",
+    );
+    c.range("/timeout_ms", body.timeout_ms, 100, 600_000);
+    c.range("/connect_timeout_ms", body.connect_timeout_ms, 50, 60_000);
+    c.range("/max_in_flight", body.max_in_flight, 1, 100_000);
+    c.exclusive(
+        "/clear_max_in_flight",
+        body.clear_max_in_flight,
+        body.max_in_flight.is_some(),
+        "max_in_flight",
+    );
+    c.finish()
+}
+
+fn route_parts(
+    c: &mut Checker,
+    model: Option<&str>,
+    aliases: Option<&[String]>,
+    targets: Option<&[RouteTarget]>,
+    fallbacks: Option<&[RouteFallback]>,
+) {
+    if let Some(model) = model {
+        c.model("/model", model, true);
+    }
+    if let Some(aliases) = aliases {
+        if aliases.len() > 32 {
+            c.fail("/aliases", "too_many", "must have at most 32 entries");
+        }
+        for (i, alias) in aliases.iter().enumerate() {
+            c.model(&format!("/aliases/{i}"), alias, false);
+            if aliases[..i].contains(alias) || Some(alias.as_str()) == model {
+                c.fail(&format!("/aliases/{i}"), "duplicate", "is listed twice");
+            }
+        }
+    }
+    if let Some(targets) = targets {
+        if targets.is_empty() || targets.len() > ROUTE_TARGETS_MAX {
+            c.fail(
+                "/targets",
+                "invalid_length",
+                format!("must have 1–{ROUTE_TARGETS_MAX} entries"),
+            );
+        } else if targets.iter().all(|t| t.weight == 0) {
+            c.fail(
+                "/targets",
+                "no_weight",
+                "at least one target needs a weight above 0",
+            );
+        }
+        for (i, target) in targets.iter().enumerate() {
+            c.range(
+                &format!("/targets/{i}/weight"),
+                Some(target.weight),
+                0,
+                10_000,
+            );
+            if let Some(m) = &target.upstream_model {
+                c.model(&format!("/targets/{i}/upstream_model"), m, false);
+            }
+        }
+    }
+    if let Some(fallbacks) = fallbacks {
+        if fallbacks.len() > ROUTE_TARGETS_MAX {
+            c.fail(
+                "/fallbacks",
+                "too_many",
+                format!("must have at most {ROUTE_TARGETS_MAX} entries"),
+            );
+        }
+        for (i, fallback) in fallbacks.iter().enumerate() {
+            if let Some(m) = &fallback.upstream_model {
+                c.model(&format!("/fallbacks/{i}/upstream_model"), m, false);
+            }
+        }
+    }
+}
+
+pub fn create_route(body: &CreateRoute) -> Result<()> {
+    let mut c = Checker::default();
+    route_parts(
+        &mut c,
+        Some(&body.model),
+        Some(&body.aliases),
+        Some(&body.targets),
+        Some(&body.fallbacks),
+    );
+    c.finish()
+}
+
+pub fn update_route(body: &UpdateRoute) -> Result<()> {
+    let mut c = Checker::default();
+    route_parts(
+        &mut c,
+        body.model.as_deref(),
+        body.aliases.as_deref(),
+        body.targets.as_deref(),
+        body.fallbacks.as_deref(),
+    );
     c.finish()
 }
 

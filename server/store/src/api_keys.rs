@@ -18,7 +18,7 @@ use crate::{Store, error::db};
 // `status` is derived in SQL so that filters and responses agree on "now".
 const COLUMNS: &str =
     "id, tenant_id, project_id, name, public_id, owner_user_id, owner_service_account_id,
-    expires_at, revoked_at, last_used_at, rotated_at, created_at, updated_at,
+    expires_at, revoked_at, last_used_at, rotated_at, created_at, updated_at, allowed_models,
     CASE WHEN revoked_at IS NOT NULL THEN 'revoked'
          WHEN expires_at IS NOT NULL AND expires_at <= now() THEN 'expired'
          ELSE 'active' END AS status";
@@ -41,6 +41,7 @@ struct Row {
     rotated_at: Option<DateTime<Utc>>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
+    allowed_models: Option<Vec<String>>,
     status: String,
 }
 
@@ -71,6 +72,7 @@ impl From<Row> for ApiKey {
             revoked_at: r.revoked_at,
             last_used_at: r.last_used_at,
             rotated_at: r.rotated_at,
+            allowed_models: r.allowed_models,
             created_at: r.created_at,
             updated_at: r.updated_at,
         }
@@ -87,8 +89,8 @@ impl Store {
         let mut tx = self.tenant_tx(scope).await?;
         let row: Row = sqlx::query_as(sql!(
             "INSERT INTO api_keys (id, tenant_id, project_id, name, public_id, secret_hash,
-                 owner_user_id, owner_service_account_id, expires_at)
-             VALUES ($1, ditto_current_tenant(), $2, $3, $4, $5, $6, $7, $8) RETURNING {COLUMNS}"
+                 owner_user_id, owner_service_account_id, expires_at, allowed_models)
+             VALUES ($1, ditto_current_tenant(), $2, $3, $4, $5, $6, $7, $8, $9) RETURNING {COLUMNS}"
         ))
         .bind(ApiKeyId::new().0)
         .bind(body.project_id.0)
@@ -98,6 +100,7 @@ impl Store {
         .bind(body.owner_user_id.map(|id| id.0))
         .bind(body.owner_service_account_id.map(|id| id.0))
         .bind(body.expires_at)
+        .bind(&body.allowed_models)
         .fetch_one(&mut *tx)
         .await
         .map_err(db)?;
@@ -163,11 +166,15 @@ impl Store {
     ) -> Result<ApiKey> {
         let mut tx = self.tenant_tx(scope).await?;
         let row: Option<Row> = sqlx::query_as(sql!(
-            "UPDATE api_keys SET name = COALESCE($2, name), updated_at = now()
+            "UPDATE api_keys SET name = COALESCE($2, name),
+                 allowed_models = CASE WHEN $4 THEN NULL ELSE COALESCE($3, allowed_models) END,
+                 updated_at = now()
              WHERE id = $1 RETURNING {COLUMNS}"
         ))
         .bind(id.0)
         .bind(body.name.as_deref().map(str::trim))
+        .bind(&body.allowed_models)
+        .bind(body.clear_allowed_models)
         .fetch_optional(&mut *tx)
         .await
         .map_err(db)?;

@@ -28,6 +28,11 @@ const UNIQUE: &[(&str, &str)] = &[
 /// Foreign keys that point at something the client named in the body.
 const REFERENCES: &[(&str, &str, &str)] = &[
     (
+        "route_targets_tenant_id_backend_id_fkey",
+        "/targets",
+        "names a backend that does not exist in this tenant",
+    ),
+    (
         "api_keys_tenant_id_project_id_fkey",
         "/project_id",
         "no such project in this tenant",

@@ -22,7 +22,10 @@ pub use tx::testing;
 
 mod api_keys;
 mod auth;
+mod backends;
+pub mod gateway;
 mod projects;
+mod routes;
 mod service_accounts;
 mod tenants;
 mod users;

@@ -13,7 +13,7 @@ use crate::page::{BY_CREATION, Keyset};
 use crate::tenants::like_escape;
 use crate::{Store, error::db};
 
-const COLUMNS: &str = "id, tenant_id, name, description, created_at, updated_at";
+const COLUMNS: &str = "id, tenant_id, name, description, allowed_models, created_at, updated_at";
 
 #[derive(FromRow)]
 struct Row {
@@ -21,6 +21,7 @@ struct Row {
     tenant_id: Uuid,
     name: String,
     description: String,
+    allowed_models: Option<Vec<String>>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
@@ -32,6 +33,7 @@ impl From<Row> for Project {
             tenant_id: r.tenant_id.into(),
             name: r.name,
             description: r.description,
+            allowed_models: r.allowed_models,
             created_at: r.created_at,
             updated_at: r.updated_at,
         }
@@ -46,12 +48,13 @@ impl Store {
     ) -> Result<Project> {
         let mut tx = self.tenant_tx(scope).await?;
         let row: Row = sqlx::query_as(sql!(
-            "INSERT INTO projects (id, tenant_id, name, description)
-             VALUES ($1, ditto_current_tenant(), $2, $3) RETURNING {COLUMNS}"
+            "INSERT INTO projects (id, tenant_id, name, description, allowed_models)
+             VALUES ($1, ditto_current_tenant(), $2, $3, $4) RETURNING {COLUMNS}"
         ))
         .bind(ProjectId::new().0)
         .bind(body.name.trim())
         .bind(body.description.as_deref().unwrap_or_default().trim())
+        .bind(&body.allowed_models)
         .fetch_one(&mut *tx)
         .await
         .map_err(db)?;
@@ -104,12 +107,15 @@ impl Store {
         let mut tx = self.tenant_tx(scope).await?;
         let row: Option<Row> = sqlx::query_as(sql!(
             "UPDATE projects SET name = COALESCE($2, name), description = COALESCE($3, description),
+                 allowed_models = CASE WHEN $5 THEN NULL ELSE COALESCE($4, allowed_models) END,
                  updated_at = now()
              WHERE id = $1 RETURNING {COLUMNS}"
         ))
         .bind(id.0)
         .bind(body.name.as_deref().map(str::trim))
         .bind(body.description.as_deref().map(str::trim))
+        .bind(&body.allowed_models)
+        .bind(body.clear_allowed_models)
         .fetch_optional(&mut *tx)
         .await
         .map_err(db)?;

@@ -52,6 +52,7 @@ async fn seeded_tenant(store: &Store, slug: &str) -> TenantId {
             &CreateProject {
                 name: "main".into(),
                 description: None,
+                allowed_models: None,
             },
         )
         .await
@@ -74,6 +75,7 @@ async fn seeded_tenant(store: &Store, slug: &str) -> TenantId {
             owner_user_id: Some(user.id),
             owner_service_account_id: None,
             expires_at: None,
+            allowed_models: None,
         };
         store
             .create_api_key(&scope, &body, &secrets::mint_api_key())

@@ -10,7 +10,11 @@ pub mod logs;
 
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use ditto_api::AppState;
+use ditto_core::crypto::MasterKey;
+use ditto_gateway::{BreakerConfig, Gateway, GatewayConfig};
 use ditto_store::{DbConfig, Store};
 use serde_json::{Value, json};
 use sqlx::postgres::PgConnectOptions;
@@ -76,6 +80,18 @@ impl TestDb {
         format!("{base}/{}", self.name)
     }
 
+    /// A superuser connection to the server (not this database), for tests
+    /// that take the database away.
+    pub async fn admin_connection(&self) -> PgConnection {
+        admin_url()
+            .parse::<PgConnectOptions>()
+            .expect("admin URL")
+            .disable_statement_logging()
+            .connect()
+            .await
+            .expect("connect as admin")
+    }
+
     pub async fn connect(&self) -> PgConnection {
         self.options
             .connect()
@@ -113,13 +129,33 @@ impl Drop for TestDb {
     }
 }
 
-/// The real application on a fresh database.
+/// The real application (admin API and gateway) on a fresh database.
 pub struct TestApp {
     pub base: String,
     pub store: Store,
+    pub gateway: Arc<Gateway>,
     pub db: TestDb,
     client: reqwest::Client,
     server: tokio::task::JoinHandle<()>,
+}
+
+/// How to start a [`TestApp`].
+#[derive(Clone, Default)]
+pub struct Options {
+    /// Configure Redis at this URL.
+    pub redis_url: Option<String>,
+    pub gateway: GatewayConfig,
+}
+
+/// Gateway settings that keep tests quick: a short breaker cooldown.
+pub fn quick_gateway_config() -> GatewayConfig {
+    GatewayConfig {
+        breaker: BreakerConfig {
+            failure_threshold: 3,
+            cooldown: Duration::from_millis(300),
+        },
+        ..GatewayConfig::default()
+    }
 }
 
 impl Drop for TestApp {
@@ -130,13 +166,19 @@ impl Drop for TestApp {
 
 impl TestApp {
     pub async fn spawn() -> Self {
-        Self::spawn_with_redis(None).await
+        Self::spawn_with(Options {
+            gateway: quick_gateway_config(),
+            ..Options::default()
+        })
+        .await
     }
 
-    /// The application with Redis configured at `redis_url`.
-    pub async fn spawn_with_redis(redis_url: Option<&str>) -> Self {
+    pub async fn spawn_with(options: Options) -> Self {
         logs::init();
-        let redis = redis_url.map(|url| ditto_store::Redis::open(url).expect("valid Redis URL"));
+        let redis = options
+            .redis_url
+            .as_deref()
+            .map(|url| ditto_store::Redis::open(url).expect("valid Redis URL"));
         let db = TestDb::create().await;
         let store = db.migrated_store().await;
         assert!(
@@ -147,10 +189,17 @@ impl TestApp {
         );
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let master_key = MasterKey::from_base64(&MasterKey::generate_base64()).expect("master key");
+        let (gateway, _handle) =
+            Gateway::start(store.clone(), Some(master_key.clone()), options.gateway)
+                .await
+                .expect("gateway starts");
         let app = ditto_api::app(AppState {
             store: store.clone(),
             redis,
-        });
+            master_key: Some(master_key),
+        })
+        .merge(ditto_gateway::router(gateway.clone()));
         let server = tokio::spawn(async move {
             axum::serve(listener, app).await.expect("serve");
         });
@@ -161,6 +210,7 @@ impl TestApp {
         Self {
             base,
             store,
+            gateway,
             db,
             client,
             server,

@@ -99,6 +99,10 @@ pub struct Project {
     /// Unique within the tenant.
     pub name: String,
     pub description: String,
+    /// Models the project's keys may use (public names or `*` patterns);
+    /// absent: every routed model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_models: Option<Vec<String>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -111,6 +115,9 @@ pub struct CreateProject {
     /// Up to 1000 characters.
     #[serde(default)]
     pub description: Option<String>,
+    /// Models the project's keys may use; absent: every routed model.
+    #[serde(default)]
+    pub allowed_models: Option<Vec<String>>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, ToSchema)]
@@ -118,6 +125,11 @@ pub struct CreateProject {
 pub struct UpdateProject {
     pub name: Option<String>,
     pub description: Option<String>,
+    /// Replaces the allow-list; `[]` allows nothing. Use `clear_allowed_models` to allow everything again.
+    pub allowed_models: Option<Vec<String>>,
+    /// Removes the allow-list: every routed model is allowed.
+    #[serde(default)]
+    pub clear_allowed_models: bool,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, IntoParams)]
@@ -299,6 +311,10 @@ pub struct ApiKey {
     pub last_used_at: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rotated_at: Option<DateTime<Utc>>,
+    /// Models this key may use (public names or `*` patterns), on top of its
+    /// project's allow-list; absent: no further restriction.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_models: Option<Vec<String>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -318,12 +334,20 @@ pub struct CreateApiKey {
     /// When the key stops working; must be in the future. Absent: never.
     #[serde(default)]
     pub expires_at: Option<DateTime<Utc>>,
+    /// Models this key may use; absent: whatever its project allows.
+    #[serde(default)]
+    pub allowed_models: Option<Vec<String>>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateApiKey {
     pub name: Option<String>,
+    /// Replaces the key's allow-list.
+    pub allowed_models: Option<Vec<String>>,
+    /// Removes the key's allow-list.
+    #[serde(default)]
+    pub clear_allowed_models: bool,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
@@ -349,6 +373,156 @@ pub struct ApiKeyFilter {
 }
 
 page_type!(ApiKeyPage, ApiKey);
+
+// ---------------------------------------------------------------- backends
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Provider {
+    /// Any OpenAI-compatible API (OpenAI, Azure OpenAI's v1 API, vLLM, Ollama, …): passed through.
+    #[default]
+    Openai,
+}
+
+impl Provider {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Openai => "openai",
+        }
+    }
+}
+
+/// An upstream endpoint. Its credentials are write-only: responses only say
+/// whether there are any.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct Backend {
+    pub id: BackendId,
+    pub tenant_id: TenantId,
+    pub name: String,
+    pub provider: Provider,
+    /// The API root, e.g. `https://api.openai.com/v1`.
+    pub base_url: String,
+    pub has_credentials: bool,
+    pub timeout_ms: u32,
+    pub connect_timeout_ms: u32,
+    /// Requests in flight at once through one gateway replica; more get 429.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_in_flight: Option<u32>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateBackend {
+    /// 1–100 characters, unique within the tenant.
+    pub name: String,
+    #[serde(default)]
+    pub provider: Provider,
+    /// `http(s)://…`, the API root without a trailing `/`, e.g. `https://api.openai.com/v1`.
+    pub base_url: String,
+    /// The upstream API key, sent as `Authorization: Bearer`. Encrypted at rest; never returned.
+    #[serde(default)]
+    pub credentials: Option<String>,
+    /// Whole-request timeout, 100–600000 ms (default 60000).
+    #[serde(default)]
+    pub timeout_ms: Option<u32>,
+    /// Connect timeout, 50–60000 ms (default 5000).
+    #[serde(default)]
+    pub connect_timeout_ms: Option<u32>,
+    /// 1–100000; absent: unlimited.
+    #[serde(default)]
+    pub max_in_flight: Option<u32>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateBackend {
+    pub name: Option<String>,
+    pub base_url: Option<String>,
+    /// Replaces the credentials.
+    pub credentials: Option<String>,
+    /// Removes the credentials.
+    #[serde(default)]
+    pub clear_credentials: bool,
+    pub timeout_ms: Option<u32>,
+    pub connect_timeout_ms: Option<u32>,
+    pub max_in_flight: Option<u32>,
+    /// Removes the in-flight limit.
+    #[serde(default)]
+    pub clear_max_in_flight: bool,
+}
+
+page_type!(BackendPage, Backend);
+
+// ---------------------------------------------------------------- routes
+
+/// A backend serving a route, chosen by weight among the primaries.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RouteTarget {
+    pub backend_id: BackendId,
+    /// Relative share of traffic, 0–10000 (default 1; 0 takes none).
+    #[serde(default = "default_weight")]
+    pub weight: u32,
+    /// The model name to send upstream; absent: the requested name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upstream_model: Option<String>,
+}
+
+fn default_weight() -> u32 {
+    1
+}
+
+/// A backend tried, in order, when the primaries fail.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RouteFallback {
+    pub backend_id: BackendId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upstream_model: Option<String>,
+}
+
+/// Maps a public model name (or a `*` pattern) and its aliases to backends.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct Route {
+    pub id: RouteId,
+    pub tenant_id: TenantId,
+    /// The public model name, or a pattern such as `gpt-4o*` or `*`.
+    pub model: String,
+    /// Other public names for the same route.
+    pub aliases: Vec<String>,
+    pub targets: Vec<RouteTarget>,
+    pub fallbacks: Vec<RouteFallback>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateRoute {
+    /// 1–200 characters without spaces; `*` matches any run of characters.
+    pub model: String,
+    #[serde(default)]
+    pub aliases: Vec<String>,
+    /// 1–16 weighted primaries.
+    pub targets: Vec<RouteTarget>,
+    /// Up to 16 ordered fallbacks.
+    #[serde(default)]
+    pub fallbacks: Vec<RouteFallback>,
+}
+
+/// Replaces the given parts of a route.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateRoute {
+    pub model: Option<String>,
+    pub aliases: Option<Vec<String>>,
+    pub targets: Option<Vec<RouteTarget>>,
+    pub fallbacks: Option<Vec<RouteFallback>>,
+}
+
+page_type!(RoutePage, Route);
 
 // ---------------------------------------------------------------- health
 

@@ -85,3 +85,11 @@ id_type!(
     /// A virtual API key for the gateway.
     ApiKeyId
 );
+id_type!(
+    /// An upstream provider endpoint of a tenant.
+    BackendId
+);
+id_type!(
+    /// A route from public model names to backends.
+    RouteId
+);

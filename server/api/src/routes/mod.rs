@@ -2,7 +2,9 @@
 //! here.
 
 pub(crate) mod api_keys;
+pub(crate) mod backends;
 pub(crate) mod health;
+pub(crate) mod model_routes;
 pub(crate) mod projects;
 pub(crate) mod service_accounts;
 pub(crate) mod tenants;

@@ -61,6 +61,10 @@ fn body_for(op: &Operation) -> Value {
         "projects_create" | "service_accounts_create" => json!({"name": "probe"}),
         "users_create" => json!({"email": "probe@example.com"}),
         "api_keys_create" => json!({"project_id": uuid::Uuid::now_v7(), "name": "probe"}),
+        "backends_create" => json!({"name": "probe", "base_url": "http://127.0.0.1:9/v1"}),
+        "routes_create" => {
+            json!({"model": "probe", "targets": [{"backend_id": uuid::Uuid::now_v7()}]})
+        }
         _ => json!({}),
     }
 }
@@ -72,6 +76,8 @@ fn random_ids() -> Vec<(&'static str, String)> {
         "service_account_id",
         "token_id",
         "key_id",
+        "backend_id",
+        "route_id",
     ]
     .into_iter()
     .map(|p| (p, uuid::Uuid::now_v7().to_string()))
@@ -134,7 +140,23 @@ async fn resources_of(app: &TestApp, tenant: &str) -> Vec<(&'static str, String)
         )
         .await
         .expect_status(201);
+    let backend = admin
+        .post(
+            &format!("{base}/backends"),
+            json!({"name": "b", "base_url": "http://127.0.0.1:9/v1", "credentials": "sk-x"}),
+        )
+        .await
+        .expect_status(201);
+    let route = admin
+        .post(
+            &format!("{base}/routes"),
+            json!({"model": "m", "targets": [{"backend_id": id(&backend)}]}),
+        )
+        .await
+        .expect_status(201);
     vec![
+        ("backend_id", id(&backend)),
+        ("route_id", id(&route)),
         ("project_id", id(&project)),
         ("user_id", id(&user)),
         ("service_account_id", id(&account)),

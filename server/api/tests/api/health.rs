@@ -72,7 +72,11 @@ async fn api_reference_and_spec_are_served_from_the_binary() {
 
 #[tokio::test]
 async fn readiness_checks_redis_when_configured() {
-    let app = TestApp::spawn_with_redis(Some(&ditto_testkit::redis_url())).await;
+    let app = TestApp::spawn_with(ditto_testkit::Options {
+        redis_url: Some(ditto_testkit::redis_url()),
+        ..Default::default()
+    })
+    .await;
     let ready = app.anonymous().get("/readyz").await.expect_status(200);
     assert_eq!(ready["checks"][1]["name"], "redis");
     assert_eq!(ready["checks"][1]["ok"], true);
@@ -82,7 +86,11 @@ async fn readiness_checks_redis_when_configured() {
         .unwrap()
         .local_addr()
         .unwrap();
-    let app = TestApp::spawn_with_redis(Some(&format!("redis://{closed}"))).await;
+    let app = TestApp::spawn_with(ditto_testkit::Options {
+        redis_url: Some(format!("redis://{closed}")),
+        ..Default::default()
+    })
+    .await;
     let body = app.anonymous().get("/readyz").await.expect_status(503);
     assert_eq!(body["checks"][0]["ok"], true);
     assert_eq!(body["checks"][1]["ok"], false);

@@ -1,0 +1,137 @@
+//! Upstream backends of a tenant. Credentials are write-only: sealed with
+//! the master key before they reach the store, never returned.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use ditto_core::{Error, Permission, validate};
+use ditto_types::BackendId;
+use ditto_types::api::{
+    Backend, BackendPage, CreateBackend, NameFilter, PageParams, UpdateBackend,
+};
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use crate::AppState;
+use crate::error::ApiResult;
+use crate::extract::{Auth, Json, Path, Query};
+
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(get, update, delete))
+}
+
+impl AppState {
+    /// Seals upstream credentials to their backend.
+    fn seal(
+        &self,
+        backend: BackendId,
+        credentials: Option<&str>,
+    ) -> Result<Option<Vec<u8>>, Error> {
+        let Some(credentials) = credentials else {
+            return Ok(None);
+        };
+        let key = self.master_key.as_ref().ok_or_else(|| {
+            Error::invalid(
+                "/credentials",
+                "no_master_key",
+                "this server has no master key (DITTO_MASTER_KEY), so it cannot store credentials",
+            )
+        })?;
+        Ok(Some(
+            key.encrypt(credentials.as_bytes(), backend.0.as_bytes()),
+        ))
+    }
+}
+
+/// List a tenant's backends.
+#[utoipa::path(get, path = "/api/v1/tenants/{tenant}/backends", tag = "backends", operation_id = "backends_list",
+    params(("tenant" = String, Path, description = "Tenant slug or id"), PageParams, NameFilter),
+    security(("bearer" = [])), responses((status = 200, body = BackendPage)))]
+async fn list(
+    State(app): State<AppState>,
+    Auth(ctx): Auth,
+    Path(tenant): Path<String>,
+    Query(page): Query<PageParams>,
+    Query(filter): Query<NameFilter>,
+) -> ApiResult<Json<BackendPage>> {
+    let scope = app
+        .tenant_scope(&ctx, &tenant, Permission::BackendsRead)
+        .await?;
+    Ok(Json(app.store.list_backends(&scope, &filter, &page).await?))
+}
+
+/// Add a backend.
+#[utoipa::path(post, path = "/api/v1/tenants/{tenant}/backends", tag = "backends", operation_id = "backends_create",
+    params(("tenant" = String, Path, description = "Tenant slug or id")), request_body = CreateBackend,
+    security(("bearer" = [])), responses((status = 201, body = Backend)))]
+async fn create(
+    State(app): State<AppState>,
+    Auth(ctx): Auth,
+    Path(tenant): Path<String>,
+    Json(body): Json<CreateBackend>,
+) -> ApiResult<(StatusCode, Json<Backend>)> {
+    let scope = app
+        .tenant_scope(&ctx, &tenant, Permission::BackendsWrite)
+        .await?;
+    validate::create_backend(&body)?;
+    let id = BackendId::new();
+    let sealed = app.seal(id, body.credentials.as_deref())?;
+    Ok((
+        StatusCode::CREATED,
+        Json(app.store.create_backend(&scope, id, &body, sealed).await?),
+    ))
+}
+
+/// Get a backend (without its credentials).
+#[utoipa::path(get, path = "/api/v1/tenants/{tenant}/backends/{backend_id}", tag = "backends",
+    operation_id = "backends_get",
+    params(("tenant" = String, Path, description = "Tenant slug or id"), ("backend_id" = BackendId, Path)),
+    security(("bearer" = [])), responses((status = 200, body = Backend)))]
+async fn get(
+    State(app): State<AppState>,
+    Auth(ctx): Auth,
+    Path((tenant, id)): Path<(String, BackendId)>,
+) -> ApiResult<Json<Backend>> {
+    let scope = app
+        .tenant_scope(&ctx, &tenant, Permission::BackendsRead)
+        .await?;
+    Ok(Json(app.store.get_backend(&scope, id).await?))
+}
+
+/// Change a backend.
+#[utoipa::path(patch, path = "/api/v1/tenants/{tenant}/backends/{backend_id}", tag = "backends",
+    operation_id = "backends_update",
+    params(("tenant" = String, Path, description = "Tenant slug or id"), ("backend_id" = BackendId, Path)),
+    request_body = UpdateBackend, security(("bearer" = [])), responses((status = 200, body = Backend)))]
+async fn update(
+    State(app): State<AppState>,
+    Auth(ctx): Auth,
+    Path((tenant, id)): Path<(String, BackendId)>,
+    Json(body): Json<UpdateBackend>,
+) -> ApiResult<Json<Backend>> {
+    let scope = app
+        .tenant_scope(&ctx, &tenant, Permission::BackendsWrite)
+        .await?;
+    validate::update_backend(&body)?;
+    let sealed = app.seal(id, body.credentials.as_deref())?;
+    Ok(Json(
+        app.store.update_backend(&scope, id, &body, sealed).await?,
+    ))
+}
+
+/// Delete a backend that no route uses.
+#[utoipa::path(delete, path = "/api/v1/tenants/{tenant}/backends/{backend_id}", tag = "backends",
+    operation_id = "backends_delete",
+    params(("tenant" = String, Path, description = "Tenant slug or id"), ("backend_id" = BackendId, Path)),
+    security(("bearer" = [])), responses((status = 204, description = "Deleted")))]
+async fn delete(
+    State(app): State<AppState>,
+    Auth(ctx): Auth,
+    Path((tenant, id)): Path<(String, BackendId)>,
+) -> ApiResult<StatusCode> {
+    let scope = app
+        .tenant_scope(&ctx, &tenant, Permission::BackendsWrite)
+        .await?;
+    app.store.delete_backend(&scope, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

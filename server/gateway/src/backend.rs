@@ -1,0 +1,306 @@
+//! Backends as the request path sees them, and their per-replica runtime
+//! state (HTTP client, in-flight count, circuit breaker), which outlives
+//! snapshot reloads.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::http::HeaderValue;
+use ditto_core::crypto::MasterKey;
+use ditto_store::gateway::GatewayBackendRow;
+use uuid::Uuid;
+
+/// Breaker settings.
+#[derive(Clone, Copy, Debug)]
+pub struct BreakerConfig {
+    /// Consecutive failures that open the breaker.
+    pub failure_threshold: u32,
+    /// How long an open breaker refuses traffic before letting one probe through.
+    pub cooldown: Duration,
+}
+
+impl Default for BreakerConfig {
+    fn default() -> Self {
+        Self {
+            failure_threshold: 5,
+            cooldown: Duration::from_secs(10),
+        }
+    }
+}
+
+pub struct Backend {
+    pub id: Uuid,
+    pub name: String,
+    pub base_url: String,
+    /// `Bearer <credentials>`, marked sensitive so it is never logged.
+    pub authorization: Option<HeaderValue>,
+    /// Why the credentials could not be used, if they could not.
+    pub credential_error: Option<&'static str>,
+    /// Time allowed until the response headers arrive.
+    pub timeout: Duration,
+    pub max_in_flight: Option<u32>,
+    pub runtime: Arc<Runtime>,
+}
+
+pub struct Runtime {
+    pub client: reqwest::Client,
+    connect_timeout: Duration,
+    in_flight: AtomicU32,
+    breaker: Breaker,
+}
+
+/// Runtime state by backend id, reused across snapshot reloads.
+pub struct Registry {
+    runtimes: Mutex<HashMap<Uuid, Arc<Runtime>>>,
+    breaker: BreakerConfig,
+}
+
+impl Registry {
+    pub fn new(breaker: BreakerConfig) -> Self {
+        Self {
+            runtimes: Mutex::default(),
+            breaker,
+        }
+    }
+
+    pub fn backend(&self, row: GatewayBackendRow, master_key: Option<&MasterKey>) -> Arc<Backend> {
+        let connect_timeout = Duration::from_millis(row.connect_timeout_ms.max(1) as u64);
+        let runtime = {
+            let mut runtimes = self.runtimes.lock().unwrap_or_else(|e| e.into_inner());
+            match runtimes.get(&row.id) {
+                Some(existing) if existing.connect_timeout == connect_timeout => existing.clone(),
+                _ => {
+                    let fresh = Arc::new(Runtime::new(connect_timeout, self.breaker));
+                    runtimes.insert(row.id, fresh.clone());
+                    fresh
+                }
+            }
+        };
+        let (authorization, credential_error) = match (&row.credentials, master_key) {
+            (None, _) => (None, None),
+            (Some(_), None) => (
+                None,
+                Some("the gateway has no master key to decrypt this backend's credentials"),
+            ),
+            (Some(sealed), Some(key)) => match key.decrypt(sealed, row.id.as_bytes()) {
+                Ok(plain) => {
+                    match HeaderValue::from_bytes(&[b"Bearer ".as_slice(), &plain].concat()) {
+                        Ok(mut value) => {
+                            value.set_sensitive(true);
+                            (Some(value), None)
+                        }
+                        Err(_) => (
+                            None,
+                            Some("this backend's credentials are not a valid header value"),
+                        ),
+                    }
+                }
+                Err(_) => (
+                    None,
+                    Some("this backend's credentials do not decrypt with the gateway's master key"),
+                ),
+            },
+        };
+        if let Some(problem) = credential_error {
+            tracing::error!(backend = %row.id, name = %row.name, "{problem}");
+        }
+        Arc::new(Backend {
+            id: row.id,
+            name: row.name,
+            base_url: row.base_url,
+            authorization,
+            credential_error,
+            timeout: Duration::from_millis(row.timeout_ms.max(1) as u64),
+            max_in_flight: row.max_in_flight.map(|n| n as u32),
+            runtime,
+        })
+    }
+}
+
+impl Runtime {
+    fn new(connect_timeout: Duration, breaker: BreakerConfig) -> Self {
+        let client = reqwest::Client::builder()
+            .connect_timeout(connect_timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .pool_idle_timeout(Duration::from_secs(90))
+            .tcp_nodelay(true)
+            .build()
+            .expect("an HTTP client with these settings builds");
+        Self {
+            client,
+            connect_timeout,
+            in_flight: AtomicU32::new(0),
+            breaker: Breaker::new(breaker),
+        }
+    }
+
+    pub fn breaker(&self) -> &Breaker {
+        &self.breaker
+    }
+}
+
+impl Backend {
+    /// Takes one of the backend's in-flight slots, if one is free.
+    pub fn try_acquire(self: &Arc<Self>) -> Option<InFlight> {
+        let counter = &self.runtime.in_flight;
+        match self.max_in_flight {
+            None => {
+                counter.fetch_add(1, Ordering::Relaxed);
+            }
+            Some(max) => {
+                counter
+                    .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                        (n < max).then_some(n + 1)
+                    })
+                    .ok()?;
+            }
+        }
+        Some(InFlight(self.clone()))
+    }
+}
+
+/// An in-flight slot, given back when dropped (also when a client goes away mid-stream).
+pub struct InFlight(Arc<Backend>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.runtime.in_flight.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// A consecutive-failure circuit breaker: closed, open for a cooldown, then
+/// half-open with a single probe whose outcome closes or re-opens it.
+pub struct Breaker {
+    config: BreakerConfig,
+    state: Mutex<BreakerState>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum BreakerState {
+    Closed { failures: u32 },
+    Open { until: Instant },
+    HalfOpen { probing: bool },
+}
+
+/// What the breaker says about a backend.
+#[cfg(test)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BreakerStatus {
+    Closed,
+    Open,
+    HalfOpen,
+}
+
+impl Breaker {
+    fn new(config: BreakerConfig) -> Self {
+        Self {
+            config,
+            state: Mutex::new(BreakerState::Closed { failures: 0 }),
+        }
+    }
+
+    #[cfg(test)]
+    pub fn status(&self) -> BreakerStatus {
+        match *self.state.lock().unwrap_or_else(|e| e.into_inner()) {
+            BreakerState::Closed { .. } => BreakerStatus::Closed,
+            BreakerState::Open { .. } => BreakerStatus::Open,
+            BreakerState::HalfOpen { .. } => BreakerStatus::HalfOpen,
+        }
+    }
+
+    /// Whether a request may go to the backend now.
+    pub fn allow(&self) -> bool {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        match *state {
+            BreakerState::Closed { .. } => true,
+            BreakerState::Open { until } if Instant::now() >= until => {
+                *state = BreakerState::HalfOpen { probing: true };
+                true
+            }
+            BreakerState::Open { .. } => false,
+            BreakerState::HalfOpen { probing: false } => {
+                *state = BreakerState::HalfOpen { probing: true };
+                true
+            }
+            BreakerState::HalfOpen { probing: true } => false,
+        }
+    }
+
+    /// Records an outcome; logs when the breaker opens or closes.
+    pub fn record(&self, backend: &str, success: bool) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let before = *state;
+        *state = match (before, success) {
+            (_, true) => BreakerState::Closed { failures: 0 },
+            (BreakerState::Closed { failures }, false)
+                if failures + 1 < self.config.failure_threshold =>
+            {
+                BreakerState::Closed {
+                    failures: failures + 1,
+                }
+            }
+            (_, false) => BreakerState::Open {
+                until: Instant::now() + self.config.cooldown,
+            },
+        };
+        match (before, *state) {
+            (BreakerState::Closed { .. }, BreakerState::Open { .. }) => {
+                tracing::warn!(backend, cooldown = ?self.config.cooldown, "circuit breaker opened")
+            }
+            (BreakerState::HalfOpen { .. }, BreakerState::Open { .. }) => {
+                tracing::warn!(backend, "circuit breaker probe failed; open again")
+            }
+            (
+                BreakerState::HalfOpen { .. } | BreakerState::Open { .. },
+                BreakerState::Closed { .. },
+            ) => {
+                tracing::info!(backend, "circuit breaker closed")
+            }
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn breaker_opens_after_consecutive_failures_and_recovers_after_a_probe() {
+        let breaker = Breaker::new(BreakerConfig {
+            failure_threshold: 3,
+            cooldown: Duration::from_millis(20),
+        });
+        for _ in 0..2 {
+            assert!(breaker.allow());
+            breaker.record("b", false);
+        }
+        breaker.record("b", true);
+        assert_eq!(
+            breaker.status(),
+            BreakerStatus::Closed,
+            "a success resets the count"
+        );
+        for _ in 0..3 {
+            breaker.record("b", false);
+        }
+        assert_eq!(breaker.status(), BreakerStatus::Open);
+        assert!(!breaker.allow());
+        std::thread::sleep(Duration::from_millis(25));
+        assert!(breaker.allow(), "one probe after the cooldown");
+        assert!(!breaker.allow(), "only one");
+        breaker.record("b", false);
+        assert_eq!(
+            breaker.status(),
+            BreakerStatus::Open,
+            "a failed probe re-opens"
+        );
+        std::thread::sleep(Duration::from_millis(25));
+        assert!(breaker.allow());
+        breaker.record("b", true);
+        assert_eq!(breaker.status(), BreakerStatus::Closed);
+        assert!(breaker.allow());
+    }
+}

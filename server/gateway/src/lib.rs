@@ -1,0 +1,131 @@
+//! The data plane: each tenant's OpenAI-compatible endpoint. Keys, routes
+//! and backends come from an in-memory snapshot kept current by change
+//! notifications, so no request touches the database; usage leaves through
+//! a batched writer.
+
+mod backend;
+mod error;
+mod glob;
+mod loader;
+mod meter;
+mod proxy;
+mod snapshot;
+pub mod usage;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use axum::Router;
+use axum::routing::any;
+use ditto_core::crypto::MasterKey;
+use ditto_store::Store;
+use tokio::task::JoinHandle;
+
+pub use backend::BreakerConfig;
+pub use error::GatewayError;
+pub use meter::Usage;
+
+#[derive(Clone, Debug)]
+pub struct GatewayConfig {
+    /// Backends tried per request, retries and fallbacks included.
+    pub max_attempts: u32,
+    /// Largest request body accepted.
+    pub max_body_bytes: usize,
+    /// With `ai.example.com`, `acme.ai.example.com/v1/...` is tenant acme's endpoint.
+    pub base_domain: Option<String>,
+    /// Full snapshot reload interval, as a safety net for missed notifications.
+    pub resync_every: Duration,
+    pub breaker: BreakerConfig,
+    /// Usage events queued before the request path waits.
+    pub usage_queue: usize,
+}
+
+impl Default for GatewayConfig {
+    fn default() -> Self {
+        Self {
+            max_attempts: 3,
+            max_body_bytes: 32 << 20,
+            base_domain: None,
+            resync_every: Duration::from_secs(30),
+            breaker: BreakerConfig::default(),
+            usage_queue: 10_000,
+        }
+    }
+}
+
+/// Shared state of the data plane.
+pub struct Gateway {
+    snapshot: Arc<ArcSwap<snapshot::Snapshot>>,
+    usage: usage::UsageSink,
+    config: GatewayConfig,
+}
+
+/// The running gateway's background parts.
+pub struct Handle {
+    follower: JoinHandle<()>,
+    writer: usage::UsageWriter,
+}
+
+impl Handle {
+    /// Stops following changes and writes out every queued usage event.
+    /// Call after the server has stopped (every request finished).
+    pub async fn shutdown(self) {
+        self.follower.abort();
+        self.writer.finish().await;
+    }
+}
+
+impl Gateway {
+    /// Loads the snapshot (failing if the database cannot be read at start)
+    /// and starts following changes.
+    pub async fn start(
+        store: Store,
+        master_key: Option<MasterKey>,
+        config: GatewayConfig,
+    ) -> ditto_core::Result<(Arc<Self>, Handle)> {
+        let snapshot = Arc::new(ArcSwap::from_pointee(snapshot::Snapshot::default()));
+        let loader = Arc::new(loader::Loader {
+            store: store.clone(),
+            snapshot: snapshot.clone(),
+            registry: Arc::new(backend::Registry::new(config.breaker)),
+            master_key,
+        });
+        loader.load_all().await?;
+        let follower = tokio::spawn(loader.follow(config.resync_every));
+        let (sink, writer) = usage::start(store, config.usage_queue);
+        let gateway = Arc::new(Self {
+            snapshot,
+            usage: sink,
+            config,
+        });
+        Ok((gateway, Handle { follower, writer }))
+    }
+
+    /// Keys currently loaded, across tenants.
+    pub fn key_count(&self) -> usize {
+        self.snapshot.load().key_count()
+    }
+}
+
+/// `/t/{tenant}/v1/*` and host-based `/v1/*`.
+pub fn router(gateway: Arc<Gateway>) -> Router {
+    Router::new()
+        .route("/t/{tenant}/v1/{*path}", any(proxy::by_path))
+        .route("/v1/{*path}", any(proxy::by_host))
+        .with_state(gateway)
+}
+
+#[cfg(test)]
+mod tests {
+    /// The data plane stays independent of the control plane's HTTP layer
+    /// and of identity: it must build, and stay small, without them.
+    #[test]
+    fn does_not_depend_on_the_api_or_identity_crates() {
+        let manifest = include_str!("../Cargo.toml");
+        let deps = manifest.split("[dev-dependencies]").next().unwrap_or(manifest);
+        for forbidden in ["ditto-api", "ditto-identity"] {
+            assert!(!deps.contains(forbidden), "ditto-gateway depends on {forbidden}");
+        }
+    }
+}

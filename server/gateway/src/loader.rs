@@ -1,0 +1,92 @@
+//! Keeps the snapshot current: a full load at start, a tenant reload on
+//! every change notification, and a periodic full resync in case a
+//! notification was missed (e.g. while the database was unreachable).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use ditto_core::crypto::MasterKey;
+use ditto_store::Store;
+use ditto_types::TenantId;
+use uuid::Uuid;
+
+use crate::backend::Registry;
+use crate::snapshot::Snapshot;
+
+pub struct Loader {
+    pub(crate) store: Store,
+    pub(crate) snapshot: Arc<ArcSwap<Snapshot>>,
+    pub(crate) registry: Arc<Registry>,
+    pub(crate) master_key: Option<MasterKey>,
+}
+
+impl Loader {
+    pub async fn load_all(&self) -> ditto_core::Result<()> {
+        let rows = self.store.gateway_load(None).await?;
+        let next = Snapshot::build(rows, &self.registry, self.master_key.as_ref());
+        tracing::debug!(
+            tenants = next.tenant_count(),
+            keys = next.key_count(),
+            "snapshot loaded"
+        );
+        self.snapshot.store(Arc::new(next));
+        Ok(())
+    }
+
+    async fn load_tenant(&self, id: Uuid) -> ditto_core::Result<()> {
+        let rows = self.store.gateway_load(Some(TenantId(id))).await?;
+        let next =
+            self.snapshot
+                .load()
+                .with_tenant(id, rows, &self.registry, self.master_key.as_ref());
+        self.snapshot.store(Arc::new(next));
+        tracing::debug!(tenant = %id, "tenant reloaded");
+        Ok(())
+    }
+
+    /// Follows change notifications until the task is dropped.
+    pub async fn follow(self: Arc<Self>, resync_every: Duration) {
+        let mut resync = tokio::time::interval(resync_every);
+        resync.tick().await;
+        loop {
+            let mut listener = match self.store.config_listener().await {
+                Ok(listener) => listener,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot listen for configuration changes; retrying");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+            };
+            // Anything may have changed while we were not listening.
+            if let Err(e) = self.load_all().await {
+                tracing::warn!(error = %e, "snapshot resync failed; serving the previous one");
+            }
+            loop {
+                tokio::select! {
+                    notification = listener.try_recv() => match notification {
+                        Ok(Some(n)) => match Uuid::parse_str(n.payload()) {
+                            Ok(tenant) => {
+                                if let Err(e) = self.load_tenant(tenant).await {
+                                    tracing::warn!(error = %e, "tenant reload failed; resyncing soon");
+                                }
+                            }
+                            Err(_) => tracing::warn!(payload = n.payload(), "unexpected change notification"),
+                        },
+                        // The connection dropped: reconnect, then resync.
+                        Ok(None) | Err(_) => {
+                            tracing::warn!("lost the change-notification connection; reconnecting");
+                            tokio::time::sleep(Duration::from_millis(500)).await;
+                            break;
+                        }
+                    },
+                    _ = resync.tick() => {
+                        if let Err(e) = self.load_all().await {
+                            tracing::warn!(error = %e, "periodic snapshot resync failed; serving the previous one");
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,342 @@
+//! The response body on its way to the client: passed through chunk by
+//! chunk, watched for token usage, and accounted for when it ends — or when
+//! the client goes away, which also drops (cancels) the upstream request.
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use bytes::Bytes;
+use futures_util::Stream;
+use serde_json::Value;
+
+use crate::backend::InFlight;
+
+/// Token counts reported by the upstream.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Usage {
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+    pub cached_tokens: u64,
+}
+
+impl Usage {
+    /// Reads an OpenAI `usage` object (chat, completions, embeddings, responses).
+    pub fn from_json(usage: &Value) -> Option<Self> {
+        let obj = usage.as_object()?;
+        let number = |key: &str| obj.get(key).and_then(Value::as_u64);
+        let prompt = number("prompt_tokens")
+            .or_else(|| number("input_tokens"))
+            .unwrap_or(0);
+        let completion = number("completion_tokens")
+            .or_else(|| number("output_tokens"))
+            .unwrap_or(0);
+        let cached = usage
+            .pointer("/prompt_tokens_details/cached_tokens")
+            .or_else(|| usage.pointer("/input_tokens_details/cached_tokens"))
+            .and_then(Value::as_u64)
+            .unwrap_or(0);
+        Some(Self {
+            prompt_tokens: prompt,
+            completion_tokens: completion,
+            cached_tokens: cached,
+        })
+    }
+}
+
+/// How a metered body ended.
+pub struct Outcome {
+    pub usage: Usage,
+    pub first_byte: Option<Instant>,
+    /// False when the client went away (or the upstream broke) before the end.
+    pub completed: bool,
+}
+
+type Finish = Box<dyn FnOnce(Outcome) + Send>;
+type Upstream = Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>;
+
+/// Largest non-streamed body kept in memory to read its usage.
+const JSON_KEEP: usize = 4 << 20;
+
+pub struct Metered {
+    upstream: Upstream,
+    sse: bool,
+    /// Drop the usage-only event we asked for when the client did not.
+    strip_usage: bool,
+    /// SSE bytes after the last complete event.
+    pending: Vec<u8>,
+    /// A non-SSE body, for its usage.
+    body: Vec<u8>,
+    usage: Usage,
+    first_byte: Option<Instant>,
+    completed: bool,
+    /// The upstream's Content-Length: the server may stop polling once that
+    /// much has been sent, so reaching it counts as the end.
+    expected_len: Option<u64>,
+    received: u64,
+    finish: Option<Finish>,
+    _slot: Option<InFlight>,
+}
+
+impl Metered {
+    pub fn new(
+        upstream: Upstream,
+        sse: bool,
+        strip_usage: bool,
+        expected_len: Option<u64>,
+        slot: Option<InFlight>,
+        finish: Finish,
+    ) -> Self {
+        Self {
+            upstream,
+            sse,
+            strip_usage,
+            pending: Vec::new(),
+            body: Vec::new(),
+            usage: Usage::default(),
+            first_byte: None,
+            completed: false,
+            expected_len,
+            received: 0,
+            finish: Some(finish),
+            _slot: slot,
+        }
+    }
+
+    /// The end of a non-SSE body: read its usage.
+    fn finish_json(&mut self) {
+        self.completed = true;
+        if let Ok(json) = serde_json::from_slice::<Value>(&self.body) {
+            let usage = json
+                .get("usage")
+                .or_else(|| json.pointer("/response/usage"));
+            if let Some(usage) = usage.and_then(Usage::from_json) {
+                self.usage = usage;
+            }
+        }
+        self.body = Vec::new();
+    }
+
+    /// Scans complete SSE events in `pending`; returns the bytes to send on.
+    fn take_events(&mut self, end: bool) -> Bytes {
+        let mut out = Vec::with_capacity(self.pending.len());
+        let mut start = 0;
+        while let Some(len) = event_end(&self.pending[start..]) {
+            let event = &self.pending[start..start + len];
+            if !inspect_event(&mut self.usage, self.strip_usage, event) {
+                out.extend_from_slice(event);
+            }
+            start += len;
+        }
+        if end {
+            out.extend_from_slice(&self.pending[start..]);
+            start = self.pending.len();
+        }
+        self.pending.drain(..start);
+        Bytes::from(out)
+    }
+}
+
+/// Reads usage from one SSE event; returns whether to drop it.
+fn inspect_event(found: &mut Usage, strip_usage: bool, event: &[u8]) -> bool {
+    if !contains(event, b"\"usage\"") {
+        return false;
+    }
+    let text = String::from_utf8_lossy(event);
+    for line in text.lines() {
+        let Some(data) = line.strip_prefix("data:") else {
+            continue;
+        };
+        let Ok(chunk) = serde_json::from_str::<Value>(data.trim()) else {
+            continue;
+        };
+        let usage = chunk
+            .get("usage")
+            .or_else(|| chunk.pointer("/response/usage"));
+        if let Some(usage) = usage.and_then(Usage::from_json) {
+            *found = usage;
+            let usage_only = chunk
+                .get("choices")
+                .and_then(Value::as_array)
+                .is_some_and(Vec::is_empty);
+            return strip_usage && usage_only;
+        }
+    }
+    false
+}
+
+/// Length of the first complete SSE event (through its blank line), if any.
+fn event_end(buf: &[u8]) -> Option<usize> {
+    let lf = buf.windows(2).position(|w| w == b"\n\n").map(|i| i + 2);
+    let crlf = buf.windows(4).position(|w| w == b"\r\n\r\n").map(|i| i + 4);
+    match (lf, crlf) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+impl Stream for Metered {
+    type Item = Result<Bytes, std::io::Error>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        loop {
+            return match this.upstream.as_mut().poll_next(cx) {
+                Poll::Pending => Poll::Pending,
+                Poll::Ready(Some(Ok(chunk))) => {
+                    this.first_byte.get_or_insert_with(Instant::now);
+                    this.received += chunk.len() as u64;
+                    if !this.sse {
+                        if this.body.len() + chunk.len() <= JSON_KEEP {
+                            this.body.extend_from_slice(&chunk);
+                        }
+                        if this.expected_len.is_some_and(|len| this.received >= len)
+                            && !this.completed
+                        {
+                            this.finish_json();
+                        }
+                        return Poll::Ready(Some(Ok(chunk)));
+                    }
+                    if !this.strip_usage {
+                        // Forward as received; scan a copy for usage.
+                        this.pending.extend_from_slice(&chunk);
+                        this.take_events(false);
+                        return Poll::Ready(Some(Ok(chunk)));
+                    }
+                    this.pending.extend_from_slice(&chunk);
+                    let out = this.take_events(false);
+                    if out.is_empty() {
+                        continue;
+                    }
+                    Poll::Ready(Some(Ok(out)))
+                }
+                Poll::Ready(Some(Err(e))) => {
+                    tracing::warn!(error = %e, "upstream body failed mid-way");
+                    Poll::Ready(Some(Err(std::io::Error::other("upstream body failed"))))
+                }
+                Poll::Ready(None) => {
+                    if this.completed {
+                        return Poll::Ready(None);
+                    }
+                    this.completed = true;
+                    if !this.sse {
+                        if let Ok(json) = serde_json::from_slice::<Value>(&this.body) {
+                            let usage = json
+                                .get("usage")
+                                .or_else(|| json.pointer("/response/usage"));
+                            if let Some(usage) = usage.and_then(Usage::from_json) {
+                                this.usage = usage;
+                            }
+                        }
+                        return Poll::Ready(None);
+                    }
+                    let rest = this.take_events(true);
+                    if this.strip_usage && !rest.is_empty() {
+                        return Poll::Ready(Some(Ok(rest)));
+                    }
+                    Poll::Ready(None)
+                }
+            };
+        }
+    }
+}
+
+impl Drop for Metered {
+    fn drop(&mut self) {
+        if let Some(finish) = self.finish.take() {
+            finish(Outcome {
+                usage: self.usage,
+                first_byte: self.first_byte,
+                completed: self.completed,
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures_util::StreamExt;
+    use std::sync::{Arc, Mutex};
+
+    fn frames(parts: &[&str]) -> Upstream {
+        let items: Vec<reqwest::Result<Bytes>> = parts
+            .iter()
+            .map(|p| Ok(Bytes::from(p.to_string())))
+            .collect();
+        Box::pin(futures_util::stream::iter(items))
+    }
+
+    async fn run(parts: &[&str], sse: bool, strip: bool) -> (String, Usage, bool) {
+        let seen = Arc::new(Mutex::new(None));
+        let sink = seen.clone();
+        let metered = Metered::new(
+            frames(parts),
+            sse,
+            strip,
+            None,
+            None,
+            Box::new(move |o: Outcome| *sink.lock().unwrap() = Some((o.usage, o.completed))),
+        );
+        let out: Vec<Bytes> = metered.map(|r| r.unwrap()).collect().await;
+        let (usage, completed) = seen.lock().unwrap().take().unwrap();
+        (String::from_utf8(out.concat()).unwrap(), usage, completed)
+    }
+
+    const USAGE_EVENT: &str = "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":7,\"completion_tokens\":3,\"prompt_tokens_details\":{\"cached_tokens\":2}}}\n\n";
+
+    #[tokio::test]
+    async fn reads_usage_from_split_sse_and_strips_it_when_asked() {
+        let parts = [
+            "data: {\"choices\":[{\"delta\":{}}]}\n",
+            "\ndata: {\"choices\":[],\"us",
+            &USAGE_EVENT[23..],
+            "data: [DONE]\n\n",
+        ];
+        let (kept, usage, completed) = run(&parts, true, false).await;
+        assert_eq!(kept, parts.concat());
+        assert_eq!(
+            (
+                usage.prompt_tokens,
+                usage.completion_tokens,
+                usage.cached_tokens
+            ),
+            (7, 3, 2)
+        );
+        assert!(completed);
+
+        let (stripped, usage, _) = run(&parts, true, true).await;
+        assert!(!stripped.contains("usage"), "{stripped}");
+        assert!(stripped.ends_with("data: [DONE]\n\n"));
+        assert_eq!(usage.completion_tokens, 3);
+    }
+
+    #[tokio::test]
+    async fn reads_usage_from_json_bodies() {
+        let body = "{\"object\":\"list\",\"usage\":{\"prompt_tokens\":5,\"total_tokens\":5}}";
+        let (out, usage, _) = run(&[&body[..10], &body[10..]], false, false).await;
+        assert_eq!(out, body);
+        assert_eq!(usage.prompt_tokens, 5);
+    }
+
+    #[tokio::test]
+    async fn an_abandoned_body_is_accounted_as_incomplete() {
+        let seen = Arc::new(Mutex::new(None));
+        let sink = seen.clone();
+        let mut metered = Metered::new(
+            frames(&["data: {}\n\n", "data: [DONE]\n\n"]),
+            true,
+            false,
+            None,
+            None,
+            Box::new(move |o: Outcome| *sink.lock().unwrap() = Some(o.completed)),
+        );
+        metered.next().await;
+        drop(metered);
+        assert_eq!(seen.lock().unwrap().take(), Some(false));
+    }
+}

@@ -1,0 +1,611 @@
+//! The OpenAI-compatible endpoint: authenticate the key from the snapshot,
+//! resolve the route, try backends (retries, fallback, breaker, in-flight
+//! limits) and pass the answer through as it arrives.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use chrono::Utc;
+use ditto_core::secrets;
+use ditto_store::gateway::UsageEvent;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::Gateway;
+use crate::backend::InFlight;
+use crate::error::GatewayError;
+use crate::meter::{Metered, Outcome};
+use crate::snapshot::{Key, RouteEntry, Target, Tenant};
+
+static REQUEST_ID: HeaderName = HeaderName::from_static("x-ditto-request-id");
+static BACKEND: HeaderName = HeaderName::from_static("x-ditto-backend");
+static ATTEMPTS: HeaderName = HeaderName::from_static("x-ditto-attempts");
+static CLIENT_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+static API_KEY: HeaderName = HeaderName::from_static("x-api-key");
+
+/// Request headers never forwarded upstream: hop-by-hop ones, the caller's
+/// credentials, and ones we set ourselves.
+fn forwardable(name: &HeaderName) -> bool {
+    !matches!(
+        name.as_str(),
+        "host"
+            | "authorization"
+            | "x-api-key"
+            | "content-length"
+            | "connection"
+            | "keep-alive"
+            | "proxy-authorization"
+            | "proxy-connection"
+            | "te"
+            | "trailer"
+            | "transfer-encoding"
+            | "upgrade"
+            | "accept-encoding"
+            | "cookie"
+            | "openai-organization"
+            | "openai-project"
+    )
+}
+
+/// Response headers not passed back: hop-by-hop ones.
+fn returnable(name: &HeaderName) -> bool {
+    !matches!(
+        name.as_str(),
+        "connection"
+            | "keep-alive"
+            | "proxy-connection"
+            | "te"
+            | "trailer"
+            | "transfer-encoding"
+            | "upgrade"
+    )
+}
+
+/// What the gateway reads of a JSON request body.
+#[derive(Deserialize)]
+struct Peek<'a> {
+    #[serde(borrow, default)]
+    model: Option<Cow<'a, str>>,
+    #[serde(default)]
+    stream: Option<bool>,
+    #[serde(default)]
+    stream_options: Option<Value>,
+}
+
+/// Endpoints whose JSON body must name a model.
+fn needs_model(path: &str) -> bool {
+    matches!(
+        path,
+        "chat/completions" | "completions" | "embeddings" | "responses"
+    )
+}
+
+/// Endpoints that report usage in the stream when asked with `stream_options`.
+fn streams_usage_on_request(path: &str) -> bool {
+    matches!(path, "chat/completions" | "completions")
+}
+
+/// `/t/{tenant}/v1/{*path}`.
+pub async fn by_path(
+    State(gw): State<Arc<Gateway>>,
+    Path((tenant, path)): Path<(String, String)>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    handle(gw, &tenant, &path, method, uri, headers, body).await
+}
+
+/// `/v1/{*path}` on `{tenant}.<base domain>`.
+pub async fn by_host(
+    State(gw): State<Arc<Gateway>>,
+    Path(path): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(|h| h.rsplit_once(':').map_or(h, |(name, _)| name));
+    let tenant = match (host, gw.config.base_domain.as_deref()) {
+        (Some(host), Some(base)) => host
+            .strip_suffix(base)
+            .and_then(|rest| rest.strip_suffix('.'))
+            .filter(|slug| !slug.is_empty() && !slug.contains('.')),
+        _ => None,
+    };
+    match tenant {
+        Some(tenant) => {
+            let tenant = tenant.to_owned();
+            handle(gw, &tenant, &path, method, uri, headers, body).await
+        }
+        None => GatewayError::not_found(
+            "Use your tenant's endpoint: /t/{tenant}/v1/… or {tenant}.<base domain>/v1/…",
+        )
+        .into_response(),
+    }
+}
+
+/// Everything about one request that its usage event needs.
+struct Call {
+    gw: Arc<Gateway>,
+    request_id: Uuid,
+    shown_request_id: HeaderValue,
+    started: Instant,
+    tenant_id: Uuid,
+    key: Arc<Key>,
+    endpoint: String,
+    model: Option<String>,
+    streamed: bool,
+}
+
+impl Call {
+    fn event(
+        &self,
+        status: u16,
+        attempts: u32,
+        backend: Option<Uuid>,
+        outcome: Option<&Outcome>,
+        error: Option<&str>,
+    ) -> UsageEvent {
+        let usage = outcome.map(|o| o.usage).unwrap_or_default();
+        let ms = |at: Instant| {
+            at.duration_since(self.started)
+                .as_millis()
+                .min(u32::MAX as u128) as u32
+        };
+        UsageEvent {
+            request_id: self.request_id,
+            tenant_id: self.tenant_id,
+            project_id: self.key.project_id,
+            key_id: self.key.key_id,
+            user_id: self.key.owner_user_id,
+            service_account_id: self.key.owner_service_account_id,
+            endpoint: self.endpoint.clone(),
+            model: self.model.clone(),
+            backend_id: backend,
+            status,
+            attempts,
+            streamed: self.streamed,
+            prompt_tokens: usage.prompt_tokens,
+            completion_tokens: usage.completion_tokens,
+            cached_tokens: usage.cached_tokens,
+            latency_ms: ms(Instant::now()),
+            ttfb_ms: outcome.and_then(|o| o.first_byte).map(ms),
+            error_kind: error.map(str::to_owned).or_else(|| {
+                outcome
+                    .filter(|o| !o.completed)
+                    .map(|_| "client_closed".to_owned())
+            }),
+            created_at: Utc::now(),
+        }
+    }
+
+    /// A refusal after authentication: answered and accounted for.
+    fn refuse(&self, error: GatewayError, attempts: u32) -> Response {
+        self.gw.usage.record(self.event(
+            error.status.as_u16(),
+            attempts,
+            None,
+            None,
+            Some(error.label()),
+        ));
+        let mut response = error.into_response();
+        self.stamp(response.headers_mut(), None, attempts);
+        response
+    }
+
+    fn stamp(&self, headers: &mut HeaderMap, backend: Option<&str>, attempts: u32) {
+        headers.insert(REQUEST_ID.clone(), self.shown_request_id.clone());
+        if let Some(name) = backend.and_then(|b| HeaderValue::from_str(b).ok()) {
+            headers.insert(BACKEND.clone(), name);
+        }
+        headers.insert(ATTEMPTS.clone(), HeaderValue::from(attempts));
+    }
+}
+
+fn presented_key(headers: &HeaderMap) -> Option<&str> {
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        });
+    bearer
+        .or_else(|| headers.get(&API_KEY).and_then(|v| v.to_str().ok()))
+        .map(str::trim)
+}
+
+/// The tenant and key, straight from the snapshot.
+fn authenticate(
+    gw: &Gateway,
+    tenant: &str,
+    headers: &HeaderMap,
+) -> Result<(Arc<Tenant>, Arc<Key>), GatewayError> {
+    let presented = presented_key(headers).ok_or_else(GatewayError::missing_key)?;
+    let snapshot = gw.snapshot.load();
+    // Unknown tenant, suspended tenant and bad key all read the same.
+    let tenant = snapshot
+        .tenant(tenant)
+        .filter(|t| t.active)
+        .ok_or_else(GatewayError::invalid_key)?;
+    let (public_id, secret) =
+        secrets::split(secrets::API_KEY_PREFIX, presented).ok_or_else(GatewayError::invalid_key)?;
+    let key = tenant
+        .keys
+        .get(public_id)
+        .ok_or_else(GatewayError::invalid_key)?;
+    if !secrets::verify(secret, &key.secret_hash) || key.expired(Utc::now()) {
+        return Err(GatewayError::invalid_key());
+    }
+    Ok((tenant.clone(), key.clone()))
+}
+
+fn request_ids(headers: &HeaderMap) -> (Uuid, HeaderValue) {
+    let id = Uuid::now_v7();
+    let client = headers
+        .get(&CLIENT_REQUEST_ID)
+        .filter(|v| {
+            v.len() <= 128
+                && v.to_str()
+                    .is_ok_and(|s| s.bytes().all(|b| b.is_ascii_graphic()))
+        })
+        .cloned();
+    let shown = client.unwrap_or_else(|| {
+        HeaderValue::from_str(&id.to_string()).expect("a uuid is a header value")
+    });
+    (id, shown)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn handle(
+    gw: Arc<Gateway>,
+    tenant: &str,
+    path: &str,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let started = Instant::now();
+    let (request_id, shown_request_id) = request_ids(&headers);
+    let (tenant, key) = match authenticate(&gw, tenant, &headers) {
+        Ok(found) => found,
+        Err(e) => {
+            let mut response = e.into_response();
+            response
+                .headers_mut()
+                .insert(REQUEST_ID.clone(), shown_request_id);
+            return response;
+        }
+    };
+    let mut call = Call {
+        gw: gw.clone(),
+        request_id,
+        shown_request_id,
+        started,
+        tenant_id: tenant.id,
+        key,
+        endpoint: path.to_owned(),
+        model: None,
+        streamed: false,
+    };
+    if path
+        .split('/')
+        .any(|segment| segment == ".." || segment == ".")
+    {
+        return call.refuse(
+            GatewayError::bad_request("The path must not contain `.` or `..` segments.", None),
+            0,
+        );
+    }
+    if path == "models" && method == Method::GET {
+        return list_models(&call, &tenant);
+    }
+    let limit = gw.config.max_body_bytes;
+    let body = match axum::body::to_bytes(body, limit).await {
+        Ok(body) => body,
+        Err(_) => return call.refuse(GatewayError::too_large(limit), 0),
+    };
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/json"));
+    let peek = if is_json && !body.is_empty() {
+        match serde_json::from_slice::<Peek>(&body) {
+            Ok(peek) => Some(peek),
+            Err(e) => {
+                return call.refuse(
+                    GatewayError::bad_request(format!("The body is not valid JSON: {e}"), None),
+                    0,
+                );
+            }
+        }
+    } else {
+        None
+    };
+    let model = peek
+        .as_ref()
+        .and_then(|p| p.model.as_deref())
+        .map(str::to_owned);
+    let stream = peek.as_ref().and_then(|p| p.stream).unwrap_or(false);
+    let client_wants_usage = peek
+        .as_ref()
+        .and_then(|p| p.stream_options.as_ref())
+        .and_then(|o| o.get("include_usage"))
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    drop(peek);
+    call.model = model.clone();
+    call.streamed = stream;
+    if needs_model(path) && model.is_none() {
+        return call.refuse(
+            GatewayError::bad_request("You must provide a model parameter.", Some("model")),
+            0,
+        );
+    }
+    let route_name = model.as_deref().unwrap_or("");
+    if let Some(model) = &model
+        && !call.key.allows(model)
+    {
+        return call.refuse(GatewayError::model_not_allowed(model), 0);
+    }
+    let Some(route) = tenant.routes.resolve(route_name) else {
+        return call.refuse(GatewayError::model_not_found(route_name), 0);
+    };
+    let add_usage = stream && streams_usage_on_request(path) && !client_wants_usage;
+    let upstream_request = UpstreamRequest {
+        method,
+        path: path.to_owned(),
+        query: uri.query().map(str::to_owned),
+        headers,
+        body,
+        add_usage,
+    };
+    forward(call, route.clone(), upstream_request).await
+}
+
+struct UpstreamRequest {
+    method: Method,
+    path: String,
+    query: Option<String>,
+    headers: HeaderMap,
+    body: Bytes,
+    add_usage: bool,
+}
+
+impl UpstreamRequest {
+    /// The body for one target: its model name, and usage reporting switched on when we need it.
+    fn body_for(&self, target: &Target) -> Bytes {
+        if target.upstream_model.is_none() && !self.add_usage {
+            return self.body.clone();
+        }
+        let Ok(Value::Object(mut object)) = serde_json::from_slice::<Value>(&self.body) else {
+            return self.body.clone();
+        };
+        if let Some(model) = &target.upstream_model {
+            object.insert("model".into(), Value::String(model.clone()));
+        }
+        if self.add_usage {
+            object.insert("stream_options".into(), json!({"include_usage": true}));
+        }
+        Bytes::from(serde_json::to_vec(&object).unwrap_or_else(|_| self.body.to_vec()))
+    }
+
+    fn build(&self, target: &Target) -> reqwest::RequestBuilder {
+        let backend = &target.backend;
+        let mut url = format!("{}/{}", backend.base_url, self.path);
+        if let Some(query) = &self.query {
+            url.push('?');
+            url.push_str(query);
+        }
+        let mut headers = reqwest::header::HeaderMap::with_capacity(self.headers.len() + 1);
+        for (name, value) in self.headers.iter().filter(|(n, _)| forwardable(n)) {
+            headers.append(name.clone(), value.clone());
+        }
+        if let Some(auth) = &backend.authorization {
+            headers.insert(header::AUTHORIZATION, auth.clone());
+        }
+        backend
+            .runtime
+            .client
+            .request(self.method.clone(), url)
+            .headers(headers)
+            .body(self.body_for(target))
+    }
+}
+
+/// The order to try a route's backends in: one primary picked by weight,
+/// the other primaries by weight, then the fallbacks.
+fn candidates(route: &RouteEntry) -> Vec<&Target> {
+    let mut primaries: Vec<&Target> = route.primaries.iter().collect();
+    primaries.sort_by_key(|t| std::cmp::Reverse(t.weight));
+    let total: u64 = primaries.iter().map(|t| u64::from(t.weight)).sum();
+    if total > 0 {
+        let mut pick = rand::random_range(0..total);
+        let chosen = primaries
+            .iter()
+            .position(|t| {
+                let w = u64::from(t.weight);
+                if pick < w {
+                    true
+                } else {
+                    pick -= w;
+                    false
+                }
+            })
+            .unwrap_or(0);
+        let first = primaries.remove(chosen);
+        primaries.insert(0, first);
+    }
+    primaries.extend(route.fallbacks.iter());
+    primaries
+}
+
+enum Failure {
+    Timeout,
+    Connect(String),
+    Status(reqwest::Response, Arc<crate::backend::Backend>),
+}
+
+async fn forward(call: Call, route: Arc<RouteEntry>, request: UpstreamRequest) -> Response {
+    let max_attempts = call.gw.config.max_attempts;
+    let mut attempts = 0u32;
+    let mut last: Option<Failure> = None;
+    let mut saw_capacity_limit = false;
+    let mut saw_open_breaker = false;
+    let mut misconfigured: Option<&'static str> = None;
+    for target in candidates(&route) {
+        if attempts >= max_attempts {
+            break;
+        }
+        let backend = &target.backend;
+        if let Some(problem) = backend.credential_error {
+            misconfigured = Some(problem);
+            continue;
+        }
+        if !backend.runtime.breaker().allow() {
+            saw_open_breaker = true;
+            continue;
+        }
+        let Some(slot) = backend.try_acquire() else {
+            saw_capacity_limit = true;
+            continue;
+        };
+        attempts += 1;
+        let sent = tokio::time::timeout(backend.timeout, request.build(target).send()).await;
+        let response = match sent {
+            Err(_) => {
+                backend.runtime.breaker().record(&backend.name, false);
+                tracing::warn!(backend = %backend.name, "upstream timed out");
+                last = Some(Failure::Timeout);
+                continue;
+            }
+            Ok(Err(e)) => {
+                backend.runtime.breaker().record(&backend.name, false);
+                let e = e.without_url();
+                tracing::warn!(backend = %backend.name, error = %e, "upstream unreachable");
+                last = Some(Failure::Connect(e.to_string()));
+                continue;
+            }
+            Ok(Ok(response)) => response,
+        };
+        let status = response.status();
+        if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
+            // An upstream's own rate limit says nothing about its health.
+            if status.is_server_error() {
+                backend.runtime.breaker().record(&backend.name, false);
+            }
+            tracing::warn!(backend = %backend.name, %status, "upstream failed; trying the next backend");
+            last = Some(Failure::Status(response, backend.clone()));
+            continue;
+        }
+        backend.runtime.breaker().record(&backend.name, true);
+        return pass_through(
+            call,
+            response,
+            backend.clone(),
+            Some(slot),
+            attempts,
+            request.add_usage,
+        );
+    }
+    match last {
+        Some(Failure::Status(response, backend)) => pass_through(call, response, backend, None, attempts, false),
+        Some(Failure::Timeout) => call.refuse(GatewayError::timeout(), attempts),
+        Some(Failure::Connect(e)) => call.refuse(GatewayError::unavailable(format!("No backend could be reached ({e})."), ), attempts),
+        None if saw_capacity_limit => call.refuse(GatewayError::at_capacity(), attempts),
+        None if saw_open_breaker => call.refuse(
+            GatewayError::unavailable("Every backend for this model is failing; its circuit breaker is open. Retry shortly."),
+            attempts,
+        ),
+        None => call.refuse(
+            GatewayError::unavailable(misconfigured.unwrap_or("No backend serves this route.")),
+            attempts,
+        ),
+    }
+}
+
+fn pass_through(
+    call: Call,
+    response: reqwest::Response,
+    backend: Arc<crate::backend::Backend>,
+    slot: Option<InFlight>,
+    attempts: u32,
+    strip_usage: bool,
+) -> Response {
+    let status = response.status();
+    let sse = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("text/event-stream"));
+    let mut builder = Response::builder().status(status);
+    if let Some(headers) = builder.headers_mut() {
+        for (name, value) in response.headers().iter().filter(|(n, _)| returnable(n)) {
+            if strip_usage && name == header::CONTENT_LENGTH {
+                continue;
+            }
+            headers.append(name.clone(), value.clone());
+        }
+        call.stamp(headers, Some(&backend.name), attempts);
+    }
+    let backend_id = backend.id;
+    let status_code = status.as_u16();
+    let error = (!status.is_success()).then(|| format!("upstream_{status_code}"));
+    let finish = Box::new(move |outcome: Outcome| {
+        let event = call.event(
+            status_code,
+            attempts,
+            Some(backend_id),
+            Some(&outcome),
+            error.as_deref(),
+        );
+        call.gw.usage.record(event);
+    });
+    let expected_len = if strip_usage {
+        None
+    } else {
+        response.content_length()
+    };
+    let metered = Metered::new(
+        Box::pin(response.bytes_stream()),
+        sse,
+        strip_usage && sse,
+        expected_len,
+        slot,
+        finish,
+    );
+    builder
+        .body(Body::from_stream(metered))
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
+/// `GET /v1/models`: the exact model names this key may use.
+fn list_models(call: &Call, tenant: &Tenant) -> Response {
+    let mut models: Vec<(&String, &Arc<RouteEntry>)> = tenant
+        .routes
+        .names()
+        .filter(|(name, _)| call.key.allows(name))
+        .collect();
+    models.sort_by(|a, b| a.0.cmp(b.0));
+    let data: Vec<Value> = models
+        .into_iter()
+        .map(|(name, route)| json!({"id": name, "object": "model", "created": route.created_at.timestamp(), "owned_by": "ditto"}))
+        .collect();
+    call.gw.usage.record(call.event(200, 0, None, None, None));
+    let mut response = axum::Json(json!({"object": "list", "data": data})).into_response();
+    call.stamp(response.headers_mut(), None, 0);
+    response
+}
