@@ -31,10 +31,21 @@ for _ in $(seq 300); do
 done
 grep -q "the token is in .ditto/admin-token" "$work/serve.log"
 
-tour=$(sed -n '/<!-- tour:start -->/,/<!-- tour:end -->/p' "$ROOT/README.md" | sed '/^<!--/d; /^```/d')
+# The gateway part of the tour runs against the mock upstream.
+cargo build --quiet -p ditto-mock-upstream --manifest-path "$ROOT/Cargo.toml"
+mock_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+"$TARGET/debug/ditto-mock-upstream" --listen "127.0.0.1:$mock_port" >/dev/null 2>&1 &
+mock=$!
+trap 'kill $mock 2>/dev/null; cleanup' EXIT
+export UPSTREAM_URL="http://127.0.0.1:$mock_port/v1" UPSTREAM_KEY="sk-any"
+
+block() { sed -n "/<!-- $1:start -->/,/<!-- $1:end -->/p" "$ROOT/README.md" | sed '/^<!--/d; /^```/d'; }
+tour="$(block tour)
+$(block gateway-tour)"
 [ -n "$tour" ]
 out=$(bash -euo pipefail -c "${tour//127.0.0.1:8080/127.0.0.1:$port}")
 echo "$out" | grep -q '"slug": "acme"'
 echo "$out" | grep -q '"secret": "dk-'
 echo "$out" | grep -q '"secret": "dat-'
+echo "$out" | grep -q '"object": "chat.completion"'
 echo "README tour: ok"

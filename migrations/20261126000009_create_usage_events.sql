@@ -1,8 +1,9 @@
 -- One row per gateway request, written in batches off the hot path.
--- request_id makes replays idempotent.
+-- request_id makes replays idempotent. An append-only ledger: no foreign
+-- keys to check on every insert (deleting a tenant deletes its rows).
 CREATE TABLE usage_events (
     request_id         uuid PRIMARY KEY,
-    tenant_id          uuid NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+    tenant_id          uuid NOT NULL,
     project_id         uuid NOT NULL,
     key_id             uuid NOT NULL,
     user_id            uuid,

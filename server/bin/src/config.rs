@@ -49,6 +49,9 @@ pub struct SettingsArgs {
     /// With `ai.example.com`, `acme.ai.example.com/v1/...` serves tenant acme.
     #[arg(long, env = "DITTO_BASE_DOMAIN", global = true)]
     pub base_domain: Option<String>,
+    /// Worker threads of the async runtime [default: one per CPU core].
+    #[arg(long, env = "DITTO_WORKER_THREADS", global = true)]
+    pub worker_threads: Option<String>,
     /// Largest number of database connections [default: 16].
     #[arg(long, env = "DITTO_DB_MAX_CONNECTIONS", global = true)]
     pub db_max_connections: Option<String>,
@@ -68,6 +71,7 @@ struct FileSettings {
     db_max_connections: Option<u32>,
     master_key: Option<String>,
     base_domain: Option<String>,
+    worker_threads: Option<usize>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -95,6 +99,8 @@ pub struct Config {
     pub db_max_connections: u32,
     pub master_key: Option<MasterKey>,
     pub base_domain: Option<String>,
+    /// `None`: one per core.
+    pub worker_threads: Option<usize>,
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -315,6 +321,22 @@ impl Config {
             }
         };
 
+        let worker_threads = match args.worker_threads.as_deref() {
+            Some(raw) => match raw.parse::<usize>() {
+                Ok(n) if (1..=1024).contains(&n) => Some(n),
+                _ => {
+                    fail(
+                        "worker_threads",
+                        "worker-threads",
+                        "DITTO_WORKER_THREADS",
+                        format!("'{raw}' is not a number between 1 and 1024"),
+                    );
+                    None
+                }
+            },
+            None => file.worker_threads,
+        };
+
         if !errors.is_empty() {
             return Err(format!(
                 "invalid configuration:\n  - {}",
@@ -331,6 +353,7 @@ impl Config {
             db_max_connections,
             master_key,
             base_domain,
+            worker_threads,
         })
     }
 }

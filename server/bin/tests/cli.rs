@@ -306,14 +306,26 @@ async fn a_revocation_reaches_another_replica_within_a_second() {
     tokio::task::spawn_blocking(move || {
         let replica = || {
             let mut command = ditto();
-            command.env("DATABASE_URL", &url).env("DITTO_BOOTSTRAP_TOKEN", TOKEN);
+            command
+                .env("DATABASE_URL", &url)
+                .env("DITTO_BOOTSTRAP_TOKEN", TOKEN);
             Server::start(command)
         };
         let a = replica();
         let b = replica();
         let post = reqwest::Method::POST;
-        a.call(TOKEN, post.clone(), "/api/v1/tenants", Some(json!({"slug": "acme", "name": "Acme"})));
-        let (_, project) = a.call(TOKEN, post.clone(), "/api/v1/tenants/acme/projects", Some(json!({"name": "p"})));
+        a.call(
+            TOKEN,
+            post.clone(),
+            "/api/v1/tenants",
+            Some(json!({"slug": "acme", "name": "Acme"})),
+        );
+        let (_, project) = a.call(
+            TOKEN,
+            post.clone(),
+            "/api/v1/tenants/acme/projects",
+            Some(json!({"name": "p"})),
+        );
         let (status, key) = a.call(
             TOKEN,
             post.clone(),
@@ -322,21 +334,37 @@ async fn a_revocation_reaches_another_replica_within_a_second() {
         );
         assert_eq!(status, 201);
         let secret = key["secret"].as_str().unwrap();
-        let models = |server: &Server| server.call(secret, reqwest::Method::GET, "/t/acme/v1/models", None).0;
+        let models = |server: &Server| {
+            server
+                .call(secret, reqwest::Method::GET, "/t/acme/v1/models", None)
+                .0
+        };
 
         let deadline = Instant::now() + Duration::from_secs(1);
         while models(&b) != 200 {
-            assert!(Instant::now() < deadline, "the new key did not reach replica B within a second");
+            assert!(
+                Instant::now() < deadline,
+                "the new key did not reach replica B within a second"
+            );
             std::thread::sleep(Duration::from_millis(10));
         }
-        let revoke = format!("/api/v1/tenants/acme/api-keys/{}/revoke", key["key"]["id"].as_str().unwrap());
+        let revoke = format!(
+            "/api/v1/tenants/acme/api-keys/{}/revoke",
+            key["key"]["id"].as_str().unwrap()
+        );
         assert_eq!(a.call(TOKEN, post, &revoke, None).0, 200);
         let revoked_at = Instant::now();
         while models(&b) != 401 {
-            assert!(revoked_at.elapsed() < Duration::from_secs(1), "replica B still accepts the revoked key");
+            assert!(
+                revoked_at.elapsed() < Duration::from_secs(1),
+                "replica B still accepts the revoked key"
+            );
             std::thread::sleep(Duration::from_millis(10));
         }
-        println!("revocation reached replica B after {:?}", revoked_at.elapsed());
+        println!(
+            "revocation reached replica B after {:?}",
+            revoked_at.elapsed()
+        );
         a.stop();
         b.stop();
     })

@@ -34,6 +34,8 @@ pub struct Backend {
     pub id: Uuid,
     pub name: String,
     pub base_url: String,
+    /// `base_url` parsed once, so requests only append their path.
+    pub base: Option<reqwest::Url>,
     /// `Bearer <credentials>`, marked sensitive so it is never logged.
     pub authorization: Option<HeaderValue>,
     /// Why the credentials could not be used, if they could not.
@@ -109,6 +111,7 @@ impl Registry {
         Arc::new(Backend {
             id: row.id,
             name: row.name,
+            base: reqwest::Url::parse(&row.base_url).ok(),
             base_url: row.base_url,
             authorization,
             credential_error,
@@ -142,6 +145,15 @@ impl Runtime {
 }
 
 impl Backend {
+    /// The upstream URL for `path` (relative to the API root) and `query`.
+    pub fn url(&self, path: &str, query: Option<&str>) -> Option<reqwest::Url> {
+        let mut url = self.base.clone()?;
+        let joined = format!("{}/{path}", url.path().trim_end_matches('/'));
+        url.set_path(&joined);
+        url.set_query(query);
+        Some(url)
+    }
+
     /// Takes one of the backend's in-flight slots, if one is free.
     pub fn try_acquire(self: &Arc<Self>) -> Option<InFlight> {
         let counter = &self.runtime.in_flight;
@@ -225,6 +237,18 @@ impl Breaker {
                 true
             }
             BreakerState::HalfOpen { probing: true } => false,
+        }
+    }
+
+    /// Records an active health check: a failure counts like a request's; a
+    /// success closes an open breaker at once.
+    pub fn record_probe(&self, backend: &str, healthy: bool) {
+        let open = !matches!(
+            *self.state.lock().unwrap_or_else(|e| e.into_inner()),
+            BreakerState::Closed { .. }
+        );
+        if !healthy || open {
+            self.record(backend, healthy);
         }
     }
 

@@ -6,6 +6,7 @@
 mod backend;
 mod error;
 mod glob;
+mod health;
 mod loader;
 mod meter;
 mod proxy;
@@ -39,6 +40,8 @@ pub struct GatewayConfig {
     pub breaker: BreakerConfig,
     /// Usage events queued before the request path waits.
     pub usage_queue: usize,
+    /// Interval of active health checks (`GET {base}/models`); `None` turns them off.
+    pub health_check_every: Option<Duration>,
 }
 
 impl Default for GatewayConfig {
@@ -50,6 +53,7 @@ impl Default for GatewayConfig {
             resync_every: Duration::from_secs(30),
             breaker: BreakerConfig::default(),
             usage_queue: 10_000,
+            health_check_every: Some(Duration::from_secs(15)),
         }
     }
 }
@@ -64,6 +68,7 @@ pub struct Gateway {
 /// The running gateway's background parts.
 pub struct Handle {
     follower: JoinHandle<()>,
+    health: Option<JoinHandle<()>>,
     writer: usage::UsageWriter,
 }
 
@@ -72,6 +77,9 @@ impl Handle {
     /// Call after the server has stopped (every request finished).
     pub async fn shutdown(self) {
         self.follower.abort();
+        if let Some(health) = self.health {
+            health.abort();
+        }
         self.writer.finish().await;
     }
 }
@@ -93,13 +101,23 @@ impl Gateway {
         });
         loader.load_all().await?;
         let follower = tokio::spawn(loader.follow(config.resync_every));
-        let (sink, writer) = usage::start(store, config.usage_queue);
+        let health = config
+            .health_check_every
+            .map(|every| tokio::spawn(health::run(snapshot.clone(), every)));
+        let (sink, writer) = usage::start(&store, config.usage_queue);
         let gateway = Arc::new(Self {
             snapshot,
             usage: sink,
             config,
         });
-        Ok((gateway, Handle { follower, writer }))
+        Ok((
+            gateway,
+            Handle {
+                follower,
+                health,
+                writer,
+            },
+        ))
     }
 
     /// Keys currently loaded, across tenants.
@@ -123,9 +141,15 @@ mod tests {
     #[test]
     fn does_not_depend_on_the_api_or_identity_crates() {
         let manifest = include_str!("../Cargo.toml");
-        let deps = manifest.split("[dev-dependencies]").next().unwrap_or(manifest);
+        let deps = manifest
+            .split("[dev-dependencies]")
+            .next()
+            .unwrap_or(manifest);
         for forbidden in ["ditto-api", "ditto-identity"] {
-            assert!(!deps.contains(forbidden), "ditto-gateway depends on {forbidden}");
+            assert!(
+                !deps.contains(forbidden),
+                "ditto-gateway depends on {forbidden}"
+            );
         }
     }
 }

@@ -103,16 +103,17 @@ impl Metered {
         }
     }
 
-    /// The end of a non-SSE body: read its usage.
+    /// The end of a non-SSE body: read its usage (skipping everything else).
     fn finish_json(&mut self) {
+        #[derive(serde::Deserialize)]
+        struct UsageOnly {
+            usage: Option<Value>,
+        }
         self.completed = true;
-        if let Ok(json) = serde_json::from_slice::<Value>(&self.body) {
-            let usage = json
-                .get("usage")
-                .or_else(|| json.pointer("/response/usage"));
-            if let Some(usage) = usage.and_then(Usage::from_json) {
-                self.usage = usage;
-            }
+        if let Ok(UsageOnly { usage: Some(usage) }) = serde_json::from_slice(&self.body)
+            && let Some(usage) = Usage::from_json(&usage)
+        {
+            self.usage = usage;
         }
         self.body = Vec::new();
     }
@@ -222,18 +223,11 @@ impl Stream for Metered {
                     if this.completed {
                         return Poll::Ready(None);
                     }
-                    this.completed = true;
                     if !this.sse {
-                        if let Ok(json) = serde_json::from_slice::<Value>(&this.body) {
-                            let usage = json
-                                .get("usage")
-                                .or_else(|| json.pointer("/response/usage"));
-                            if let Some(usage) = usage.and_then(Usage::from_json) {
-                                this.usage = usage;
-                            }
-                        }
+                        this.finish_json();
                         return Poll::Ready(None);
                     }
+                    this.completed = true;
                     let rest = this.take_events(true);
                     if this.strip_usage && !rest.is_empty() {
                         return Poll::Ready(Some(Ok(rest)));

@@ -403,13 +403,8 @@ impl UpstreamRequest {
         Bytes::from(serde_json::to_vec(&object).unwrap_or_else(|_| self.body.to_vec()))
     }
 
-    fn build(&self, target: &Target) -> reqwest::RequestBuilder {
+    fn build(&self, target: &Target, url: reqwest::Url) -> reqwest::RequestBuilder {
         let backend = &target.backend;
-        let mut url = format!("{}/{}", backend.base_url, self.path);
-        if let Some(query) = &self.query {
-            url.push('?');
-            url.push_str(query);
-        }
         let mut headers = reqwest::header::HeaderMap::with_capacity(self.headers.len() + 1);
         for (name, value) in self.headers.iter().filter(|(n, _)| forwardable(n)) {
             headers.append(name.clone(), value.clone());
@@ -475,6 +470,10 @@ async fn forward(call: Call, route: Arc<RouteEntry>, request: UpstreamRequest) -
             misconfigured = Some(problem);
             continue;
         }
+        let Some(url) = backend.url(&request.path, request.query.as_deref()) else {
+            misconfigured = Some("this backend's base URL is not a valid URL");
+            continue;
+        };
         if !backend.runtime.breaker().allow() {
             saw_open_breaker = true;
             continue;
@@ -484,7 +483,7 @@ async fn forward(call: Call, route: Arc<RouteEntry>, request: UpstreamRequest) -
             continue;
         };
         attempts += 1;
-        let sent = tokio::time::timeout(backend.timeout, request.build(target).send()).await;
+        let sent = tokio::time::timeout(backend.timeout, request.build(target, url).send()).await;
         let response = match sent {
             Err(_) => {
                 backend.runtime.breaker().record(&backend.name, false);

@@ -27,6 +27,7 @@ pub struct Tenant {
     /// Keys by public id.
     pub keys: HashMap<String, Arc<Key>>,
     pub routes: RouteTable,
+    pub backends: Vec<Arc<Backend>>,
 }
 
 pub struct Key {
@@ -102,6 +103,11 @@ impl Snapshot {
 
     pub fn key_count(&self) -> usize {
         self.by_slug.values().map(|t| t.keys.len()).sum()
+    }
+
+    /// Every backend of every tenant.
+    pub fn backends(&self) -> impl Iterator<Item = &Arc<Backend>> {
+        self.by_slug.values().flat_map(|t| t.backends.iter())
     }
 
     /// A snapshot of everything in `rows`.
@@ -184,6 +190,7 @@ fn build_tenants(
                     routes_by_tenant.remove(&t.id).unwrap_or_default(),
                     &backends,
                 ),
+                backends: backends.into_values().collect(),
                 id: t.id,
                 slug: t.slug,
                 active: t.active,

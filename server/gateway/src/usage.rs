@@ -5,13 +5,13 @@
 
 use std::time::Duration;
 
-use ditto_store::Store;
 use ditto_store::gateway::UsageEvent;
+use ditto_store::{DbConfig, Store};
 use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
 
-const BATCH: usize = 500;
-const LINGER: Duration = Duration::from_millis(200);
+const BATCH: usize = 2000;
+// Fewer, larger transactions: each commit costs Postgres a WAL flush.
+const LINGER: Duration = Duration::from_millis(500);
 
 #[derive(Clone)]
 pub struct UsageSink {
@@ -19,7 +19,7 @@ pub struct UsageSink {
 }
 
 pub struct UsageWriter {
-    task: JoinHandle<()>,
+    thread: std::thread::JoinHandle<()>,
 }
 
 impl UsageSink {
@@ -37,17 +37,37 @@ impl UsageSink {
     }
 }
 
-/// Starts the writer; returns the sink the request path uses.
-pub fn start(store: Store, capacity: usize) -> (UsageSink, UsageWriter) {
+/// Starts the writer on a thread of its own, with its own small pool, so
+/// encoding and sending batches never stalls a request worker; returns the
+/// sink the request path uses.
+pub fn start(store: &Store, capacity: usize) -> (UsageSink, UsageWriter) {
     let (tx, rx) = mpsc::channel(capacity);
-    let task = tokio::spawn(run(store, rx));
-    (UsageSink { tx }, UsageWriter { task })
+    let options = (*store.pool().connect_options()).clone();
+    let thread = std::thread::Builder::new()
+        .name("ditto-usage".into())
+        .spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("usage writer runtime");
+            runtime.block_on(async move {
+                let config = DbConfig {
+                    max_connections: 2,
+                    ..DbConfig::default()
+                };
+                let store = Store::connect_lazy(options, &config);
+                run(store.clone(), rx).await;
+                store.pool().close().await;
+            });
+        })
+        .expect("spawn the usage writer thread");
+    (UsageSink { tx }, UsageWriter { thread })
 }
 
 impl UsageWriter {
     /// Writes everything queued, once every sink is dropped.
     pub async fn finish(self) {
-        let _ = self.task.await;
+        let _ = tokio::task::spawn_blocking(move || self.thread.join()).await;
     }
 }
 

@@ -747,3 +747,65 @@ async fn keeps_serving_while_the_database_is_down_and_loses_no_usage() {
         .count();
     assert_eq!(chats, 6, "every request during the outage was recorded");
 }
+
+#[tokio::test]
+async fn active_health_checks_open_and_close_breakers_without_user_traffic() {
+    let mut gateway = quick_gateway_config();
+    gateway.health_check_every = Some(Duration::from_millis(100));
+    gateway.breaker.cooldown = Duration::from_secs(60);
+    let w = world_with(Options {
+        gateway,
+        ..Options::default()
+    })
+    .await;
+    let admin = w.app.admin();
+    let spare = mock().await;
+    let spare_id = backend(&admin, "acme", "spare", &spare, json!({})).await;
+    let route = admin
+        .get("/api/v1/tenants/acme/routes")
+        .await
+        .expect_status(200)["items"][0]["id"]
+        .clone();
+    admin
+        .patch(
+            &format!("/api/v1/tenants/acme/routes/{}", route.as_str().unwrap()),
+            json!({"fallbacks": [{"backend_id": spare_id}]}),
+        )
+        .await
+        .expect_status(200);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    // The primary goes down: probes (GET /models) open its breaker.
+    w.mock.set(Behaviour {
+        fail_rate: 1.0,
+        ..Behaviour::default()
+    });
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let resp = w.client.chat("gpt-4o").await;
+        assert_eq!(resp.status(), 200);
+        if resp.headers()["x-ditto-attempts"] == "1" && resp.headers()["x-ditto-backend"] == "spare"
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the probes never opened the primary's breaker"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // It recovers: a probe closes the breaker long before the 60 s cooldown.
+    w.mock.set(Behaviour {
+        require_bearer: Some(UPSTREAM_SECRET.into()),
+        ..Behaviour::default()
+    });
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while w.client.chat("gpt-4o").await.headers()["x-ditto-backend"] != "primary" {
+        assert!(
+            Instant::now() < deadline,
+            "the probes never closed the primary's breaker"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

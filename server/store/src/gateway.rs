@@ -202,40 +202,47 @@ impl Store {
     }
 
     /// Writes usage events; events already written (same request id) are
-    /// skipped, so a batch can be retried safely.
+    /// skipped, so a batch can be retried safely. One statement over arrays:
+    /// far cheaper for Postgres than a row of bind parameters per event.
     pub async fn insert_usage(&self, events: &[UsageEvent]) -> Result<()> {
         if events.is_empty() {
             return Ok(());
         }
+        fn column<T>(events: &[UsageEvent], f: impl Fn(&UsageEvent) -> T) -> Vec<T> {
+            events.iter().map(f).collect()
+        }
         let mut tx = self.unscoped_platform_tx().await?;
-        let mut qb = sqlx::QueryBuilder::new(
+        sqlx::query(
             "INSERT INTO usage_events (request_id, tenant_id, project_id, key_id, user_id, service_account_id,
                  endpoint, model, backend_id, status, attempts, streamed, prompt_tokens, completion_tokens,
-                 cached_tokens, latency_ms, ttfb_ms, error_kind, created_at) ",
-        );
-        qb.push_values(events, |mut b, e| {
-            b.push_bind(e.request_id)
-                .push_bind(e.tenant_id)
-                .push_bind(e.project_id)
-                .push_bind(e.key_id)
-                .push_bind(e.user_id)
-                .push_bind(e.service_account_id)
-                .push_bind(&e.endpoint)
-                .push_bind(&e.model)
-                .push_bind(e.backend_id)
-                .push_bind(i32::from(e.status))
-                .push_bind(e.attempts as i32)
-                .push_bind(e.streamed)
-                .push_bind(e.prompt_tokens as i64)
-                .push_bind(e.completion_tokens as i64)
-                .push_bind(e.cached_tokens as i64)
-                .push_bind(e.latency_ms as i32)
-                .push_bind(e.ttfb_ms.map(|v| v as i32))
-                .push_bind(&e.error_kind)
-                .push_bind(e.created_at);
-        });
-        qb.push(" ON CONFLICT (request_id) DO NOTHING");
-        qb.build().execute(&mut *tx).await.map_err(db)?;
+                 cached_tokens, latency_ms, ttfb_ms, error_kind, created_at)
+             SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::uuid[], $6::uuid[],
+                 $7::text[], $8::text[], $9::uuid[], $10::int[], $11::int[], $12::bool[], $13::bigint[],
+                 $14::bigint[], $15::bigint[], $16::int[], $17::int[], $18::text[], $19::timestamptz[])
+             ON CONFLICT (request_id) DO NOTHING",
+        )
+        .bind(column(events, |e| e.request_id))
+        .bind(column(events, |e| e.tenant_id))
+        .bind(column(events, |e| e.project_id))
+        .bind(column(events, |e| e.key_id))
+        .bind(column(events, |e| e.user_id))
+        .bind(column(events, |e| e.service_account_id))
+        .bind(column(events, |e| e.endpoint.clone()))
+        .bind(column(events, |e| e.model.clone()))
+        .bind(column(events, |e| e.backend_id))
+        .bind(column(events, |e| i32::from(e.status)))
+        .bind(column(events, |e| e.attempts as i32))
+        .bind(column(events, |e| e.streamed))
+        .bind(column(events, |e| e.prompt_tokens as i64))
+        .bind(column(events, |e| e.completion_tokens as i64))
+        .bind(column(events, |e| e.cached_tokens as i64))
+        .bind(column(events, |e| e.latency_ms as i32))
+        .bind(column(events, |e| e.ttfb_ms.map(|v| v as i32)))
+        .bind(column(events, |e| e.error_kind.clone()))
+        .bind(column(events, |e| e.created_at))
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
         tx.commit().await.map_err(db)?;
         Ok(())
     }

@@ -154,6 +154,8 @@ pub fn quick_gateway_config() -> GatewayConfig {
             failure_threshold: 3,
             cooldown: Duration::from_millis(300),
         },
+        // Tests that want active health checks turn them on themselves.
+        health_check_every: None,
         ..GatewayConfig::default()
     }
 }

@@ -1,0 +1,49 @@
+//! Active health checks: every backend is probed with `GET {base}/models`
+//! on an interval, so a dead backend's breaker opens before users pay for
+//! it, and a recovered one closes without waiting for a user's probe.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use axum::http::header;
+
+use crate::backend::Backend;
+use crate::snapshot::Snapshot;
+
+/// Probes every backend in the snapshot every `interval`, until dropped.
+pub async fn run(snapshot: Arc<ArcSwap<Snapshot>>, interval: Duration) {
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        let backends: Vec<Arc<Backend>> = snapshot.load().backends().cloned().collect();
+        let probes = backends.into_iter().map(|backend| async move {
+            let healthy = probe(&backend).await;
+            backend
+                .runtime
+                .breaker()
+                .record_probe(&backend.name, healthy);
+        });
+        futures_util::future::join_all(probes).await;
+    }
+}
+
+async fn probe(backend: &Backend) -> bool {
+    if backend.credential_error.is_some() {
+        return false;
+    }
+    let mut request = backend
+        .runtime
+        .client
+        .get(format!("{}/models", backend.base_url));
+    if let Some(auth) = &backend.authorization {
+        request = request.header(header::AUTHORIZATION, auth.clone());
+    }
+    let timeout = backend.timeout.min(Duration::from_secs(5));
+    match tokio::time::timeout(timeout, request.send()).await {
+        // Reachable and not failing: a 4xx (e.g. no /models) still means the server is up.
+        Ok(Ok(response)) => !response.status().is_server_error(),
+        _ => false,
+    }
+}
