@@ -98,6 +98,7 @@ impl Gateway {
             snapshot: snapshot.clone(),
             registry: Arc::new(backend::Registry::new(config.breaker)),
             master_key,
+            fingerprints: Default::default(),
         });
         loader.load_all().await?;
         let follower = tokio::spawn(loader.follow(config.resync_every));

@@ -2,6 +2,7 @@
 //! every change notification, and a periodic full resync in case a
 //! notification was missed (e.g. while the database was unreachable).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,10 +20,16 @@ pub struct Loader {
     pub(crate) snapshot: Arc<ArcSwap<Snapshot>>,
     pub(crate) registry: Arc<Registry>,
     pub(crate) master_key: Option<MasterKey>,
+    /// Each tenant's configuration fingerprint as of its last load.
+    pub(crate) fingerprints: std::sync::Mutex<HashMap<Uuid, String>>,
 }
+
+/// Every this many resyncs, reload everything whatever the fingerprints say.
+const FULL_RELOAD_EVERY: u32 = 20;
 
 impl Loader {
     pub async fn load_all(&self) -> ditto_core::Result<()> {
+        let fingerprints = self.store.gateway_fingerprints(None).await?;
         let rows = self.store.gateway_load(None).await?;
         let next = Snapshot::build(rows, &self.registry, self.master_key.as_ref());
         tracing::debug!(
@@ -31,16 +38,59 @@ impl Loader {
             "snapshot loaded"
         );
         self.snapshot.store(Arc::new(next));
+        *self.fingerprints.lock().unwrap_or_else(|e| e.into_inner()) =
+            fingerprints.into_iter().collect();
+        Ok(())
+    }
+
+    /// Reloads only the tenants whose fingerprint changed (or that appeared
+    /// or disappeared) since they were loaded.
+    async fn resync_changed(&self) -> ditto_core::Result<()> {
+        let current: HashMap<Uuid, String> = self
+            .store
+            .gateway_fingerprints(None)
+            .await?
+            .into_iter()
+            .collect();
+        let stale: Vec<Uuid> = {
+            let known = self.fingerprints.lock().unwrap_or_else(|e| e.into_inner());
+            current
+                .iter()
+                .filter(|(id, print)| known.get(*id) != Some(*print))
+                .map(|(id, _)| *id)
+                .chain(
+                    known
+                        .keys()
+                        .filter(|id| !current.contains_key(*id))
+                        .copied(),
+                )
+                .collect()
+        };
+        for tenant in stale {
+            tracing::info!(%tenant, "resync found a change no notification announced");
+            self.load_tenant(tenant).await?;
+        }
         Ok(())
     }
 
     async fn load_tenant(&self, id: Uuid) -> ditto_core::Result<()> {
+        // Fingerprint first: a change landing in between makes the next resync reload again.
+        let print = self
+            .store
+            .gateway_fingerprints(Some(TenantId(id)))
+            .await?
+            .pop();
         let rows = self.store.gateway_load(Some(TenantId(id))).await?;
         let next =
             self.snapshot
                 .load()
                 .with_tenant(id, rows, &self.registry, self.master_key.as_ref());
         self.snapshot.store(Arc::new(next));
+        let mut known = self.fingerprints.lock().unwrap_or_else(|e| e.into_inner());
+        match print {
+            Some((_, print)) => known.insert(id, print),
+            None => known.remove(&id),
+        };
         tracing::debug!(tenant = %id, "tenant reloaded");
         Ok(())
     }
@@ -49,6 +99,7 @@ impl Loader {
     pub async fn follow(self: Arc<Self>, resync_every: Duration) {
         let mut resync = tokio::time::interval(resync_every);
         resync.tick().await;
+        let mut ticks = 0u32;
         loop {
             let mut listener = match self.store.config_listener().await {
                 Ok(listener) => listener,
@@ -81,7 +132,13 @@ impl Loader {
                         }
                     },
                     _ = resync.tick() => {
-                        if let Err(e) = self.load_all().await {
+                        ticks = ticks.wrapping_add(1);
+                        let result = if ticks % FULL_RELOAD_EVERY == 0 {
+                            self.load_all().await
+                        } else {
+                            self.resync_changed().await
+                        };
+                        if let Err(e) = result {
                             tracing::warn!(error = %e, "periodic snapshot resync failed; serving the previous one");
                         }
                     }

@@ -809,3 +809,70 @@ async fn active_health_checks_open_and_close_breakers_without_user_traffic() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+#[tokio::test]
+async fn the_periodic_resync_catches_changes_no_notification_announced() {
+    let mut gateway = quick_gateway_config();
+    gateway.resync_every = Duration::from_millis(200);
+    let w = world_with(Options {
+        gateway,
+        ..Options::default()
+    })
+    .await;
+    assert_eq!(w.client.chat("gpt-4o").await.status(), 200);
+
+    // Revoke behind the triggers' back: no NOTIFY is sent.
+    let mut conn = w.app.db.connect().await;
+    sqlx::query("SET session_replication_role = replica")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE api_keys SET revoked_at = now(), updated_at = now()")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let revoked_at = Instant::now();
+    while w.client.chat("gpt-4o").await.status() != 401 {
+        assert!(
+            revoked_at.elapsed() < Duration::from_secs(3),
+            "the resync never noticed the revocation"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_client_that_goes_away_cancels_the_upstream_stream() {
+    let w = world().await;
+    w.mock.set(Behaviour {
+        require_bearer: Some(UPSTREAM_SECRET.into()),
+        chunk_delay_ms: 200,
+        chunks: Some(20),
+        ..Behaviour::default()
+    });
+    let resp = w
+        .client
+        .post(
+            "chat/completions",
+            json!({"model": "gpt-4o", "stream": true, "messages": []}),
+        )
+        .await;
+    let mut stream = resp.bytes_stream();
+    stream.next().await.unwrap().unwrap();
+    drop(stream);
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while w.mock.streams_abandoned() == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the upstream kept streaming to nobody"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let rows = usage_rows(&w.app, 2).await;
+    let chat = rows
+        .iter()
+        .find(|r| r["endpoint"] == "chat/completions")
+        .unwrap();
+    assert_eq!(chat["error_kind"], "client_closed");
+    assert_eq!(chat["streamed"], true);
+}

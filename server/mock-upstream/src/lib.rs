@@ -52,6 +52,25 @@ struct Counters {
     embeddings: AtomicU64,
     models: AtomicU64,
     other: AtomicU64,
+    /// Streams the client stopped reading before their end.
+    streams_abandoned: AtomicU64,
+}
+
+/// Counts a stream as abandoned if it is dropped before its end.
+struct StreamGuard {
+    mock: Arc<Mock>,
+    finished: bool,
+}
+
+impl Drop for StreamGuard {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.mock
+                .counters
+                .streams_abandoned
+                .fetch_add(1, Ordering::Relaxed);
+        }
+    }
 }
 
 /// A request as the mock saw it.
@@ -113,6 +132,11 @@ impl MockUpstream {
     /// Chat requests received, failed ones included.
     pub fn chat_calls(&self) -> u64 {
         self.mock.counters.chat.load(Ordering::Relaxed)
+    }
+
+    /// Streamed answers whose reader went away before the end.
+    pub fn streams_abandoned(&self) -> u64 {
+        self.mock.counters.streams_abandoned.load(Ordering::Relaxed)
     }
 
     /// The most recent requests, oldest first.
@@ -297,12 +321,24 @@ async fn chat(State(mock): State<Arc<Mock>>, headers: HeaderMap, body: Bytes) ->
         .into_iter()
         .map(|e| format!("data: {e}\n\n"))
         .chain(std::iter::once("data: [DONE]\n\n".to_owned()));
+    let frames: Vec<String> = frames.collect();
+    let last = frames.len() - 1;
+    let guard = Arc::new(Mutex::new(StreamGuard {
+        mock: mock.clone(),
+        finished: false,
+    }));
     let stream =
-        futures_util::stream::iter(frames.enumerate()).then(move |(i, frame)| async move {
-            if i > 0 && !delay.is_zero() {
-                tokio::time::sleep(delay).await;
+        futures_util::stream::iter(frames.into_iter().enumerate()).then(move |(i, frame)| {
+            let guard = guard.clone();
+            async move {
+                if i > 0 && !delay.is_zero() {
+                    tokio::time::sleep(delay).await;
+                }
+                if i == last {
+                    guard.lock().unwrap_or_else(|e| e.into_inner()).finished = true;
+                }
+                Ok::<_, Infallible>(Bytes::from(frame))
             }
-            Ok::<_, Infallible>(Bytes::from(frame))
         });
     Response::builder()
         .header(header::CONTENT_TYPE, "text/event-stream")

@@ -194,6 +194,33 @@ impl Store {
         Ok(routes)
     }
 
+    /// A cheap fingerprint of each tenant's gateway configuration (row counts
+    /// and latest change times), so a periodic resync reloads only tenants
+    /// that changed instead of every key of every tenant.
+    pub async fn gateway_fingerprints(
+        &self,
+        tenant: Option<TenantId>,
+    ) -> Result<Vec<(Uuid, String)>> {
+        let mut tx = self.unscoped_platform_tx().await?;
+        let rows = sqlx::query_as(
+            "SELECT t.id, concat_ws('|', t.status, t.updated_at,
+                 (SELECT count(*) || ':' || coalesce(max(updated_at)::text, '') FROM api_keys WHERE tenant_id = t.id),
+                 (SELECT count(*) || ':' || coalesce(max(updated_at)::text, '') FROM projects WHERE tenant_id = t.id),
+                 (SELECT count(*) || ':' || coalesce(max(updated_at)::text, '') FROM users WHERE tenant_id = t.id),
+                 (SELECT count(*) || ':' || coalesce(max(updated_at)::text, '') FROM service_accounts WHERE tenant_id = t.id),
+                 (SELECT count(*) || ':' || coalesce(max(updated_at)::text, '') FROM backends WHERE tenant_id = t.id),
+                 (SELECT count(*) || ':' || coalesce(max(updated_at)::text, '') FROM routes WHERE tenant_id = t.id),
+                 (SELECT count(*) FROM route_targets WHERE tenant_id = t.id))
+             FROM tenants t WHERE $1::uuid IS NULL OR t.id = $1",
+        )
+        .bind(tenant.map(|t| t.0))
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok(rows)
+    }
+
     /// A listener subscribed to configuration changes.
     pub async fn config_listener(&self) -> Result<PgListener> {
         let mut listener = PgListener::connect_with(&self.pool).await.map_err(db)?;
