@@ -133,7 +133,7 @@ impl Loader {
                     },
                     _ = resync.tick() => {
                         ticks = ticks.wrapping_add(1);
-                        let result = if ticks % FULL_RELOAD_EVERY == 0 {
+                        let result = if ticks.is_multiple_of(FULL_RELOAD_EVERY) {
                             self.load_all().await
                         } else {
                             self.resync_changed().await
