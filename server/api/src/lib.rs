@@ -28,7 +28,12 @@ pub struct AppState {
     pub redis: Option<ditto_store::Redis>,
     /// Seals upstream credentials; without it they cannot be stored.
     pub master_key: Option<ditto_core::crypto::MasterKey>,
+    /// Renders this replica's metrics (Prometheus text), when it serves any.
+    pub metrics: Option<MetricsSource>,
 }
+
+/// Something that renders metrics in the Prometheus text format.
+pub type MetricsSource = std::sync::Arc<dyn Fn() -> String + Send + Sync>;
 
 impl AppState {
     /// Resolves the tenant named in the URL and authorizes the caller in it.

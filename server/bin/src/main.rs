@@ -164,10 +164,14 @@ async fn serve(config: &Config, store: Store, embedded: Option<&EmbeddedPostgres
             .await
             .context("loading the gateway's configuration")?;
     println!("  OpenAI endpoint  {base}/t/<tenant>/v1 (with a tenant's dk-… key)");
+    let metrics_gateway = gateway.clone();
     let app = ditto_api::app(AppState {
         store,
         redis,
         master_key,
+        metrics: Some(std::sync::Arc::new(move || {
+            metrics_gateway.render_metrics()
+        })),
     })
     .merge(ditto_gateway::router(gateway));
     axum::serve(listener, app)

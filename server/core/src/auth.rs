@@ -50,6 +50,7 @@ pub enum Permission {
     BackendsWrite,
     RoutesRead,
     RoutesWrite,
+    MetricsRead,
 }
 
 impl Permission {
@@ -69,12 +70,13 @@ impl Permission {
             Self::BackendsWrite => "backends:write",
             Self::RoutesRead => "routes:read",
             Self::RoutesWrite => "routes:write",
+            Self::MetricsRead => "metrics:read",
         }
     }
 
     /// Permissions only platform principals can hold.
     fn is_platform_only(self) -> bool {
-        matches!(self, Self::TenantsWrite)
+        matches!(self, Self::TenantsWrite | Self::MetricsRead)
     }
 }
 

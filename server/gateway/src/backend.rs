@@ -51,6 +51,7 @@ pub struct Runtime {
     connect_timeout: Duration,
     in_flight: AtomicU32,
     breaker: Breaker,
+    pub attempts: crate::metrics::AttemptCounters,
 }
 
 /// Runtime state by backend id, reused across snapshot reloads.
@@ -136,11 +137,16 @@ impl Runtime {
             connect_timeout,
             in_flight: AtomicU32::new(0),
             breaker: Breaker::new(breaker),
+            attempts: Default::default(),
         }
     }
 
     pub fn breaker(&self) -> &Breaker {
         &self.breaker
+    }
+
+    pub fn in_flight(&self) -> u32 {
+        self.in_flight.load(Ordering::Relaxed)
     }
 }
 
@@ -220,6 +226,14 @@ impl Breaker {
             BreakerState::Open { .. } => BreakerStatus::Open,
             BreakerState::HalfOpen { .. } => BreakerStatus::HalfOpen,
         }
+    }
+
+    /// Whether the breaker currently refuses traffic (open, cooldown running).
+    pub fn is_open(&self) -> bool {
+        matches!(
+            *self.state.lock().unwrap_or_else(|e| e.into_inner()),
+            BreakerState::Open { until } if Instant::now() < until
+        )
     }
 
     /// Whether a request may go to the backend now.

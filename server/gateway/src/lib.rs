@@ -9,6 +9,7 @@ mod glob;
 mod health;
 mod loader;
 mod meter;
+mod metrics;
 mod proxy;
 mod snapshot;
 pub mod usage;
@@ -63,6 +64,7 @@ pub struct Gateway {
     snapshot: Arc<ArcSwap<snapshot::Snapshot>>,
     usage: usage::UsageSink,
     config: GatewayConfig,
+    metrics: Arc<metrics::Metrics>,
 }
 
 /// The running gateway's background parts.
@@ -93,23 +95,26 @@ impl Gateway {
         config: GatewayConfig,
     ) -> ditto_core::Result<(Arc<Self>, Handle)> {
         let snapshot = Arc::new(ArcSwap::from_pointee(snapshot::Snapshot::default()));
+        let metrics = Arc::new(metrics::Metrics::default());
         let loader = Arc::new(loader::Loader {
             store: store.clone(),
             snapshot: snapshot.clone(),
             registry: Arc::new(backend::Registry::new(config.breaker)),
             master_key,
             fingerprints: Default::default(),
+            metrics: metrics.clone(),
         });
         loader.load_all().await?;
         let follower = tokio::spawn(loader.follow(config.resync_every));
         let health = config
             .health_check_every
             .map(|every| tokio::spawn(health::run(snapshot.clone(), every)));
-        let (sink, writer) = usage::start(&store, config.usage_queue);
+        let (sink, writer) = usage::start(&store, config.usage_queue, metrics.clone());
         let gateway = Arc::new(Self {
             snapshot,
             usage: sink,
             config,
+            metrics,
         });
         Ok((
             gateway,
@@ -124,6 +129,12 @@ impl Gateway {
     /// Keys currently loaded, across tenants.
     pub fn key_count(&self) -> usize {
         self.snapshot.load().key_count()
+    }
+
+    /// This replica's data-plane metrics in the Prometheus text format.
+    pub fn render_metrics(&self) -> String {
+        self.metrics
+            .render(&self.snapshot.load(), self.usage.free())
     }
 }
 

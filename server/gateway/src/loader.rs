@@ -13,7 +13,9 @@ use ditto_types::TenantId;
 use uuid::Uuid;
 
 use crate::backend::Registry;
+use crate::metrics::Metrics;
 use crate::snapshot::Snapshot;
+use std::sync::atomic::Ordering;
 
 pub struct Loader {
     pub(crate) store: Store,
@@ -22,6 +24,7 @@ pub struct Loader {
     pub(crate) master_key: Option<MasterKey>,
     /// Each tenant's configuration fingerprint as of its last load.
     pub(crate) fingerprints: std::sync::Mutex<HashMap<Uuid, String>>,
+    pub(crate) metrics: Arc<Metrics>,
 }
 
 /// Every this many resyncs, reload everything whatever the fingerprints say.
@@ -91,6 +94,9 @@ impl Loader {
             Some((_, print)) => known.insert(id, print),
             None => known.remove(&id),
         };
+        self.metrics
+            .snapshot_reloads
+            .fetch_add(1, Ordering::Relaxed);
         tracing::debug!(tenant = %id, "tenant reloaded");
         Ok(())
     }
@@ -111,6 +117,9 @@ impl Loader {
             };
             // Anything may have changed while we were not listening.
             if let Err(e) = self.load_all().await {
+                self.metrics
+                    .snapshot_reload_failures
+                    .fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(error = %e, "snapshot resync failed; serving the previous one");
             }
             loop {
@@ -119,7 +128,8 @@ impl Loader {
                         Ok(Some(n)) => match Uuid::parse_str(n.payload()) {
                             Ok(tenant) => {
                                 if let Err(e) = self.load_tenant(tenant).await {
-                                    tracing::warn!(error = %e, "tenant reload failed; resyncing soon");
+                                    self.metrics.snapshot_reload_failures.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(error = %e, "tenant reload failed; resyncing soon");
                                 }
                             }
                             Err(_) => tracing::warn!(payload = n.payload(), "unexpected change notification"),
@@ -139,7 +149,8 @@ impl Loader {
                             self.resync_changed().await
                         };
                         if let Err(e) = result {
-                            tracing::warn!(error = %e, "periodic snapshot resync failed; serving the previous one");
+                            self.metrics.snapshot_reload_failures.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(error = %e, "periodic snapshot resync failed; serving the previous one");
                         }
                     }
                 }

@@ -4,6 +4,7 @@
 
 use std::borrow::Cow;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use axum::body::Body;
@@ -193,6 +194,7 @@ impl Call {
 
     /// A refusal after authentication: answered and accounted for.
     fn refuse(&self, error: GatewayError, attempts: u32) -> Response {
+        self.gw.metrics.response(error.status.as_u16());
         self.gw.usage.record(self.event(
             error.status.as_u16(),
             attempts,
@@ -484,14 +486,20 @@ async fn forward(call: Call, route: Arc<RouteEntry>, request: UpstreamRequest) -
         };
         attempts += 1;
         let sent = tokio::time::timeout(backend.timeout, request.build(target, url).send()).await;
+        if attempts > 1 {
+            call.gw.metrics.retries.fetch_add(1, Ordering::Relaxed);
+        }
+        let counters = &backend.runtime.attempts;
         let response = match sent {
             Err(_) => {
+                counters.timeout.fetch_add(1, Ordering::Relaxed);
                 backend.runtime.breaker().record(&backend.name, false);
                 tracing::warn!(backend = %backend.name, "upstream timed out");
                 last = Some(Failure::Timeout);
                 continue;
             }
             Ok(Err(e)) => {
+                counters.unreachable.fetch_add(1, Ordering::Relaxed);
                 backend.runtime.breaker().record(&backend.name, false);
                 let e = e.without_url();
                 tracing::warn!(backend = %backend.name, error = %e, "upstream unreachable");
@@ -501,6 +509,13 @@ async fn forward(call: Call, route: Arc<RouteEntry>, request: UpstreamRequest) -
             Ok(Ok(response)) => response,
         };
         let status = response.status();
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            counters.rate_limited.fetch_add(1, Ordering::Relaxed);
+        } else if status.is_server_error() {
+            counters.failed_status.fetch_add(1, Ordering::Relaxed);
+        } else {
+            counters.ok.fetch_add(1, Ordering::Relaxed);
+        }
         if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
             // An upstream's own rate limit says nothing about its health.
             if status.is_server_error() {
@@ -545,6 +560,7 @@ fn pass_through(
     strip_usage: bool,
 ) -> Response {
     let status = response.status();
+    call.gw.metrics.response(status.as_u16());
     let sse = response
         .headers()
         .get(header::CONTENT_TYPE)
@@ -604,6 +620,7 @@ fn list_models(call: &Call, tenant: &Tenant) -> Response {
         .map(|(name, route)| json!({"id": name, "object": "model", "created": route.created_at.timestamp(), "owned_by": "ditto"}))
         .collect();
     call.gw.usage.record(call.event(200, 0, None, None, None));
+    call.gw.metrics.response(200);
     let mut response = axum::Json(json!({"object": "list", "data": data})).into_response();
     call.stamp(response.headers_mut(), None, 0);
     response

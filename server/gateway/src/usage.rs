@@ -6,7 +6,12 @@
 use std::time::Duration;
 
 use ditto_store::gateway::UsageEvent;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
 use ditto_store::{DbConfig, Store};
+
+use crate::metrics::Metrics;
 use tokio::sync::mpsc;
 
 const BATCH: usize = 2000;
@@ -23,6 +28,11 @@ pub struct UsageWriter {
 }
 
 impl UsageSink {
+    /// Free slots in the queue.
+    pub fn free(&self) -> usize {
+        self.tx.capacity()
+    }
+
     /// Queues an event. Never drops it: when the queue is full, a task waits
     /// for room instead of the request.
     pub fn record(&self, event: UsageEvent) {
@@ -40,7 +50,7 @@ impl UsageSink {
 /// Starts the writer on a thread of its own, with its own small pool, so
 /// encoding and sending batches never stalls a request worker; returns the
 /// sink the request path uses.
-pub fn start(store: &Store, capacity: usize) -> (UsageSink, UsageWriter) {
+pub fn start(store: &Store, capacity: usize, metrics: Arc<Metrics>) -> (UsageSink, UsageWriter) {
     let (tx, rx) = mpsc::channel(capacity);
     let options = (*store.pool().connect_options()).clone();
     let thread = std::thread::Builder::new()
@@ -56,7 +66,7 @@ pub fn start(store: &Store, capacity: usize) -> (UsageSink, UsageWriter) {
                     ..DbConfig::default()
                 };
                 let store = Store::connect_lazy(options, &config);
-                run(store.clone(), rx).await;
+                run(store.clone(), rx, &metrics).await;
                 store.pool().close().await;
             });
         })
@@ -71,7 +81,7 @@ impl UsageWriter {
     }
 }
 
-async fn run(store: Store, mut rx: mpsc::Receiver<UsageEvent>) {
+async fn run(store: Store, mut rx: mpsc::Receiver<UsageEvent>, metrics: &Metrics) {
     let mut batch = Vec::with_capacity(BATCH);
     loop {
         let Some(first) = rx.recv().await else { break };
@@ -83,18 +93,24 @@ async fn run(store: Store, mut rx: mpsc::Receiver<UsageEvent>) {
                 Ok(None) | Err(_) => break,
             }
         }
-        write(&store, &mut batch).await;
+        write(&store, &mut batch, metrics).await;
     }
-    write(&store, &mut batch).await;
+    write(&store, &mut batch, metrics).await;
 }
 
 /// Writes a batch, retrying until the database takes it.
-async fn write(store: &Store, batch: &mut Vec<UsageEvent>) {
+async fn write(store: &Store, batch: &mut Vec<UsageEvent>, metrics: &Metrics) {
     let mut delay = Duration::from_millis(100);
     while !batch.is_empty() {
         match store.insert_usage(batch).await {
-            Ok(()) => batch.clear(),
+            Ok(()) => {
+                metrics
+                    .usage_written
+                    .fetch_add(batch.len() as u64, Ordering::Relaxed);
+                batch.clear();
+            }
             Err(e) => {
+                metrics.usage_write_failures.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(error = %e, events = batch.len(), "writing usage failed; retrying");
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(Duration::from_secs(5));

@@ -876,3 +876,39 @@ async fn a_client_that_goes_away_cancels_the_upstream_stream() {
     assert_eq!(chat["error_kind"], "client_closed");
     assert_eq!(chat["streamed"], true);
 }
+
+#[tokio::test]
+async fn metrics_show_attempts_breakers_and_usage_to_platform_admins_only() {
+    let w = world().await;
+    assert_eq!(w.client.chat("gpt-4o").await.status(), 200);
+    usage_rows(&w.app, 2).await;
+    let text = w.app.admin().get("/metrics").await.text;
+    assert!(
+        text.contains("ditto_gateway_responses_total{class=\"2xx\"} 2"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "ditto_gateway_upstream_attempts_total{{backend=\"{}\",outcome=\"ok\"}} 1",
+            w.backend
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "ditto_gateway_backend_breaker_open{{backend=\"{}\"}} 0",
+            w.backend
+        )),
+        "{text}"
+    );
+    assert!(text.contains("ditto_gateway_snapshot_keys 1"), "{text}");
+    assert!(
+        text.contains("ditto_gateway_usage_written_total 2"),
+        "{text}"
+    );
+    assert!(!text.contains(UPSTREAM_SECRET) && !text.contains(&w.client.key));
+
+    let member = w.app.tenant_member("acme").await;
+    member.get("/metrics").await.expect_problem(403);
+    w.app.anonymous().get("/metrics").await.expect_problem(401);
+}

@@ -196,10 +196,12 @@ impl TestApp {
             Gateway::start(store.clone(), Some(master_key.clone()), options.gateway)
                 .await
                 .expect("gateway starts");
+        let metrics_gateway = gateway.clone();
         let app = ditto_api::app(AppState {
             store: store.clone(),
             redis,
             master_key: Some(master_key),
+            metrics: Some(Arc::new(move || metrics_gateway.render_metrics())),
         })
         .merge(ditto_gateway::router(gateway.clone()));
         let server = tokio::spawn(async move {

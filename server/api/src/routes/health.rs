@@ -1,17 +1,21 @@
 //! Liveness and readiness probes.
 
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use ditto_core::Permission;
 use ditto_types::api::{Health, HealthCheck};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::AppState;
-use crate::extract::Json;
+use crate::error::ApiResult;
+use crate::extract::{Auth, Json};
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(live))
         .routes(routes!(ready))
+        .routes(routes!(metrics))
 }
 
 /// Liveness: the process is up and serving.
@@ -52,4 +56,21 @@ async fn ready(State(app): State<AppState>) -> (StatusCode, Json<Health>) {
         StatusCode::SERVICE_UNAVAILABLE
     };
     (status, Json(health))
+}
+
+/// This replica's metrics in the Prometheus text format (platform administrators).
+#[utoipa::path(get, path = "/metrics", tag = "health", operation_id = "metrics_get",
+    security(("bearer" = [])),
+    responses((status = 200, description = "Prometheus text exposition format", body = String, content_type = "text/plain")))]
+async fn metrics(
+    State(app): State<AppState>,
+    Auth(ctx): Auth,
+) -> ApiResult<axum::response::Response> {
+    ctx.platform(Permission::MetricsRead)?;
+    let body = app
+        .metrics
+        .as_ref()
+        .map(|render| render())
+        .unwrap_or_default();
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response())
 }
