@@ -229,25 +229,40 @@ impl Store {
     }
 
     /// Writes usage events; events already written (same request id) are
-    /// skipped, so a batch can be retried safely. One statement over arrays:
-    /// far cheaper for Postgres than a row of bind parameters per event.
+    /// skipped, so a batch can be retried safely. One statement over arrays
+    /// is far cheaper for Postgres than a row of parameters per event, and a
+    /// plain insert cheaper than `ON CONFLICT`, which is kept for the rare
+    /// retry of a batch that may have landed already.
     pub async fn insert_usage(&self, events: &[UsageEvent]) -> Result<()> {
         if events.is_empty() {
             return Ok(());
         }
+        match self.insert_usage_with(events, "").await {
+            Err(ditto_core::Error::Conflict(_)) => {
+                self.insert_usage_with(events, " ON CONFLICT (request_id) DO NOTHING")
+                    .await
+            }
+            other => other,
+        }
+    }
+
+    async fn insert_usage_with(
+        &self,
+        events: &[UsageEvent],
+        on_conflict: &'static str,
+    ) -> Result<()> {
         fn column<T>(events: &[UsageEvent], f: impl Fn(&UsageEvent) -> T) -> Vec<T> {
             events.iter().map(f).collect()
         }
         let mut tx = self.unscoped_platform_tx().await?;
-        sqlx::query(
+        sqlx::query(sql!(
             "INSERT INTO usage_events (request_id, tenant_id, project_id, key_id, user_id, service_account_id,
                  endpoint, model, backend_id, status, attempts, streamed, prompt_tokens, completion_tokens,
                  cached_tokens, latency_ms, ttfb_ms, error_kind, created_at)
              SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::uuid[], $6::uuid[],
                  $7::text[], $8::text[], $9::uuid[], $10::int[], $11::int[], $12::bool[], $13::bigint[],
-                 $14::bigint[], $15::bigint[], $16::int[], $17::int[], $18::text[], $19::timestamptz[])
-             ON CONFLICT (request_id) DO NOTHING",
-        )
+                 $14::bigint[], $15::bigint[], $16::int[], $17::int[], $18::text[], $19::timestamptz[]){on_conflict}"
+        ))
         .bind(column(events, |e| e.request_id))
         .bind(column(events, |e| e.tenant_id))
         .bind(column(events, |e| e.project_id))

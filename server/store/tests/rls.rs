@@ -1,4 +1,4 @@
-//! Row-level security and migrations, against a real Postgres.
+//! Row-level security, migrations and the usage ledger, against a real Postgres.
 
 #![allow(clippy::unwrap_used)]
 
@@ -244,4 +244,50 @@ async fn the_application_roles_cannot_bypass_rls() {
         .await
         .unwrap();
     assert_eq!(visible, 0);
+}
+
+#[tokio::test]
+async fn usage_inserts_are_idempotent_by_request_id() {
+    let db = TestDb::create().await;
+    let store = db.migrated_store().await;
+    let tenant = seeded_tenant(&store, "tenant-a").await;
+    let event = |id: uuid::Uuid| ditto_store::gateway::UsageEvent {
+        request_id: id,
+        tenant_id: tenant.0,
+        project_id: uuid::Uuid::now_v7(),
+        key_id: uuid::Uuid::now_v7(),
+        user_id: None,
+        service_account_id: None,
+        endpoint: "chat/completions".into(),
+        model: Some("tab\there\nand \\ quotes'".into()),
+        backend_id: None,
+        status: 200,
+        attempts: 1,
+        streamed: false,
+        prompt_tokens: 3,
+        completion_tokens: 4,
+        cached_tokens: 0,
+        latency_ms: 5,
+        ttfb_ms: Some(2),
+        error_kind: None,
+        created_at: chrono::Utc::now(),
+    };
+    let first: Vec<_> = (0..3).map(|_| event(uuid::Uuid::now_v7())).collect();
+    store.insert_usage(&first).await.unwrap();
+    // A retried batch that partly landed already: nothing doubles, nothing is lost.
+    let mut retry = first.clone();
+    retry.push(event(uuid::Uuid::now_v7()));
+    store.insert_usage(&retry).await.unwrap();
+    let (count, tokens): (i64, i64) = sqlx::query_as(
+        "SELECT count(*), sum(prompt_tokens + completion_tokens)::bigint FROM usage_events",
+    )
+    .fetch_one(store.pool())
+    .await
+    .unwrap();
+    assert_eq!((count, tokens), (4, 28));
+    let model: String = sqlx::query_scalar("SELECT model FROM usage_events LIMIT 1")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(model, "tab\there\nand \\ quotes'");
 }
