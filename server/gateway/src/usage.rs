@@ -14,9 +14,9 @@ use ditto_store::{DbConfig, Store};
 use crate::metrics::Metrics;
 use tokio::sync::mpsc;
 
-const BATCH: usize = 2000;
+const BATCH: usize = 1000;
 // Fewer, larger transactions: each commit costs Postgres a WAL flush.
-const LINGER: Duration = Duration::from_millis(500);
+const LINGER: Duration = Duration::from_millis(200);
 
 #[derive(Clone)]
 pub struct UsageSink {
