@@ -154,6 +154,45 @@ fn decode(cursor: &str) -> Result<Position> {
     serde_json::from_slice(&bytes).map_err(|_| invalid())
 }
 
+impl crate::Store {
+    /// A page of a tenant-owned table searchable by one text column: `q`
+    /// matches it as a case-insensitive substring, and it is the non-default
+    /// sort (`sort_name`). `select` is `SELECT … FROM table WHERE true`.
+    pub(crate) async fn list_searchable<R>(
+        &self,
+        scope: &ditto_core::TenantScope,
+        select: String,
+        (sort_name, column): (&'static str, &'static str),
+        q: Option<&str>,
+        page: &PageParams,
+        position: impl Fn(&R) -> (Uuid, String),
+    ) -> Result<(Vec<R>, Option<String>)>
+    where
+        R: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> + Send + Unpin,
+    {
+        let keyset = Keyset::parse(page, &[BY_CREATION, (sort_name, Some(column))])?;
+        let q = validate::search_term(q)?;
+        let mut qb = QueryBuilder::new(select);
+        if let Some(q) = q {
+            qb.push(format!(" AND {column} ILIKE "))
+                .push_bind(format!("%{}%", crate::tenants::like_escape(&q)));
+        }
+        keyset.push_after(&mut qb);
+        keyset.push_order_limit(&mut qb);
+        let mut tx = self.tenant_tx(scope).await?;
+        let rows: Vec<R> = qb
+            .build_query_as()
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(crate::error::db)?;
+        tx.commit().await.map_err(crate::error::db)?;
+        Ok(keyset.finish(rows, |r, col| {
+            let (id, value) = position(r);
+            (id, col.map(|_| value))
+        }))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,11 +6,9 @@ use ditto_types::ProjectId;
 use ditto_types::api::{
     CreateProject, NameFilter, PageParams, Project, ProjectPage, UpdateProject,
 };
-use sqlx::{FromRow, QueryBuilder};
+use sqlx::FromRow;
 use uuid::Uuid;
 
-use crate::page::{BY_CREATION, Keyset};
-use crate::tenants::like_escape;
 use crate::{Store, error::db};
 
 const COLUMNS: &str = "id, tenant_id, name, description, allowed_models, created_at, updated_at";
@@ -68,19 +66,16 @@ impl Store {
         filter: &NameFilter,
         page: &PageParams,
     ) -> Result<ProjectPage> {
-        let keyset = Keyset::parse(page, &[BY_CREATION, ("name", Some("name"))])?;
-        let q = ditto_core::validate::search_term(filter.q.as_deref())?;
-        let mut qb = QueryBuilder::new(format!("SELECT {COLUMNS} FROM projects WHERE true"));
-        if let Some(q) = q {
-            qb.push(" AND name ILIKE ")
-                .push_bind(format!("%{}%", like_escape(&q)));
-        }
-        keyset.push_after(&mut qb);
-        keyset.push_order_limit(&mut qb);
-        let mut tx = self.tenant_tx(scope).await?;
-        let rows: Vec<Row> = qb.build_query_as().fetch_all(&mut *tx).await.map_err(db)?;
-        tx.commit().await.map_err(db)?;
-        let (rows, next_cursor) = keyset.finish(rows, |r, col| (r.id, col.map(|_| r.name.clone())));
+        let (rows, next_cursor) = self
+            .list_searchable(
+                scope,
+                format!("SELECT {COLUMNS} FROM projects WHERE true"),
+                ("name", "name"),
+                filter.q.as_deref(),
+                page,
+                |r: &Row| (r.id, r.name.clone()),
+            )
+            .await?;
         Ok(ProjectPage {
             items: rows.into_iter().map(Into::into).collect(),
             next_cursor,

@@ -1,4 +1,5 @@
 mod api_keys;
+mod backends_routes;
 mod coverage;
 mod health;
 mod projects;
