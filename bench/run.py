@@ -186,8 +186,10 @@ http {{
             for name, (url, k) in targets.items():
                 perf = None
                 if PROFILE and name == "gateway":
-                    perf = subprocess.Popen(["perf", "record", "-e", "cpu-clock", "-F", "999", "-g", "-o", PROFILE,
-                                             "-p", str(ditto.pid)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                    # BENCH_PROFILE_ALL=1: the whole machine (Postgres, mock, wrk too), not only the gateway.
+                    scope = ["-a"] if os.environ.get("BENCH_PROFILE_ALL") else ["-p", str(ditto.pid)]
+                    perf = subprocess.Popen(["perf", "record", "-e", "cpu-clock", "-F", "999", "-g", "-o", PROFILE] + scope,
+                                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                 results[(c, name)] = median_run(url, c, k, lua)
                 if perf:
                     perf.send_signal(2)
