@@ -152,13 +152,8 @@ impl Store {
 
     /// Deletes a backend no route uses.
     pub async fn delete_backend(&self, scope: &TenantScope, id: BackendId) -> Result<()> {
-        match self.delete_scoped(scope, "backends", id.0, "backend").await {
-            Err(Error::Validation(errors)) if errors.iter().any(|e| e.field == "/targets") => {
-                Err(Error::Conflict(
-                    "routes still send traffic to this backend; remove it from them first".into(),
-                ))
-            }
-            other => other,
-        }
+        let in_use = "routes still send traffic to this backend; remove it from them first";
+        self.delete_scoped(scope, "backends", id.0, "backend", Some(in_use))
+            .await
     }
 }

@@ -120,23 +120,35 @@ impl Store {
 
     /// Deletes a project and its keys.
     pub async fn delete_project(&self, scope: &TenantScope, id: ProjectId) -> Result<()> {
-        self.delete_scoped(scope, "projects", id.0, "project").await
+        self.delete_scoped(scope, "projects", id.0, "project", None)
+            .await
     }
 
     /// Deletes one row of a tenant-owned table through row-level security.
+    /// `in_use` is the conflict to report when a restricting foreign key
+    /// still points at the row.
     pub(crate) async fn delete_scoped(
         &self,
         scope: &TenantScope,
         table: &'static str,
         id: Uuid,
         what: &'static str,
+        in_use: Option<&'static str>,
     ) -> Result<()> {
         let mut tx = self.tenant_tx(scope).await?;
         let done = sqlx::query(sql!("DELETE FROM {table} WHERE id = $1"))
             .bind(id)
             .execute(&mut *tx)
             .await
-            .map_err(db)?;
+            .map_err(|e| {
+                match (
+                    e.as_database_error().and_then(|d| d.code()).as_deref(),
+                    in_use,
+                ) {
+                    (Some("23503"), Some(message)) => Error::Conflict(message.to_owned()),
+                    _ => db(e),
+                }
+            })?;
         tx.commit().await.map_err(db)?;
         if done.rows_affected() == 0 {
             return Err(Error::NotFound(what));

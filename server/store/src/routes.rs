@@ -259,6 +259,7 @@ impl Store {
     }
 
     pub async fn delete_route(&self, scope: &TenantScope, id: RouteId) -> Result<()> {
-        self.delete_scoped(scope, "routes", id.0, "route").await
+        self.delete_scoped(scope, "routes", id.0, "route", None)
+            .await
     }
 }

@@ -156,7 +156,7 @@ impl Store {
         scope: &TenantScope,
         id: ServiceAccountId,
     ) -> Result<()> {
-        self.delete_scoped(scope, "service_accounts", id.0, "service account")
+        self.delete_scoped(scope, "service_accounts", id.0, "service account", None)
             .await
     }
 

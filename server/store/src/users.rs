@@ -152,6 +152,6 @@ impl Store {
 
     /// Deletes a user; their keys go with them.
     pub async fn delete_user(&self, scope: &TenantScope, id: UserId) -> Result<()> {
-        self.delete_scoped(scope, "users", id.0, "user").await
+        self.delete_scoped(scope, "users", id.0, "user", None).await
     }
 }
