@@ -48,8 +48,11 @@ impl Usage {
 pub struct Outcome {
     pub usage: Usage,
     pub first_byte: Option<Instant>,
-    /// False when the client went away (or the upstream broke) before the end.
+    /// False when the body did not reach its end.
     pub completed: bool,
+    /// The upstream broke off mid-body (otherwise an incomplete body means
+    /// the client went away).
+    pub upstream_failed: bool,
 }
 
 type Finish = Box<dyn FnOnce(Outcome) + Send>;
@@ -70,6 +73,7 @@ pub struct Metered {
     usage: Usage,
     first_byte: Option<Instant>,
     completed: bool,
+    upstream_failed: bool,
     /// The upstream's Content-Length: the server may stop polling once that
     /// much has been sent, so reaching it counts as the end.
     expected_len: Option<u64>,
@@ -96,6 +100,7 @@ impl Metered {
             usage: Usage::default(),
             first_byte: None,
             completed: false,
+            upstream_failed: false,
             expected_len,
             received: 0,
             finish: Some(finish),
@@ -119,18 +124,23 @@ impl Metered {
     }
 
     /// Scans complete SSE events in `pending`; returns the bytes to send on.
-    fn take_events(&mut self, end: bool) -> Bytes {
-        let mut out = Vec::with_capacity(self.pending.len());
+    /// With `emit` false the events are only scanned (the chunk was already
+    /// forwarded as received) and nothing is copied.
+    fn take_events(&mut self, end: bool, emit: bool) -> Bytes {
+        let mut out = Vec::with_capacity(if emit { self.pending.len() } else { 0 });
         let mut start = 0;
         while let Some(len) = event_end(&self.pending[start..]) {
             let event = &self.pending[start..start + len];
-            if !inspect_event(&mut self.usage, self.strip_usage, event) {
+            let dropped = inspect_event(&mut self.usage, self.strip_usage, event);
+            if emit && !dropped {
                 out.extend_from_slice(event);
             }
             start += len;
         }
         if end {
-            out.extend_from_slice(&self.pending[start..]);
+            if emit {
+                out.extend_from_slice(&self.pending[start..]);
+            }
             start = self.pending.len();
         }
         self.pending.drain(..start);
@@ -205,18 +215,19 @@ impl Stream for Metered {
                     if !this.strip_usage {
                         // Forward as received; scan a copy for usage.
                         this.pending.extend_from_slice(&chunk);
-                        this.take_events(false);
+                        this.take_events(false, false);
                         return Poll::Ready(Some(Ok(chunk)));
                     }
                     this.pending.extend_from_slice(&chunk);
-                    let out = this.take_events(false);
+                    let out = this.take_events(false, true);
                     if out.is_empty() {
                         continue;
                     }
                     Poll::Ready(Some(Ok(out)))
                 }
                 Poll::Ready(Some(Err(e))) => {
-                    tracing::warn!(error = %e, "upstream body failed mid-way");
+                    this.upstream_failed = true;
+                    tracing::warn!(error = %e.without_url(), "upstream body failed mid-way");
                     Poll::Ready(Some(Err(std::io::Error::other("upstream body failed"))))
                 }
                 Poll::Ready(None) => {
@@ -228,7 +239,7 @@ impl Stream for Metered {
                         return Poll::Ready(None);
                     }
                     this.completed = true;
-                    let rest = this.take_events(true);
+                    let rest = this.take_events(true, this.strip_usage);
                     if this.strip_usage && !rest.is_empty() {
                         return Poll::Ready(Some(Ok(rest)));
                     }
@@ -246,6 +257,7 @@ impl Drop for Metered {
                 usage: self.usage,
                 first_byte: self.first_byte,
                 completed: self.completed,
+                upstream_failed: self.upstream_failed,
             });
         }
     }

@@ -117,8 +117,12 @@ pub async fn by_host(
     let host = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
-        .map(|h| h.rsplit_once(':').map_or(h, |(name, _)| name));
-    let tenant = match (host, gw.config.base_domain.as_deref()) {
+        .map(|h| {
+            h.rsplit_once(':')
+                .map_or(h, |(name, _)| name)
+                .to_ascii_lowercase()
+        });
+    let tenant = match (host.as_deref(), gw.config.base_domain.as_deref()) {
         (Some(host), Some(base)) => host
             .strip_suffix(base)
             .and_then(|rest| rest.strip_suffix('.'))
@@ -184,9 +188,13 @@ impl Call {
             latency_ms: ms(Instant::now()),
             ttfb_ms: outcome.and_then(|o| o.first_byte).map(ms),
             error_kind: error.map(str::to_owned).or_else(|| {
-                outcome
-                    .filter(|o| !o.completed)
-                    .map(|_| "client_closed".to_owned())
+                let incomplete = outcome.filter(|o| !o.completed)?;
+                let kind = if incomplete.upstream_failed {
+                    "upstream_broke_off"
+                } else {
+                    "client_closed"
+                };
+                Some(kind.to_owned())
             }),
             created_at: Utc::now(),
         }
@@ -270,7 +278,6 @@ fn request_ids(headers: &HeaderMap) -> (Uuid, HeaderValue) {
     (id, shown)
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn handle(
     gw: Arc<Gateway>,
     tenant: &str,
@@ -285,6 +292,7 @@ async fn handle(
     let (tenant, key) = match authenticate(&gw, tenant, &headers) {
         Ok(found) => found,
         Err(e) => {
+            gw.metrics.response(e.status.as_u16());
             let mut response = e.into_response();
             response
                 .headers_mut()
@@ -312,8 +320,13 @@ async fn handle(
             0,
         );
     }
-    if path == "models" && method == Method::GET {
-        return list_models(&call, &tenant);
+    if method == Method::GET {
+        if path == "models" {
+            return list_models(&call, &tenant);
+        }
+        if let Some(model) = path.strip_prefix("models/") {
+            return get_model(&call, &tenant, model);
+        }
     }
     let limit = gw.config.max_body_bytes;
     let body = match axum::body::to_bytes(body, limit).await {
@@ -364,7 +377,13 @@ async fn handle(
         return call.refuse(GatewayError::model_not_allowed(model), 0);
     }
     let Some(route) = tenant.routes.resolve(route_name) else {
-        return call.refuse(GatewayError::model_not_found(route_name), 0);
+        let error = match &model {
+            Some(model) => GatewayError::model_not_found(model),
+            None => GatewayError::not_found(format!(
+                "No route serves `/v1/{path}` without a model; the tenant needs a `*` route for it."
+            )),
+        };
+        return call.refuse(error, 0);
     };
     let add_usage = stream && streams_usage_on_request(path) && !client_wants_usage;
     let upstream_request = UpstreamRequest {
@@ -476,14 +495,16 @@ async fn forward(call: Call, route: Arc<RouteEntry>, request: UpstreamRequest) -
             misconfigured = Some("this backend's base URL is not a valid URL");
             continue;
         };
-        if !backend.runtime.breaker().allow() {
-            saw_open_breaker = true;
-            continue;
-        }
+        // The slot first: a half-open breaker lets one probe through, and
+        // that probe must then really be sent so its outcome is recorded.
         let Some(slot) = backend.try_acquire() else {
             saw_capacity_limit = true;
             continue;
         };
+        if !backend.runtime.breaker().allow() {
+            saw_open_breaker = true;
+            continue;
+        }
         attempts += 1;
         let sent = tokio::time::timeout(backend.timeout, request.build(target, url).send()).await;
         if attempts > 1 {
@@ -535,20 +556,21 @@ async fn forward(call: Call, route: Arc<RouteEntry>, request: UpstreamRequest) -
             request.add_usage,
         );
     }
-    match last {
-        Some(Failure::Status(response, backend)) => pass_through(call, response, backend, None, attempts, false),
-        Some(Failure::Timeout) => call.refuse(GatewayError::timeout(), attempts),
-        Some(Failure::Connect(e)) => call.refuse(GatewayError::unavailable(format!("No backend could be reached ({e})."), ), attempts),
-        None if saw_capacity_limit => call.refuse(GatewayError::at_capacity(), attempts),
-        None if saw_open_breaker => call.refuse(
-            GatewayError::unavailable("Every backend for this model is failing; its circuit breaker is open. Retry shortly."),
-            attempts,
+    let error = match last {
+        Some(Failure::Status(response, backend)) => {
+            return pass_through(call, response, backend, None, attempts, false);
+        }
+        Some(Failure::Timeout) => GatewayError::timeout(),
+        Some(Failure::Connect(e)) => {
+            GatewayError::unavailable(format!("No backend could be reached ({e})."))
+        }
+        None if saw_capacity_limit => GatewayError::at_capacity(),
+        None if saw_open_breaker => GatewayError::unavailable(
+            "Every backend for this model is failing; its circuit breaker is open. Retry shortly.",
         ),
-        None => call.refuse(
-            GatewayError::unavailable(misconfigured.unwrap_or("No backend serves this route.")),
-            attempts,
-        ),
-    }
+        None => GatewayError::unavailable(misconfigured.unwrap_or("No backend serves this route.")),
+    };
+    call.refuse(error, attempts)
 }
 
 fn pass_through(
@@ -607,6 +629,19 @@ fn pass_through(
         .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
 }
 
+fn model_json(name: &str, route: &RouteEntry) -> Value {
+    json!({"id": name, "object": "model", "created": route.created_at.timestamp(), "owned_by": "ditto"})
+}
+
+/// Answers from the snapshot, accounted like any other request.
+fn answer(call: &Call, body: Value) -> Response {
+    call.gw.usage.record(call.event(200, 0, None, None, None));
+    call.gw.metrics.response(200);
+    let mut response = axum::Json(body).into_response();
+    call.stamp(response.headers_mut(), None, 0);
+    response
+}
+
 /// `GET /v1/models`: the exact model names this key may use.
 fn list_models(call: &Call, tenant: &Tenant) -> Response {
     let mut models: Vec<(&String, &Arc<RouteEntry>)> = tenant
@@ -617,11 +652,15 @@ fn list_models(call: &Call, tenant: &Tenant) -> Response {
     models.sort_by(|a, b| a.0.cmp(b.0));
     let data: Vec<Value> = models
         .into_iter()
-        .map(|(name, route)| json!({"id": name, "object": "model", "created": route.created_at.timestamp(), "owned_by": "ditto"}))
+        .map(|(name, route)| model_json(name, route))
         .collect();
-    call.gw.usage.record(call.event(200, 0, None, None, None));
-    call.gw.metrics.response(200);
-    let mut response = axum::Json(json!({"object": "list", "data": data})).into_response();
-    call.stamp(response.headers_mut(), None, 0);
-    response
+    answer(call, json!({"object": "list", "data": data}))
+}
+
+/// `GET /v1/models/{model}`: one model this key may use.
+fn get_model(call: &Call, tenant: &Tenant, model: &str) -> Response {
+    match tenant.routes.exact(model) {
+        Some(route) if call.key.allows(model) => answer(call, model_json(model, route)),
+        _ => call.refuse(GatewayError::model_not_found(model), 0),
+    }
 }
