@@ -68,6 +68,14 @@ impl Registry {
         }
     }
 
+    /// Forgets the runtime state of backends that no longer exist.
+    pub fn retain(&self, live: &std::collections::HashSet<Uuid>) {
+        self.runtimes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|id, _| live.contains(id));
+    }
+
     pub fn backend(&self, row: GatewayBackendRow, master_key: Option<&MasterKey>) -> Arc<Backend> {
         let connect_timeout = Duration::from_millis(row.connect_timeout_ms.max(1) as u64);
         let runtime = {

@@ -8,8 +8,14 @@ use std::time::Duration;
 use arc_swap::ArcSwap;
 use axum::http::header;
 
+use futures_util::StreamExt;
+
 use crate::backend::Backend;
 use crate::snapshot::Snapshot;
+
+/// Probes in flight at once, so thousands of backends do not mean
+/// thousands of simultaneous connections.
+const PARALLEL_PROBES: usize = 16;
 
 /// Probes every backend in the snapshot every `interval`, until dropped.
 pub async fn run(snapshot: Arc<ArcSwap<Snapshot>>, interval: Duration) {
@@ -18,14 +24,17 @@ pub async fn run(snapshot: Arc<ArcSwap<Snapshot>>, interval: Duration) {
     loop {
         ticker.tick().await;
         let backends: Vec<Arc<Backend>> = snapshot.load().backends().cloned().collect();
-        let probes = backends.into_iter().map(|backend| async move {
-            let healthy = probe(&backend).await;
-            backend
-                .runtime
-                .breaker()
-                .record_probe(&backend.name, healthy);
-        });
-        futures_util::future::join_all(probes).await;
+        futures_util::stream::iter(backends)
+            .map(|backend| async move {
+                let healthy = probe(&backend).await;
+                backend
+                    .runtime
+                    .breaker()
+                    .record_probe(&backend.name, healthy);
+            })
+            .buffer_unordered(PARALLEL_PROBES)
+            .collect::<()>()
+            .await;
     }
 }
 
