@@ -131,6 +131,12 @@ impl Gateway {
         self.snapshot.load().key_count()
     }
 
+    /// When `tenant`'s configuration was last loaded, in database time;
+    /// `None` if the tenant is not loaded.
+    pub fn tenant_loaded_as_of(&self, tenant: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+        self.snapshot.load().tenant(tenant).map(|t| t.loaded_as_of)
+    }
+
     /// This replica's data-plane metrics in the Prometheus text format.
     pub fn render_metrics(&self) -> String {
         self.metrics

@@ -40,7 +40,9 @@ impl Loader {
             keys = next.key_count(),
             "snapshot loaded"
         );
+        let live = next.backends().map(|b| b.id).collect();
         self.snapshot.store(Arc::new(next));
+        self.registry.retain(&live);
         *self.fingerprints.lock().unwrap_or_else(|e| e.into_inner()) =
             fingerprints.into_iter().collect();
         Ok(())

@@ -28,6 +28,8 @@ pub struct Tenant {
     pub keys: HashMap<String, Arc<Key>>,
     pub routes: RouteTable,
     pub backends: Vec<Arc<Backend>>,
+    /// Database time of the load: every change committed earlier is here.
+    pub loaded_as_of: DateTime<Utc>,
 }
 
 pub struct Key {
@@ -84,6 +86,11 @@ impl RouteTable {
                 .iter()
                 .find(|r| glob::matches(&r.model, model))
         })
+    }
+
+    /// The route of an exact public name (model or alias).
+    pub fn exact(&self, name: &str) -> Option<&Arc<RouteEntry>> {
+        self.exact.get(name)
     }
 
     /// Every exact public name with its route, for `/v1/models`.
@@ -152,6 +159,7 @@ fn build_tenants(
     master_key: Option<&MasterKey>,
 ) -> Vec<Tenant> {
     let GatewayRows {
+        as_of,
         tenants,
         keys,
         backends,
@@ -191,6 +199,7 @@ fn build_tenants(
                     &backends,
                 ),
                 backends: backends.into_values().collect(),
+                loaded_as_of: as_of,
                 id: t.id,
                 slug: t.slug,
                 active: t.active,

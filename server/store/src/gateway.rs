@@ -55,6 +55,8 @@ pub struct GatewayBackendRow {
 /// Everything the gateway needs about some tenants.
 #[derive(Debug, Default)]
 pub struct GatewayRows {
+    /// Every change committed before this instant is in the rows.
+    pub as_of: DateTime<Utc>,
     pub tenants: Vec<GatewayTenantRow>,
     pub keys: Vec<GatewayKeyRow>,
     pub backends: Vec<GatewayBackendRow>,
@@ -89,7 +91,11 @@ impl Store {
     /// Loads one tenant (`Some`) or all of them (`None`).
     pub async fn gateway_load(&self, tenant: Option<TenantId>) -> Result<GatewayRows> {
         let only = tenant.map(|t| t.0);
-        let mut tx = self.unscoped_platform_tx().await?;
+        let mut tx = self.platform_snapshot_tx().await?;
+        let as_of: DateTime<Utc> = sqlx::query_scalar("SELECT now()")
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db)?;
         let tenants = sqlx::query_as(
             "SELECT id, slug, status = 'active' AS active FROM tenants WHERE $1::uuid IS NULL OR id = $1",
         )
@@ -125,6 +131,7 @@ impl Store {
         let routes = self.gateway_routes(&mut tx, only).await?;
         tx.commit().await.map_err(db)?;
         Ok(GatewayRows {
+            as_of,
             tenants,
             keys,
             backends,
@@ -219,6 +226,18 @@ impl Store {
         .map_err(db)?;
         tx.commit().await.map_err(db)?;
         Ok(rows)
+    }
+
+    /// Asks every gateway replica to reload `tenant`, and returns the
+    /// database time before the request: once a replica has the tenant
+    /// loaded as of that time or later, it has every change committed so far.
+    pub async fn announce_config_change(&self, tenant: TenantId) -> Result<DateTime<Utc>> {
+        sqlx::query_scalar("SELECT now() FROM pg_notify($1, $2::text)")
+            .bind(CONFIG_CHANNEL)
+            .bind(tenant.0.to_string())
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db)
     }
 
     /// A listener subscribed to configuration changes.

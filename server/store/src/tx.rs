@@ -28,6 +28,21 @@ impl Store {
         self.unscoped_platform_tx().await
     }
 
+    /// A read-only platform transaction whose statements all see one
+    /// snapshot, for loading a consistent picture of several tables.
+    pub(crate) async fn platform_snapshot_tx(&self) -> Result<Tx> {
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        sqlx::query("SELECT set_config('role', 'ditto_platform', true)")
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        Ok(tx)
+    }
+
     /// Platform access before anyone is authorized: authentication and
     /// resolving the tenant named in a URL. Only `auth.rs` and
     /// `tenants::resolve_tenant` may use it.
