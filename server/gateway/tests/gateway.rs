@@ -121,6 +121,23 @@ struct World {
     client: Client,
 }
 
+impl World {
+    /// Changes the `gpt-4o` route and waits until the gateway has it.
+    async fn patch_route(&self, body: Value) {
+        let admin = self.app.admin();
+        let routes = admin
+            .get("/api/v1/tenants/acme/routes")
+            .await
+            .expect_status(200);
+        let id = routes["items"][0]["id"].as_str().unwrap().to_owned();
+        admin
+            .patch(&format!("/api/v1/tenants/acme/routes/{id}"), body)
+            .await
+            .expect_status(200);
+        self.app.gateway_caught_up("acme").await;
+    }
+}
+
 async fn world_with(options: Options) -> World {
     let app = TestApp::spawn_with(options).await;
     let mock = mock().await;
@@ -153,6 +170,17 @@ async fn world() -> World {
         ..Options::default()
     })
     .await
+}
+
+/// Sends bytes as they are (no client-side path normalization); returns the answer.
+async fn raw_request(app: &TestApp, request: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = app.base.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.unwrap();
+    answer
 }
 
 async fn usage_rows(app: &TestApp, expected: i64) -> Vec<Value> {
@@ -284,6 +312,40 @@ async fn aliases_models_embeddings_and_passthrough() {
         "{}",
         traversal.status()
     );
+    // HTTP clients normalize `..` away; sent raw, it reaches the gateway and is refused.
+    let raw = raw_request(
+        &w.app,
+        &format!(
+            "POST /t/acme/v1/../admin HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{{}}",
+            w.client.key
+        ),
+    )
+    .await;
+    assert!(raw.starts_with("HTTP/1.1 400"), "{raw}");
+
+    // Retrieving one model, and an endpoint without a model and no `*` route.
+    let get = |path: &'static str| {
+        let (http, base, key) = (
+            w.client.http.clone(),
+            w.client.base.clone(),
+            w.client.key.clone(),
+        );
+        async move {
+            http.get(format!("{base}/{path}"))
+                .bearer_auth(key)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let one: Value = get("models/default").await.json().await.unwrap();
+    assert_eq!(one["id"], "default");
+    assert_eq!(get("models/nope").await.status(), 404);
+    let no_route = get("files").await;
+    assert_eq!(no_route.status(), 404);
+    let message = no_route.json::<Value>().await.unwrap()["error"]["message"].clone();
+    assert!(message.as_str().unwrap().contains("`*` route"), "{message}");
 }
 
 #[tokio::test]
@@ -495,19 +557,8 @@ async fn retries_and_falls_back_on_upstream_failures() {
     let admin = w.app.admin();
     let spare = mock().await;
     let spare_id = backend(&admin, "acme", "spare", &spare, json!({})).await;
-    let route = admin
-        .get("/api/v1/tenants/acme/routes")
-        .await
-        .expect_status(200)["items"][0]["id"]
-        .clone();
-    admin
-        .patch(
-            &format!("/api/v1/tenants/acme/routes/{}", route.as_str().unwrap()),
-            json!({"fallbacks": [{"backend_id": spare_id}]}),
-        )
-        .await
-        .expect_status(200);
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    w.patch_route(json!({"fallbacks": [{"backend_id": spare_id}]}))
+        .await;
 
     w.mock.set(Behaviour {
         require_bearer: Some(UPSTREAM_SECRET.into()),
@@ -565,19 +616,7 @@ async fn unreachable_backends_fail_over_and_open_their_breaker() {
         .await
         .expect_status(201)["id"]
         .clone();
-    let route = admin
-        .get("/api/v1/tenants/acme/routes")
-        .await
-        .expect_status(200)["items"][0]["id"]
-        .clone();
-    admin
-        .patch(
-            &format!("/api/v1/tenants/acme/routes/{}", route.as_str().unwrap()),
-            json!({"targets": [{"backend_id": w.backend, "weight": 1}], "fallbacks": [{"backend_id": dead}, {"backend_id": spare_id}]}),
-        )
-        .await
-        .expect_status(200);
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    w.patch_route(json!({"targets": [{"backend_id": w.backend, "weight": 1}], "fallbacks": [{"backend_id": dead}, {"backend_id": spare_id}]})).await;
 
     // The primary fails (500) and trips its breaker after 3 failures.
     w.mock.set(Behaviour {
@@ -620,7 +659,7 @@ async fn in_flight_limits_answer_429() {
         )
         .await
         .expect_status(200);
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    w.app.gateway_caught_up("acme").await;
     w.mock.set(Behaviour {
         require_bearer: Some(UPSTREAM_SECRET.into()),
         latency_ms: 400,
@@ -761,19 +800,8 @@ async fn active_health_checks_open_and_close_breakers_without_user_traffic() {
     let admin = w.app.admin();
     let spare = mock().await;
     let spare_id = backend(&admin, "acme", "spare", &spare, json!({})).await;
-    let route = admin
-        .get("/api/v1/tenants/acme/routes")
-        .await
-        .expect_status(200)["items"][0]["id"]
-        .clone();
-    admin
-        .patch(
-            &format!("/api/v1/tenants/acme/routes/{}", route.as_str().unwrap()),
-            json!({"fallbacks": [{"backend_id": spare_id}]}),
-        )
-        .await
-        .expect_status(200);
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    w.patch_route(json!({"fallbacks": [{"backend_id": spare_id}]}))
+        .await;
 
     // The primary goes down: probes (GET /models) open its breaker.
     w.mock.set(Behaviour {
@@ -907,6 +935,18 @@ async fn metrics_show_attempts_breakers_and_usage_to_platform_admins_only() {
         "{text}"
     );
     assert!(!text.contains(UPSTREAM_SECRET) && !text.contains(&w.client.key));
+
+    // Refusals before a key is known count too.
+    let client_errors = |text: &str| -> u64 {
+        let prefix = "ditto_gateway_responses_total{class=\"4xx\"} ";
+        let line = text.lines().find(|l| l.starts_with(prefix)).unwrap();
+        line[prefix.len()..].parse().unwrap()
+    };
+    let before = client_errors(&text);
+    let wrong = Client::new(&w.app, "acme", "dk-wrong");
+    assert_eq!(wrong.chat("gpt-4o").await.status(), 401);
+    let text = w.app.admin().get("/metrics").await.text;
+    assert_eq!(client_errors(&text), before + 1, "{text}");
 
     let member = w.app.tenant_member("acme").await;
     member.get("/metrics").await.expect_problem(403);

@@ -221,6 +221,34 @@ impl TestApp {
         }
     }
 
+    /// Waits until the gateway's snapshot of `tenant` includes every change
+    /// committed so far (change notifications are asynchronous).
+    pub async fn gateway_caught_up(&self, tenant: &str) {
+        let id = self
+            .store
+            .resolve_tenant(tenant)
+            .await
+            .expect("tenant exists")
+            .id;
+        let now = self
+            .store
+            .announce_config_change(id)
+            .await
+            .expect("announce");
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while self
+            .gateway
+            .tenant_loaded_as_of(tenant)
+            .is_none_or(|at| at < now)
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the gateway never caught up with {tenant}"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
     /// A client authenticated as the platform administrator.
     pub fn admin(&self) -> Api {
         self.with_token(BOOTSTRAP_TOKEN)
