@@ -5,6 +5,8 @@
 pub mod auth;
 pub mod crypto;
 pub mod error;
+pub mod money;
+pub mod period;
 pub mod secrets;
 pub mod validate;
 
