@@ -196,6 +196,7 @@ impl Call {
                 };
                 Some(kind.to_owned())
             }),
+            cost_pico: 0,
             created_at: Utc::now(),
         }
     }

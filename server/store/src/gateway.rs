@@ -20,6 +20,76 @@ pub struct GatewayTenantRow {
     pub id: Uuid,
     pub slug: String,
     pub active: bool,
+    pub time_zone: String,
+}
+
+/// A rate limit or budget applies to a scope: the tenant, a project, a user
+/// (every key they own) or one key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum LedgerScope {
+    Tenant,
+    Project(Uuid),
+    User(Uuid),
+    Key(Uuid),
+}
+
+impl LedgerScope {
+    fn from_columns(
+        scope: &str,
+        project: Option<Uuid>,
+        user: Option<Uuid>,
+        key: Option<Uuid>,
+    ) -> Option<Self> {
+        match scope {
+            "tenant" => Some(Self::Tenant),
+            "project" => project.map(Self::Project),
+            "user" => user.map(Self::User),
+            "key" => key.map(Self::Key),
+            _ => None,
+        }
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Tenant => "tenant",
+            Self::Project(_) => "project",
+            Self::User(_) => "user",
+            Self::Key(_) => "key",
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct GatewayLimitRow {
+    pub tenant_id: Uuid,
+    pub id: Uuid,
+    pub scope: LedgerScope,
+    pub model: Option<String>,
+    pub rpm: Option<i32>,
+    pub tpm: Option<i64>,
+    pub max_concurrent: Option<i32>,
+}
+
+#[derive(Debug)]
+pub struct GatewayBudgetRow {
+    pub tenant_id: Uuid,
+    pub id: Uuid,
+    pub scope: LedgerScope,
+    pub period: String,
+    pub max_tokens: Option<i64>,
+    pub max_cost_pico: Option<i64>,
+    pub soft_limit_percent: Option<i16>,
+}
+
+/// A model's price; `tenant_id` is `None` for the platform default.
+#[derive(Debug, FromRow)]
+pub struct GatewayPriceRow {
+    pub tenant_id: Option<Uuid>,
+    pub model: String,
+    pub input_pico: i64,
+    pub output_pico: i64,
+    pub cached_input_pico: Option<i64>,
+    pub max_output_tokens: Option<i32>,
 }
 
 /// A key that may be used: not revoked, owner enabled. Expiry is checked
@@ -61,6 +131,10 @@ pub struct GatewayRows {
     pub keys: Vec<GatewayKeyRow>,
     pub backends: Vec<GatewayBackendRow>,
     pub routes: Vec<Route>,
+    pub limits: Vec<GatewayLimitRow>,
+    pub budgets: Vec<GatewayBudgetRow>,
+    /// The tenants' own prices, and every platform price (loaded with any tenant).
+    pub prices: Vec<GatewayPriceRow>,
 }
 
 /// One gateway request, as recorded in `usage_events`.
@@ -84,6 +158,8 @@ pub struct UsageEvent {
     pub latency_ms: u32,
     pub ttfb_ms: Option<u32>,
     pub error_kind: Option<String>,
+    /// Pico-USD, priced when the request was served.
+    pub cost_pico: i64,
     pub created_at: DateTime<Utc>,
 }
 
@@ -97,7 +173,7 @@ impl Store {
             .await
             .map_err(db)?;
         let tenants = sqlx::query_as(
-            "SELECT id, slug, status = 'active' AS active FROM tenants WHERE $1::uuid IS NULL OR id = $1",
+            "SELECT id, slug, status = 'active' AS active, time_zone FROM tenants WHERE $1::uuid IS NULL OR id = $1",
         )
         .bind(only)
         .fetch_all(&mut *tx)
@@ -129,6 +205,18 @@ impl Store {
         .await
         .map_err(db)?;
         let routes = self.gateway_routes(&mut tx, only).await?;
+        let (limits, budgets) = self.gateway_limits(&mut tx, only).await?;
+        let prices = sqlx::query_as(
+            "SELECT NULL::uuid AS tenant_id, model, input_pico, output_pico, cached_input_pico, max_output_tokens
+             FROM model_prices
+             UNION ALL
+             SELECT tenant_id, model, input_pico, output_pico, cached_input_pico, max_output_tokens
+             FROM tenant_model_prices WHERE $1::uuid IS NULL OR tenant_id = $1",
+        )
+        .bind(only)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db)?;
         tx.commit().await.map_err(db)?;
         Ok(GatewayRows {
             as_of,
@@ -136,7 +224,118 @@ impl Store {
             keys,
             backends,
             routes,
+            limits,
+            budgets,
+            prices,
         })
+    }
+
+    async fn gateway_limits(
+        &self,
+        tx: &mut crate::tx::Tx,
+        only: Option<Uuid>,
+    ) -> Result<(Vec<GatewayLimitRow>, Vec<GatewayBudgetRow>)> {
+        type Limit = (Uuid, Uuid, String, Option<Uuid>, Option<Uuid>, Option<Uuid>,
+            Option<String>, Option<i32>, Option<i64>, Option<i32>);
+        type Budget = (Uuid, Uuid, String, Option<Uuid>, Option<Uuid>, Option<Uuid>,
+            String, Option<i64>, Option<i64>, Option<i16>);
+        let limits: Vec<Limit> = sqlx::query_as(
+            "SELECT tenant_id, id, scope, project_id, user_id, key_id, model, rpm, tpm, max_concurrent
+             FROM rate_limits WHERE $1::uuid IS NULL OR tenant_id = $1",
+        )
+        .bind(only)
+        .fetch_all(&mut **tx)
+        .await
+        .map_err(db)?;
+        let budgets: Vec<Budget> = sqlx::query_as(
+            "SELECT tenant_id, id, scope, project_id, user_id, key_id, period, max_tokens, max_cost_pico,
+                    soft_limit_percent
+             FROM budgets WHERE $1::uuid IS NULL OR tenant_id = $1",
+        )
+        .bind(only)
+        .fetch_all(&mut **tx)
+        .await
+        .map_err(db)?;
+        let limits = limits
+            .into_iter()
+            .filter_map(|(tenant_id, id, kind, p, u, k, model, rpm, tpm, max_concurrent)| {
+                Some(GatewayLimitRow {
+                    scope: LedgerScope::from_columns(&kind, p, u, k)?,
+                    tenant_id,
+                    id,
+                    model,
+                    rpm,
+                    tpm,
+                    max_concurrent,
+                })
+            })
+            .collect();
+        let budgets = budgets
+            .into_iter()
+            .filter_map(|(tenant_id, id, kind, p, u, k, period, max_tokens, max_cost_pico, soft)| {
+                Some(GatewayBudgetRow {
+                    scope: LedgerScope::from_columns(&kind, p, u, k)?,
+                    tenant_id,
+                    id,
+                    period,
+                    max_tokens,
+                    max_cost_pico,
+                    soft_limit_percent: soft,
+                })
+            })
+            .collect();
+        Ok((limits, budgets))
+    }
+
+    /// Tokens and pico-USD a scope consumed in `[start, end)`, from the
+    /// rollups: what a budget's counter restarts from when the budget store
+    /// lost it.
+    pub async fn ledger_consumption(
+        &self,
+        tenant: TenantId,
+        scope: LedgerScope,
+        start: DateTime<Utc>,
+        end: Option<DateTime<Utc>>,
+    ) -> Result<(i64, i64)> {
+        let (column, id) = match scope {
+            LedgerScope::Tenant => ("tenant_id", tenant.0),
+            LedgerScope::Project(id) => ("project_id", id),
+            LedgerScope::User(id) => ("user_id", id),
+            LedgerScope::Key(id) => ("key_id", id),
+        };
+        let mut tx = self.unscoped_platform_tx().await?;
+        let row: (i64, i64) = sqlx::query_as(sql!(
+            "SELECT coalesce(sum(prompt_tokens + completion_tokens), 0)::bigint,
+                    coalesce(sum(cost_pico), 0)::bigint
+             FROM usage_rollups
+             WHERE tenant_id = $4 AND {column} = $1 AND bucket >= $2
+               AND ($3::timestamptz IS NULL OR bucket < $3)"
+        ))
+        .bind(id)
+        .bind(start)
+        .bind(end)
+        .bind(tenant.0)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok(row)
+    }
+
+    /// Tokens and cost of the requests in `ids` that have a usage event:
+    /// how the reaper settles a reservation whose replica went away.
+    pub async fn usage_of_requests(&self, ids: &[Uuid]) -> Result<Vec<(Uuid, i64, i64)>> {
+        let mut tx = self.unscoped_platform_tx().await?;
+        let rows = sqlx::query_as(
+            "SELECT request_id, prompt_tokens + completion_tokens, cost_pico
+             FROM usage_events WHERE request_id = ANY($1)",
+        )
+        .bind(ids)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok(rows)
     }
 
     async fn gateway_routes(
@@ -217,7 +416,10 @@ impl Store {
                  (SELECT count(*) || ':' || coalesce(max(updated_at)::text, '') FROM service_accounts WHERE tenant_id = t.id),
                  (SELECT count(*) || ':' || coalesce(max(updated_at)::text, '') FROM backends WHERE tenant_id = t.id),
                  (SELECT count(*) || ':' || coalesce(max(updated_at)::text, '') FROM routes WHERE tenant_id = t.id),
-                 (SELECT count(*) FROM route_targets WHERE tenant_id = t.id))
+                 (SELECT count(*) FROM route_targets WHERE tenant_id = t.id),
+                 (SELECT count(*) || ':' || coalesce(max(updated_at)::text, '') FROM rate_limits WHERE tenant_id = t.id),
+                 (SELECT count(*) || ':' || coalesce(max(updated_at)::text, '') FROM budgets WHERE tenant_id = t.id),
+                 (SELECT count(*) || ':' || coalesce(max(updated_at)::text, '') FROM tenant_model_prices WHERE tenant_id = t.id))
              FROM tenants t WHERE $1::uuid IS NULL OR t.id = $1",
         )
         .bind(tenant.map(|t| t.0))
@@ -247,41 +449,49 @@ impl Store {
         Ok(listener)
     }
 
-    /// Writes usage events; events already written (same request id) are
-    /// skipped, so a batch can be retried safely. One statement over arrays
-    /// is far cheaper for Postgres than a row of parameters per event, and a
-    /// plain insert cheaper than `ON CONFLICT`, which is kept for the rare
-    /// retry of a batch that may have landed already.
+    /// Writes usage events and adds them to the rollups, in one statement.
+    /// Events already written (same request id) are skipped and not added
+    /// again, so a batch can be replayed safely. One statement over arrays is
+    /// far cheaper for Postgres than a row of parameters per event.
     pub async fn insert_usage(&self, events: &[UsageEvent]) -> Result<()> {
-        if events.is_empty() {
-            return Ok(());
-        }
-        match self.insert_usage_with(events, "").await {
-            Err(ditto_core::Error::Conflict(_)) => {
-                self.insert_usage_with(events, " ON CONFLICT (request_id) DO NOTHING")
-                    .await
-            }
-            other => other,
-        }
-    }
-
-    async fn insert_usage_with(
-        &self,
-        events: &[UsageEvent],
-        on_conflict: &'static str,
-    ) -> Result<()> {
         fn column<T>(events: &[UsageEvent], f: impl Fn(&UsageEvent) -> T) -> Vec<T> {
             events.iter().map(f).collect()
         }
+        if events.is_empty() {
+            return Ok(());
+        }
         let mut tx = self.unscoped_platform_tx().await?;
-        sqlx::query(sql!(
-            "INSERT INTO usage_events (request_id, tenant_id, project_id, key_id, user_id, service_account_id,
-                 endpoint, model, backend_id, status, attempts, streamed, prompt_tokens, completion_tokens,
-                 cached_tokens, latency_ms, ttfb_ms, error_kind, created_at)
-             SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::uuid[], $6::uuid[],
-                 $7::text[], $8::text[], $9::uuid[], $10::int[], $11::int[], $12::bool[], $13::bigint[],
-                 $14::bigint[], $15::bigint[], $16::int[], $17::int[], $18::text[], $19::timestamptz[]){on_conflict}"
-        ))
+        // Rollup rows are upserted in key order so concurrent writers lock
+        // them in the same order and cannot deadlock.
+        sqlx::query(
+            "WITH inserted AS (
+                 INSERT INTO usage_events (request_id, tenant_id, project_id, key_id, user_id, service_account_id,
+                     endpoint, model, backend_id, status, attempts, streamed, prompt_tokens, completion_tokens,
+                     cached_tokens, latency_ms, ttfb_ms, error_kind, cost_pico, created_at)
+                 SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::uuid[], $6::uuid[],
+                     $7::text[], $8::text[], $9::uuid[], $10::int[], $11::int[], $12::bool[], $13::bigint[],
+                     $14::bigint[], $15::bigint[], $16::int[], $17::int[], $18::text[], $19::bigint[],
+                     $20::timestamptz[])
+                 ON CONFLICT (request_id) DO NOTHING
+                 RETURNING *
+             )
+             INSERT INTO usage_rollups AS r (tenant_id, bucket, key_id, project_id, user_id, service_account_id,
+                 model, backend_id, requests, errors, prompt_tokens, completion_tokens, cached_tokens, cost_pico)
+             SELECT tenant_id, date_bin('15 minutes', created_at, TIMESTAMPTZ '2000-01-01 00:00:00+00'), key_id,
+                    project_id, user_id, service_account_id, coalesce(model, ''), backend_id, count(*),
+                    count(*) FILTER (WHERE status >= 400), sum(prompt_tokens), sum(completion_tokens),
+                    sum(cached_tokens), sum(cost_pico)
+             FROM inserted
+             GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
+             ORDER BY 1, 2, 3, 7, 8
+             ON CONFLICT (tenant_id, bucket, key_id, model, backend_id) DO UPDATE SET
+                 requests = r.requests + excluded.requests,
+                 errors = r.errors + excluded.errors,
+                 prompt_tokens = r.prompt_tokens + excluded.prompt_tokens,
+                 completion_tokens = r.completion_tokens + excluded.completion_tokens,
+                 cached_tokens = r.cached_tokens + excluded.cached_tokens,
+                 cost_pico = r.cost_pico + excluded.cost_pico",
+        )
         .bind(column(events, |e| e.request_id))
         .bind(column(events, |e| e.tenant_id))
         .bind(column(events, |e| e.project_id))
@@ -300,6 +510,7 @@ impl Store {
         .bind(column(events, |e| e.latency_ms as i32))
         .bind(column(events, |e| e.ttfb_ms.map(|v| v as i32)))
         .bind(column(events, |e| e.error_kind.clone()))
+        .bind(column(events, |e| e.cost_pico))
         .bind(column(events, |e| e.created_at))
         .execute(&mut *tx)
         .await
