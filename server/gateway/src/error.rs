@@ -1,6 +1,6 @@
 //! Errors in OpenAI's shape, so SDKs surface them as they would OpenAI's.
 
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
@@ -12,6 +12,8 @@ pub struct GatewayError {
     pub kind: &'static str,
     pub code: Option<&'static str>,
     pub param: Option<&'static str>,
+    /// Sent with the error, e.g. `Retry-After` and `x-ratelimit-*`.
+    pub headers: HeaderMap,
 }
 
 impl GatewayError {
@@ -27,6 +29,7 @@ impl GatewayError {
             kind,
             code: Some(code),
             param: None,
+            headers: HeaderMap::new(),
         }
     }
 
@@ -129,6 +132,52 @@ impl GatewayError {
         )
     }
 
+    pub fn rate_limited(message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limit_error",
+            "rate_limit_exceeded",
+            message,
+        )
+    }
+
+    /// A budget has no room for the request; OpenAI's quota error, so SDKs
+    /// do not retry it.
+    pub fn insufficient_quota(message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "insufficient_quota",
+            "insufficient_quota",
+            message,
+        )
+    }
+
+    /// The limits store cannot be reached and the request must not go
+    /// uncounted.
+    pub fn limits_unavailable(message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "api_error",
+            "limits_unavailable",
+            message,
+        )
+    }
+
+    pub fn model_not_priced(model: &str) -> Self {
+        Self {
+            param: Some("model"),
+            ..Self::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_request_error",
+                "model_not_priced",
+                format!(
+                    "No price is configured for the model `{model}`, and a cost budget applies to this key. \
+                     Ask an administrator to set its price."
+                ),
+            )
+        }
+    }
+
     /// A short label for logs, metrics and usage rows.
     pub fn label(&self) -> &'static str {
         self.code.unwrap_or(self.kind)
@@ -141,6 +190,7 @@ impl IntoResponse for GatewayError {
             "message": self.message, "type": self.kind, "param": self.param, "code": self.code,
         }});
         let mut response = (self.status, axum::Json(body)).into_response();
+        response.headers_mut().extend(self.headers);
         if self.status == StatusCode::UNAUTHORIZED {
             response
                 .headers_mut()

@@ -6,11 +6,13 @@
 mod backend;
 mod error;
 mod glob;
+mod governor;
 mod health;
 mod loader;
 mod meter;
 mod metrics;
 mod proxy;
+mod rules;
 mod snapshot;
 pub mod usage;
 
@@ -25,6 +27,7 @@ use ditto_store::Store;
 use tokio::task::JoinHandle;
 
 pub use backend::BreakerConfig;
+pub use governor::{Clock, CounterStore, LimitsConfig};
 pub use error::GatewayError;
 pub use meter::Usage;
 
@@ -41,8 +44,12 @@ pub struct GatewayConfig {
     pub breaker: BreakerConfig,
     /// Usage events queued before the request path waits.
     pub usage_queue: usize,
+    /// Where usage batches wait while the database is unreachable; `None`
+    /// keeps them in memory (lost if the process dies meanwhile).
+    pub usage_spool: Option<std::path::PathBuf>,
     /// Interval of active health checks (`GET {base}/models`); `None` turns them off.
     pub health_check_every: Option<Duration>,
+    pub limits: LimitsConfig,
 }
 
 impl Default for GatewayConfig {
@@ -54,7 +61,9 @@ impl Default for GatewayConfig {
             resync_every: Duration::from_secs(30),
             breaker: BreakerConfig::default(),
             usage_queue: 10_000,
+            usage_spool: None,
             health_check_every: Some(Duration::from_secs(15)),
+            limits: LimitsConfig::default(),
         }
     }
 }
@@ -63,6 +72,7 @@ impl Default for GatewayConfig {
 pub struct Gateway {
     snapshot: Arc<ArcSwap<snapshot::Snapshot>>,
     usage: usage::UsageSink,
+    governor: Arc<governor::Governor>,
     config: GatewayConfig,
     metrics: Arc<metrics::Metrics>,
 }
@@ -71,6 +81,7 @@ pub struct Gateway {
 pub struct Handle {
     follower: JoinHandle<()>,
     health: Option<JoinHandle<()>>,
+    reaper: JoinHandle<()>,
     writer: usage::UsageWriter,
 }
 
@@ -82,6 +93,7 @@ impl Handle {
         if let Some(health) = self.health {
             health.abort();
         }
+        self.reaper.abort();
         self.writer.finish().await;
     }
 }
@@ -109,10 +121,20 @@ impl Gateway {
         let health = config
             .health_check_every
             .map(|every| tokio::spawn(health::run(snapshot.clone(), every)));
-        let (sink, writer) = usage::start(&store, config.usage_queue, metrics.clone());
+        let governor = governor::Governor::start(config.limits.clone(), store.clone(), metrics.clone())
+            .await
+            .map_err(ditto_core::Error::Unavailable)?;
+        let (sink, writer) = usage::start(
+            &store,
+            config.usage_queue,
+            config.usage_spool.clone(),
+            metrics.clone(),
+        );
+        let reaper = tokio::spawn(governor.clone().reap(snapshot.clone(), sink.clone()));
         let gateway = Arc::new(Self {
             snapshot,
             usage: sink,
+            governor,
             config,
             metrics,
         });
@@ -121,6 +143,7 @@ impl Gateway {
             Handle {
                 follower,
                 health,
+                reaper,
                 writer,
             },
         ))

@@ -16,6 +16,11 @@ pub struct Metrics {
     pub(crate) snapshot_reload_failures: AtomicU64,
     pub(crate) usage_written: AtomicU64,
     pub(crate) usage_write_failures: AtomicU64,
+    pub(crate) usage_spooled: AtomicU64,
+    pub(crate) limit_refusals: AtomicU64,
+    pub(crate) limits_store_errors: AtomicU64,
+    pub(crate) budget_soft_limits: AtomicU64,
+    pub(crate) reservations_reaped: AtomicU64,
 }
 
 /// How one upstream attempt went, per backend.
@@ -95,6 +100,36 @@ impl Metrics {
                 "counter",
                 "Failed usage batch writes (retried).",
                 get(&self.usage_write_failures),
+            ),
+            (
+                "ditto_gateway_usage_spooled_total",
+                "counter",
+                "Usage events spooled to disk while the database was unreachable.",
+                get(&self.usage_spooled),
+            ),
+            (
+                "ditto_gateway_limit_refusals_total",
+                "counter",
+                "Requests refused by a rate limit or budget.",
+                get(&self.limit_refusals),
+            ),
+            (
+                "ditto_gateway_limits_store_errors_total",
+                "counter",
+                "Failed calls to the limits store (Redis): refused requests or late settlements.",
+                get(&self.limits_store_errors),
+            ),
+            (
+                "ditto_gateway_budget_soft_limits_total",
+                "counter",
+                "Budgets that crossed their soft limit (once per budget and period).",
+                get(&self.budget_soft_limits),
+            ),
+            (
+                "ditto_gateway_reservations_reaped_total",
+                "counter",
+                "Budget reservations of stopped replicas settled by the reaper.",
+                get(&self.reservations_reaped),
             ),
             (
                 "ditto_gateway_usage_queue_free",

@@ -22,7 +22,9 @@ use uuid::Uuid;
 use crate::Gateway;
 use crate::backend::InFlight;
 use crate::error::GatewayError;
+use crate::governor::{self, Admission, Demand};
 use crate::meter::{Metered, Outcome};
+use crate::rules::Price;
 use crate::snapshot::{Key, RouteEntry, Target, Tenant};
 
 static REQUEST_ID: HeaderName = HeaderName::from_static("x-ditto-request-id");
@@ -78,6 +80,13 @@ struct Peek<'a> {
     stream: Option<bool>,
     #[serde(default)]
     stream_options: Option<Value>,
+    /// The output cap, under each endpoint's name for it.
+    #[serde(default)]
+    max_tokens: Option<u64>,
+    #[serde(default)]
+    max_completion_tokens: Option<u64>,
+    #[serde(default)]
+    max_output_tokens: Option<u64>,
 }
 
 /// Endpoints whose JSON body must name a model.
@@ -86,6 +95,11 @@ fn needs_model(path: &str) -> bool {
         path,
         "chat/completions" | "completions" | "embeddings" | "responses"
     )
+}
+
+/// Endpoints whose answers are generated tokens (priced as output).
+fn produces_output(path: &str) -> bool {
+    matches!(path, "chat/completions" | "completions" | "responses")
 }
 
 /// Endpoints that report usage in the stream when asked with `stream_options`.
@@ -147,11 +161,15 @@ struct Call {
     request_id: Uuid,
     shown_request_id: HeaderValue,
     started: Instant,
-    tenant_id: Uuid,
+    tenant: Arc<Tenant>,
     key: Arc<Key>,
     endpoint: String,
     model: Option<String>,
     streamed: bool,
+    /// Charges against limits and budgets, settled when the request ends.
+    admission: Option<Admission>,
+    /// The price of what the serving backend produces.
+    price: Option<Price>,
 }
 
 impl Call {
@@ -164,6 +182,13 @@ impl Call {
         error: Option<&str>,
     ) -> UsageEvent {
         let usage = outcome.map(|o| o.usage).unwrap_or_default();
+        let cost_pico = self.price.map_or(0, |p| {
+            p.cost(
+                usage.prompt_tokens,
+                usage.cached_tokens,
+                usage.completion_tokens,
+            )
+        });
         let ms = |at: Instant| {
             at.duration_since(self.started)
                 .as_millis()
@@ -171,7 +196,7 @@ impl Call {
         };
         UsageEvent {
             request_id: self.request_id,
-            tenant_id: self.tenant_id,
+            tenant_id: self.tenant.id,
             project_id: self.key.project_id,
             key_id: self.key.key_id,
             user_id: self.key.owner_user_id,
@@ -196,24 +221,42 @@ impl Call {
                 };
                 Some(kind.to_owned())
             }),
-            cost_pico: 0,
-            created_at: Utc::now(),
+            cost_pico,
+            created_at: self.gw.governor.clock().now(),
         }
     }
 
-    /// A refusal after authentication: answered and accounted for.
-    fn refuse(&self, error: GatewayError, attempts: u32) -> Response {
+    /// A refusal after authentication: answered, accounted for, and its
+    /// charges against limits refunded.
+    fn refuse(self, error: GatewayError, attempts: u32) -> Response {
         self.gw.metrics.response(error.status.as_u16());
-        self.gw.usage.record(self.event(
+        let event = self.event(
             error.status.as_u16(),
             attempts,
             None,
             None,
             Some(error.label()),
-        ));
+        );
         let mut response = error.into_response();
         self.stamp(response.headers_mut(), None, attempts);
+        self.settle(event, governor::Outcome::Refused);
         response
+    }
+
+    /// Settles the request's charges, then records its usage event: in that
+    /// order, so a budget counter rebuilt from the ledger in between is
+    /// never missing the request nor counting it twice.
+    fn settle(mut self, event: UsageEvent, outcome: governor::Outcome) {
+        match self.admission.take() {
+            None => self.gw.usage.record(event),
+            Some(admission) => {
+                let gw = self.gw.clone();
+                tokio::spawn(async move {
+                    gw.governor.finish(admission, outcome).await;
+                    gw.usage.record(event);
+                });
+            }
+        }
     }
 
     fn stamp(&self, headers: &mut HeaderMap, backend: Option<&str>, attempts: u32) {
@@ -306,11 +349,13 @@ async fn handle(
         request_id,
         shown_request_id,
         started,
-        tenant_id: tenant.id,
+        tenant: tenant.clone(),
         key,
         endpoint: path.to_owned(),
         model: None,
         streamed: false,
+        admission: None,
+        price: None,
     };
     if path
         .split('/')
@@ -323,10 +368,10 @@ async fn handle(
     }
     if method == Method::GET {
         if path == "models" {
-            return list_models(&call, &tenant);
+            return list_models(call, &tenant);
         }
         if let Some(model) = path.strip_prefix("models/") {
-            return get_model(&call, &tenant, model);
+            return get_model(call, &tenant, model);
         }
     }
     let limit = gw.config.max_body_bytes;
@@ -362,6 +407,11 @@ async fn handle(
         .and_then(|o| o.get("include_usage"))
         .and_then(Value::as_bool)
         .unwrap_or(false);
+    let max_output_tokens = peek.as_ref().and_then(|p| {
+        p.max_completion_tokens
+            .or(p.max_tokens)
+            .or(p.max_output_tokens)
+    });
     drop(peek);
     call.model = model.clone();
     call.streamed = stream;
@@ -386,6 +436,24 @@ async fn handle(
         };
         return call.refuse(error, 0);
     };
+    let platform_prices = gw.snapshot.load().platform_prices.clone();
+    let request_id_text = request_id.to_string();
+    let demand = Demand {
+        tenant: &tenant,
+        platform_prices: &platform_prices,
+        key: &call.key,
+        request_id: &request_id_text,
+        endpoint: path,
+        model: model.as_deref(),
+        route,
+        body_len: body.len(),
+        max_output_tokens,
+        produces_output: produces_output(path),
+    };
+    match gw.governor.admit(&demand).await {
+        Ok(admission) => call.admission = admission,
+        Err(error) => return call.refuse(error, 0),
+    }
     let add_usage = stream && streams_usage_on_request(path) && !client_wants_usage;
     let upstream_request = UpstreamRequest {
         method,
@@ -473,7 +541,7 @@ fn candidates(route: &RouteEntry) -> Vec<&Target> {
 enum Failure {
     Timeout,
     Connect(String),
-    Status(reqwest::Response, Arc<crate::backend::Backend>),
+    Status(reqwest::Response, Arc<crate::backend::Backend>, Option<String>),
 }
 
 async fn forward(call: Call, route: Arc<RouteEntry>, request: UpstreamRequest) -> Response {
@@ -544,22 +612,33 @@ async fn forward(call: Call, route: Arc<RouteEntry>, request: UpstreamRequest) -
                 backend.runtime.breaker().record(&backend.name, false);
             }
             tracing::warn!(backend = %backend.name, %status, "upstream failed; trying the next backend");
-            last = Some(Failure::Status(response, backend.clone()));
+            last = Some(Failure::Status(
+                response,
+                backend.clone(),
+                target.upstream_model.clone(),
+            ));
             continue;
         }
         backend.runtime.breaker().record(&backend.name, true);
         return pass_through(
             call,
             response,
-            backend.clone(),
+            (backend.clone(), target.upstream_model.as_deref()),
             Some(slot),
             attempts,
             request.add_usage,
         );
     }
     let error = match last {
-        Some(Failure::Status(response, backend)) => {
-            return pass_through(call, response, backend, None, attempts, false);
+        Some(Failure::Status(response, backend, upstream_model)) => {
+            return pass_through(
+                call,
+                response,
+                (backend, upstream_model.as_deref()),
+                None,
+                attempts,
+                false,
+            );
         }
         Some(Failure::Timeout) => GatewayError::timeout(),
         Some(Failure::Connect(e)) => {
@@ -575,13 +654,19 @@ async fn forward(call: Call, route: Arc<RouteEntry>, request: UpstreamRequest) -
 }
 
 fn pass_through(
-    call: Call,
+    mut call: Call,
     response: reqwest::Response,
-    backend: Arc<crate::backend::Backend>,
+    (backend, upstream_model): (Arc<crate::backend::Backend>, Option<&str>),
     slot: Option<InFlight>,
     attempts: u32,
     strip_usage: bool,
 ) -> Response {
+    call.price = governor::served_price(
+        &call.tenant,
+        &call.gw.snapshot.load().platform_prices,
+        call.model.as_deref(),
+        upstream_model,
+    );
     let status = response.status();
     call.gw.metrics.response(status.as_u16());
     let sse = response
@@ -598,6 +683,9 @@ fn pass_through(
             headers.append(name.clone(), value.clone());
         }
         call.stamp(headers, Some(&backend.name), attempts);
+        if let Some(admission) = &call.admission {
+            headers.extend(admission.headers.clone());
+        }
     }
     let backend_id = backend.id;
     let status_code = status.as_u16();
@@ -610,7 +698,11 @@ fn pass_through(
             Some(&outcome),
             error.as_deref(),
         );
-        call.gw.usage.record(event);
+        let served = governor::Outcome::Served {
+            tokens: (event.prompt_tokens + event.completion_tokens).min(i64::MAX as u64) as i64,
+            cost_pico: event.cost_pico,
+        };
+        call.settle(event, served);
     });
     let expected_len = if strip_usage {
         None
@@ -635,7 +727,7 @@ fn model_json(name: &str, route: &RouteEntry) -> Value {
 }
 
 /// Answers from the snapshot, accounted like any other request.
-fn answer(call: &Call, body: Value) -> Response {
+fn answer(call: Call, body: Value) -> Response {
     call.gw.usage.record(call.event(200, 0, None, None, None));
     call.gw.metrics.response(200);
     let mut response = axum::Json(body).into_response();
@@ -644,7 +736,7 @@ fn answer(call: &Call, body: Value) -> Response {
 }
 
 /// `GET /v1/models`: the exact model names this key may use.
-fn list_models(call: &Call, tenant: &Tenant) -> Response {
+fn list_models(call: Call, tenant: &Tenant) -> Response {
     let mut models: Vec<(&String, &Arc<RouteEntry>)> = tenant
         .routes
         .names()
@@ -659,7 +751,7 @@ fn list_models(call: &Call, tenant: &Tenant) -> Response {
 }
 
 /// `GET /v1/models/{model}`: one model this key may use.
-fn get_model(call: &Call, tenant: &Tenant, model: &str) -> Response {
+fn get_model(call: Call, tenant: &Tenant, model: &str) -> Response {
     match tenant.routes.exact(model) {
         Some(route) if call.key.allows(model) => answer(call, model_json(model, route)),
         _ => call.refuse(GatewayError::model_not_found(model), 0),

@@ -13,11 +13,14 @@ use uuid::Uuid;
 
 use crate::backend::{Backend, Registry};
 use crate::glob;
+use crate::rules::{Prices, Rules};
 
 #[derive(Default)]
 pub struct Snapshot {
     by_slug: HashMap<String, Arc<Tenant>>,
     slug_by_id: HashMap<Uuid, String>,
+    /// Platform default prices; a tenant's own prices override them.
+    pub platform_prices: Arc<Prices>,
 }
 
 pub struct Tenant {
@@ -28,6 +31,7 @@ pub struct Tenant {
     pub keys: HashMap<String, Arc<Key>>,
     pub routes: RouteTable,
     pub backends: Vec<Arc<Backend>>,
+    pub rules: Rules,
     /// Database time of the load: every change committed earlier is here.
     pub loaded_as_of: DateTime<Utc>,
 }
@@ -112,14 +116,29 @@ impl Snapshot {
         self.by_slug.values().map(|t| t.keys.len()).sum()
     }
 
+    /// Tenants with at least one budget (whose reservations may need reaping).
+    pub fn tenants_with_budgets(&self) -> impl Iterator<Item = Uuid> + '_ {
+        self.by_slug
+            .values()
+            .filter(|t| t.rules.has_budgets())
+            .map(|t| t.id)
+    }
+
     /// Every backend of every tenant.
     pub fn backends(&self) -> impl Iterator<Item = &Arc<Backend>> {
         self.by_slug.values().flat_map(|t| t.backends.iter())
     }
 
     /// A snapshot of everything in `rows`.
-    pub fn build(rows: GatewayRows, registry: &Registry, master_key: Option<&MasterKey>) -> Self {
-        let mut snapshot = Snapshot::default();
+    pub fn build(
+        mut rows: GatewayRows,
+        registry: &Registry,
+        master_key: Option<&MasterKey>,
+    ) -> Self {
+        let mut snapshot = Snapshot {
+            platform_prices: Arc::new(take_platform_prices(&mut rows)),
+            ..Snapshot::default()
+        };
         for tenant in build_tenants(rows, registry, master_key) {
             snapshot.insert(tenant);
         }
@@ -130,13 +149,14 @@ impl Snapshot {
     pub fn with_tenant(
         &self,
         id: Uuid,
-        rows: GatewayRows,
+        mut rows: GatewayRows,
         registry: &Registry,
         master_key: Option<&MasterKey>,
     ) -> Self {
         let mut next = Snapshot {
             by_slug: self.by_slug.clone(),
             slug_by_id: self.slug_by_id.clone(),
+            platform_prices: Arc::new(take_platform_prices(&mut rows)),
         };
         if let Some(slug) = next.slug_by_id.remove(&id) {
             next.by_slug.remove(&slug);
@@ -153,6 +173,26 @@ impl Snapshot {
     }
 }
 
+/// Removes the platform's prices from `rows`, leaving the tenants' own.
+fn take_platform_prices(rows: &mut GatewayRows) -> Prices {
+    let (platform, own) = std::mem::take(&mut rows.prices)
+        .into_iter()
+        .partition::<Vec<_>, _>(|p| p.tenant_id.is_none());
+    rows.prices = own;
+    platform
+        .iter()
+        .map(|row| (row.model.clone(), row.into()))
+        .collect()
+}
+
+fn group<T>(rows: Vec<T>, tenant: impl Fn(&T) -> Uuid) -> HashMap<Uuid, Vec<T>> {
+    let mut groups: HashMap<Uuid, Vec<T>> = HashMap::new();
+    for row in rows {
+        groups.entry(tenant(&row)).or_default().push(row);
+    }
+    groups
+}
+
 fn build_tenants(
     rows: GatewayRows,
     registry: &Registry,
@@ -164,7 +204,13 @@ fn build_tenants(
         keys,
         backends,
         routes,
+        limits,
+        budgets,
+        prices,
     } = rows;
+    let mut limits = group(limits, |l| l.tenant_id);
+    let mut budgets = group(budgets, |b| b.tenant_id);
+    let mut prices = group(prices, |p| p.tenant_id.unwrap_or_default());
     let mut keys_by_tenant: HashMap<Uuid, Vec<GatewayKeyRow>> = HashMap::new();
     for key in keys {
         keys_by_tenant.entry(key.tenant_id).or_default().push(key);
@@ -199,6 +245,12 @@ fn build_tenants(
                     &backends,
                 ),
                 backends: backends.into_values().collect(),
+                rules: Rules::build(
+                    ditto_core::period::parse_zone(&t.time_zone).unwrap_or(chrono_tz::UTC),
+                    limits.remove(&t.id).unwrap_or_default(),
+                    budgets.remove(&t.id).unwrap_or_default(),
+                    prices.remove(&t.id).unwrap_or_default(),
+                ),
                 loaded_as_of: as_of,
                 id: t.id,
                 slug: t.slug,

@@ -1,22 +1,25 @@
 //! Usage events leave the request path through a bounded queue and are
-//! written in batches. A full queue applies backpressure instead of dropping;
-//! a failing database is retried with the batch kept (spooling to disk comes
-//! with the usage ledger).
+//! written in batches. Nothing is dropped: a full queue applies backpressure,
+//! and a batch the database refuses is spooled to local disk and replayed,
+//! oldest first, once the database answers again (also after a restart).
+//! Writes are idempotent by request id, so a replay never counts twice.
 
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use ditto_store::gateway::UsageEvent;
-use std::sync::Arc;
-use std::sync::atomic::Ordering;
-
 use ditto_store::{DbConfig, Store};
+use tokio::sync::mpsc;
 
 use crate::metrics::Metrics;
-use tokio::sync::mpsc;
 
 const BATCH: usize = 1000;
 // Fewer, larger transactions: each commit costs Postgres a WAL flush.
 const LINGER: Duration = Duration::from_millis(200);
+/// How often spooled batches are retried while the database is away.
+const REPLAY_EVERY: Duration = Duration::from_secs(1);
 
 #[derive(Clone)]
 pub struct UsageSink {
@@ -49,8 +52,14 @@ impl UsageSink {
 
 /// Starts the writer on a thread of its own, with its own small pool, so
 /// encoding and sending batches never stalls a request worker; returns the
-/// sink the request path uses.
-pub fn start(store: &Store, capacity: usize, metrics: Arc<Metrics>) -> (UsageSink, UsageWriter) {
+/// sink the request path uses. `spool`: where batches wait while the
+/// database is unreachable (`None`: they wait in memory).
+pub fn start(
+    store: &Store,
+    capacity: usize,
+    spool: Option<PathBuf>,
+    metrics: Arc<Metrics>,
+) -> (UsageSink, UsageWriter) {
     let (tx, rx) = mpsc::channel(capacity);
     let options = (*store.pool().connect_options()).clone();
     let thread = std::thread::Builder::new()
@@ -63,10 +72,16 @@ pub fn start(store: &Store, capacity: usize, metrics: Arc<Metrics>) -> (UsageSin
             runtime.block_on(async move {
                 let config = DbConfig {
                     max_connections: 2,
+                    acquire_timeout: Duration::from_secs(3),
                     ..DbConfig::default()
                 };
                 let store = Store::connect_lazy(options, &config);
-                run(store.clone(), rx, &metrics).await;
+                let mut writer = Writer {
+                    store: store.clone(),
+                    spool: spool.map(Spool::open),
+                    metrics,
+                };
+                writer.run(rx).await;
                 store.pool().close().await;
             });
         })
@@ -75,55 +90,278 @@ pub fn start(store: &Store, capacity: usize, metrics: Arc<Metrics>) -> (UsageSin
 }
 
 impl UsageWriter {
-    /// Writes everything queued, once every sink is dropped.
+    /// Writes (or spools) everything queued, once every sink is dropped.
     pub async fn finish(self) {
         let _ = tokio::task::spawn_blocking(move || self.thread.join()).await;
     }
 }
 
-async fn run(store: Store, mut rx: mpsc::Receiver<UsageEvent>, metrics: &Metrics) {
-    let mut batch = Vec::with_capacity(BATCH);
-    loop {
-        let Some(first) = rx.recv().await else { break };
-        batch.push(first);
-        // Sleep instead of waiting on the queue: a waiting receiver makes every
-        // send wake this thread, a cross-thread syscall per request on the
-        // request path. Asleep, sends just enqueue.
-        tokio::time::sleep(LINGER).await;
+struct Writer {
+    store: Store,
+    spool: Option<Spool>,
+    metrics: Arc<Metrics>,
+}
+
+impl Writer {
+    async fn run(&mut self, mut rx: mpsc::Receiver<UsageEvent>) {
+        let mut batch = Vec::with_capacity(BATCH);
+        self.replay().await;
         loop {
-            while batch.len() < BATCH {
-                match rx.try_recv() {
-                    Ok(event) => batch.push(event),
-                    Err(_) => break,
+            let first = if self.spooled() {
+                match tokio::time::timeout(REPLAY_EVERY, rx.recv()).await {
+                    Ok(first) => first,
+                    Err(_) => {
+                        self.replay().await;
+                        continue;
+                    }
+                }
+            } else {
+                rx.recv().await
+            };
+            let Some(first) = first else { break };
+            batch.push(first);
+            // Sleep instead of waiting on the queue: a waiting receiver makes
+            // every send wake this thread, a cross-thread syscall per request
+            // on the request path. Asleep, sends just enqueue.
+            tokio::time::sleep(LINGER).await;
+            loop {
+                while batch.len() < BATCH {
+                    match rx.try_recv() {
+                        Ok(event) => batch.push(event),
+                        Err(_) => break,
+                    }
+                }
+                let full = batch.len() == BATCH;
+                self.write(&mut batch, false).await;
+                if !full {
+                    break;
                 }
             }
-            let full = batch.len() == BATCH;
-            write(&store, &mut batch, metrics).await;
-            if !full {
-                break;
+            if self.spooled() {
+                self.replay().await;
+            }
+        }
+        // Shutting down: one try, then to disk rather than waiting for a
+        // database that may not come back before we are killed.
+        self.write(&mut batch, true).await;
+        self.replay().await;
+    }
+
+    fn spooled(&self) -> bool {
+        self.spool.as_ref().is_some_and(|s| s.pending > 0)
+    }
+
+    /// Writes a batch, or spools it when the database refuses it (after
+    /// spooled batches, to keep their order). Without a spool, retries until
+    /// the database takes it.
+    async fn write(&mut self, batch: &mut Vec<UsageEvent>, final_flush: bool) {
+        let mut delay = Duration::from_millis(100);
+        while !batch.is_empty() {
+            let result = if self.spooled() {
+                Err("older batches are spooled".to_owned())
+            } else {
+                self.store
+                    .insert_usage(batch)
+                    .await
+                    .map_err(|e| e.to_string())
+            };
+            match result {
+                Ok(()) => {
+                    self.metrics
+                        .usage_written
+                        .fetch_add(batch.len() as u64, Ordering::Relaxed);
+                    batch.clear();
+                }
+                Err(e) => {
+                    self.metrics
+                        .usage_write_failures
+                        .fetch_add(1, Ordering::Relaxed);
+                    if let Some(spool) = &mut self.spool {
+                        match spool.push(batch) {
+                            Ok(()) => {
+                                self.metrics
+                                    .usage_spooled
+                                    .fetch_add(batch.len() as u64, Ordering::Relaxed);
+                                tracing::warn!(error = %e, events = batch.len(), "usage spooled to disk until the database answers");
+                                batch.clear();
+                                return;
+                            }
+                            Err(io) => {
+                                tracing::error!(error = %io, "cannot spool usage to disk; keeping it in memory")
+                            }
+                        }
+                    } else if final_flush {
+                        tracing::warn!(error = %e, events = batch.len(), "writing usage failed at shutdown; retrying");
+                    } else {
+                        tracing::warn!(error = %e, events = batch.len(), "writing usage failed; retrying");
+                    }
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(5));
+                }
             }
         }
     }
-    write(&store, &mut batch, metrics).await;
+
+    /// Writes spooled batches, oldest first, until one fails.
+    async fn replay(&mut self) {
+        let Some(spool) = &mut self.spool else { return };
+        while let Some((path, events)) = spool.oldest() {
+            if let Err(e) = self.store.insert_usage(&events).await {
+                tracing::debug!(error = %e, "the database still refuses spooled usage");
+                return;
+            }
+            self.metrics
+                .usage_written
+                .fetch_add(events.len() as u64, Ordering::Relaxed);
+            // Deleted only once written: a crash in between replays the
+            // file, and the request ids keep the replay from counting twice.
+            spool.remove(&path);
+            tracing::info!(events = events.len(), "spooled usage written");
+        }
+    }
 }
 
-/// Writes a batch, retrying until the database takes it.
-async fn write(store: &Store, batch: &mut Vec<UsageEvent>, metrics: &Metrics) {
-    let mut delay = Duration::from_millis(100);
-    while !batch.is_empty() {
-        match store.insert_usage(batch).await {
-            Ok(()) => {
-                metrics
-                    .usage_written
-                    .fetch_add(batch.len() as u64, Ordering::Relaxed);
-                batch.clear();
-            }
-            Err(e) => {
-                metrics.usage_write_failures.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(error = %e, events = batch.len(), "writing usage failed; retrying");
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(5));
+/// Batches on disk, one JSON-lines file each, named so that they sort in
+/// the order they were written.
+struct Spool {
+    dir: PathBuf,
+    pending: usize,
+}
+
+impl Spool {
+    fn open(dir: PathBuf) -> Self {
+        let pending = Self::files(&dir).len();
+        if pending > 0 {
+            tracing::info!(batches = pending, dir = %dir.display(), "found spooled usage to replay");
+        }
+        Self { dir, pending }
+    }
+
+    fn files(dir: &Path) -> Vec<PathBuf> {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+            .map(|entries| {
+                entries
+                    .filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        files.sort();
+        files
+    }
+
+    fn push(&mut self, batch: &[UsageEvent]) -> std::io::Result<()> {
+        use std::io::Write;
+        std::fs::create_dir_all(&self.dir)?;
+        let name = format!("{}.jsonl", uuid::Uuid::now_v7());
+        let partial = self.dir.join(format!("{name}.partial"));
+        let mut file = std::fs::File::create(&partial)?;
+        let mut out = std::io::BufWriter::new(&mut file);
+        for event in batch {
+            serde_json::to_writer(&mut out, event)?;
+            out.write_all(b"\n")?;
+        }
+        out.flush()?;
+        drop(out);
+        file.sync_all()?;
+        // Renamed once complete, so a crash mid-write leaves no half batch to replay.
+        std::fs::rename(&partial, self.dir.join(name))?;
+        self.pending += 1;
+        Ok(())
+    }
+
+    /// The oldest batch, skipping (and setting aside) files that do not parse.
+    fn oldest(&mut self) -> Option<(PathBuf, Vec<UsageEvent>)> {
+        for path in Self::files(&self.dir) {
+            let parsed = std::fs::read_to_string(&path).map(|text| {
+                text.lines()
+                    .filter(|l| !l.is_empty())
+                    .map(serde_json::from_str)
+                    .collect::<Result<Vec<UsageEvent>, _>>()
+            });
+            match parsed {
+                Ok(Ok(events)) => return Some((path, events)),
+                other => {
+                    tracing::error!(file = %path.display(), result = ?other.map(|r| r.map(|e| e.len())),
+                        "unreadable usage spool file set aside as .bad");
+                    let _ = std::fs::rename(&path, path.with_extension("bad"));
+                    self.pending = self.pending.saturating_sub(1);
+                }
             }
         }
+        self.pending = 0;
+        None
+    }
+
+    fn remove(&mut self, path: &Path) {
+        if let Err(e) = std::fs::remove_file(path) {
+            tracing::error!(file = %path.display(), error = %e, "cannot remove a replayed usage spool file");
+        }
+        self.pending = self.pending.saturating_sub(1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event() -> UsageEvent {
+        UsageEvent {
+            request_id: uuid::Uuid::now_v7(),
+            tenant_id: uuid::Uuid::now_v7(),
+            project_id: uuid::Uuid::now_v7(),
+            key_id: uuid::Uuid::now_v7(),
+            user_id: None,
+            service_account_id: None,
+            endpoint: "chat/completions".into(),
+            model: Some("m\n\"x\"".into()),
+            backend_id: None,
+            status: 200,
+            attempts: 1,
+            streamed: true,
+            prompt_tokens: 1,
+            completion_tokens: 2,
+            cached_tokens: 0,
+            latency_ms: 3,
+            ttfb_ms: None,
+            error_kind: None,
+            cost_pico: 42,
+            created_at: chrono::Utc::now(),
+        }
+    }
+
+    #[test]
+    fn spooled_batches_come_back_in_order_and_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut spool = Spool::open(dir.path().join("spool"));
+        let first = vec![event(), event()];
+        let second = vec![event()];
+        spool.push(&first).unwrap();
+        spool.push(&second).unwrap();
+        std::fs::write(dir.path().join("spool/zzz.jsonl.partial"), "{half").unwrap();
+        // A reopened spool (a restart) finds both batches.
+        let mut spool = Spool::open(dir.path().join("spool"));
+        assert_eq!(spool.pending, 2);
+        let (path, events) = spool.oldest().unwrap();
+        assert_eq!(
+            events.iter().map(|e| e.request_id).collect::<Vec<_>>(),
+            first.iter().map(|e| e.request_id).collect::<Vec<_>>()
+        );
+        spool.remove(&path);
+        let (path, events) = spool.oldest().unwrap();
+        assert_eq!(events[0].request_id, second[0].request_id);
+        assert_eq!(events[0].cost_pico, 42);
+        spool.remove(&path);
+        assert!(spool.oldest().is_none());
+        assert_eq!(spool.pending, 0);
+    }
+
+    #[test]
+    fn an_unreadable_file_is_set_aside() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("0001.jsonl"), "not json\n").unwrap();
+        let mut spool = Spool::open(dir.path().to_owned());
+        assert!(spool.oldest().is_none());
+        assert!(dir.path().join("0001.bad").exists());
     }
 }

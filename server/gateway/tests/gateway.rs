@@ -9,6 +9,9 @@ use ditto_testkit::{Api, Options, TestApp, quick_gateway_config};
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 
+#[path = "gateway/limits.rs"]
+mod limits;
+
 const UPSTREAM_SECRET: &str = "sk-upstream-secret-1234";
 
 async fn mock() -> MockUpstream {

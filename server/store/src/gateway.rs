@@ -138,7 +138,7 @@ pub struct GatewayRows {
 }
 
 /// One gateway request, as recorded in `usage_events`.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct UsageEvent {
     pub request_id: Uuid,
     pub tenant_id: Uuid,

@@ -41,6 +41,7 @@ async fn seeded_tenant(store: &Store, slug: &str) -> TenantId {
             &CreateTenant {
                 slug: slug.into(),
                 name: slug.into(),
+                time_zone: None,
             },
         )
         .await
@@ -270,6 +271,7 @@ async fn usage_inserts_are_idempotent_by_request_id() {
         latency_ms: 5,
         ttfb_ms: Some(2),
         error_kind: None,
+        cost_pico: 1_500_000,
         created_at: chrono::Utc::now(),
     };
     let first: Vec<_> = (0..3).map(|_| event(uuid::Uuid::now_v7())).collect();
@@ -290,4 +292,13 @@ async fn usage_inserts_are_idempotent_by_request_id() {
         .await
         .unwrap();
     assert_eq!(model, "tab\there\nand \\ quotes'");
+    // The rollups count each event once, replays included, to the pico-dollar.
+    let (requests, tokens, cost): (i64, i64, i64) = sqlx::query_as(
+        "SELECT sum(requests)::bigint, sum(prompt_tokens + completion_tokens)::bigint,
+                sum(cost_pico)::bigint FROM usage_rollups",
+    )
+    .fetch_one(store.pool())
+    .await
+    .unwrap();
+    assert_eq!((requests, tokens, cost), (4, 28, 6_000_000));
 }

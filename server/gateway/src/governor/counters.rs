@@ -1,0 +1,398 @@
+//! Where limit and budget counters live: Redis, shared by every replica, or
+//! this process when there is no Redis (the same rules, one replica only).
+//! Both speak the same protocol: admit (check and charge every counter of a
+//! request, all or nothing), finish (settle it) and init (start a budget
+//! counter from the ledger).
+
+use std::time::Duration;
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::cluster_async::ClusterConnection;
+
+use super::local::LocalCounters;
+
+/// One counter a request is checked against and charged to.
+#[derive(Clone, Debug)]
+pub enum Op {
+    /// Sliding 60 s window (requests or tokens).
+    Window { key: String, limit: i64, amount: i64 },
+    /// Requests in flight.
+    Concurrency { key: String, limit: i64 },
+    /// A budget counter's field (`t` tokens or `c` pico-USD).
+    Budget {
+        key: String,
+        field: &'static str,
+        limit: i64,
+        amount: i64,
+        soft: Option<i64>,
+    },
+}
+
+impl Op {
+    pub fn key(&self) -> &str {
+        match self {
+            Op::Window { key, .. } | Op::Concurrency { key, .. } | Op::Budget { key, .. } => key,
+        }
+    }
+}
+
+pub struct Admit<'a> {
+    /// `{t:<tenant>}`: every key of a request shares it.
+    pub tag: &'a str,
+    pub request_id: &'a str,
+    pub now_ms: i64,
+    pub lease_ms: i64,
+    /// Kept with a budget reservation for the reaper.
+    pub details: &'a str,
+    pub ops: &'a [Op],
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Charged. `used[i]` is op i's count before this request; `soft[i]`
+    /// whether this request crossed op i's soft threshold first.
+    Admitted {
+        second: i64,
+        used: Vec<i64>,
+        soft: Vec<bool>,
+    },
+    Refused {
+        op: usize,
+        retry_after_ms: i64,
+        used: i64,
+    },
+    /// Op `op`'s budget counter must be started from the ledger first.
+    NeedsInit { op: usize },
+}
+
+/// How one op is settled.
+#[derive(Clone, Debug)]
+pub enum Settle {
+    Window { key: String, delta: i64 },
+    Release { key: String },
+    Budget {
+        key: String,
+        field: &'static str,
+        delta: i64,
+        actual: i64,
+    },
+}
+
+pub struct Finish<'a> {
+    pub tag: &'a str,
+    pub request_id: &'a str,
+    pub second: i64,
+    pub admitted_ms: i64,
+    pub ops: &'a [Settle],
+}
+
+pub fn reservations_key(tag: &str) -> String {
+    format!("{tag}:resv")
+}
+
+pub fn reservation_key(tag: &str, request_id: &str) -> String {
+    format!("{tag}:resv:{request_id}")
+}
+
+#[derive(Clone)]
+pub enum Counters {
+    Redis(RedisCounters),
+    Local(LocalCounters),
+}
+
+#[derive(Clone)]
+pub struct RedisCounters {
+    conn: Conn,
+    admit: std::sync::Arc<redis::Script>,
+    finish: std::sync::Arc<redis::Script>,
+    init: std::sync::Arc<redis::Script>,
+}
+
+#[derive(Clone)]
+enum Conn {
+    Single(ConnectionManager),
+    Cluster(ClusterConnection),
+}
+
+/// How long a counter operation may take before the request is refused
+/// (budgets) or let through (rate limits configured to fail open).
+const RESPONSE_TIMEOUT: Duration = Duration::from_millis(500);
+
+impl RedisCounters {
+    /// Connects lazily: a replica starts while Redis is down and counts
+    /// requests once it answers.
+    pub async fn connect(urls: &[String], cluster: bool) -> Result<Self, String> {
+        let conn = if cluster {
+            let client = redis::cluster::ClusterClient::builder(urls.iter().map(String::as_str))
+                .connection_timeout(Duration::from_secs(1))
+                .response_timeout(RESPONSE_TIMEOUT)
+                .retries(2)
+                .build()
+                .map_err(|e| format!("invalid Redis Cluster nodes: {e}"))?;
+            let conn = client
+                .get_async_connection()
+                .await
+                .map_err(|e| format!("cannot connect to the Redis Cluster: {e}"))?;
+            Conn::Cluster(conn)
+        } else {
+            let url = urls.first().ok_or("no Redis URL")?;
+            let client =
+                redis::Client::open(url.as_str()).map_err(|e| format!("invalid Redis URL: {e}"))?;
+            let config = ConnectionManagerConfig::new()
+                .set_connection_timeout(Some(Duration::from_secs(1)))
+                .set_response_timeout(Some(RESPONSE_TIMEOUT))
+                .set_number_of_retries(1)
+                .set_max_delay(Duration::from_millis(500));
+            let conn = ConnectionManager::new_lazy_with_config(client, config)
+                .map_err(|e| format!("cannot set up the Redis connection: {e}"))?;
+            Conn::Single(conn)
+        };
+        Ok(Self {
+            conn,
+            admit: std::sync::Arc::new(redis::Script::new(include_str!("admit.lua"))),
+            finish: std::sync::Arc::new(redis::Script::new(include_str!("finish.lua"))),
+            init: std::sync::Arc::new(redis::Script::new(include_str!("init.lua"))),
+        })
+    }
+
+    async fn run<T: redis::FromRedisValue>(
+        &self,
+        invocation: &redis::ScriptInvocation<'_>,
+    ) -> Result<T, String> {
+        let call = async {
+            match self.conn.clone() {
+                Conn::Single(mut c) => invocation.invoke_async(&mut c).await,
+                Conn::Cluster(mut c) => invocation.invoke_async(&mut c).await,
+            }
+        };
+        match tokio::time::timeout(RESPONSE_TIMEOUT * 2, call).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(_) => Err("Redis did not answer in time".into()),
+        }
+    }
+
+    async fn admit(&self, a: &Admit<'_>) -> Result<Verdict, String> {
+        let mut inv = self.admit.prepare_invoke();
+        inv.key(reservations_key(a.tag))
+            .key(reservation_key(a.tag, a.request_id))
+            .arg(a.now_ms)
+            .arg(a.request_id)
+            .arg(a.lease_ms)
+            .arg(a.details);
+        for (i, op) in a.ops.iter().enumerate() {
+            inv.key(op.key());
+            let index = i + 3;
+            match op {
+                Op::Window { limit, amount, .. } => {
+                    inv.arg("w").arg(index).arg(limit).arg(amount).arg("").arg("")
+                }
+                Op::Concurrency { limit, .. } => {
+                    inv.arg("c").arg(index).arg(limit).arg(1).arg("").arg("")
+                }
+                Op::Budget {
+                    field,
+                    limit,
+                    amount,
+                    soft,
+                    ..
+                } => inv
+                    .arg("b")
+                    .arg(index)
+                    .arg(headroom(*limit, *amount))
+                    .arg(amount)
+                    .arg(*field)
+                    .arg(soft.map_or(String::new(), |s| headroom(s, *amount))),
+            };
+        }
+        let reply: Vec<redis::Value> = self.run(&inv).await?;
+        parse_verdict(&reply, a.ops.len())
+    }
+
+    pub(super) async fn finish(&self, f: &Finish<'_>) -> Result<bool, String> {
+        let mut inv = self.finish.prepare_invoke();
+        inv.key(reservations_key(f.tag))
+            .key(reservation_key(f.tag, f.request_id))
+            .arg(f.request_id)
+            .arg(f.second)
+            .arg(f.admitted_ms);
+        for (i, op) in f.ops.iter().enumerate() {
+            let index = i + 3;
+            match op {
+                Settle::Window { key, delta } => {
+                    inv.key(key).arg("w").arg(index).arg("").arg(delta).arg("")
+                }
+                Settle::Release { key } => inv.key(key).arg("c").arg(index).arg("").arg("").arg(""),
+                Settle::Budget {
+                    key,
+                    field,
+                    delta,
+                    actual,
+                } => inv
+                    .key(key)
+                    .arg("b")
+                    .arg(index)
+                    .arg(*field)
+                    .arg(delta)
+                    .arg(actual),
+            };
+        }
+        let settled: i64 = self.run(&inv).await?;
+        Ok(settled == 1)
+    }
+
+    async fn init(
+        &self,
+        key: &str,
+        now_ms: i64,
+        tokens: i64,
+        cost: i64,
+        expire_at: i64,
+    ) -> Result<(), String> {
+        let mut inv = self.init.prepare_invoke();
+        inv.key(key).arg(now_ms).arg(tokens).arg(cost).arg(expire_at);
+        let _: i64 = self.run(&inv).await?;
+        Ok(())
+    }
+
+    /// Up to `limit` reservations of `tag` whose lease ended before `now_ms`,
+    /// with their details.
+    pub async fn expired_reservations(
+        &self,
+        tag: &str,
+        now_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<(String, Option<String>)>, String> {
+        let zset = reservations_key(tag);
+        let mut cmd = redis::cmd("ZRANGEBYSCORE");
+        cmd.arg(&zset).arg("-inf").arg(now_ms).arg("LIMIT").arg(0).arg(limit);
+        let ids: Vec<String> = self.query(&cmd).await?;
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            let mut get = redis::cmd("HGET");
+            get.arg(reservation_key(tag, &id)).arg("details");
+            let details: Option<String> = self.query(&get).await?;
+            out.push((id, details));
+        }
+        Ok(out)
+    }
+
+    async fn query<T: redis::FromRedisValue>(&self, cmd: &redis::Cmd) -> Result<T, String> {
+        let call = async {
+            match self.conn.clone() {
+                Conn::Single(mut c) => cmd.query_async(&mut c).await,
+                Conn::Cluster(mut c) => cmd.query_async(&mut c).await,
+            }
+        };
+        match tokio::time::timeout(RESPONSE_TIMEOUT * 2, call).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(_) => Err("Redis did not answer in time".into()),
+        }
+    }
+}
+
+/// `limit - amount` as the decimal string the script compares, or `-` when
+/// the amount alone exceeds the limit.
+fn headroom(limit: i64, amount: i64) -> String {
+    match limit.checked_sub(amount) {
+        Some(room) if room >= 0 => room.to_string(),
+        _ => "-".into(),
+    }
+}
+
+fn parse_verdict(reply: &[redis::Value], ops: usize) -> Result<Verdict, String> {
+    fn int(v: Option<&redis::Value>) -> Option<i64> {
+        match v? {
+            redis::Value::Int(i) => Some(*i),
+            redis::Value::BulkString(b) => std::str::from_utf8(b).ok()?.parse().ok(),
+            redis::Value::SimpleString(s) => s.parse().ok(),
+            _ => None,
+        }
+    }
+    let bad = || format!("unexpected reply from the limits script: {reply:?}");
+    let op = |v: Option<&redis::Value>| -> Result<usize, String> {
+        int(v)
+            .and_then(|i| usize::try_from(i).ok())
+            .filter(|i| (1..=ops).contains(i))
+            .map(|i| i - 1)
+            .ok_or_else(bad)
+    };
+    match int(reply.first()) {
+        Some(1) => {
+            let second = int(reply.get(1)).ok_or_else(bad)?;
+            let mut used = Vec::with_capacity(ops);
+            let mut soft = Vec::with_capacity(ops);
+            for value in reply.iter().skip(2) {
+                let text = match value {
+                    redis::Value::BulkString(b) => String::from_utf8_lossy(b).into_owned(),
+                    redis::Value::SimpleString(s) => s.clone(),
+                    redis::Value::Int(i) => i.to_string(),
+                    _ => return Err(bad()),
+                };
+                let crossed = text.ends_with('!');
+                used.push(text.trim_end_matches('!').parse().unwrap_or(i64::MAX));
+                soft.push(crossed);
+            }
+            if used.len() != ops {
+                return Err(bad());
+            }
+            Ok(Verdict::Admitted { second, used, soft })
+        }
+        Some(0) => Ok(Verdict::Refused {
+            op: op(reply.get(1))?,
+            retry_after_ms: int(reply.get(2)).ok_or_else(bad)?,
+            used: int(reply.get(3)).unwrap_or(0),
+        }),
+        Some(-1) => Ok(Verdict::NeedsInit {
+            op: op(reply.get(1))?,
+        }),
+        _ => Err(bad()),
+    }
+}
+
+impl Counters {
+    pub async fn admit(&self, a: &Admit<'_>) -> Result<Verdict, String> {
+        match self {
+            Counters::Redis(r) => r.admit(a).await,
+            Counters::Local(l) => Ok(l.admit(a)),
+        }
+    }
+
+    /// Whether this call settled the request's budget reservation.
+    pub async fn finish(&self, f: &Finish<'_>) -> Result<bool, String> {
+        match self {
+            Counters::Redis(r) => r.finish(f).await,
+            Counters::Local(l) => Ok(l.finish(f)),
+        }
+    }
+
+    pub async fn init(
+        &self,
+        key: &str,
+        now_ms: i64,
+        tokens: i64,
+        cost: i64,
+        expire_at: i64,
+    ) -> Result<(), String> {
+        match self {
+            Counters::Redis(r) => r.init(key, now_ms, tokens, cost, expire_at).await,
+            Counters::Local(l) => {
+                l.init(key, now_ms, tokens, cost);
+                Ok(())
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headroom_is_exact_beyond_doubles() {
+        assert_eq!(headroom(i64::MAX, 1), (i64::MAX - 1).to_string());
+        assert_eq!(headroom(5, 6), "-");
+        assert_eq!(headroom(5, 5), "0");
+    }
+}
