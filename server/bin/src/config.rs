@@ -21,9 +21,23 @@ pub struct SettingsArgs {
     /// Postgres URL. Absent: run a private Postgres in the data directory.
     #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
     pub database_url: Option<String>,
-    /// Redis URL (redis:// or rediss://). Optional.
+    /// Redis URL (redis:// or rediss://). Optional: without it, rate limits
+    /// and budgets are counted in this process (exact for one replica only).
+    /// With --redis-cluster, a comma-separated list of cluster nodes.
     #[arg(long, env = "REDIS_URL", global = true, hide_env_values = true)]
     pub redis_url: Option<String>,
+    /// REDIS_URL names nodes of a Redis Cluster (`true`/`false`) [default: false].
+    #[arg(long, env = "DITTO_REDIS_CLUSTER", global = true)]
+    pub redis_cluster: Option<String>,
+    /// When Redis cannot be reached, let requests through without counting
+    /// them against rate limits (`true`/`false`) [default: false]. Budgets
+    /// always refuse requests they cannot count.
+    #[arg(long, env = "DITTO_RATE_LIMITS_FAIL_OPEN", global = true)]
+    pub rate_limits_fail_open: Option<String>,
+    /// Where usage events wait on disk while the database is unreachable
+    /// [default: <data dir>/usage-spool].
+    #[arg(long, env = "DITTO_USAGE_SPOOL_DIR", global = true)]
+    pub usage_spool_dir: Option<PathBuf>,
     /// Address to listen on [default: 127.0.0.1:8080].
     #[arg(long, env = "DITTO_LISTEN", global = true)]
     pub listen: Option<String>,
@@ -64,6 +78,9 @@ pub struct SettingsArgs {
 struct FileSettings {
     database_url: Option<String>,
     redis_url: Option<String>,
+    redis_cluster: Option<bool>,
+    rate_limits_fail_open: Option<bool>,
+    usage_spool_dir: Option<PathBuf>,
     listen: Option<String>,
     bootstrap_token: Option<String>,
     data_dir: Option<PathBuf>,
@@ -91,7 +108,12 @@ pub enum Database {
 #[derive(Clone, Debug)]
 pub struct Config {
     pub database: Database,
+    /// The first Redis node (the only one unless `redis_cluster`).
     pub redis_url: Option<url::Url>,
+    pub redis_nodes: Vec<url::Url>,
+    pub redis_cluster: bool,
+    pub rate_limits_fail_open: bool,
+    pub usage_spool_dir: PathBuf,
     pub listen: SocketAddr,
     pub bootstrap_token: Option<Redacted>,
     pub data_dir: PathBuf,
@@ -153,35 +175,65 @@ impl Config {
             },
         };
 
-        let redis_url = match args
+        let mut flag = |raw: Option<String>, file: Option<bool>, setting: &str, flag: &str, env: &str| {
+            match raw.as_deref().map(str::to_ascii_lowercase).as_deref() {
+                None | Some("") => file.unwrap_or(false),
+                Some("true" | "1" | "yes") => true,
+                Some("false" | "0" | "no") => false,
+                Some(other) => {
+                    fail(setting, flag, env, format!("'{other}' is not true or false"));
+                    false
+                }
+            }
+        };
+        let redis_cluster = flag(
+            args.redis_cluster.clone(),
+            file.redis_cluster,
+            "redis_cluster",
+            "redis-cluster",
+            "DITTO_REDIS_CLUSTER",
+        );
+        let rate_limits_fail_open = flag(
+            args.rate_limits_fail_open.clone(),
+            file.rate_limits_fail_open,
+            "rate_limits_fail_open",
+            "rate-limits-fail-open",
+            "DITTO_RATE_LIMITS_FAIL_OPEN",
+        );
+        let raw_redis = args
             .redis_url
             .clone()
             .or(file.redis_url)
-            .filter(|s| !s.is_empty())
-        {
-            None => None,
-            Some(raw) => match url::Url::parse(&raw) {
-                Ok(u) if matches!(u.scheme(), "redis" | "rediss") && u.host().is_some() => Some(u),
-                Ok(_) => {
-                    fail(
-                        "redis_url",
-                        "redis-url",
-                        "REDIS_URL",
-                        "must look like redis://host:6379 or rediss://host:6380".into(),
-                    );
-                    None
+            .filter(|s| !s.is_empty());
+        let mut redis_nodes = Vec::new();
+        for raw in raw_redis.iter().flat_map(|r| r.split(',')).map(str::trim) {
+            match url::Url::parse(raw) {
+                Ok(u) if matches!(u.scheme(), "redis" | "rediss") && u.host().is_some() => {
+                    redis_nodes.push(u)
                 }
-                Err(e) => {
-                    fail(
-                        "redis_url",
-                        "redis-url",
-                        "REDIS_URL",
-                        format!("not a valid URL ({e})"),
-                    );
-                    None
-                }
-            },
-        };
+                Ok(_) => fail(
+                    "redis_url",
+                    "redis-url",
+                    "REDIS_URL",
+                    "must look like redis://host:6379 or rediss://host:6380".into(),
+                ),
+                Err(e) => fail(
+                    "redis_url",
+                    "redis-url",
+                    "REDIS_URL",
+                    format!("not a valid URL ({e})"),
+                ),
+            }
+        }
+        if redis_nodes.len() > 1 && !redis_cluster {
+            fail(
+                "redis_url",
+                "redis-url",
+                "REDIS_URL",
+                "lists several nodes; set DITTO_REDIS_CLUSTER=true for a Redis Cluster".into(),
+            );
+        }
+        let redis_url = redis_nodes.first().cloned();
 
         let listen_raw = args
             .listen
@@ -234,6 +286,11 @@ impl Config {
             .clone()
             .or(file.data_dir)
             .unwrap_or_else(|| PathBuf::from(".ditto"));
+        let usage_spool_dir = args
+            .usage_spool_dir
+            .clone()
+            .or(file.usage_spool_dir)
+            .unwrap_or_else(|| data_dir.join("usage-spool"));
 
         let log_format = match args.log_format.clone().or(file.log_format).as_deref() {
             None | Some("text") => LogFormat::Text,
@@ -346,6 +403,10 @@ impl Config {
         Ok(Config {
             database,
             redis_url,
+            redis_nodes,
+            redis_cluster,
+            rate_limits_fail_open,
+            usage_spool_dir,
             listen,
             bootstrap_token,
             data_dir,

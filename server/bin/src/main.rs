@@ -11,7 +11,7 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use ditto_api::AppState;
 use ditto_core::crypto::MasterKey;
-use ditto_gateway::{Gateway, GatewayConfig};
+use ditto_gateway::{CounterStore, Gateway, GatewayConfig, LimitsConfig};
 use ditto_store::{DbConfig, Store};
 use rand::Rng;
 use rand::distr::Alphanumeric;
@@ -155,8 +155,19 @@ async fn serve(config: &Config, store: Store, embedded: Option<&EmbeddedPostgres
         None => None,
     };
     let master_key = master_key(config, embedded.is_some())?;
+    let counter_store = match (config.redis_cluster, config.redis_nodes.as_slice()) {
+        (_, []) => CounterStore::Local,
+        (false, [node, ..]) => CounterStore::Redis(node.to_string()),
+        (true, nodes) => CounterStore::RedisCluster(nodes.iter().map(|n| n.to_string()).collect()),
+    };
     let gateway_config = GatewayConfig {
         base_domain: config.base_domain.clone(),
+        usage_spool: Some(config.usage_spool_dir.clone()),
+        limits: LimitsConfig {
+            store: counter_store,
+            rate_limits_fail_open: config.rate_limits_fail_open,
+            ..LimitsConfig::default()
+        },
         ..GatewayConfig::default()
     };
     let (gateway, gateway_handle) =
