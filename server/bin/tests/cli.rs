@@ -13,6 +13,9 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use serde_json::{Value, json};
 
+#[path = "cli/limits.rs"]
+mod limits;
+
 const BIN: &str = env!("CARGO_BIN_EXE_ditto");
 const TOKEN: &str = "cli-test-bootstrap-token-0123456789";
 

@@ -27,8 +27,8 @@ use ditto_store::Store;
 use tokio::task::JoinHandle;
 
 pub use backend::BreakerConfig;
-pub use governor::{Clock, CounterStore, LimitsConfig};
 pub use error::GatewayError;
+pub use governor::{Clock, CounterStore, LimitsConfig};
 pub use meter::Usage;
 
 #[derive(Clone, Debug)]
@@ -121,9 +121,10 @@ impl Gateway {
         let health = config
             .health_check_every
             .map(|every| tokio::spawn(health::run(snapshot.clone(), every)));
-        let governor = governor::Governor::start(config.limits.clone(), store.clone(), metrics.clone())
-            .await
-            .map_err(ditto_core::Error::Unavailable)?;
+        let governor =
+            governor::Governor::start(config.limits.clone(), store.clone(), metrics.clone())
+                .await
+                .map_err(ditto_core::Error::Unavailable)?;
         let (sink, writer) = usage::start(
             &store,
             config.usage_queue,

@@ -541,7 +541,11 @@ fn candidates(route: &RouteEntry) -> Vec<&Target> {
 enum Failure {
     Timeout,
     Connect(String),
-    Status(reqwest::Response, Arc<crate::backend::Backend>, Option<String>),
+    Status(
+        reqwest::Response,
+        Arc<crate::backend::Backend>,
+        Option<String>,
+    ),
 }
 
 async fn forward(call: Call, route: Arc<RouteEntry>, request: UpstreamRequest) -> Response {

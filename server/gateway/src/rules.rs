@@ -86,27 +86,35 @@ impl Rules {
             ..Rules::default()
         };
         for row in limits {
-            rules.limits.entry(row.scope).or_default().push(Arc::new(Limit {
-                id: row.id,
-                scope: row.scope,
-                model: row.model,
-                rpm: row.rpm.map(i64::from),
-                tpm: row.tpm,
-                max_concurrent: row.max_concurrent.map(i64::from),
-            }));
+            rules
+                .limits
+                .entry(row.scope)
+                .or_default()
+                .push(Arc::new(Limit {
+                    id: row.id,
+                    scope: row.scope,
+                    model: row.model,
+                    rpm: row.rpm.map(i64::from),
+                    tpm: row.tpm,
+                    max_concurrent: row.max_concurrent.map(i64::from),
+                }));
         }
         for row in budgets {
             let Ok(period) = row.period.parse() else {
                 continue;
             };
-            rules.budgets.entry(row.scope).or_default().push(Arc::new(Budget {
-                id: row.id,
-                scope: row.scope,
-                period,
-                max_tokens: row.max_tokens,
-                max_cost_pico: row.max_cost_pico,
-                soft_limit_percent: row.soft_limit_percent.map(i64::from),
-            }));
+            rules
+                .budgets
+                .entry(row.scope)
+                .or_default()
+                .push(Arc::new(Budget {
+                    id: row.id,
+                    scope: row.scope,
+                    period,
+                    max_tokens: row.max_tokens,
+                    max_cost_pico: row.max_cost_pico,
+                    soft_limit_percent: row.soft_limit_percent.map(i64::from),
+                }));
         }
         rules.prices = prices
             .iter()

@@ -7,6 +7,7 @@
 //! own database, dropped afterwards.
 
 pub mod logs;
+pub mod pg;
 pub mod redis;
 
 use std::time::Duration;

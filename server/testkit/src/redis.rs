@@ -90,8 +90,7 @@ impl PrivateRedis {
         stream.write_all(format!("{command}\r\n").as_bytes()).ok()?;
         let mut buf = [0u8; 4096];
         let n = stream.read(&mut buf).ok()?;
-        Some(String::from_utf8_lossy(&buf[..n]).into_owned())
-            .map(|s| s.trim_end().to_owned())
+        Some(String::from_utf8_lossy(&buf[..n]).into_owned()).map(|s| s.trim_end().to_owned())
     }
 }
 
@@ -109,7 +108,10 @@ pub struct RedisCluster {
 impl RedisCluster {
     pub fn start() -> Self {
         let nodes: Vec<PrivateRedis> = (0..3).map(|_| PrivateRedis::launch(true)).collect();
-        let addresses: Vec<String> = nodes.iter().map(|n| format!("127.0.0.1:{}", n.port)).collect();
+        let addresses: Vec<String> = nodes
+            .iter()
+            .map(|n| format!("127.0.0.1:{}", n.port))
+            .collect();
         let status = Command::new("redis-cli")
             .args(["--cluster", "create"])
             .args(&addresses)
@@ -125,7 +127,10 @@ impl RedisCluster {
                 .command("CLUSTER INFO")
                 .is_some_and(|info| info.contains("cluster_state:ok"))
             {
-                assert!(Instant::now() < deadline, "the Redis Cluster never became ready");
+                assert!(
+                    Instant::now() < deadline,
+                    "the Redis Cluster never became ready"
+                );
                 std::thread::sleep(Duration::from_millis(50));
             }
         }

@@ -15,7 +15,11 @@ use super::local::LocalCounters;
 #[derive(Clone, Debug)]
 pub enum Op {
     /// Sliding 60 s window (requests or tokens).
-    Window { key: String, limit: i64, amount: i64 },
+    Window {
+        key: String,
+        limit: i64,
+        amount: i64,
+    },
     /// Requests in flight.
     Concurrency { key: String, limit: i64 },
     /// A budget counter's field (`t` tokens or `c` pico-USD).
@@ -68,8 +72,13 @@ pub enum Verdict {
 /// How one op is settled.
 #[derive(Clone, Debug)]
 pub enum Settle {
-    Window { key: String, delta: i64 },
-    Release { key: String },
+    Window {
+        key: String,
+        delta: i64,
+    },
+    Release {
+        key: String,
+    },
     Budget {
         key: String,
         field: &'static str,
@@ -184,9 +193,13 @@ impl RedisCounters {
             inv.key(op.key());
             let index = i + 3;
             match op {
-                Op::Window { limit, amount, .. } => {
-                    inv.arg("w").arg(index).arg(limit).arg(amount).arg("").arg("")
-                }
+                Op::Window { limit, amount, .. } => inv
+                    .arg("w")
+                    .arg(index)
+                    .arg(limit)
+                    .arg(amount)
+                    .arg("")
+                    .arg(""),
                 Op::Concurrency { limit, .. } => {
                     inv.arg("c").arg(index).arg(limit).arg(1).arg("").arg("")
                 }
@@ -250,7 +263,11 @@ impl RedisCounters {
         expire_at: i64,
     ) -> Result<(), String> {
         let mut inv = self.init.prepare_invoke();
-        inv.key(key).arg(now_ms).arg(tokens).arg(cost).arg(expire_at);
+        inv.key(key)
+            .arg(now_ms)
+            .arg(tokens)
+            .arg(cost)
+            .arg(expire_at);
         let _: i64 = self.run(&inv).await?;
         Ok(())
     }
@@ -265,7 +282,12 @@ impl RedisCounters {
     ) -> Result<Vec<(String, Option<String>)>, String> {
         let zset = reservations_key(tag);
         let mut cmd = redis::cmd("ZRANGEBYSCORE");
-        cmd.arg(&zset).arg("-inf").arg(now_ms).arg("LIMIT").arg(0).arg(limit);
+        cmd.arg(&zset)
+            .arg("-inf")
+            .arg(now_ms)
+            .arg("LIMIT")
+            .arg(0)
+            .arg(limit);
         let ids: Vec<String> = self.query(&cmd).await?;
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {

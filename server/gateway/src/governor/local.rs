@@ -179,10 +179,13 @@ impl LocalCounters {
 
     pub fn init(&self, key: &str, now_ms: i64, tokens: i64, cost: i64) {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        state.budgets.entry(key.to_owned()).or_insert_with(|| Counter {
-            init_ms: now_ms,
-            fields: HashMap::from([("t", tokens), ("c", cost)]),
-            soft_reported: HashSet::new(),
-        });
+        state
+            .budgets
+            .entry(key.to_owned())
+            .or_insert_with(|| Counter {
+                init_ms: now_ms,
+                fields: HashMap::from([("t", tokens), ("c", cost)]),
+                soft_reported: HashSet::new(),
+            });
     }
 }

@@ -144,7 +144,10 @@ pub struct Admission {
 pub enum Outcome {
     /// The gateway refused it before any upstream answered: refund everything.
     Refused,
-    Served { tokens: i64, cost_pico: i64 },
+    Served {
+        tokens: i64,
+        cost_pico: i64,
+    },
 }
 
 impl Governor {
@@ -191,19 +194,30 @@ impl Governor {
             let key = |what: &str| format!("{tag}:rl:{}:{what}", limit.id);
             if let Some(rpm) = limit.rpm {
                 ops.push((
-                    Op::Window { key: key("r"), limit: rpm, amount: 1 },
+                    Op::Window {
+                        key: key("r"),
+                        limit: rpm,
+                        amount: 1,
+                    },
                     Subject::Requests(limit.clone()),
                 ));
             }
             if let Some(tpm) = limit.tpm {
                 ops.push((
-                    Op::Window { key: key("t"), limit: tpm, amount: window_tokens },
+                    Op::Window {
+                        key: key("t"),
+                        limit: tpm,
+                        amount: window_tokens,
+                    },
                     Subject::Tokens(limit.clone()),
                 ));
             }
             if let Some(max) = limit.max_concurrent {
                 ops.push((
-                    Op::Concurrency { key: key("c"), limit: max },
+                    Op::Concurrency {
+                        key: key("c"),
+                        limit: max,
+                    },
                     Subject::Concurrent(limit.clone()),
                 ));
             }
@@ -216,16 +230,32 @@ impl Governor {
             for budget in &budgets {
                 let window = budget.period.window(zone, now);
                 let key = format!("{tag}:bg:{}:{}", budget.id, window.start.timestamp());
-                let soft = |max: i64| budget.soft_limit_percent.map(|p| max / 100 * p + max % 100 * p / 100);
+                let soft = |max: i64| {
+                    budget
+                        .soft_limit_percent
+                        .map(|p| max / 100 * p + max % 100 * p / 100)
+                };
                 if let Some(max) = budget.max_tokens {
                     ops.push((
-                        Op::Budget { key: key.clone(), field: "t", limit: max, amount: reserve.0, soft: soft(max) },
+                        Op::Budget {
+                            key: key.clone(),
+                            field: "t",
+                            limit: max,
+                            amount: reserve.0,
+                            soft: soft(max),
+                        },
                         Subject::Budget((*budget).clone(), "tokens"),
                     ));
                 }
                 if let Some(max) = budget.max_cost_pico {
                     ops.push((
-                        Op::Budget { key, field: "c", limit: max, amount: reserve.1, soft: soft(max) },
+                        Op::Budget {
+                            key,
+                            field: "c",
+                            limit: max,
+                            amount: reserve.1,
+                            soft: soft(max),
+                        },
                         Subject::Budget((*budget).clone(), "cost"),
                     ));
                 }
@@ -264,7 +294,9 @@ impl Governor {
                 }
                 Ok(verdict) => break verdict,
                 Err(e) => {
-                    self.metrics.limits_store_errors.fetch_add(1, Ordering::Relaxed);
+                    self.metrics
+                        .limits_store_errors
+                        .fetch_add(1, Ordering::Relaxed);
                     tracing::warn!(error = %e, "the limits store failed");
                     if has_budget || !self.config.rate_limits_fail_open {
                         return Err(GatewayError::limits_unavailable(
@@ -280,7 +312,9 @@ impl Governor {
             Verdict::Admitted { second, used, soft } => {
                 for (i, crossed) in soft.iter().enumerate() {
                     if *crossed && let Subject::Budget(budget, what) = &ops[i].1 {
-                        self.metrics.budget_soft_limits.fetch_add(1, Ordering::Relaxed);
+                        self.metrics
+                            .budget_soft_limits
+                            .fetch_add(1, Ordering::Relaxed);
                         tracing::warn!(
                             target: "ditto::budget",
                             tenant = %d.tenant.id, budget = %budget.id, scope = budget.scope.kind(),
@@ -300,9 +334,19 @@ impl Governor {
                     headers,
                 }))
             }
-            Verdict::Refused { op, retry_after_ms, used } => {
+            Verdict::Refused {
+                op,
+                retry_after_ms,
+                used,
+            } => {
                 self.metrics.limit_refusals.fetch_add(1, Ordering::Relaxed);
-                Err(refusal(&ops[op], retry_after_ms, used, period_end(d, &ops[op].1, now), now))
+                Err(refusal(
+                    &ops[op],
+                    retry_after_ms,
+                    used,
+                    period_end(d, &ops[op].1, now),
+                    now,
+                ))
             }
             Verdict::NeedsInit { .. } => Err(GatewayError::limits_unavailable(
                 "A budget counter could not be started from the usage ledger. Retry shortly.",
@@ -400,7 +444,12 @@ impl Governor {
                     delta: tokens - admission.window_tokens,
                 }),
                 (Op::Concurrency { key, .. }, _) => Some(Settle::Release { key: key.clone() }),
-                (Op::Budget { key, field, amount, .. }, _) => {
+                (
+                    Op::Budget {
+                        key, field, amount, ..
+                    },
+                    _,
+                ) => {
                     let actual = if *field == "t" { tokens } else { cost };
                     Some(Settle::Budget {
                         key: key.clone(),
@@ -422,15 +471,23 @@ impl Governor {
             ops: &ops,
         };
         if let Err(e) = self.counters.finish(&finish).await {
-            self.metrics.limits_store_errors.fetch_add(1, Ordering::Relaxed);
+            self.metrics
+                .limits_store_errors
+                .fetch_add(1, Ordering::Relaxed);
             tracing::warn!(error = %e, request = %admission.request_id,
                 "settling a request's limits failed; the reaper will settle its reservation");
         }
     }
 
     /// Settles reservations whose replica went away, until the task is dropped.
-    pub async fn reap(self: Arc<Self>, snapshot: Arc<arc_swap::ArcSwap<crate::snapshot::Snapshot>>, usage: crate::usage::UsageSink) {
-        let Counters::Redis(redis) = &self.counters else { return };
+    pub async fn reap(
+        self: Arc<Self>,
+        snapshot: Arc<arc_swap::ArcSwap<crate::snapshot::Snapshot>>,
+        usage: crate::usage::UsageSink,
+    ) {
+        let Counters::Redis(redis) = &self.counters else {
+            return;
+        };
         let mut every = tokio::time::interval(self.config.reap_every);
         loop {
             every.tick().await;
@@ -439,7 +496,9 @@ impl Governor {
                 match reaper::reap_tenant(self.as_ref(), redis, tenant, &usage).await {
                     Ok(0) => {}
                     Ok(n) => {
-                        self.metrics.reservations_reaped.fetch_add(n as u64, Ordering::Relaxed);
+                        self.metrics
+                            .reservations_reaped
+                            .fetch_add(n as u64, Ordering::Relaxed);
                         tracing::info!(%tenant, reservations = n, "settled orphaned budget reservations");
                     }
                     Err(e) => tracing::warn!(%tenant, error = %e, "reaping reservations failed"),
@@ -472,10 +531,12 @@ pub fn served_price(
 
 fn period_end(d: &Demand<'_>, subject: &Subject, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
     match subject {
-        Subject::Budget(budget, _) => budget
-            .period
-            .window(d.tenant.rules.zone.unwrap_or(chrono_tz::UTC), now)
-            .end,
+        Subject::Budget(budget, _) => {
+            budget
+                .period
+                .window(d.tenant.rules.zone.unwrap_or(chrono_tz::UTC), now)
+                .end
+        }
         _ => None,
     }
 }
@@ -501,8 +562,12 @@ fn success_headers(ops: &[(Op, Subject)], used: &[i64]) -> HeaderMap {
             .iter()
             .zip(used)
             .filter_map(|((op, subject), used)| match (op, subject) {
-                (Op::Window { limit, amount, .. }, Subject::Requests(_)) if !tokens => Some((*limit, limit - used - amount)),
-                (Op::Window { limit, amount, .. }, Subject::Tokens(_)) if tokens => Some((*limit, limit - used - amount)),
+                (Op::Window { limit, amount, .. }, Subject::Requests(_)) if !tokens => {
+                    Some((*limit, limit - used - amount))
+                }
+                (Op::Window { limit, amount, .. }, Subject::Tokens(_)) if tokens => {
+                    Some((*limit, limit - used - amount))
+                }
                 _ => None,
             })
             .min_by_key(|(_, remaining)| *remaining);
@@ -525,7 +590,11 @@ fn refusal(
 ) -> GatewayError {
     let retry_secs = (retry_after_ms.max(1) + 999) / 1000;
     let label = |limit: &Limit, what: &str| {
-        let model = limit.model.as_deref().map(|m| format!(" for `{m}`")).unwrap_or_default();
+        let model = limit
+            .model
+            .as_deref()
+            .map(|m| format!(" for `{m}`"))
+            .unwrap_or_default();
         format!("{} {what}{model}", scope_name(limit.scope))
     };
     let mut error = match (op, subject) {
@@ -534,10 +603,18 @@ fn refusal(
                 "Rate limit reached: the {} limit is {limit} requests per minute ({used} used). Retry in {retry_secs} s.",
                 label(l, "requests-per-minute")
             ));
-            e.headers.insert(LIMIT_REQUESTS.clone(), HeaderValue::from(*limit));
-            e.headers.insert(REMAINING_REQUESTS.clone(), HeaderValue::from((limit - used).max(0)));
-            e.headers.insert(RESET_REQUESTS.clone(), seconds(retry_secs));
-            e.headers.insert(LIMIT_NAME.clone(), header_text(&format!("{}:{}:rpm", scope_name(l.scope), l.id)));
+            e.headers
+                .insert(LIMIT_REQUESTS.clone(), HeaderValue::from(*limit));
+            e.headers.insert(
+                REMAINING_REQUESTS.clone(),
+                HeaderValue::from((limit - used).max(0)),
+            );
+            e.headers
+                .insert(RESET_REQUESTS.clone(), seconds(retry_secs));
+            e.headers.insert(
+                LIMIT_NAME.clone(),
+                header_text(&format!("{}:{}:rpm", scope_name(l.scope), l.id)),
+            );
             e
         }
         (Op::Window { limit, amount, .. }, Subject::Tokens(l)) => {
@@ -553,10 +630,17 @@ fn refusal(
                 )
             };
             let mut e = GatewayError::rate_limited(message);
-            e.headers.insert(LIMIT_TOKENS.clone(), HeaderValue::from(*limit));
-            e.headers.insert(REMAINING_TOKENS.clone(), HeaderValue::from((limit - used).max(0)));
+            e.headers
+                .insert(LIMIT_TOKENS.clone(), HeaderValue::from(*limit));
+            e.headers.insert(
+                REMAINING_TOKENS.clone(),
+                HeaderValue::from((limit - used).max(0)),
+            );
             e.headers.insert(RESET_TOKENS.clone(), seconds(retry_secs));
-            e.headers.insert(LIMIT_NAME.clone(), header_text(&format!("{}:{}:tpm", scope_name(l.scope), l.id)));
+            e.headers.insert(
+                LIMIT_NAME.clone(),
+                header_text(&format!("{}:{}:tpm", scope_name(l.scope), l.id)),
+            );
             e
         }
         (Op::Concurrency { limit, .. }, Subject::Concurrent(l)) => {
@@ -564,30 +648,51 @@ fn refusal(
                 "Too many requests in flight: the {} limit is {limit} concurrent requests. Retry when one finishes.",
                 label(l, "concurrency")
             ));
-            e.headers.insert(LIMIT_NAME.clone(), header_text(&format!("{}:{}:concurrent", scope_name(l.scope), l.id)));
+            e.headers.insert(
+                LIMIT_NAME.clone(),
+                header_text(&format!("{}:{}:concurrent", scope_name(l.scope), l.id)),
+            );
             e
         }
         (Op::Budget { limit, amount, .. }, Subject::Budget(b, what)) => {
             let (max, spent, need) = if *what == "cost" {
-                (format!("${}", money::format_usd(*limit)), format!("${}", money::format_usd(used)), format!("${}", money::format_usd(*amount)))
+                (
+                    format!("${}", money::format_usd(*limit)),
+                    format!("${}", money::format_usd(used)),
+                    format!("${}", money::format_usd(*amount)),
+                )
             } else {
-                (format!("{limit} tokens"), format!("{used} tokens"), format!("{amount} tokens"))
+                (
+                    format!("{limit} tokens"),
+                    format!("{used} tokens"),
+                    format!("{amount} tokens"),
+                )
             };
-            let resets = period_end.map(|end| format!(" It resets at {}.", end.to_rfc3339())).unwrap_or_default();
+            let resets = period_end
+                .map(|end| format!(" It resets at {}.", end.to_rfc3339()))
+                .unwrap_or_default();
             let mut e = GatewayError::insufficient_quota(format!(
                 "You exceeded your current quota: the {} {} {what} budget of {max} has {spent} used and this request may need up to {need}.{resets}",
-                scope_name(b.scope), b.period
+                scope_name(b.scope),
+                b.period
             ));
-            e.headers.insert(LIMIT_NAME.clone(), header_text(&format!("{}:{}:budget-{what}", scope_name(b.scope), b.id)));
+            e.headers.insert(
+                LIMIT_NAME.clone(),
+                header_text(&format!("{}:{}:budget-{what}", scope_name(b.scope), b.id)),
+            );
             if let Some(end) = period_end {
                 let wait = (end - now).num_seconds().max(1);
-                e.headers.insert(axum::http::header::RETRY_AFTER, HeaderValue::from(wait));
+                e.headers
+                    .insert(axum::http::header::RETRY_AFTER, HeaderValue::from(wait));
             }
             return e;
         }
         _ => GatewayError::rate_limited("Rate limit reached."),
     };
-    error.headers.insert(axum::http::header::RETRY_AFTER, HeaderValue::from(retry_secs));
+    error.headers.insert(
+        axum::http::header::RETRY_AFTER,
+        HeaderValue::from(retry_secs),
+    );
     error
 }
 

@@ -128,4 +128,3 @@ pub(super) async fn reap_tenant(
     }
     Ok(settled)
 }
-

@@ -46,7 +46,14 @@ async fn first_key_id(w: &World) -> Uuid {
 }
 
 /// Adds a rate limit on (`scope`, `id`) and waits until the gateway has it.
-async fn add_limit(w: &World, scope: &str, id: Option<Uuid>, rpm: Option<i32>, tpm: Option<i64>, concurrent: Option<i32>) {
+async fn add_limit(
+    w: &World,
+    scope: &str,
+    id: Option<Uuid>,
+    rpm: Option<i32>,
+    tpm: Option<i64>,
+    concurrent: Option<i32>,
+) {
     let column = |c: &str| (scope == c).then_some(id).flatten();
     sqlx::query(
         "INSERT INTO rate_limits (id, tenant_id, scope, project_id, user_id, key_id, rpm, tpm, max_concurrent)
@@ -68,7 +75,12 @@ async fn add_limit(w: &World, scope: &str, id: Option<Uuid>, rpm: Option<i32>, t
 }
 
 /// Adds a budget on the key; returns its id.
-async fn add_key_budget(w: &World, period: &str, max_tokens: Option<i64>, max_cost_pico: Option<i64>) -> Uuid {
+async fn add_key_budget(
+    w: &World,
+    period: &str,
+    max_tokens: Option<i64>,
+    max_cost_pico: Option<i64>,
+) -> Uuid {
     let id = Uuid::now_v7();
     sqlx::query(
         "INSERT INTO budgets (id, tenant_id, scope, key_id, period, max_tokens, max_cost_pico, soft_limit_percent)
@@ -119,20 +131,42 @@ async fn another_key(w: &World, project: &str) -> Client {
 
 async fn rpm_is_exact(store: CounterStore) {
     let w = limited_world(config(store)).await;
-    add_limit(&w, "key", Some(first_key_id(&w).await), Some(50), None, None).await;
+    add_limit(
+        &w,
+        "key",
+        Some(first_key_id(&w).await),
+        Some(50),
+        None,
+        None,
+    )
+    .await;
     let responses = burst(&[&w.client], 200).await;
     assert_eq!(count(&responses, 200), 50, "exactly the limit gets through");
     assert_eq!(count(&responses, 429), 150);
     let refused = responses.into_iter().find(|r| r.status() == 429).unwrap();
-    let retry: u64 = refused.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    let retry: u64 = refused.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!((1..=60).contains(&retry), "retry-after {retry}");
-    assert!(refused.headers()["x-ditto-limit"].to_str().unwrap().starts_with("key:"));
+    assert!(
+        refused.headers()["x-ditto-limit"]
+            .to_str()
+            .unwrap()
+            .starts_with("key:")
+    );
     assert_eq!(refused.headers()["x-ratelimit-limit-requests"], "50");
     assert_eq!(refused.headers()["x-ratelimit-remaining-requests"], "0");
     let body: Value = refused.json().await.unwrap();
     assert_eq!(body["error"]["type"], "rate_limit_error");
     assert_eq!(body["error"]["code"], "rate_limit_exceeded");
-    assert!(body["error"]["message"].as_str().unwrap().contains("50 requests per minute"));
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("50 requests per minute")
+    );
 }
 
 #[tokio::test]
@@ -147,7 +181,9 @@ async fn an_rpm_limit_admits_exactly_its_count_in_process_without_redis() {
 
 #[tokio::test]
 async fn an_rpm_limit_admits_exactly_its_count_on_a_redis_cluster() {
-    let cluster = tokio::task::spawn_blocking(RedisCluster::start).await.unwrap();
+    let cluster = tokio::task::spawn_blocking(RedisCluster::start)
+        .await
+        .unwrap();
     rpm_is_exact(CounterStore::RedisCluster(cluster.urls())).await;
     drop(cluster);
 }
@@ -163,14 +199,32 @@ async fn project_and_tenant_limits_are_shared_by_their_keys() {
     let outsider = another_key(&w, &other_project).await;
 
     let responses = burst(&[&w.client, &second], 60).await;
-    assert_eq!(count(&responses, 200), 20, "the project limit spans both keys");
+    assert_eq!(
+        count(&responses, 200),
+        20,
+        "the project limit spans both keys"
+    );
     let refused = responses.iter().find(|r| r.status() == 429).unwrap();
-    assert!(refused.headers()["x-ditto-limit"].to_str().unwrap().starts_with("project:"));
+    assert!(
+        refused.headers()["x-ditto-limit"]
+            .to_str()
+            .unwrap()
+            .starts_with("project:")
+    );
 
     let responses = burst(&[&outsider], 60).await;
-    assert_eq!(count(&responses, 200), 10, "the tenant limit counts every project");
+    assert_eq!(
+        count(&responses, 200),
+        10,
+        "the tenant limit counts every project"
+    );
     let refused = responses.iter().find(|r| r.status() == 429).unwrap();
-    assert!(refused.headers()["x-ditto-limit"].to_str().unwrap().starts_with("tenant:"));
+    assert!(
+        refused.headers()["x-ditto-limit"]
+            .to_str()
+            .unwrap()
+            .starts_with("tenant:")
+    );
 }
 
 #[tokio::test]
@@ -184,7 +238,8 @@ async fn requests_the_gateway_refuses_after_admission_are_refunded() {
         fail_status: Some(503),
         ..Behaviour::default()
     });
-    w.patch_route(json!({"targets": [{"backend_id": w.backend}]})).await;
+    w.patch_route(json!({"targets": [{"backend_id": w.backend}]}))
+        .await;
     let dead = w.app.admin();
     let closed = {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -197,12 +252,18 @@ async fn requests_the_gateway_refuses_after_admission_are_refunded() {
         )
         .await
         .expect_status(201);
-    w.patch_route(json!({"targets": [{"backend_id": unreachable["id"]}]})).await;
+    w.patch_route(json!({"targets": [{"backend_id": unreachable["id"]}]}))
+        .await;
     for _ in 0..5 {
         let resp = w.client.chat("gpt-4o").await;
-        assert_eq!(resp.status(), 502, "an unreachable backend is not the caller's rpm");
+        assert_eq!(
+            resp.status(),
+            502,
+            "an unreachable backend is not the caller's rpm"
+        );
     }
-    w.patch_route(json!({"targets": [{"backend_id": w.backend}]})).await;
+    w.patch_route(json!({"targets": [{"backend_id": w.backend}]}))
+        .await;
     w.mock.set(Behaviour {
         require_bearer: Some(UPSTREAM_SECRET.into()),
         ..Behaviour::default()
@@ -225,7 +286,12 @@ async fn concurrency_and_token_limits_refuse_with_a_reason() {
     let responses = burst(&[&w.client], 6).await;
     assert_eq!(count(&responses, 200), 2);
     let refused = responses.iter().find(|r| r.status() == 429).unwrap();
-    assert!(refused.headers()["x-ditto-limit"].to_str().unwrap().ends_with(":concurrent"));
+    assert!(
+        refused.headers()["x-ditto-limit"]
+            .to_str()
+            .unwrap()
+            .ends_with(":concurrent")
+    );
     // Slots are freed as requests finish.
     assert_eq!(w.client.chat("gpt-4o").await.status(), 200);
 
@@ -233,7 +299,13 @@ async fn concurrency_and_token_limits_refuse_with_a_reason() {
     let resp = w.client.post("chat/completions", huge).await;
     assert_eq!(resp.status(), 429);
     let body: Value = resp.json().await.unwrap();
-    assert!(body["error"]["message"].as_str().unwrap().contains("exceeds"), "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("exceeds"),
+        "{body}"
+    );
     // Admitted requests report the tightest token window, corrected to real usage.
     let resp = w.client.post("chat/completions", chat_body()).await;
     assert_eq!(resp.status(), 200);
@@ -241,7 +313,13 @@ async fn concurrency_and_token_limits_refuse_with_a_reason() {
 }
 
 /// Pico-USD spent by the key according to its budget counter in Redis.
-async fn counter(redis_url: &str, tenant: Uuid, budget: Uuid, period_start: i64, field: &str) -> i64 {
+async fn counter(
+    redis_url: &str,
+    tenant: Uuid,
+    budget: Uuid,
+    period_start: i64,
+    field: &str,
+) -> i64 {
     let client = redis::Client::open(redis_url).unwrap();
     let mut conn = client.get_multiplexed_async_connection().await.unwrap();
     let value: Option<i64> = redis::cmd("HGET")
@@ -265,16 +343,29 @@ async fn concurrent_requests_never_overdraw_a_cost_budget_and_the_ledger_matches
     let w = limited_world(config(shared_redis())).await;
     price_gpt4o(&w).await;
     // One request before the budget exists: the counter starts from the ledger.
-    assert_eq!(w.client.post("chat/completions", chat_body()).await.status(), 200);
+    assert_eq!(
+        w.client
+            .post("chat/completions", chat_body())
+            .await
+            .status(),
+        200
+    );
     usage_rows(&w.app, 1).await;
-    assert_eq!(ledger_cost(&w).await, CHAT_COST, "every usage event is priced");
+    assert_eq!(
+        ledger_cost(&w).await,
+        CHAT_COST,
+        "every usage event is priced"
+    );
     let allows = 20;
     let budget = CHAT_COST * (allows + 1);
     let budget_id = add_key_budget(&w, "lifetime", None, Some(budget)).await;
 
     let responses = burst(&[&w.client], 500).await;
     let admitted = count(&responses, 200);
-    assert!(admitted as i64 <= allows, "{admitted} requests got through a budget for {allows}");
+    assert!(
+        admitted as i64 <= allows,
+        "{admitted} requests got through a budget for {allows}"
+    );
     assert!(admitted > 0);
     let refused = responses.into_iter().find(|r| r.status() == 429).unwrap();
     let body: Value = refused.json().await.unwrap();
@@ -282,7 +373,13 @@ async fn concurrent_requests_never_overdraw_a_cost_budget_and_the_ledger_matches
     assert_eq!(body["error"]["code"], "insufficient_quota");
     // Settled one by one, requests go on until the budget is really spent.
     let mut more = 0;
-    while w.client.post("chat/completions", chat_body()).await.status() == 200 {
+    while w
+        .client
+        .post("chat/completions", chat_body())
+        .await
+        .status()
+        == 200
+    {
         more += 1;
         assert!(more <= allows);
     }
@@ -292,14 +389,18 @@ async fn concurrent_requests_never_overdraw_a_cost_budget_and_the_ledger_matches
     assert!(spent <= budget, "spent {spent} of {budget}");
     let tenant = tenant_id(&w).await;
     let settled = counter(&ditto_testkit::redis_url(), tenant, budget_id, 0, "c").await;
-    assert_eq!(settled, spent, "the budget counter equals the sum of usage events");
+    assert_eq!(
+        settled, spent,
+        "the budget counter equals the sum of usage events"
+    );
 }
 
 /// A clock the test moves.
 fn movable_clock(start: DateTime<Utc>) -> (Clock, Arc<AtomicI64>) {
     let offset = Arc::new(AtomicI64::new(0));
     let read = offset.clone();
-    let clock = Clock::new(move || start + chrono::Duration::milliseconds(read.load(Ordering::SeqCst)));
+    let clock =
+        Clock::new(move || start + chrono::Duration::milliseconds(read.load(Ordering::SeqCst)));
     (clock, offset)
 }
 
@@ -325,18 +426,39 @@ async fn a_daily_budget_resets_at_midnight_in_the_tenants_time_zone() {
         assert!(admitted < 100, "the budget never ran out");
     };
     assert_eq!(refusal.status(), 429);
-    let retry: i64 = refusal.headers()["retry-after"].to_str().unwrap().parse().unwrap();
-    assert!((1..=120).contains(&retry), "resets at Tokyo midnight, {retry} s away");
+    let retry: i64 = refusal.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        (1..=120).contains(&retry),
+        "resets at Tokyo midnight, {retry} s away"
+    );
     let body: Value = refusal.json().await.unwrap();
-    assert!(body["error"]["message"].as_str().unwrap().contains("2026-11-26T15:00:00"), "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("2026-11-26T15:00:00"),
+        "{body}"
+    );
 
     offset.store(3 * 60_000, Ordering::SeqCst); // 00:01 in Tokyo, still Nov 26 in UTC
-    assert_eq!(w.client.post("chat/completions", chat_body()).await.status(), 200);
+    assert_eq!(
+        w.client
+            .post("chat/completions", chat_body())
+            .await
+            .status(),
+        200
+    );
 }
 
 #[tokio::test]
 async fn losing_redis_refuses_budgeted_requests_until_it_returns() {
-    let mut redis = tokio::task::spawn_blocking(PrivateRedis::start).await.unwrap();
+    let mut redis = tokio::task::spawn_blocking(PrivateRedis::start)
+        .await
+        .unwrap();
     let w = world_with(Options {
         redis_url: Some(redis.url()),
         gateway: config(CounterStore::Redis(redis.url())),
@@ -344,7 +466,13 @@ async fn losing_redis_refuses_budgeted_requests_until_it_returns() {
     .await;
     price_gpt4o(&w).await;
     add_key_budget(&w, "monthly", None, Some(CHAT_COST * 1000)).await;
-    assert_eq!(w.client.post("chat/completions", chat_body()).await.status(), 200);
+    assert_eq!(
+        w.client
+            .post("chat/completions", chat_body())
+            .await
+            .status(),
+        200
+    );
 
     redis.kill();
     let resp = w.client.post("chat/completions", chat_body()).await;
@@ -353,7 +481,10 @@ async fn losing_redis_refuses_budgeted_requests_until_it_returns() {
     assert_eq!(body["error"]["code"], "limits_unavailable");
     w.app.admin().get("/readyz").await.expect_status(503);
     let metrics = w.app.admin().get("/metrics").await.text;
-    assert!(!metrics.contains("ditto_gateway_limits_store_errors_total 0"), "{metrics}");
+    assert!(
+        !metrics.contains("ditto_gateway_limits_store_errors_total 0"),
+        "{metrics}"
+    );
 
     redis = tokio::task::spawn_blocking(move || {
         redis.restart();
@@ -368,18 +499,30 @@ async fn losing_redis_refuses_budgeted_requests_until_it_returns() {
         if resp.status() == 200 {
             break;
         }
-        assert!(Instant::now() < deadline, "requests never resumed after Redis came back");
+        assert!(
+            Instant::now() < deadline,
+            "requests never resumed after Redis came back"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let rows = usage_rows(&w.app, 3).await;
     let served: i64 = rows.iter().filter(|r| r["status"] == 200).count() as i64;
     usage_rows(&w.app, rows.len() as i64).await;
     let tenant = tenant_id(&w).await;
-    let budget: Uuid = sqlx::query_scalar("SELECT id FROM budgets").fetch_one(w.app.store.pool()).await.unwrap();
-    let start = ditto_core::period::Period::Monthly.window(chrono_tz::UTC, Utc::now()).start.timestamp();
+    let budget: Uuid = sqlx::query_scalar("SELECT id FROM budgets")
+        .fetch_one(w.app.store.pool())
+        .await
+        .unwrap();
+    let start = ditto_core::period::Period::Monthly
+        .window(chrono_tz::UTC, Utc::now())
+        .start
+        .timestamp();
     // Wait for the last settlement to land in both places.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(counter(&redis.url(), tenant, budget, start, "c").await, ledger_cost(&w).await);
+    assert_eq!(
+        counter(&redis.url(), tenant, budget, start, "c").await,
+        ledger_cost(&w).await
+    );
     assert!(served >= 2);
 }
 
@@ -396,7 +539,13 @@ async fn the_reaper_settles_a_reservation_whose_request_outlived_its_lease() {
         latency_ms: 1500,
         ..Behaviour::default()
     });
-    assert_eq!(w.client.post("chat/completions", chat_body()).await.status(), 200);
+    assert_eq!(
+        w.client
+            .post("chat/completions", chat_body())
+            .await
+            .status(),
+        200
+    );
     // The key check's `GET /models`, then the chat request, once.
     let rows = usage_rows(&w.app, 2).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -405,7 +554,11 @@ async fn the_reaper_settles_a_reservation_whose_request_outlived_its_lease() {
         .into_iter()
         .filter(|r| r["endpoint"] != "models")
         .collect();
-    assert_eq!(rows.len(), 1, "the late request is not recorded twice: {rows:?}");
+    assert_eq!(
+        rows.len(),
+        1,
+        "the late request is not recorded twice: {rows:?}"
+    );
     assert_eq!(rows[0]["error_kind"], "reservation_orphaned");
     assert_eq!(rows[0]["endpoint"], "chat/completions");
     // Charged its full reservation (fail closed), in the counter and the ledger alike.
@@ -413,9 +566,15 @@ async fn the_reaper_settles_a_reservation_whose_request_outlived_its_lease() {
     assert!(spent > CHAT_COST);
     tokio::time::sleep(Duration::from_millis(300)).await;
     let tenant = tenant_id(&w).await;
-    assert_eq!(counter(&ditto_testkit::redis_url(), tenant, budget, 0, "c").await, spent);
+    assert_eq!(
+        counter(&ditto_testkit::redis_url(), tenant, budget, 0, "c").await,
+        spent
+    );
     let metrics = w.app.admin().get("/metrics").await.text;
-    assert!(metrics.contains("ditto_gateway_reservations_reaped_total 1"), "{metrics}");
+    assert!(
+        metrics.contains("ditto_gateway_reservations_reaped_total 1"),
+        "{metrics}"
+    );
 }
 
 #[tokio::test]
