@@ -175,17 +175,23 @@ impl Config {
             },
         };
 
-        let mut flag = |raw: Option<String>, file: Option<bool>, setting: &str, flag: &str, env: &str| {
-            match raw.as_deref().map(str::to_ascii_lowercase).as_deref() {
-                None | Some("") => file.unwrap_or(false),
-                Some("true" | "1" | "yes") => true,
-                Some("false" | "0" | "no") => false,
-                Some(other) => {
-                    fail(setting, flag, env, format!("'{other}' is not true or false"));
-                    false
+        let mut flag =
+            |raw: Option<String>, file: Option<bool>, setting: &str, flag: &str, env: &str| {
+                match raw.as_deref().map(str::to_ascii_lowercase).as_deref() {
+                    None | Some("") => file.unwrap_or(false),
+                    Some("true" | "1" | "yes") => true,
+                    Some("false" | "0" | "no") => false,
+                    Some(other) => {
+                        fail(
+                            setting,
+                            flag,
+                            env,
+                            format!("'{other}' is not true or false"),
+                        );
+                        false
+                    }
                 }
-            }
-        };
+            };
         let redis_cluster = flag(
             args.redis_cluster.clone(),
             file.redis_cluster,
