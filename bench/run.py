@@ -4,6 +4,9 @@
   direct   the mock upstream itself,
   nginx    nginx as a plain reverse proxy to the mock (one hop, no logic),
   gateway  Ditto's /t/{tenant}/v1 endpoint (key check, routing, usage capture),
+  limited  the same with rate limits on all four scopes (tenant, project,
+           user, key) and a cost budget, counted in Redis (high enough that
+           nothing is refused: the cost of checking and settling them),
 
 for non-streaming chat at several concurrencies, streaming time to first
 byte, and the gateway's memory with 100k keys loaded. Prints medians of
@@ -25,6 +28,7 @@ import time
 import urllib.request
 
 TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.join(os.path.dirname(__file__), "..", "target"))
+REDIS_URL = os.environ.get("DITTO_TEST_REDIS_URL", "redis://127.0.0.1:6379")
 ADMIN_URL = os.environ.get("DITTO_TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 DURATION = int(os.environ.get("BENCH_SECONDS", "8"))
 REPEATS = int(os.environ.get("BENCH_REPEATS", "1"))
@@ -114,6 +118,32 @@ def ttfb(url, key, body, n=40):
     return statistics.median(samples)
 
 
+def set_up_limited_tenant(api, db_url, mock_port):
+    """Tenant `limited`: a user's key under rpm/tpm/concurrency limits on
+    every scope and a priced cost budget; returns the key."""
+    call("POST", f"{api}/tenants", {"slug": "limited", "name": "Limited"})
+    project = call("POST", f"{api}/tenants/limited/projects", {"name": "limited"})["id"]
+    user = call("POST", f"{api}/tenants/limited/users", {"email": "bench@example.com", "name": "Bench"})["id"]
+    backend = call("POST", f"{api}/tenants/limited/backends",
+                   {"name": "mock", "base_url": f"http://127.0.0.1:{mock_port}/v1", "credentials": UPSTREAM_SECRET})["id"]
+    call("POST", f"{api}/tenants/limited/routes", {"model": "gpt-4o", "targets": [{"backend_id": backend}]})
+    created = call("POST", f"{api}/tenants/limited/api-keys",
+                   {"project_id": project, "name": "limited", "owner_user_id": user})
+    key_id = created["key"]["id"]
+    tenant = psql(db_url, "SELECT id FROM tenants WHERE slug = 'limited'")
+    big = 1_000_000_000
+    for scope, column, target in [("tenant", None, None), ("project", "project_id", project),
+                                  ("user", "user_id", user), ("key", "key_id", key_id)]:
+        columns = f", {column}" if column else ""
+        values = f", '{target}'" if target else ""
+        psql(db_url, f"""INSERT INTO rate_limits (id, tenant_id, scope, rpm, tpm, max_concurrent{columns})
+                         VALUES (gen_random_uuid(), '{tenant}', '{scope}', {big}, {big * 100}, 100000{values})""")
+    psql(db_url, f"""INSERT INTO budgets (id, tenant_id, scope, key_id, period, max_cost_pico)
+                     VALUES (gen_random_uuid(), '{tenant}', 'key', '{key_id}', 'monthly', {big * big})""")
+    psql(db_url, "INSERT INTO model_prices (model, input_pico, output_pico) VALUES ('gpt-4o', 2500000, 10000000)")
+    return created["secret"]
+
+
 def main():
     work = tempfile.mkdtemp(prefix="ditto-bench-")
     procs = []
@@ -151,7 +181,7 @@ http {{
         procs.append(nginx)
 
         # One worker, like nginx's `worker_processes 1`: the same CPU budget for both proxies.
-        env = dict(os.environ, DITTO_WORKER_THREADS=os.environ.get("BENCH_GATEWAY_THREADS", "1"), DATABASE_URL=db_url, DITTO_BOOTSTRAP_TOKEN=TOKEN, DITTO_LISTEN=f"127.0.0.1:{ditto_port}",
+        env = dict(os.environ, DITTO_WORKER_THREADS=os.environ.get("BENCH_GATEWAY_THREADS", "1"), DATABASE_URL=db_url, DITTO_BOOTSTRAP_TOKEN=TOKEN, DITTO_LISTEN=f"127.0.0.1:{ditto_port}", REDIS_URL=REDIS_URL,
                    DITTO_MASTER_KEY=base64.b64encode(os.urandom(32)).decode(), RUST_LOG="warn")
         ditto = subprocess.Popen([f"{TARGET}/release/ditto", "serve"], env=env, stdout=subprocess.DEVNULL)
         procs.append(ditto)
@@ -164,6 +194,7 @@ http {{
                        {"name": "mock", "base_url": f"http://127.0.0.1:{mock_port}/v1", "credentials": UPSTREAM_SECRET})["id"]
         call("POST", f"{api}/tenants/bench/routes", {"model": "gpt-4o", "targets": [{"backend_id": backend}]})
         key = call("POST", f"{api}/tenants/bench/api-keys", {"project_id": project, "name": "bench"})["secret"]
+        limited_key = set_up_limited_tenant(api, db_url, mock_port)
         time.sleep(0.5)
 
         lua = os.path.join(work, "post.lua")
@@ -174,6 +205,7 @@ http {{
             "direct": (f"http://127.0.0.1:{mock_port}/v1/chat/completions", None),
             "nginx": (f"http://127.0.0.1:{nginx_port}/v1/chat/completions", None),
             "gateway": (f"{base}/t/bench/v1/chat/completions", key),
+            "limited": (f"{base}/t/limited/v1/chat/completions", limited_key),
         }
         for url, k in targets.values():  # warm up connections and caches
             wrk_args = ["wrk", "-t", "1", "-c", "4", "-d", "1s", "-s", lua] + (["-H", f"Authorization: Bearer {k}"] if k else [])
@@ -201,6 +233,9 @@ http {{
                 added = f"{(p50 - direct[1]) * 1000:.0f} µs" if name != "direct" else ""
                 added99 = f"{(p99 - direct[2]) * 1000:.0f} µs" if name != "direct" else ""
                 print(f"{c:>3} {name:8} {rps:>9.0f} {p50:>8.3f} {p99:>8.3f} {ratio:>9} {added:>10} {added99:>10}")
+            plain, limited = results[(c, "gateway")], results[(c, "limited")]
+            print(f"    limits and budget add {(limited[1] - plain[1]) * 1000:.0f} µs at p50, "
+                  f"{(limited[2] - plain[2]) * 1000:.0f} µs at p99; throughput {limited[0] / plain[0] * 100:.0f} % of the gateway without them")
         print(f"\ngateway RSS after load: {rss_mb(ditto.pid):.1f} MB")
 
         stream_body = json.dumps({"model": "gpt-4o", "stream": True, "messages": [{"role": "user", "content": "hi"}]})
