@@ -285,11 +285,17 @@ impl Governor {
             details: &details,
             ops: &plain,
         };
+        // Each retry starts one missing budget counter; there are at most as
+        // many as budget checks.
+        let budget_checks = ops
+            .iter()
+            .filter(|(op, _)| matches!(op, Op::Budget { .. }))
+            .count();
         let mut attempts = 0;
         let verdict = loop {
             attempts += 1;
             match self.counters.admit(&admit).await {
-                Ok(Verdict::NeedsInit { op }) if attempts < 4 => {
+                Ok(Verdict::NeedsInit { op }) if attempts <= budget_checks => {
                     self.init_budget(d.tenant, &ops[op], now).await?;
                 }
                 Ok(verdict) => break verdict,

@@ -586,3 +586,41 @@ async fn a_cost_budget_refuses_models_without_a_price() {
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["error"]["code"], "model_not_priced");
 }
+
+#[tokio::test]
+async fn every_budget_of_every_scope_and_period_starts_on_the_first_request() {
+    let w = limited_world(config(shared_redis())).await;
+    price_gpt4o(&w).await;
+    let tenant = tenant_id(&w).await;
+    let project: Uuid = w.project.parse().unwrap();
+    let key = first_key_id(&w).await;
+    for (scope, project_id, key_id) in [
+        ("tenant", None, None),
+        ("project", Some(project), None),
+        ("key", None, Some(key)),
+    ] {
+        for period in ["daily", "weekly", "monthly", "lifetime"] {
+            sqlx::query(
+                "INSERT INTO budgets (id, tenant_id, scope, project_id, key_id, period, max_tokens, max_cost_pico)
+                 VALUES ($1, $2, $3, $4, $5, $6, 1000000, 1000000000000)",
+            )
+            .bind(Uuid::now_v7())
+            .bind(tenant)
+            .bind(scope)
+            .bind(project_id)
+            .bind(key_id)
+            .bind(period)
+            .execute(w.app.store.pool())
+            .await
+            .unwrap();
+        }
+    }
+    w.app.gateway_caught_up("acme").await;
+    assert_eq!(
+        w.client
+            .post("chat/completions", chat_body())
+            .await
+            .status(),
+        200
+    );
+}
