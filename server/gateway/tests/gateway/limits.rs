@@ -312,22 +312,30 @@ async fn concurrency_and_token_limits_refuse_with_a_reason() {
     assert_eq!(resp.headers()["x-ratelimit-limit-tokens"], "200");
 }
 
-/// Pico-USD spent by the key according to its budget counter in Redis.
+/// A field of a budget counter in Redis (a server or a cluster).
 async fn counter(
-    redis_url: &str,
+    store: &CounterStore,
     tenant: Uuid,
     budget: Uuid,
     period_start: i64,
     field: &str,
 ) -> i64 {
-    let client = redis::Client::open(redis_url).unwrap();
-    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
-    let value: Option<i64> = redis::cmd("HGET")
-        .arg(format!("{{t:{tenant}}}:bg:{budget}:{period_start}"))
-        .arg(field)
-        .query_async(&mut conn)
-        .await
-        .unwrap();
+    let mut cmd = redis::cmd("HGET");
+    cmd.arg(format!("{{t:{tenant}}}:bg:{budget}:{period_start}"))
+        .arg(field);
+    let value: Option<i64> = match store {
+        CounterStore::Redis(url) => {
+            let client = redis::Client::open(url.as_str()).unwrap();
+            let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+            cmd.query_async(&mut conn).await.unwrap()
+        }
+        CounterStore::RedisCluster(nodes) => {
+            let client = redis::cluster::ClusterClient::new(nodes.clone()).unwrap();
+            let mut conn = client.get_async_connection().await.unwrap();
+            cmd.query_async(&mut conn).await.unwrap()
+        }
+        CounterStore::Local => panic!("no Redis to read"),
+    };
     value.unwrap_or(0)
 }
 
@@ -340,7 +348,20 @@ async fn ledger_cost(w: &World) -> i64 {
 
 #[tokio::test]
 async fn concurrent_requests_never_overdraw_a_cost_budget_and_the_ledger_matches() {
-    let w = limited_world(config(shared_redis())).await;
+    budget_is_never_overdrawn(shared_redis()).await;
+}
+
+#[tokio::test]
+async fn concurrent_requests_never_overdraw_a_cost_budget_on_a_redis_cluster() {
+    let cluster = tokio::task::spawn_blocking(RedisCluster::start)
+        .await
+        .unwrap();
+    budget_is_never_overdrawn(CounterStore::RedisCluster(cluster.urls())).await;
+    drop(cluster);
+}
+
+async fn budget_is_never_overdrawn(store: CounterStore) {
+    let w = limited_world(config(store.clone())).await;
     price_gpt4o(&w).await;
     // One request before the budget exists: the counter starts from the ledger.
     assert_eq!(
@@ -388,7 +409,7 @@ async fn concurrent_requests_never_overdraw_a_cost_budget_and_the_ledger_matches
     let spent = ledger_cost(&w).await;
     assert!(spent <= budget, "spent {spent} of {budget}");
     let tenant = tenant_id(&w).await;
-    let settled = counter(&ditto_testkit::redis_url(), tenant, budget_id, 0, "c").await;
+    let settled = counter(&store, tenant, budget_id, 0, "c").await;
     assert_eq!(
         settled, spent,
         "the budget counter equals the sum of usage events"
@@ -520,7 +541,7 @@ async fn losing_redis_refuses_budgeted_requests_until_it_returns() {
     // Wait for the last settlement to land in both places.
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(
-        counter(&redis.url(), tenant, budget, start, "c").await,
+        counter(&CounterStore::Redis(redis.url()), tenant, budget, start, "c").await,
         ledger_cost(&w).await
     );
     assert!(served >= 2);
@@ -567,7 +588,7 @@ async fn the_reaper_settles_a_reservation_whose_request_outlived_its_lease() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     let tenant = tenant_id(&w).await;
     assert_eq!(
-        counter(&ditto_testkit::redis_url(), tenant, budget, 0, "c").await,
+        counter(&shared_redis(), tenant, budget, 0, "c").await,
         spent
     );
     let metrics = w.app.admin().get("/metrics").await.text;
