@@ -1,6 +1,6 @@
 //! Errors in OpenAI's shape, so SDKs surface them as they would OpenAI's.
 
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
@@ -13,7 +13,7 @@ pub struct GatewayError {
     pub code: Option<&'static str>,
     pub param: Option<&'static str>,
     /// Sent with the error, e.g. `Retry-After` and `x-ratelimit-*`.
-    pub headers: HeaderMap,
+    pub headers: Vec<(HeaderName, HeaderValue)>,
 }
 
 impl GatewayError {
@@ -29,7 +29,7 @@ impl GatewayError {
             kind,
             code: Some(code),
             param: None,
-            headers: HeaderMap::new(),
+            headers: Vec::new(),
         }
     }
 
@@ -190,7 +190,9 @@ impl IntoResponse for GatewayError {
             "message": self.message, "type": self.kind, "param": self.param, "code": self.code,
         }});
         let mut response = (self.status, axum::Json(body)).into_response();
-        response.headers_mut().extend(self.headers);
+        for (name, value) in self.headers {
+            response.headers_mut().insert(name, value);
+        }
         if self.status == StatusCode::UNAUTHORIZED {
             response
                 .headers_mut()

@@ -73,7 +73,6 @@ pub fn start(
                 let config = DbConfig {
                     max_connections: 2,
                     acquire_timeout: Duration::from_secs(3),
-                    ..DbConfig::default()
                 };
                 let store = Store::connect_lazy(options, &config);
                 let mut writer = Writer {

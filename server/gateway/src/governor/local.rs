@@ -189,3 +189,108 @@ impl LocalCounters {
             });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn budget(limit: i64, amount: i64) -> Op {
+        Op::Budget {
+            key: "b".into(),
+            field: "c",
+            limit,
+            amount,
+            soft: Some(limit / 2),
+        }
+    }
+
+    fn admit<'a>(id: &'a str, now_ms: i64, ops: &'a [Op]) -> Admit<'a> {
+        Admit {
+            tag: "{t:x}",
+            request_id: id,
+            now_ms,
+            lease_ms: 60_000,
+            details: "",
+            ops,
+        }
+    }
+
+    #[test]
+    fn a_budget_reserves_then_settles_to_the_actual_amount() {
+        let counters = LocalCounters::default();
+        let ops = [budget(100, 40)];
+        assert_eq!(
+            counters.admit(&admit("a", 0, &ops)),
+            Verdict::NeedsInit { op: 0 }
+        );
+        counters.init("b", 0, 0, 10);
+        let Verdict::Admitted { used, soft, .. } = counters.admit(&admit("a", 1, &ops)) else {
+            panic!("admitted")
+        };
+        assert_eq!((used, soft), (vec![10], vec![false]));
+        // 10 + 40 + 40 > 100: the third reservation does not fit.
+        assert!(
+            matches!(counters.admit(&admit("b", 2, &ops)), Verdict::Admitted { soft, .. } if soft == [true])
+        );
+        assert!(matches!(
+            counters.admit(&admit("c", 3, &ops)),
+            Verdict::Refused {
+                op: 0,
+                used: 90,
+                ..
+            }
+        ));
+        let settle = |actual: i64| Settle::Budget {
+            key: "b".into(),
+            field: "c",
+            delta: actual - 40,
+            actual,
+        };
+        let finish = |id: &'static str, ops: &[Settle]| {
+            counters.finish(&Finish {
+                tag: "{t:x}",
+                request_id: id,
+                second: 0,
+                admitted_ms: 1,
+                ops,
+            })
+        };
+        assert!(finish("a", &[settle(5)]));
+        // Settled once only.
+        assert!(!finish("a", &[settle(5)]));
+        assert!(
+            matches!(counters.admit(&admit("c", 4, &ops)), Verdict::Admitted { used, .. } if used == [55])
+        );
+    }
+
+    #[test]
+    fn a_full_window_says_when_room_frees_up() {
+        let counters = LocalCounters::default();
+        let ops = [Op::Window {
+            key: "w".into(),
+            limit: 2,
+            amount: 1,
+        }];
+        assert!(matches!(
+            counters.admit(&admit("a", 10_000, &ops)),
+            Verdict::Admitted { .. }
+        ));
+        assert!(matches!(
+            counters.admit(&admit("b", 30_000, &ops)),
+            Verdict::Admitted { .. }
+        ));
+        // The first request leaves the window 60 s after its second began.
+        assert_eq!(
+            counters.admit(&admit("c", 40_500, &ops)),
+            Verdict::Refused {
+                op: 0,
+                retry_after_ms: 29_500,
+                used: 2
+            }
+        );
+        assert!(matches!(
+            counters.admit(&admit("c", 70_001, &ops)),
+            Verdict::Admitted { .. }
+        ));
+    }
+}

@@ -375,11 +375,10 @@ impl Governor {
         let mut dearest: Option<Price> = None;
         for target in d.route.primaries.iter().chain(&d.route.fallbacks) {
             match price_of(d, target.upstream_model.as_deref()) {
-                Some(p) => {
-                    if dearest.is_none_or(|q| (p.input, p.output) > (q.input, q.output)) {
-                        dearest = Some(p);
-                    }
+                Some(p) if dearest.is_none_or(|q| (p.input, p.output) > (q.input, q.output)) => {
+                    dearest = Some(p);
                 }
+                Some(_) => {}
                 None if needs_cost => return Err(GatewayError::model_not_priced(model)),
                 None => {}
             }
@@ -610,17 +609,17 @@ fn refusal(
                 label(l, "requests-per-minute")
             ));
             e.headers
-                .insert(LIMIT_REQUESTS.clone(), HeaderValue::from(*limit));
-            e.headers.insert(
+                .push((LIMIT_REQUESTS.clone(), HeaderValue::from(*limit)));
+            e.headers.push((
                 REMAINING_REQUESTS.clone(),
                 HeaderValue::from((limit - used).max(0)),
-            );
+            ));
             e.headers
-                .insert(RESET_REQUESTS.clone(), seconds(retry_secs));
-            e.headers.insert(
+                .push((RESET_REQUESTS.clone(), seconds(retry_secs)));
+            e.headers.push((
                 LIMIT_NAME.clone(),
                 header_text(&format!("{}:{}:rpm", scope_name(l.scope), l.id)),
-            );
+            ));
             e
         }
         (Op::Window { limit, amount, .. }, Subject::Tokens(l)) => {
@@ -637,16 +636,16 @@ fn refusal(
             };
             let mut e = GatewayError::rate_limited(message);
             e.headers
-                .insert(LIMIT_TOKENS.clone(), HeaderValue::from(*limit));
-            e.headers.insert(
+                .push((LIMIT_TOKENS.clone(), HeaderValue::from(*limit)));
+            e.headers.push((
                 REMAINING_TOKENS.clone(),
                 HeaderValue::from((limit - used).max(0)),
-            );
-            e.headers.insert(RESET_TOKENS.clone(), seconds(retry_secs));
-            e.headers.insert(
+            ));
+            e.headers.push((RESET_TOKENS.clone(), seconds(retry_secs)));
+            e.headers.push((
                 LIMIT_NAME.clone(),
                 header_text(&format!("{}:{}:tpm", scope_name(l.scope), l.id)),
-            );
+            ));
             e
         }
         (Op::Concurrency { limit, .. }, Subject::Concurrent(l)) => {
@@ -654,10 +653,10 @@ fn refusal(
                 "Too many requests in flight: the {} limit is {limit} concurrent requests. Retry when one finishes.",
                 label(l, "concurrency")
             ));
-            e.headers.insert(
+            e.headers.push((
                 LIMIT_NAME.clone(),
                 header_text(&format!("{}:{}:concurrent", scope_name(l.scope), l.id)),
-            );
+            ));
             e
         }
         (Op::Budget { limit, amount, .. }, Subject::Budget(b, what)) => {
@@ -682,23 +681,23 @@ fn refusal(
                 scope_name(b.scope),
                 b.period
             ));
-            e.headers.insert(
+            e.headers.push((
                 LIMIT_NAME.clone(),
                 header_text(&format!("{}:{}:budget-{what}", scope_name(b.scope), b.id)),
-            );
+            ));
             if let Some(end) = period_end {
                 let wait = (end - now).num_seconds().max(1);
                 e.headers
-                    .insert(axum::http::header::RETRY_AFTER, HeaderValue::from(wait));
+                    .push((axum::http::header::RETRY_AFTER, HeaderValue::from(wait)));
             }
             return e;
         }
         _ => GatewayError::rate_limited("Rate limit reached."),
     };
-    error.headers.insert(
+    error.headers.push((
         axum::http::header::RETRY_AFTER,
         HeaderValue::from(retry_secs),
-    );
+    ));
     error
 }
 

@@ -405,7 +405,7 @@ async fn budget_is_never_overdrawn(store: CounterStore) {
         assert!(more <= allows);
     }
     let total = 1 + 500 + more + 1;
-    usage_rows(&w.app, total as i64).await;
+    usage_rows(&w.app, total).await;
     let spent = ledger_cost(&w).await;
     assert!(spent <= budget, "spent {spent} of {budget}");
     let tenant = tenant_id(&w).await;
@@ -541,7 +541,14 @@ async fn losing_redis_refuses_budgeted_requests_until_it_returns() {
     // Wait for the last settlement to land in both places.
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(
-        counter(&CounterStore::Redis(redis.url()), tenant, budget, start, "c").await,
+        counter(
+            &CounterStore::Redis(redis.url()),
+            tenant,
+            budget,
+            start,
+            "c"
+        )
+        .await,
         ledger_cost(&w).await
     );
     assert!(served >= 2);
