@@ -174,6 +174,13 @@ impl Checker {
         }
     }
 
+    /// An IANA time zone name.
+    pub fn time_zone(&mut self, field: &str, value: Option<&str>) {
+        if let Some(Err(message)) = value.map(crate::period::parse_zone) {
+            self.fail(field, "invalid_value", message);
+        }
+    }
+
     /// `flag` and `other` cannot both be given.
     pub fn exclusive(&mut self, field: &str, flag: bool, other: bool, other_name: &str) {
         if flag && other {
@@ -209,12 +216,14 @@ pub fn create_tenant(body: &CreateTenant) -> Result<()> {
     let mut c = Checker::default();
     c.slug("/slug", &body.slug);
     c.text("/name", &body.name, 1, 200);
+    c.time_zone("/time_zone", body.time_zone.as_deref());
     c.finish()
 }
 
 pub fn update_tenant(body: &UpdateTenant) -> Result<()> {
     let mut c = Checker::default();
     c.opt_text("/name", body.name.as_deref(), 1, 200);
+    c.time_zone("/time_zone", body.time_zone.as_deref());
     c.finish()
 }
 
@@ -521,6 +530,7 @@ mod tests {
             create_tenant(&CreateTenant {
                 slug: s.into(),
                 name: "x".into(),
+                time_zone: None,
             })
         };
         assert!(ok("acme").is_ok());
@@ -563,6 +573,17 @@ mod tests {
             c.email("/e", bad);
             assert!(c.finish().is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn time_zones() {
+        let tenant = |tz: &str| CreateTenant {
+            slug: "acme".into(),
+            name: "Acme".into(),
+            time_zone: Some(tz.into()),
+        };
+        assert!(create_tenant(&tenant("Europe/Paris")).is_ok());
+        assert_eq!(fields(create_tenant(&tenant("Mars/Base"))), ["/time_zone"]);
     }
 
     #[test]

@@ -12,7 +12,7 @@ use uuid::Uuid;
 use crate::page::{BY_CREATION, Keyset};
 use crate::{Store, error::db};
 
-const COLUMNS: &str = "id, slug, name, status, created_at, updated_at";
+const COLUMNS: &str = "id, slug, name, status, time_zone, created_at, updated_at";
 
 #[derive(FromRow)]
 struct Row {
@@ -20,6 +20,7 @@ struct Row {
     slug: String,
     name: String,
     status: String,
+    time_zone: String,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
@@ -38,6 +39,7 @@ impl From<Row> for Tenant {
             status: status(&r.status),
             slug: r.slug,
             name: r.name,
+            time_zone: r.time_zone,
             created_at: r.created_at,
             updated_at: r.updated_at,
         }
@@ -73,12 +75,15 @@ impl Store {
         body: &CreateTenant,
     ) -> Result<Tenant> {
         let mut tx = self.platform_tx(scope).await?;
+        known_time_zone(&mut tx, body.time_zone.as_deref()).await?;
         let row: Row = sqlx::query_as(sql!(
-            "INSERT INTO tenants (id, slug, name) VALUES ($1, $2, $3) RETURNING {COLUMNS}"
+            "INSERT INTO tenants (id, slug, name, time_zone) VALUES ($1, $2, $3, COALESCE($4, 'UTC'))
+             RETURNING {COLUMNS}"
         ))
         .bind(TenantId::new().0)
         .bind(&body.slug)
         .bind(body.name.trim())
+        .bind(body.time_zone.as_deref())
         .fetch_one(&mut *tx)
         .await
         .map_err(db)?;
@@ -150,12 +155,15 @@ impl Store {
         body: &UpdateTenant,
     ) -> Result<Tenant> {
         let mut tx = self.platform_tx(scope).await?;
+        known_time_zone(&mut tx, body.time_zone.as_deref()).await?;
         let row: Option<Row> = sqlx::query_as(sql!(
-            "UPDATE tenants SET name = COALESCE($2, name), updated_at = now()
+            "UPDATE tenants SET name = COALESCE($2, name), time_zone = COALESCE($3, time_zone),
+                 updated_at = now()
              WHERE id = $1 RETURNING {COLUMNS}"
         ))
         .bind(id.0)
         .bind(body.name.as_deref().map(str::trim))
+        .bind(body.time_zone.as_deref())
         .fetch_optional(&mut *tx)
         .await
         .map_err(db)?;
@@ -203,6 +211,28 @@ impl Store {
             return Err(Error::NotFound("tenant"));
         }
         Ok(())
+    }
+}
+
+/// Usage is bucketed by day in the tenant's zone by Postgres, whose zone
+/// database may lag the one names are checked against: refuse what it does
+/// not know rather than fail every usage query later.
+async fn known_time_zone(tx: &mut crate::tx::Tx, zone: Option<&str>) -> Result<()> {
+    let Some(zone) = zone else { return Ok(()) };
+    let known: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_timezone_names WHERE name = $1)")
+            .bind(zone)
+            .fetch_one(&mut **tx)
+            .await
+            .map_err(db)?;
+    if known {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            "/time_zone",
+            "invalid_value",
+            format!("`{zone}` is not a time zone this database knows"),
+        ))
     }
 }
 

@@ -60,6 +60,9 @@ pub struct Tenant {
     pub slug: String,
     pub name: String,
     pub status: TenantStatus,
+    /// IANA time zone name (`Europe/Paris`, `UTC`): where the tenant's
+    /// budget days, weeks and months begin, and how usage is bucketed by day.
+    pub time_zone: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -71,12 +74,17 @@ pub struct CreateTenant {
     pub slug: String,
     /// Display name, 1–200 characters.
     pub name: String,
+    /// IANA time zone name such as `Europe/Paris`; default `UTC`.
+    #[serde(default)]
+    pub time_zone: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateTenant {
     pub name: Option<String>,
+    /// IANA time zone name. Budget periods in progress are recomputed in the new zone.
+    pub time_zone: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, IntoParams)]

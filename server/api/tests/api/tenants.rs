@@ -121,6 +121,58 @@ async fn invalid_tenants_are_refused_with_field_errors() {
 }
 
 #[tokio::test]
+async fn tenant_time_zones_default_to_utc_and_are_checked() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin();
+    assert_eq!(app.tenant("acme").await["time_zone"], "UTC");
+    let paris = admin
+        .post(
+            "/api/v1/tenants",
+            json!({"slug": "paris", "name": "Paris", "time_zone": "Europe/Paris"}),
+        )
+        .await
+        .expect_status(201);
+    assert_eq!(paris["time_zone"], "Europe/Paris");
+    let fields = admin
+        .post(
+            "/api/v1/tenants",
+            json!({"slug": "mars", "name": "Mars", "time_zone": "Mars/Olympus_Mons"}),
+        )
+        .await
+        .invalid_fields();
+    assert_eq!(fields, ["/time_zone"]);
+    let moved = admin
+        .patch(
+            "/api/v1/tenants/acme",
+            json!({"time_zone": "America/Argentina/Buenos_Aires"}),
+        )
+        .await
+        .expect_status(200);
+    assert_eq!(moved["time_zone"], "America/Argentina/Buenos_Aires");
+    assert_eq!(moved["name"], "acme", "other fields stay");
+    let renamed = admin
+        .patch("/api/v1/tenants/acme", json!({"name": "Acme"}))
+        .await
+        .expect_status(200);
+    assert_eq!(renamed["time_zone"], "America/Argentina/Buenos_Aires");
+    let fields = admin
+        .patch("/api/v1/tenants/acme", json!({"time_zone": ""}))
+        .await
+        .invalid_fields();
+    assert_eq!(fields, ["/time_zone"]);
+    // Tenant members read their zone but cannot change it.
+    let member = app.tenant_member("acme").await;
+    assert_eq!(
+        member.get("/api/v1/tenants/acme").await.expect_status(200)["time_zone"],
+        "America/Argentina/Buenos_Aires"
+    );
+    member
+        .patch("/api/v1/tenants/acme", json!({"time_zone": "UTC"}))
+        .await
+        .expect_problem(403);
+}
+
+#[tokio::test]
 async fn malformed_requests_get_clear_problems() {
     let app = TestApp::spawn().await;
     let admin = app.admin();
