@@ -29,6 +29,8 @@ use ditto_types::problem::{FieldError, Problem};
         (name = "api_keys", description = "Virtual keys for the tenant's OpenAI-compatible endpoint"),
         (name = "backends", description = "Upstream providers a tenant's requests go to"),
         (name = "routes", description = "Public model names mapped to backends, with weights and fallbacks"),
+        (name = "rate_limits", description = "Requests and tokens per minute, and requests in flight, per tenant, project, user or key"),
+        (name = "budgets", description = "Token and spending caps per day, week, month or lifetime, with current spending"),
     )
 )]
 struct Base;

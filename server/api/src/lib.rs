@@ -61,6 +61,8 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(routes::api_keys::router())
         .merge(routes::backends::router())
         .merge(routes::model_routes::router())
+        .merge(routes::rate_limits::router())
+        .merge(routes::budgets::router())
 }
 
 /// The OpenAPI document, as checked in under `openapi/ditto.json`.

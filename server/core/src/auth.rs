@@ -50,6 +50,10 @@ pub enum Permission {
     BackendsWrite,
     RoutesRead,
     RoutesWrite,
+    RateLimitsRead,
+    RateLimitsWrite,
+    BudgetsRead,
+    BudgetsWrite,
     MetricsRead,
 }
 
@@ -70,6 +74,10 @@ impl Permission {
             Self::BackendsWrite => "backends:write",
             Self::RoutesRead => "routes:read",
             Self::RoutesWrite => "routes:write",
+            Self::RateLimitsRead => "rate_limits:read",
+            Self::RateLimitsWrite => "rate_limits:write",
+            Self::BudgetsRead => "budgets:read",
+            Self::BudgetsWrite => "budgets:write",
             Self::MetricsRead => "metrics:read",
         }
     }

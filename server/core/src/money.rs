@@ -29,10 +29,15 @@ pub fn format_usd_per_million_tokens(pico_per_token: i64) -> String {
 
 /// Pico-USD as a USD amount with at least two decimals: `"12.50"`, `"0.000000000001"`.
 pub fn format_usd(pico: i64) -> String {
+    format_usd_wide(i128::from(pico))
+}
+
+/// Like [`format_usd`], for sums that may exceed `i64` (9.2 million USD).
+pub fn format_usd_wide(pico: i128) -> String {
     let sign = if pico < 0 { "-" } else { "" };
     let abs = pico.unsigned_abs();
-    let whole = abs / PICO_PER_USD as u64;
-    let frac = abs % PICO_PER_USD as u64;
+    let whole = abs / PICO_PER_USD as u128;
+    let frac = abs % PICO_PER_USD as u128;
     let mut digits = format!("{frac:012}");
     while digits.len() > 2 && digits.ends_with('0') {
         digits.pop();
@@ -133,6 +138,8 @@ mod tests {
             assert_eq!(format_usd(parse_usd(text).unwrap()), text);
         }
         assert_eq!(format_usd(-1_500_000_000_000), "-1.50");
+        let past_i64 = i128::from(i64::MAX) * 3 + 1;
+        assert_eq!(format_usd_wide(past_i64), "27670116.110564327422");
     }
 
     #[test]

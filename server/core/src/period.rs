@@ -5,7 +5,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use chrono::{DateTime, Datelike, Days, Months, NaiveDate, TimeZone, Utc};
-use chrono_tz::Tz;
+pub use chrono_tz::Tz;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Period {
@@ -77,6 +77,18 @@ fn midnight(zone: Tz, day: NaiveDate) -> DateTime<Utc> {
         local += chrono::Duration::minutes(30);
     }
     Utc.from_utc_datetime(&day.and_hms_opt(0, 0, 0).unwrap_or_default())
+}
+
+impl From<ditto_types::api::BudgetPeriod> for Period {
+    fn from(p: ditto_types::api::BudgetPeriod) -> Self {
+        use ditto_types::api::BudgetPeriod as B;
+        match p {
+            B::Daily => Period::Daily,
+            B::Weekly => Period::Weekly,
+            B::Monthly => Period::Monthly,
+            B::Lifetime => Period::Lifetime,
+        }
+    }
 }
 
 impl fmt::Display for Period {

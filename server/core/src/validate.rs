@@ -174,6 +174,16 @@ impl Checker {
         }
     }
 
+    pub fn range_u64(&mut self, field: &str, value: Option<u64>, min: u64, max: u64) {
+        if value.is_some_and(|v| !(min..=max).contains(&v)) {
+            self.fail(
+                field,
+                "out_of_range",
+                format!("must be between {min} and {max}"),
+            );
+        }
+    }
+
     /// An IANA time zone name.
     pub fn time_zone(&mut self, field: &str, value: Option<&str>) {
         if let Some(Err(message)) = value.map(crate::period::parse_zone) {
@@ -484,6 +494,170 @@ pub fn update_route(body: &UpdateRoute) -> Result<()> {
     c.finish()
 }
 
+// ---------------------------------------------------------------- limits and budgets
+
+pub const RPM_MAX: u32 = 100_000_000;
+pub const TPM_MAX: u64 = 100_000_000_000;
+pub const MAX_CONCURRENT_MAX: u32 = 1_000_000;
+pub const BUDGET_TOKENS_MAX: u64 = 1_000_000_000_000_000;
+/// The largest budget, in USD; in pico-USD it still fits an `i64`.
+pub const BUDGET_USD_MAX: i64 = 9_000_000;
+const _: () = assert!(BUDGET_USD_MAX < i64::MAX / crate::money::PICO_PER_USD);
+
+/// A scope names its project, user or key, and only then.
+fn limit_scope(c: &mut Checker, scope: LimitScope, scope_id: Option<uuid::Uuid>) {
+    match (scope, scope_id) {
+        (LimitScope::Tenant, Some(_)) => c.fail(
+            "/scope_id",
+            "not_allowed",
+            "must be absent (or null) for the tenant scope",
+        ),
+        (LimitScope::Tenant, None) | (_, Some(_)) => {}
+        (other, None) => c.fail(
+            "/scope_id",
+            "required",
+            format!("the id of the {} this applies to", other.as_str()),
+        ),
+    }
+}
+
+fn rate_limit_values(
+    c: &mut Checker,
+    rpm: Option<u32>,
+    tpm: Option<u64>,
+    max_concurrent: Option<u32>,
+) {
+    c.range("/rpm", rpm, 1, RPM_MAX);
+    c.range_u64("/tpm", tpm, 1, TPM_MAX);
+    c.range("/max_concurrent", max_concurrent, 1, MAX_CONCURRENT_MAX);
+}
+
+/// A rate limit limits something: at least one of its three limits is set.
+pub fn rate_limit_has_a_limit(
+    rpm: Option<u32>,
+    tpm: Option<u64>,
+    max_concurrent: Option<u32>,
+) -> Result<()> {
+    if rpm.is_none() && tpm.is_none() && max_concurrent.is_none() {
+        return Err(Error::invalid(
+            "/",
+            "required",
+            "at least one of `rpm`, `tpm` and `max_concurrent` is required",
+        ));
+    }
+    Ok(())
+}
+
+pub fn create_rate_limit(body: &CreateRateLimit) -> Result<()> {
+    let mut c = Checker::default();
+    limit_scope(&mut c, body.scope, body.scope_id);
+    if let Some(model) = &body.model {
+        c.model("/model", model, false);
+    }
+    rate_limit_values(&mut c, body.rpm, body.tpm, body.max_concurrent);
+    c.finish()?;
+    rate_limit_has_a_limit(body.rpm, body.tpm, body.max_concurrent)
+}
+
+pub fn update_rate_limit(body: &UpdateRateLimit) -> Result<()> {
+    let mut c = Checker::default();
+    if let Some(model) = &body.model {
+        c.model("/model", model, false);
+    }
+    c.exclusive(
+        "/clear_model",
+        body.clear_model,
+        body.model.is_some(),
+        "model",
+    );
+    rate_limit_values(&mut c, body.rpm, body.tpm, body.max_concurrent);
+    c.exclusive("/clear_rpm", body.clear_rpm, body.rpm.is_some(), "rpm");
+    c.exclusive("/clear_tpm", body.clear_tpm, body.tpm.is_some(), "tpm");
+    c.exclusive(
+        "/clear_max_concurrent",
+        body.clear_max_concurrent,
+        body.max_concurrent.is_some(),
+        "max_concurrent",
+    );
+    c.finish()
+}
+
+/// A budget amount in pico-USD: positive, at most [`BUDGET_USD_MAX`], exact.
+fn budget_cost(c: &mut Checker, text: Option<&str>) -> Option<i64> {
+    let text = text?;
+    match crate::money::parse_usd(text) {
+        Ok(0) => c.fail("/max_cost_usd", "out_of_range", "must be more than 0"),
+        Ok(pico) if pico > BUDGET_USD_MAX * crate::money::PICO_PER_USD => c.fail(
+            "/max_cost_usd",
+            "out_of_range",
+            format!("must be at most {BUDGET_USD_MAX}"),
+        ),
+        Ok(pico) => return Some(pico),
+        Err(message) => c.fail("/max_cost_usd", "invalid_amount", message),
+    }
+    None
+}
+
+fn budget_values(c: &mut Checker, max_tokens: Option<u64>, soft_limit_percent: Option<u8>) {
+    c.range_u64("/max_tokens", max_tokens, 1, BUDGET_TOKENS_MAX);
+    c.range(
+        "/soft_limit_percent",
+        soft_limit_percent.map(u32::from),
+        1,
+        99,
+    );
+}
+
+/// A budget caps something: tokens, money or both.
+pub fn budget_has_a_cap(max_tokens: Option<u64>, max_cost_pico: Option<i64>) -> Result<()> {
+    if max_tokens.is_none() && max_cost_pico.is_none() {
+        return Err(Error::invalid(
+            "/",
+            "required",
+            "at least one of `max_tokens` and `max_cost_usd` is required",
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a new budget; returns its maximum cost in pico-USD.
+pub fn create_budget(body: &CreateBudget) -> Result<Option<i64>> {
+    let mut c = Checker::default();
+    limit_scope(&mut c, body.scope, body.scope_id);
+    budget_values(&mut c, body.max_tokens, body.soft_limit_percent);
+    let max_cost_pico = budget_cost(&mut c, body.max_cost_usd.as_deref());
+    c.finish()?;
+    budget_has_a_cap(body.max_tokens, max_cost_pico)?;
+    Ok(max_cost_pico)
+}
+
+/// Checks a budget change; returns the new maximum cost in pico-USD, if one is set.
+pub fn update_budget(body: &UpdateBudget) -> Result<Option<i64>> {
+    let mut c = Checker::default();
+    budget_values(&mut c, body.max_tokens, body.soft_limit_percent);
+    let max_cost_pico = budget_cost(&mut c, body.max_cost_usd.as_deref());
+    c.exclusive(
+        "/clear_max_tokens",
+        body.clear_max_tokens,
+        body.max_tokens.is_some(),
+        "max_tokens",
+    );
+    c.exclusive(
+        "/clear_max_cost_usd",
+        body.clear_max_cost_usd,
+        body.max_cost_usd.is_some(),
+        "max_cost_usd",
+    );
+    c.exclusive(
+        "/clear_soft_limit_percent",
+        body.clear_soft_limit_percent,
+        body.soft_limit_percent.is_some(),
+        "soft_limit_percent",
+    );
+    c.finish()?;
+    Ok(max_cost_pico)
+}
+
 /// Default and maximum page sizes of list endpoints.
 pub const PAGE_DEFAULT: i64 = 50;
 pub const PAGE_MAX: i64 = 200;
@@ -584,6 +758,66 @@ mod tests {
         };
         assert!(create_tenant(&tenant("Europe/Paris")).is_ok());
         assert_eq!(fields(create_tenant(&tenant("Mars/Base"))), ["/time_zone"]);
+    }
+
+    #[test]
+    fn rate_limits_name_their_scope_and_limit_something() {
+        let limit = CreateRateLimit {
+            scope: LimitScope::Project,
+            scope_id: None,
+            model: Some("gpt 4".into()),
+            rpm: Some(0),
+            tpm: Some(TPM_MAX + 1),
+            max_concurrent: None,
+        };
+        assert_eq!(
+            fields(create_rate_limit(&limit)),
+            ["/scope_id", "/model", "/rpm", "/tpm"]
+        );
+        let empty = CreateRateLimit {
+            scope: LimitScope::Tenant,
+            scope_id: None,
+            model: None,
+            rpm: None,
+            tpm: None,
+            max_concurrent: None,
+        };
+        assert_eq!(fields(create_rate_limit(&empty)), ["/"]);
+        let tenant_with_id = CreateRateLimit {
+            scope_id: Some(uuid::Uuid::now_v7()),
+            rpm: Some(60),
+            ..empty
+        };
+        assert_eq!(fields(create_rate_limit(&tenant_with_id)), ["/scope_id"]);
+    }
+
+    #[test]
+    fn budgets_are_exact_and_bounded() {
+        let budget = |cost: &str| CreateBudget {
+            scope: LimitScope::Tenant,
+            scope_id: None,
+            period: BudgetPeriod::Monthly,
+            max_tokens: None,
+            max_cost_usd: Some(cost.into()),
+            soft_limit_percent: Some(80),
+        };
+        assert_eq!(
+            create_budget(&budget("100.00")).unwrap(),
+            Some(100 * crate::money::PICO_PER_USD)
+        );
+        for bad in ["0", "-5", "abc", "9000000.01", "0.0000000000001"] {
+            let r = create_budget(&budget(bad)).map(|_| ());
+            assert_eq!(fields(r), ["/max_cost_usd"], "{bad}");
+        }
+        let nothing = CreateBudget {
+            max_cost_usd: None,
+            soft_limit_percent: Some(100),
+            ..budget("1")
+        };
+        assert_eq!(
+            fields(create_budget(&nothing).map(|_| ())),
+            ["/soft_limit_percent"]
+        );
     }
 
     #[test]

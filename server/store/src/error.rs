@@ -23,6 +23,14 @@ const UNIQUE: &[(&str, &str)] = &[
         "service_accounts_tenant_name_key",
         "a service account with this name already exists in this tenant",
     ),
+    (
+        "rate_limits_scope_model_key",
+        "a rate limit for this scope and model already exists; change it instead",
+    ),
+    (
+        "budgets_scope_period_key",
+        "a budget for this scope and period already exists; change it instead",
+    ),
 ];
 
 /// Foreign keys that point at something the client named in the body.
@@ -46,6 +54,38 @@ const REFERENCES: &[(&str, &str, &str)] = &[
         "api_keys_tenant_id_owner_service_account_id_fkey",
         "/owner_service_account_id",
         "no such service account in this tenant",
+    ),
+    // A rate limit's or budget's scope id lands in the column of its scope,
+    // so a missing row and an id of the wrong kind read the same.
+    (
+        "rate_limits_tenant_id_project_id_fkey",
+        "/scope_id",
+        "no such project in this tenant",
+    ),
+    (
+        "rate_limits_tenant_id_user_id_fkey",
+        "/scope_id",
+        "no such user in this tenant",
+    ),
+    (
+        "rate_limits_tenant_id_key_id_fkey",
+        "/scope_id",
+        "no such API key in this tenant",
+    ),
+    (
+        "budgets_tenant_id_project_id_fkey",
+        "/scope_id",
+        "no such project in this tenant",
+    ),
+    (
+        "budgets_tenant_id_user_id_fkey",
+        "/scope_id",
+        "no such user in this tenant",
+    ),
+    (
+        "budgets_tenant_id_key_id_fkey",
+        "/scope_id",
+        "no such API key in this tenant",
     ),
 ];
 

@@ -236,6 +236,25 @@ async fn known_time_zone(tx: &mut crate::tx::Tx, zone: Option<&str>) -> Result<(
     }
 }
 
+/// The zone the tenant of a scoped transaction counts its days in.
+pub(crate) async fn tenant_zone(
+    tx: &mut crate::tx::Tx,
+) -> Result<(String, ditto_core::period::Tz)> {
+    let name: Option<String> =
+        sqlx::query_scalar("SELECT time_zone FROM tenants WHERE id = ditto_current_tenant()")
+            .fetch_optional(&mut **tx)
+            .await
+            .map_err(db)?;
+    let name = name.ok_or(Error::NotFound("tenant"))?;
+    match ditto_core::period::parse_zone(&name) {
+        Ok(zone) => Ok((name, zone)),
+        Err(e) => {
+            tracing::warn!(error = %e, "stored tenant time zone is unknown; using UTC");
+            Ok(("UTC".to_owned(), ditto_core::period::Tz::UTC))
+        }
+    }
+}
+
 /// Escapes LIKE wildcards so a search term matches literally.
 pub(crate) fn like_escape(term: &str) -> String {
     let mut out = String::with_capacity(term.len());

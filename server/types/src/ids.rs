@@ -93,3 +93,11 @@ id_type!(
     /// A route from public model names to backends.
     RouteId
 );
+id_type!(
+    /// A rate limit of a tenant, project, user or key.
+    RateLimitId
+);
+id_type!(
+    /// A spending or token budget of a tenant, project, user or key.
+    BudgetId
+);

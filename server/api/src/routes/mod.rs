@@ -3,9 +3,11 @@
 
 pub(crate) mod api_keys;
 pub(crate) mod backends;
+pub(crate) mod budgets;
 pub(crate) mod health;
 pub(crate) mod model_routes;
 pub(crate) mod projects;
+pub(crate) mod rate_limits;
 pub(crate) mod service_accounts;
 pub(crate) mod tenants;
 pub(crate) mod users;

@@ -65,6 +65,8 @@ fn body_for(op: &Operation) -> Value {
         "routes_create" => {
             json!({"model": "probe", "targets": [{"backend_id": uuid::Uuid::now_v7()}]})
         }
+        "rate_limits_create" => json!({"scope": "tenant", "rpm": 60}),
+        "budgets_create" => json!({"scope": "tenant", "period": "monthly", "max_tokens": 1000}),
         _ => json!({}),
     }
 }
@@ -78,6 +80,8 @@ fn random_ids() -> Vec<(&'static str, String)> {
         "key_id",
         "backend_id",
         "route_id",
+        "rate_limit_id",
+        "budget_id",
     ]
     .into_iter()
     .map(|p| (p, uuid::Uuid::now_v7().to_string()))
@@ -154,7 +158,23 @@ async fn resources_of(app: &TestApp, tenant: &str) -> Vec<(&'static str, String)
         )
         .await
         .expect_status(201);
+    let rate_limit = admin
+        .post(
+            &format!("{base}/rate-limits"),
+            json!({"scope": "project", "scope_id": id(&project), "rpm": 10}),
+        )
+        .await
+        .expect_status(201);
+    let budget = admin
+        .post(
+            &format!("{base}/budgets"),
+            json!({"scope": "key", "scope_id": id(&key["key"]), "period": "daily", "max_cost_usd": "5"}),
+        )
+        .await
+        .expect_status(201);
     vec![
+        ("rate_limit_id", id(&rate_limit)),
+        ("budget_id", id(&budget)),
         ("backend_id", id(&backend)),
         ("route_id", id(&route)),
         ("project_id", id(&project)),
@@ -194,11 +214,14 @@ async fn no_operation_lets_one_tenant_reach_another() {
                 .expect_status(200)
         }
     };
-    let before = (
-        snapshot("api-keys").await,
-        snapshot("projects").await,
-        snapshot("users").await,
-    );
+    let snapshot_all = || async {
+        let mut all = Vec::new();
+        for path in ["api-keys", "projects", "users", "rate-limits", "budgets"] {
+            all.push(snapshot(path).await);
+        }
+        all
+    };
+    let before = snapshot_all().await;
 
     for op in operations() {
         // 1. Naming tenant B in the URL.
@@ -238,11 +261,7 @@ async fn no_operation_lets_one_tenant_reach_another() {
     }
 
     // Nothing of tenant B changed.
-    let after = (
-        snapshot("api-keys").await,
-        snapshot("projects").await,
-        snapshot("users").await,
-    );
+    let after = snapshot_all().await;
     assert_eq!(before, after);
 }
 

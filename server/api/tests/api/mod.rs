@@ -1,10 +1,13 @@
 mod api_keys;
 mod backends_routes;
+mod budgets;
 mod coverage;
 mod health;
 mod projects;
+mod rate_limits;
 mod secrets;
 mod service_accounts;
 mod spec;
+mod support;
 mod tenants;
 mod users;
