@@ -31,6 +31,7 @@ use ditto_types::problem::{FieldError, Problem};
         (name = "routes", description = "Public model names mapped to backends, with weights and fallbacks"),
         (name = "rate_limits", description = "Requests and tokens per minute, and requests in flight, per tenant, project, user or key"),
         (name = "budgets", description = "Token and spending caps per day, week, month or lifetime, with current spending"),
+        (name = "model_prices", description = "What models cost: platform defaults and tenant overrides, exact decimal USD"),
     )
 )]
 struct Base;

@@ -100,8 +100,9 @@ fn json_rejection(rejection: JsonRejection) -> Response {
             "payload-too-large",
             "Payload too large",
             Some(format!(
-                "the body must be at most {} bytes",
-                crate::MAX_BODY_BYTES
+                "the body must be at most {} bytes ({} for price imports)",
+                crate::MAX_BODY_BYTES,
+                crate::IMPORT_MAX_BODY_BYTES
             )),
         ),
         _ => problem(status, "bad-request", "Bad request", Some(text.clone())),

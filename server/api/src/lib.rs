@@ -10,7 +10,7 @@ mod routes;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use ditto_core::{Ctx, Permission, Result, TenantScope};
+use ditto_core::{Ctx, Permission, Result, SharedScope, TenantScope};
 use ditto_store::Store;
 use utoipa::openapi::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
@@ -19,6 +19,9 @@ pub use error::ApiError;
 
 /// Largest request body the admin API accepts.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// Largest body of a price import (LiteLLM's whole list is over a megabyte).
+pub const IMPORT_MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 
 /// Shared state of every handler.
 #[derive(Clone)]
@@ -47,6 +50,22 @@ impl AppState {
         let tenant = self.store.resolve_tenant(tenant).await?;
         ctx.tenant(tenant, permission)
     }
+
+    /// Authorizes reading what the platform shares with every tenant: a
+    /// tenant principal must belong to an active tenant.
+    pub(crate) async fn shared_scope(
+        &self,
+        ctx: &Ctx,
+        permission: Permission,
+    ) -> Result<SharedScope> {
+        let home = match ctx.principal.tenant_id {
+            Some(id) if !ctx.principal.platform_admin => {
+                Some(self.store.resolve_tenant(&id.to_string()).await?)
+            }
+            _ => None,
+        };
+        ctx.shared(home, permission)
+    }
 }
 
 /// Every documented route. Routes can only be added through `routes!`, so
@@ -63,6 +82,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(routes::model_routes::router())
         .merge(routes::rate_limits::router())
         .merge(routes::budgets::router())
+        .merge(routes::model_prices::router())
 }
 
 /// The OpenAPI document, as checked in under `openapi/ditto.json`.

@@ -54,6 +54,8 @@ pub enum Permission {
     RateLimitsWrite,
     BudgetsRead,
     BudgetsWrite,
+    PricingRead,
+    PricingWrite,
     MetricsRead,
 }
 
@@ -78,6 +80,8 @@ impl Permission {
             Self::RateLimitsWrite => "rate_limits:write",
             Self::BudgetsRead => "budgets:read",
             Self::BudgetsWrite => "budgets:write",
+            Self::PricingRead => "pricing:read",
+            Self::PricingWrite => "pricing:write",
             Self::MetricsRead => "metrics:read",
         }
     }
@@ -106,6 +110,19 @@ impl TenantScope {
     pub fn tenant_id(&self) -> TenantId {
         self.tenant_id
     }
+    pub fn actor(&self) -> Actor {
+        self.actor
+    }
+}
+
+/// Proof that the caller may read what the platform shares with every
+/// tenant (the default price list), and nothing tenant-owned.
+#[derive(Clone, Debug)]
+pub struct SharedScope {
+    actor: Actor,
+}
+
+impl SharedScope {
     pub fn actor(&self) -> Actor {
         self.actor
     }
@@ -163,6 +180,37 @@ impl Ctx {
         Ok(scope)
     }
 
+    /// Authorize reading what the platform shares with every tenant: any
+    /// platform administrator, or a member of an active tenant holding
+    /// `permission`. `home` is the caller's own tenant (`None` for platform
+    /// principals).
+    pub fn shared(&self, home: Option<TenantRef>, permission: Permission) -> Result<SharedScope> {
+        let scope = SharedScope {
+            actor: self.principal.actor,
+        };
+        if self.principal.platform_admin {
+            return Ok(scope);
+        }
+        match (self.principal.tenant_id, home) {
+            (Some(own), Some(home)) if own == home.id => {
+                if home.status == TenantStatus::Suspended {
+                    return Err(Error::Forbidden("this tenant is suspended".into()));
+                }
+                if !self.allows(permission) {
+                    return Err(Error::Forbidden(format!(
+                        "missing permission `{}`",
+                        permission.as_str()
+                    )));
+                }
+                Ok(scope)
+            }
+            _ => Err(Error::Forbidden(format!(
+                "`{}` requires a tenant member or a platform administrator",
+                permission.as_str()
+            ))),
+        }
+    }
+
     /// Until roles exist, a tenant principal holds every tenant permission.
     fn allows(&self, permission: Permission) -> bool {
         !permission.is_platform_only()
@@ -213,6 +261,43 @@ mod tests {
             member.platform(Permission::TenantsRead),
             Err(Error::Forbidden(_))
         ));
+    }
+
+    #[test]
+    fn shared_data_is_for_members_of_active_tenants_and_platform_admins() {
+        let own = TenantId::new();
+        let member = ctx(Some(own), false);
+        assert!(
+            member
+                .shared(Some(active(own)), Permission::PricingRead)
+                .is_ok()
+        );
+        // A home tenant that is not the caller's proves nothing.
+        assert!(
+            member
+                .shared(Some(active(TenantId::new())), Permission::PricingRead)
+                .is_err()
+        );
+        assert!(member.shared(None, Permission::PricingRead).is_err());
+        let suspended = TenantRef {
+            id: own,
+            status: TenantStatus::Suspended,
+        };
+        assert!(
+            member
+                .shared(Some(suspended), Permission::PricingRead)
+                .is_err()
+        );
+        assert!(
+            ctx(None, true)
+                .shared(None, Permission::PricingRead)
+                .is_ok()
+        );
+        assert!(
+            ctx(None, false)
+                .shared(None, Permission::PricingRead)
+                .is_err()
+        );
     }
 
     #[test]

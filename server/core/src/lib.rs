@@ -7,8 +7,11 @@ pub mod crypto;
 pub mod error;
 pub mod money;
 pub mod period;
+pub mod pricing;
 pub mod secrets;
 pub mod validate;
 
-pub use auth::{Actor, Ctx, Permission, PlatformScope, Principal, TenantRef, TenantScope};
+pub use auth::{
+    Actor, Ctx, Permission, PlatformScope, Principal, SharedScope, TenantRef, TenantScope,
+};
 pub use error::{Error, Result};

@@ -25,6 +25,7 @@ mod auth;
 mod backends;
 mod budgets;
 pub mod gateway;
+mod prices;
 mod projects;
 mod rate_limits;
 mod routes;

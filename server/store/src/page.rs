@@ -57,7 +57,7 @@ impl Keyset {
         let after = match &params.cursor {
             None => None,
             Some(cursor) => {
-                let position = decode(cursor)?;
+                let position: Position = decode(cursor)?;
                 if position.s != sort || position.v.is_some() != column.is_some() {
                     return Err(Error::invalid(
                         "cursor",
@@ -135,11 +135,110 @@ impl Keyset {
     }
 }
 
-fn encode(position: &Position) -> String {
+/// Keyset pagination over a unique text column, for resources keyed by a
+/// name rather than an id (model prices). Sorted by that name, ascending by
+/// default.
+#[derive(Debug)]
+pub(crate) struct NameKeyset {
+    column: &'static str,
+    descending: bool,
+    limit: i64,
+    after: Option<String>,
+    sort: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct NamePosition {
+    s: String,
+    v: String,
+}
+
+impl NameKeyset {
+    pub(crate) fn parse(
+        params: &PageParams,
+        field: &'static str,
+        column: &'static str,
+    ) -> Result<Self> {
+        let limit = validate::page_limit(params.limit)?;
+        let sort = params.sort.as_deref().unwrap_or(field);
+        let descending = match sort.strip_prefix('-') {
+            Some(name) if name == field => true,
+            None if sort == field => false,
+            _ => {
+                return Err(Error::invalid(
+                    "sort",
+                    "invalid_value",
+                    format!("must be `{field}` or `-{field}`"),
+                ));
+            }
+        };
+        let after = match &params.cursor {
+            None => None,
+            Some(cursor) => {
+                let position: NamePosition = decode(cursor)?;
+                if position.s != sort {
+                    return Err(Error::invalid(
+                        "cursor",
+                        "sort_mismatch",
+                        "the cursor was made for another sort order; pass the same `sort` as the first page",
+                    ));
+                }
+                Some(position.v)
+            }
+        };
+        Ok(Self {
+            column,
+            descending,
+            limit,
+            after,
+            sort: sort.to_owned(),
+        })
+    }
+
+    /// Appends ` AND (position after the cursor)`.
+    pub(crate) fn push_after(&self, qb: &mut QueryBuilder<Postgres>) {
+        if let Some(after) = &self.after {
+            let op = if self.descending { " < " } else { " > " };
+            qb.push(format!(" AND {} COLLATE \"C\"{op}", self.column));
+            qb.push_bind(after.clone());
+            qb.push(" COLLATE \"C\"");
+        }
+    }
+
+    /// Appends ` ORDER BY … LIMIT n+1`.
+    pub(crate) fn push_order_limit(&self, qb: &mut QueryBuilder<Postgres>) {
+        let dir = if self.descending { "DESC" } else { "ASC" };
+        qb.push(format!(
+            " ORDER BY {} COLLATE \"C\" {dir} LIMIT ",
+            self.column
+        ));
+        qb.push_bind(self.limit + 1);
+    }
+
+    /// Trims the extra row and makes the cursor for the next page.
+    pub(crate) fn finish<T>(
+        &self,
+        mut rows: Vec<T>,
+        name: impl Fn(&T) -> String,
+    ) -> (Vec<T>, Option<String>) {
+        let has_more = rows.len() as i64 > self.limit;
+        rows.truncate(self.limit as usize);
+        let next = match rows.last() {
+            Some(last) if has_more => Some(encode(&NamePosition {
+                s: self.sort.clone(),
+                v: name(last),
+            })),
+            _ => None,
+        };
+        (rows, next)
+    }
+}
+
+fn encode(position: &impl Serialize) -> String {
     URL_SAFE_NO_PAD.encode(serde_json::to_vec(position).expect("position serializes"))
 }
 
-fn decode(cursor: &str) -> Result<Position> {
+fn decode<P: serde::de::DeserializeOwned>(cursor: &str) -> Result<P> {
     let invalid = || {
         Error::invalid(
             "cursor",
@@ -228,6 +327,22 @@ mod tests {
         assert!(Keyset::parse(&params(Some("email"), None), FIELDS).is_err());
         assert!(Keyset::parse(&params(None, Some("!!".into())), FIELDS).is_err());
         assert!(Keyset::parse(&params(None, Some("e30".into())), FIELDS).is_err());
+    }
+
+    #[test]
+    fn name_cursors_carry_the_name_and_their_sort() {
+        let page = |sort: Option<&str>, cursor: Option<String>| PageParams {
+            limit: Some(1),
+            cursor,
+            sort: sort.map(str::to_owned),
+        };
+        let ks = NameKeyset::parse(&page(None, None), "model", "model").unwrap();
+        let (rows, next) = ks.finish(vec!["a".to_owned(), "b".to_owned()], Clone::clone);
+        assert_eq!(rows, ["a"]);
+        let again = NameKeyset::parse(&page(None, next.clone()), "model", "model").unwrap();
+        assert_eq!(again.after.as_deref(), Some("a"));
+        assert!(NameKeyset::parse(&page(Some("-model"), next), "model", "model").is_err());
+        assert!(NameKeyset::parse(&page(Some("created_at"), None), "model", "model").is_err());
     }
 
     #[test]

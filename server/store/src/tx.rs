@@ -2,7 +2,7 @@
 //! transaction-local, so nothing leaks to the next user of a pooled
 //! connection.
 
-use ditto_core::{PlatformScope, Result, TenantScope};
+use ditto_core::{PlatformScope, Result, SharedScope, TenantScope};
 use sqlx::{Postgres, Transaction};
 
 use crate::{Store, error::db};
@@ -17,6 +17,19 @@ impl Store {
             "SELECT set_config('role', 'ditto_app', true), set_config('app.tenant_id', $1, true)",
         )
         .bind(scope.tenant_id().to_string())
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        Ok(tx)
+    }
+
+    /// A transaction that sees what the platform shares with every tenant
+    /// and no tenant's rows: the tenant role with no tenant set.
+    pub(crate) async fn shared_tx(&self, _scope: &SharedScope) -> Result<Tx> {
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        sqlx::query(
+            "SELECT set_config('role', 'ditto_app', true), set_config('app.tenant_id', '', true)",
+        )
         .execute(&mut *tx)
         .await
         .map_err(db)?;

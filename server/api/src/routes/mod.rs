@@ -5,6 +5,7 @@ pub(crate) mod api_keys;
 pub(crate) mod backends;
 pub(crate) mod budgets;
 pub(crate) mod health;
+pub(crate) mod model_prices;
 pub(crate) mod model_routes;
 pub(crate) mod projects;
 pub(crate) mod rate_limits;

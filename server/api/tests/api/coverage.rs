@@ -67,6 +67,12 @@ fn body_for(op: &Operation) -> Value {
         }
         "rate_limits_create" => json!({"scope": "tenant", "rpm": 60}),
         "budgets_create" => json!({"scope": "tenant", "period": "monthly", "max_tokens": 1000}),
+        "model_prices_put" | "tenant_model_prices_put" => {
+            json!({"input_usd_per_million_tokens": "1", "output_usd_per_million_tokens": "2"})
+        }
+        "model_prices_import" | "tenant_model_prices_import" => {
+            json!({"probe": {"input_cost_per_token": 1e-6, "output_cost_per_token": 2e-6}})
+        }
         _ => json!({}),
     }
 }
@@ -85,6 +91,7 @@ fn random_ids() -> Vec<(&'static str, String)> {
     ]
     .into_iter()
     .map(|p| (p, uuid::Uuid::now_v7().to_string()))
+    .chain([("model", "probe%2Fmodel".to_owned())])
     .collect()
 }
 
@@ -172,9 +179,18 @@ async fn resources_of(app: &TestApp, tenant: &str) -> Vec<(&'static str, String)
         )
         .await
         .expect_status(201);
+    admin
+        .raw(
+            Method::PUT,
+            &format!("{base}/model-prices/b%2Fmodel"),
+            |r| r.json(&json!({"input_usd_per_million_tokens": "1", "output_usd_per_million_tokens": "2"})),
+        )
+        .await
+        .expect_status(201);
     vec![
         ("rate_limit_id", id(&rate_limit)),
         ("budget_id", id(&budget)),
+        ("model", "b%2Fmodel".to_owned()),
         ("backend_id", id(&backend)),
         ("route_id", id(&route)),
         ("project_id", id(&project)),
@@ -195,7 +211,14 @@ const PLATFORM_ONLY: &[&str] = &[
     "tenants_delete",
     "tenants_suspend",
     "tenants_resume",
+    "model_prices_put",
+    "model_prices_delete",
+    "model_prices_import",
 ];
+
+/// Operations on what the platform shares with every tenant (the default
+/// prices): any tenant member may call them, and they show no tenant's data.
+const SHARED: &[&str] = &["model_prices_list", "model_prices_get"];
 
 #[tokio::test]
 async fn no_operation_lets_one_tenant_reach_another() {
@@ -216,7 +239,14 @@ async fn no_operation_lets_one_tenant_reach_another() {
     };
     let snapshot_all = || async {
         let mut all = Vec::new();
-        for path in ["api-keys", "projects", "users", "rate-limits", "budgets"] {
+        for path in [
+            "api-keys",
+            "projects",
+            "users",
+            "rate-limits",
+            "budgets",
+            "model-prices",
+        ] {
             all.push(snapshot(path).await);
         }
         all
@@ -236,13 +266,23 @@ async fn no_operation_lets_one_tenant_reach_another() {
                 let body = resp.expect_problem(404);
                 assert_eq!(body["detail"], "tenant not found", "{}", op.id);
             }
+        } else if SHARED.contains(&op.id.as_str()) {
+            let path = fill(&op.path, &values);
+            let resp = call(&member_a, &op, &path, body_for(&op)).await;
+            assert!(
+                [200, 404].contains(&resp.status),
+                "{} {path}: {}",
+                op.id,
+                resp.text
+            );
         } else {
             assert!(
                 PLATFORM_ONLY.contains(&op.id.as_str()),
-                "{} is neither tenant-scoped nor platform-only",
+                "{} is neither tenant-scoped, shared nor platform-only",
                 op.id
             );
-            call(&member_a, &op, &op.path, body_for(&op))
+            let path = fill(&op.path, &values);
+            call(&member_a, &op, &path, body_for(&op))
                 .await
                 .expect_problem(403);
         }
@@ -251,7 +291,14 @@ async fn no_operation_lets_one_tenant_reach_another() {
         let has_ids = b_ids
             .iter()
             .any(|(name, _)| op.path.contains(&format!("{{{name}}}")));
-        if has_ids && !PLATFORM_ONLY.contains(&op.id.as_str()) {
+        // A PUT of a model price is an upsert: in tenant A it sets A's own
+        // price under that name, and B's is checked unchanged below.
+        let upsert = op.method == Method::PUT;
+        if has_ids
+            && !upsert
+            && op.path.contains("{tenant}")
+            && !PLATFORM_ONLY.contains(&op.id.as_str())
+        {
             let mut values = b_ids.clone();
             values.push(("tenant", "tenant-a".into()));
             let path = fill(&op.path, &values);

@@ -3,6 +3,7 @@ mod backends_routes;
 mod budgets;
 mod coverage;
 mod health;
+mod model_prices;
 mod projects;
 mod rate_limits;
 mod secrets;
