@@ -14,7 +14,8 @@ use ditto_types::problem::{FieldError, Problem};
 #[openapi(
     info(
         title = "Ditto admin API",
-        description = "Manage tenants, projects, users, service accounts and gateway API keys.\n\n\
+        description = "Manage tenants, projects, users, service accounts, gateway API keys, \
+            backends and routes, rate limits, budgets and model prices, and read usage.\n\n\
             Authenticate with `Authorization: Bearer <token>`. Errors are RFC 9457 problem details \
             (`application/problem+json`). Lists use cursor pagination: pass `next_cursor` back as `cursor`.",
         license(name = "Apache-2.0", identifier = "Apache-2.0"),
@@ -32,6 +33,7 @@ use ditto_types::problem::{FieldError, Problem};
         (name = "rate_limits", description = "Requests and tokens per minute, and requests in flight, per tenant, project, user or key"),
         (name = "budgets", description = "Token and spending caps per day, week, month or lifetime, with current spending"),
         (name = "model_prices", description = "What models cost: platform defaults and tenant overrides, exact decimal USD"),
+        (name = "usage", description = "Requests, tokens and cost over time, grouped by project, user, key, model or backend"),
     )
 )]
 struct Base;

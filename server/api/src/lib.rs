@@ -83,6 +83,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(routes::rate_limits::router())
         .merge(routes::budgets::router())
         .merge(routes::model_prices::router())
+        .merge(routes::usage::router())
 }
 
 /// The OpenAPI document, as checked in under `openapi/ditto.json`.

@@ -56,6 +56,7 @@ pub enum Permission {
     BudgetsWrite,
     PricingRead,
     PricingWrite,
+    UsageRead,
     MetricsRead,
 }
 
@@ -82,6 +83,7 @@ impl Permission {
             Self::BudgetsWrite => "budgets:write",
             Self::PricingRead => "pricing:read",
             Self::PricingWrite => "pricing:write",
+            Self::UsageRead => "usage:read",
             Self::MetricsRead => "metrics:read",
         }
     }

@@ -658,6 +658,103 @@ pub fn update_budget(body: &UpdateBudget) -> Result<Option<i64>> {
     Ok(max_cost_pico)
 }
 
+// ---------------------------------------------------------------- usage
+
+/// Usage is kept in buckets of this many seconds.
+pub const USAGE_BUCKET_SECS: i64 = 15 * 60;
+/// The longest range one usage query may cover.
+pub const USAGE_MAX_DAYS: i64 = 400;
+/// The most rows one usage query returns.
+pub const USAGE_MAX_ROWS: usize = 10_000;
+
+/// A checked usage query: whole buckets, known dimensions.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UsageQuery {
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    /// In the order asked, without repeats.
+    pub group_by: Vec<UsageDimension>,
+    pub interval: UsageInterval,
+}
+
+fn bucket_floor(at: DateTime<Utc>) -> DateTime<Utc> {
+    let secs = at.timestamp();
+    DateTime::from_timestamp(secs - secs.rem_euclid(USAGE_BUCKET_SECS), 0).unwrap_or(at)
+}
+
+fn bucket_ceil(at: DateTime<Utc>) -> DateTime<Utc> {
+    let floor = bucket_floor(at);
+    if floor == at {
+        at
+    } else {
+        floor + chrono::Duration::seconds(USAGE_BUCKET_SECS)
+    }
+}
+
+/// Checks a usage query. `across_tenants` allows grouping by tenant.
+pub fn usage_query(params: &UsageParams, across_tenants: bool) -> Result<UsageQuery> {
+    let mut c = Checker::default();
+    let mut group_by = Vec::new();
+    for name in params.group_by.as_deref().unwrap_or("").split(',') {
+        let name = name.trim();
+        if name.is_empty() {
+            continue;
+        }
+        match UsageDimension::ALL.into_iter().find(|d| d.as_str() == name) {
+            Some(UsageDimension::Tenant) if !across_tenants => c.fail(
+                "group_by",
+                "invalid_value",
+                "`tenant` is only for usage across tenants (/api/v1/usage)",
+            ),
+            Some(d) if !group_by.contains(&d) => group_by.push(d),
+            Some(_) => {}
+            None => {
+                let allowed: Vec<_> = UsageDimension::ALL
+                    .into_iter()
+                    .filter(|d| across_tenants || *d != UsageDimension::Tenant)
+                    .map(UsageDimension::as_str)
+                    .collect();
+                c.fail(
+                    "group_by",
+                    "invalid_value",
+                    format!(
+                        "`{}` is not a dimension; use a comma-separated list of {}",
+                        name.chars().take(50).collect::<String>(),
+                        allowed.join(", ")
+                    ),
+                );
+            }
+        }
+    }
+    // Optional to the extractor so that they are checked after authorization.
+    let (Some(raw_from), Some(raw_to)) = (params.from, params.to) else {
+        if params.from.is_none() {
+            c.fail("from", "required", "the start of the range (RFC 3339)");
+        }
+        if params.to.is_none() {
+            c.fail("to", "required", "the end of the range (RFC 3339)");
+        }
+        return Err(Error::Validation(c.errors));
+    };
+    let (from, to) = (bucket_floor(raw_from), bucket_ceil(raw_to));
+    if raw_from >= raw_to {
+        c.fail("to", "invalid_range", "must be after `from`");
+    } else if to - from > chrono::Duration::days(USAGE_MAX_DAYS) {
+        c.fail(
+            "to",
+            "invalid_range",
+            format!("the range must be at most {USAGE_MAX_DAYS} days"),
+        );
+    }
+    c.finish()?;
+    Ok(UsageQuery {
+        from,
+        to,
+        group_by,
+        interval: params.interval,
+    })
+}
+
 /// Default and maximum page sizes of list endpoints.
 pub const PAGE_DEFAULT: i64 = 50;
 pub const PAGE_MAX: i64 = 200;
@@ -817,6 +914,60 @@ mod tests {
         assert_eq!(
             fields(create_budget(&nothing).map(|_| ())),
             ["/soft_limit_percent"]
+        );
+    }
+
+    #[test]
+    fn usage_queries_widen_to_buckets() {
+        let at = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+        let params = |from: &str, to: &str, group_by: &str| UsageParams {
+            from: Some(at(from)),
+            to: Some(at(to)),
+            group_by: Some(group_by.into()),
+            interval: UsageInterval::Day,
+        };
+        let q = usage_query(
+            &params(
+                "2026-11-01T10:07:00Z",
+                "2026-11-02T10:30:00Z",
+                "model, key,model",
+            ),
+            false,
+        )
+        .unwrap();
+        assert_eq!(q.from, at("2026-11-01T10:00:00Z"));
+        assert_eq!(q.to, at("2026-11-02T10:30:00Z"));
+        assert_eq!(q.group_by, [UsageDimension::Model, UsageDimension::Key]);
+        let p = params("2026-11-01T00:00:00Z", "2026-11-01T00:00:01Z", "");
+        assert_eq!(
+            usage_query(&p, false).unwrap().to,
+            at("2026-11-01T00:15:00Z")
+        );
+
+        let r = usage_query(
+            &params("2026-11-01T00:00:00Z", "2026-11-01T00:00:00Z", ""),
+            false,
+        );
+        assert_eq!(fields(r.map(|_| ())), ["to"]);
+        let r = usage_query(
+            &params("2025-01-01T00:00:00Z", "2026-11-01T00:00:00Z", ""),
+            false,
+        );
+        assert_eq!(fields(r.map(|_| ())), ["to"]);
+        let p = params("2026-11-01T00:00:00Z", "2026-11-02T00:00:00Z", "tenant");
+        assert_eq!(fields(usage_query(&p, false).map(|_| ())), ["group_by"]);
+        assert!(usage_query(&p, true).is_ok());
+        let p = params("2026-11-01T00:00:00Z", "2026-11-02T00:00:00Z", "colour");
+        assert_eq!(fields(usage_query(&p, true).map(|_| ())), ["group_by"]);
+        let missing = UsageParams {
+            from: None,
+            to: None,
+            group_by: None,
+            interval: UsageInterval::None,
+        };
+        assert_eq!(
+            fields(usage_query(&missing, true).map(|_| ())),
+            ["from", "to"]
         );
     }
 

@@ -31,6 +31,7 @@ mod rate_limits;
 mod routes;
 mod service_accounts;
 mod tenants;
+mod usage;
 mod users;
 
 pub mod redis;

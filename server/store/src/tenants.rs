@@ -195,12 +195,14 @@ impl Store {
     /// Deletes a tenant and, by cascade, everything it owns.
     pub async fn delete_tenant(&self, scope: &PlatformScope, id: TenantId) -> Result<()> {
         let mut tx = self.platform_tx(scope).await?;
-        // The usage ledger has no foreign key to cascade through.
-        sqlx::query("DELETE FROM usage_events WHERE tenant_id = $1")
-            .bind(id.0)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
+        // The usage ledger and its roll-ups have no foreign key to cascade through.
+        for table in ["usage_events", "usage_rollups"] {
+            sqlx::query(sql!("DELETE FROM {table} WHERE tenant_id = $1"))
+                .bind(id.0)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+        }
         let done = sqlx::query("DELETE FROM tenants WHERE id = $1")
             .bind(id.0)
             .execute(&mut *tx)

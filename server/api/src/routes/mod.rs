@@ -11,4 +11,5 @@ pub(crate) mod projects;
 pub(crate) mod rate_limits;
 pub(crate) mod service_accounts;
 pub(crate) mod tenants;
+pub(crate) mod usage;
 pub(crate) mod users;

@@ -214,6 +214,7 @@ const PLATFORM_ONLY: &[&str] = &[
     "model_prices_put",
     "model_prices_delete",
     "model_prices_import",
+    "platform_usage_query",
 ];
 
 /// Operations on what the platform shares with every tenant (the default

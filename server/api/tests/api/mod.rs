@@ -11,4 +11,5 @@ mod service_accounts;
 mod spec;
 mod support;
 mod tenants;
+mod usage;
 mod users;

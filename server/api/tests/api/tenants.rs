@@ -77,11 +77,45 @@ async fn deleting_a_tenant_removes_what_it_owns() {
         .await
         .expect_status(201);
     admin
+        .post(
+            "/api/v1/tenants/acme/budgets",
+            json!({"scope": "project", "scope_id": project, "period": "daily", "max_tokens": 10}),
+        )
+        .await
+        .expect_status(201);
+    admin
+        .post(
+            "/api/v1/tenants/acme/rate-limits",
+            json!({"scope": "tenant", "rpm": 10}),
+        )
+        .await
+        .expect_status(201);
+    admin
+        .raw(
+            reqwest::Method::PUT,
+            "/api/v1/tenants/acme/model-prices/m",
+            |r| {
+                r.json(&json!({"input_usd_per_million_tokens": "1", "output_usd_per_million_tokens": "1"}))
+            },
+        )
+        .await
+        .expect_status(201);
+    sqlx::query(
+        "INSERT INTO usage_rollups (tenant_id, bucket, key_id, project_id, model, requests, errors,
+             prompt_tokens, completion_tokens, cached_tokens, cost_pico)
+         SELECT id, now(), gen_random_uuid(), gen_random_uuid(), 'm', 1, 0, 1, 1, 0, 1 FROM tenants",
+    )
+    .execute(app.store.pool())
+    .await
+    .unwrap();
+    admin
         .delete("/api/v1/tenants/acme")
         .await
         .expect_status(204);
     let left: i64 = sqlx::query_scalar(
-        "SELECT (SELECT count(*) FROM api_keys) + (SELECT count(*) FROM projects)",
+        "SELECT (SELECT count(*) FROM api_keys) + (SELECT count(*) FROM projects)
+             + (SELECT count(*) FROM budgets) + (SELECT count(*) FROM rate_limits)
+             + (SELECT count(*) FROM tenant_model_prices) + (SELECT count(*) FROM usage_rollups)",
     )
     .fetch_one(app.store.pool())
     .await
