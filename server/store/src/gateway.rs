@@ -235,10 +235,30 @@ impl Store {
         tx: &mut crate::tx::Tx,
         only: Option<Uuid>,
     ) -> Result<(Vec<GatewayLimitRow>, Vec<GatewayBudgetRow>)> {
-        type Limit = (Uuid, Uuid, String, Option<Uuid>, Option<Uuid>, Option<Uuid>,
-            Option<String>, Option<i32>, Option<i64>, Option<i32>);
-        type Budget = (Uuid, Uuid, String, Option<Uuid>, Option<Uuid>, Option<Uuid>,
-            String, Option<i64>, Option<i64>, Option<i16>);
+        type Limit = (
+            Uuid,
+            Uuid,
+            String,
+            Option<Uuid>,
+            Option<Uuid>,
+            Option<Uuid>,
+            Option<String>,
+            Option<i32>,
+            Option<i64>,
+            Option<i32>,
+        );
+        type Budget = (
+            Uuid,
+            Uuid,
+            String,
+            Option<Uuid>,
+            Option<Uuid>,
+            Option<Uuid>,
+            String,
+            Option<i64>,
+            Option<i64>,
+            Option<i16>,
+        );
         let limits: Vec<Limit> = sqlx::query_as(
             "SELECT tenant_id, id, scope, project_id, user_id, key_id, model, rpm, tpm, max_concurrent
              FROM rate_limits WHERE $1::uuid IS NULL OR tenant_id = $1",
@@ -258,31 +278,35 @@ impl Store {
         .map_err(db)?;
         let limits = limits
             .into_iter()
-            .filter_map(|(tenant_id, id, kind, p, u, k, model, rpm, tpm, max_concurrent)| {
-                Some(GatewayLimitRow {
-                    scope: LedgerScope::from_columns(&kind, p, u, k)?,
-                    tenant_id,
-                    id,
-                    model,
-                    rpm,
-                    tpm,
-                    max_concurrent,
-                })
-            })
+            .filter_map(
+                |(tenant_id, id, kind, p, u, k, model, rpm, tpm, max_concurrent)| {
+                    Some(GatewayLimitRow {
+                        scope: LedgerScope::from_columns(&kind, p, u, k)?,
+                        tenant_id,
+                        id,
+                        model,
+                        rpm,
+                        tpm,
+                        max_concurrent,
+                    })
+                },
+            )
             .collect();
         let budgets = budgets
             .into_iter()
-            .filter_map(|(tenant_id, id, kind, p, u, k, period, max_tokens, max_cost_pico, soft)| {
-                Some(GatewayBudgetRow {
-                    scope: LedgerScope::from_columns(&kind, p, u, k)?,
-                    tenant_id,
-                    id,
-                    period,
-                    max_tokens,
-                    max_cost_pico,
-                    soft_limit_percent: soft,
-                })
-            })
+            .filter_map(
+                |(tenant_id, id, kind, p, u, k, period, max_tokens, max_cost_pico, soft)| {
+                    Some(GatewayBudgetRow {
+                        scope: LedgerScope::from_columns(&kind, p, u, k)?,
+                        tenant_id,
+                        id,
+                        period,
+                        max_tokens,
+                        max_cost_pico,
+                        soft_limit_percent: soft,
+                    })
+                },
+            )
             .collect();
         Ok((limits, budgets))
     }
