@@ -123,7 +123,7 @@ def set_up_limited_tenant(api, db_url, mock_port):
     every scope and a priced cost budget; returns the key."""
     call("POST", f"{api}/tenants", {"slug": "limited", "name": "Limited"})
     project = call("POST", f"{api}/tenants/limited/projects", {"name": "limited"})["id"]
-    user = call("POST", f"{api}/tenants/limited/users", {"email": "bench@example.com", "name": "Bench"})["id"]
+    user = call("POST", f"{api}/tenants/limited/users", {"email": "bench@example.com", "display_name": "Bench"})["id"]
     backend = call("POST", f"{api}/tenants/limited/backends",
                    {"name": "mock", "base_url": f"http://127.0.0.1:{mock_port}/v1", "credentials": UPSTREAM_SECRET})["id"]
     call("POST", f"{api}/tenants/limited/routes", {"model": "gpt-4o", "targets": [{"backend_id": backend}]})

@@ -48,4 +48,6 @@ echo "$out" | grep -q '"slug": "acme"'
 echo "$out" | grep -q '"secret": "dk-'
 echo "$out" | grep -q '"secret": "dat-'
 echo "$out" | grep -q '"object": "chat.completion"'
+echo "$out" | grep -q '"max_cost_usd": "50.00"'
+echo "$out" | grep -q '"requests": 2'
 echo "README tour: ok"

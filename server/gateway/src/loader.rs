@@ -127,15 +127,23 @@ impl Loader {
             loop {
                 tokio::select! {
                     notification = listener.try_recv() => match notification {
-                        Ok(Some(n)) => match Uuid::parse_str(n.payload()) {
-                            Ok(tenant) => {
-                                if let Err(e) = self.load_tenant(tenant).await {
-                                    self.metrics.snapshot_reload_failures.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(error = %e, "tenant reload failed; resyncing soon");
-                                }
+                        Ok(Some(n)) => {
+                            // `*`: a platform-wide change (platform prices): reload everything.
+                            let result = match n.payload() {
+                                "*" => self.load_all().await,
+                                payload => match Uuid::parse_str(payload) {
+                                    Ok(tenant) => self.load_tenant(tenant).await,
+                                    Err(_) => {
+                                        tracing::warn!(payload, "unexpected change notification");
+                                        Ok(())
+                                    }
+                                },
+                            };
+                            if let Err(e) = result {
+                                self.metrics.snapshot_reload_failures.fetch_add(1, Ordering::Relaxed);
+                                tracing::warn!(error = %e, "snapshot reload failed; resyncing soon");
                             }
-                            Err(_) => tracing::warn!(payload = n.payload(), "unexpected change notification"),
-                        },
+                        }
                         // The connection dropped: reconnect, then resync.
                         Ok(None) | Err(_) => {
                             tracing::warn!("lost the change-notification connection; reconnecting");

@@ -627,7 +627,11 @@ async fn forward(call: Call, route: Arc<RouteEntry>, request: UpstreamRequest) -
         return pass_through(
             call,
             response,
-            (backend.clone(), target.upstream_model.as_deref()),
+            (
+                backend.clone(),
+                target.upstream_model.as_deref(),
+                &route.model,
+            ),
             Some(slot),
             attempts,
             request.add_usage,
@@ -638,7 +642,7 @@ async fn forward(call: Call, route: Arc<RouteEntry>, request: UpstreamRequest) -
             return pass_through(
                 call,
                 response,
-                (backend, upstream_model.as_deref()),
+                (backend, upstream_model.as_deref(), &route.model),
                 None,
                 attempts,
                 false,
@@ -660,7 +664,7 @@ async fn forward(call: Call, route: Arc<RouteEntry>, request: UpstreamRequest) -
 fn pass_through(
     mut call: Call,
     response: reqwest::Response,
-    (backend, upstream_model): (Arc<crate::backend::Backend>, Option<&str>),
+    (backend, upstream_model, route_model): (Arc<crate::backend::Backend>, Option<&str>, &str),
     slot: Option<InFlight>,
     attempts: u32,
     strip_usage: bool,
@@ -668,8 +672,7 @@ fn pass_through(
     call.price = governor::served_price(
         &call.tenant,
         &call.gw.snapshot.load().platform_prices,
-        call.model.as_deref(),
-        upstream_model,
+        [upstream_model, Some(route_model), call.model.as_deref()],
     );
     let status = response.status();
     call.gw.metrics.response(status.as_u16());

@@ -514,23 +514,21 @@ impl Governor {
 }
 
 fn price_of(d: &Demand<'_>, upstream_model: Option<&str>) -> Option<Price> {
-    let public = d.model.unwrap_or(&d.route.model);
-    upstream_model
-        .and_then(|m| rules::price(m, &d.tenant.rules.prices, d.platform_prices))
-        .or_else(|| rules::price(public, &d.tenant.rules.prices, d.platform_prices))
-        .copied()
+    served_price(
+        d.tenant,
+        d.platform_prices,
+        [upstream_model, Some(&d.route.model), d.model],
+    )
 }
 
-/// The price of what was served by a target answering as `upstream_model`.
-pub fn served_price(
-    tenant: &Tenant,
-    platform: &Prices,
-    public: Option<&str>,
-    upstream_model: Option<&str>,
-) -> Option<Price> {
-    upstream_model
-        .and_then(|m| rules::price(m, &tenant.rules.prices, platform))
-        .or_else(|| public.and_then(|m| rules::price(m, &tenant.rules.prices, platform)))
+/// The price of what a target served: by its upstream model name if it has
+/// one, else by the route's model, else by the name the client asked for
+/// (an alias perhaps); the tenant's own price first, then the platform's.
+pub fn served_price(tenant: &Tenant, platform: &Prices, names: [Option<&str>; 3]) -> Option<Price> {
+    names
+        .into_iter()
+        .flatten()
+        .find_map(|name| rules::price(name, &tenant.rules.prices, platform))
         .copied()
 }
 

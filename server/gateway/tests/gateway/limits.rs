@@ -613,6 +613,34 @@ async fn a_cost_budget_refuses_models_without_a_price() {
     assert_eq!(resp.status(), 400);
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["error"]["code"], "model_not_priced");
+    // A platform price reaches the gateway by its own notification; priced
+    // under the route's model, a request by its alias is priced too.
+    sqlx::query("INSERT INTO model_prices (model, input_pico, output_pico) VALUES ('gpt-4o', 1000000, 2000000)")
+        .execute(w.app.store.pool())
+        .await
+        .unwrap();
+    let by_alias = json!({"model": "default", "max_tokens": 4, "messages": [{"role": "user", "content": "hello there"}]});
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while w
+        .client
+        .post("chat/completions", by_alias.clone())
+        .await
+        .status()
+        != 200
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the platform price never reached the gateway"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let rows = usage_rows(&w.app, 3).await;
+    let served: Vec<&Value> = rows
+        .iter()
+        .filter(|r| r["status"] == 200 && r["endpoint"] != "models")
+        .collect();
+    assert_eq!(served.len(), 1);
+    assert_eq!(served[0]["cost_pico"], CHAT_COST);
 }
 
 #[tokio::test]
