@@ -7,7 +7,9 @@
 -- ARGV[1] now (ms), ARGV[2] request id, ARGV[3] lease (ms),
 -- ARGV[4] reservation details ("field=value;..."), then one group of six
 -- per check: kind, key index, limit, amount, field, soft threshold.
---   w  sliding 60 s window of 1 s buckets (hash: second -> count)
+--   w  sliding 60 s window of 1 s buckets (hash: second -> count, plus
+--      t = the window's total and lo = its oldest bucket, so a check costs
+--      O(1) instead of a scan of the buckets)
 --   c  concurrency (zset: request id -> lease expiry ms)
 --   b  budget (hash: init, t, c); limit and soft are "maximum - amount"
 --      as decimal strings, compared as strings so values beyond 2^53 stay
@@ -24,37 +26,63 @@ local function le(a, b) -- a <= b for non-negative decimal strings
   return a <= b
 end
 
+-- The window's total after dropping buckets older than 60 s.
+local function window_total(key)
+  local fields = redis.call('HMGET', key, 't', 'lo')
+  local total, lo = tonumber(fields[1]) or 0, tonumber(fields[2])
+  local cutoff = second - 59
+  if lo == nil or lo >= cutoff then return total end
+  if cutoff - lo > 16 then
+    -- Long idle: recount what is left rather than visit every second.
+    total = 0
+    local all, stale = redis.call('HGETALL', key), {}
+    for j = 1, #all, 2 do
+      local s = tonumber(all[j])
+      if s then
+        if s < cutoff then stale[#stale + 1] = all[j] else total = total + tonumber(all[j + 1]) end
+      end
+    end
+    if #stale > 0 then redis.call('HDEL', key, unpack(stale)) end
+  else
+    for s = lo, cutoff - 1 do
+      local c = redis.call('HGET', key, s)
+      if c then
+        total = total - tonumber(c)
+        redis.call('HDEL', key, s)
+      end
+    end
+  end
+  redis.call('HSET', key, 't', total, 'lo', cutoff)
+  return total
+end
+
+-- Milliseconds until enough of the oldest buckets leave the window.
+local function retry_after(key, total, limit, amount)
+  if amount > limit then return 60000 end
+  local all, buckets = redis.call('HGETALL', key), {}
+  for j = 1, #all, 2 do
+    local s = tonumber(all[j])
+    if s then buckets[#buckets + 1] = {s, tonumber(all[j + 1])} end
+  end
+  table.sort(buckets, function(a, b) return a[1] < b[1] end)
+  local excess = total + amount - limit
+  for _, b in ipairs(buckets) do
+    excess = excess - b[2]
+    if excess <= 0 then return (b[1] + 60) * 1000 - now end
+  end
+  return 60000
+end
+
 local used = {}
 local n = 0
 for i = 5, #ARGV, 6 do
   n = n + 1
   local kind, key, limit, amount = ARGV[i], KEYS[tonumber(ARGV[i + 1])], ARGV[i + 2], ARGV[i + 3]
   if kind == 'w' then
-    local fields = redis.call('HGETALL', key)
-    local total, stale, buckets = 0, {}, {}
-    for j = 1, #fields, 2 do
-      local s, c = tonumber(fields[j]), tonumber(fields[j + 1])
-      if s <= second - 60 then
-        stale[#stale + 1] = fields[j]
-      else
-        total = total + c
-        buckets[#buckets + 1] = {s, c}
-      end
-    end
-    if #stale > 0 then redis.call('HDEL', key, unpack(stale)) end
+    local total = window_total(key)
     limit, amount = tonumber(limit), tonumber(amount)
     if total + amount > limit then
-      -- Wait until enough of the oldest buckets leave the window.
-      local retry = 60000
-      if amount <= limit then
-        table.sort(buckets, function(a, b) return a[1] < b[1] end)
-        local excess = total + amount - limit
-        for _, b in ipairs(buckets) do
-          excess = excess - b[2]
-          if excess <= 0 then retry = (b[1] + 60) * 1000 - now; break end
-        end
-      end
-      return {0, n, retry, string.format('%d', total)}
+      return {0, n, retry_after(key, total, limit, amount), string.format('%d', total)}
     end
     used[n] = string.format('%d', total)
   elseif kind == 'c' then
@@ -82,6 +110,8 @@ for i = 5, #ARGV, 6 do
   local kind, key, amount = ARGV[i], KEYS[tonumber(ARGV[i + 1])], ARGV[i + 3]
   if kind == 'w' then
     redis.call('HINCRBY', key, second, amount)
+    redis.call('HINCRBY', key, 't', amount)
+    redis.call('HSETNX', key, 'lo', second)
     redis.call('PEXPIRE', key, 61000)
   elseif kind == 'c' then
     redis.call('ZADD', key, now + lease, ARGV[2])

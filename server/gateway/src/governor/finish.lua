@@ -6,7 +6,8 @@
 -- ARGV[1] request id, ARGV[2] the window second charged at admission,
 -- ARGV[3] admission time (ms), then groups of five: kind, key index, field,
 -- delta, actual.
---   w  add delta to the admission second's bucket (if still in the window)
+--   w  add delta to the admission second's bucket and the window's total
+--      (if the bucket is still in the window)
 --   c  free the request's slot
 --   b  add delta (actual - reserved) while the reservation stands; if it is
 --      gone, the reaper settled it, unless the counter was reloaded from the
@@ -22,6 +23,7 @@ for i = 4, #ARGV, 5 do
   if kind == 'w' then
     if delta ~= '0' and redis.call('HEXISTS', key, ARGV[2]) == 1 then
       redis.call('HINCRBY', key, ARGV[2], delta)
+      redis.call('HINCRBY', key, 't', delta)
     end
   elseif kind == 'c' then
     redis.call('ZREM', key, ARGV[1])

@@ -265,16 +265,21 @@ impl Governor {
             return Ok(None);
         }
         let has_budget = !budgets.is_empty();
-        let details = serde_json::json!({
-            "tenant": d.tenant.id, "project": d.key.project_id, "key": d.key.key_id,
-            "user": d.key.owner_user_id, "service_account": d.key.owner_service_account_id,
-            "endpoint": d.endpoint, "model": d.model, "tokens": reserve.0, "cost": reserve.1, "at": now.timestamp_millis(),
-            "budgets": ops.iter().filter_map(|(op, _)| match op {
-                Op::Budget { key, field, .. } => Some([key.as_str(), field]),
-                _ => None,
-            }).collect::<Vec<_>>(),
-        })
-        .to_string();
+        // Kept with a budget reservation, for the reaper.
+        let details = if has_budget {
+            serde_json::json!({
+                "tenant": d.tenant.id, "project": d.key.project_id, "key": d.key.key_id,
+                "user": d.key.owner_user_id, "service_account": d.key.owner_service_account_id,
+                "endpoint": d.endpoint, "model": d.model, "tokens": reserve.0, "cost": reserve.1, "at": now.timestamp_millis(),
+                "budgets": ops.iter().filter_map(|(op, _)| match op {
+                    Op::Budget { key, field, .. } => Some([key.as_str(), field]),
+                    _ => None,
+                }).collect::<Vec<_>>(),
+            })
+            .to_string()
+        } else {
+            String::new()
+        };
         let plain: Vec<Op> = ops.iter().map(|(op, _)| op.clone()).collect();
         let now_ms = now.timestamp_millis();
         let admit = Admit {
