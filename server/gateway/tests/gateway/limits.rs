@@ -680,3 +680,31 @@ async fn every_budget_of_every_scope_and_period_starts_on_the_first_request() {
         200
     );
 }
+
+#[tokio::test]
+async fn a_request_window_slides_after_a_minute_and_after_a_long_pause() {
+    let (clock, offset) = movable_clock("2026-11-26T10:00:00Z".parse().unwrap());
+    let mut gateway = config(shared_redis());
+    gateway.limits.clock = clock;
+    let w = limited_world(gateway).await;
+    add_limit(&w, "key", Some(first_key_id(&w).await), Some(2), None, None).await;
+    let status = || async { w.client.chat("gpt-4o").await.status() };
+    assert_eq!(status().await, 200);
+    offset.store(30_000, Ordering::SeqCst);
+    assert_eq!(status().await, 200);
+    let refused = w.client.chat("gpt-4o").await;
+    assert_eq!(refused.status(), 429);
+    // The first request leaves the window 60 s after it was made.
+    assert_eq!(refused.headers()["retry-after"], "30");
+    offset.store(60_500, Ordering::SeqCst);
+    assert_eq!(status().await, 200, "the first second left the window");
+    assert_eq!(status().await, 429);
+    offset.store(400_000, Ordering::SeqCst);
+    assert_eq!(
+        status().await,
+        200,
+        "after a long pause the window is empty"
+    );
+    assert_eq!(status().await, 200);
+    assert_eq!(status().await, 429);
+}
