@@ -26,12 +26,14 @@ local function le(a, b) -- a <= b for non-negative decimal strings
   return a <= b
 end
 
--- The window's total after dropping buckets older than 60 s.
+-- The window's total after dropping buckets older than 60 s, and whether
+-- the window is new.
 local function window_total(key)
   local fields = redis.call('HMGET', key, 't', 'lo')
   local total, lo = tonumber(fields[1]) or 0, tonumber(fields[2])
   local cutoff = second - 59
-  if lo == nil or lo >= cutoff then return total end
+  if lo == nil then return total, true end
+  if lo >= cutoff then return total, false end
   if cutoff - lo > 16 then
     -- Long idle: recount what is left rather than visit every second.
     total = 0
@@ -53,7 +55,7 @@ local function window_total(key)
     end
   end
   redis.call('HSET', key, 't', total, 'lo', cutoff)
-  return total
+  return total, false
 end
 
 -- Milliseconds until enough of the oldest buckets leave the window.
@@ -73,13 +75,14 @@ local function retry_after(key, total, limit, amount)
   return 60000
 end
 
-local used = {}
+local used, new_window = {}, {}
 local n = 0
 for i = 5, #ARGV, 6 do
   n = n + 1
   local kind, key, limit, amount = ARGV[i], KEYS[tonumber(ARGV[i + 1])], ARGV[i + 2], ARGV[i + 3]
   if kind == 'w' then
-    local total = window_total(key)
+    local total, fresh = window_total(key)
+    new_window[n] = fresh
     limit, amount = tonumber(limit), tonumber(amount)
     if total + amount > limit then
       return {0, n, retry_after(key, total, limit, amount), string.format('%d', total)}
@@ -109,10 +112,12 @@ for i = 5, #ARGV, 6 do
   n = n + 1
   local kind, key, amount = ARGV[i], KEYS[tonumber(ARGV[i + 1])], ARGV[i + 3]
   if kind == 'w' then
-    redis.call('HINCRBY', key, second, amount)
+    -- The expiry moves once per second, when a second's bucket starts.
+    if redis.call('HINCRBY', key, second, amount) == tonumber(amount) then
+      redis.call('PEXPIRE', key, 61000)
+    end
     redis.call('HINCRBY', key, 't', amount)
-    redis.call('HSETNX', key, 'lo', second)
-    redis.call('PEXPIRE', key, 61000)
+    if new_window[n] then redis.call('HSET', key, 'lo', second) end
   elseif kind == 'c' then
     redis.call('ZADD', key, now + lease, ARGV[2])
     redis.call('PEXPIRE', key, lease)
