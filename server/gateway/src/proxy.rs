@@ -446,7 +446,9 @@ async fn handle(
         endpoint: path,
         model: model.as_deref(),
         route,
-        body_len: body.len(),
+        // Only text counts towards prompt tokens; other bodies (audio, files) are
+        // not priced by the token.
+        body_len: if is_json { body.len() } else { 0 },
         max_output_tokens,
         produces_output: produces_output(path),
     };
