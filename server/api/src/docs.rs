@@ -3,6 +3,7 @@
 
 use axum::Router;
 use utoipa::OpenApi as _;
+use utoipa::openapi::extensions::Extensions;
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, OpenApi, Ref, RefOr, ResponseBuilder};
@@ -34,6 +35,8 @@ use ditto_types::problem::{FieldError, Problem};
         (name = "budgets", description = "Token and spending caps per day, week, month or lifetime, with current spending"),
         (name = "model_prices", description = "What models cost: platform defaults and tenant overrides, exact decimal USD"),
         (name = "usage", description = "Requests, tokens and cost over time, grouped by project, user, key, model or backend"),
+        (name = "roles", description = "Built-in and custom roles, and who holds them where"),
+        (name = "me", description = "The caller: identity, tenants and effective permissions"),
     )
 )]
 struct Base;
@@ -66,11 +69,32 @@ pub(crate) fn finish(spec: &mut OpenApi) {
         ];
         for (op, writes) in ops {
             if let Some(op) = op.as_mut() {
+                declare_permission(op);
                 describe_responses(op);
                 add_problems(op, has_params, writes);
             }
         }
     }
+}
+
+/// Marks the operation with what it needs, from the permission catalogue:
+/// `x-ditto-scope` (`public`, `authenticated`, `tenant`, `shared`,
+/// `platform`) and `x-ditto-permission`. An operation missing from the
+/// catalogue stops the server from building its spec.
+fn declare_permission(op: &mut Operation) {
+    let id = op
+        .operation_id
+        .as_deref()
+        .expect("every operation has an id");
+    let access = ditto_core::catalogue::access(id);
+    let mut ext = Extensions::default();
+    ext.insert("x-ditto-scope".into(), access.scope().into());
+    if let Some(p) = access.permission() {
+        ext.insert("x-ditto-permission".into(), p.as_str().into());
+    }
+    op.extensions
+        .get_or_insert_with(Default::default)
+        .merge(ext);
 }
 
 /// OpenAPI requires a description on every response.

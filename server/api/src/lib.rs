@@ -59,7 +59,7 @@ impl AppState {
         permission: Permission,
     ) -> Result<SharedScope> {
         let home = match ctx.principal.tenant_id {
-            Some(id) if !ctx.principal.platform_admin => {
+            Some(id) if ctx.principal.platform_role.is_none() => {
                 Some(self.store.resolve_tenant(&id.to_string()).await?)
             }
             _ => None,
@@ -84,6 +84,8 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(routes::budgets::router())
         .merge(routes::model_prices::router())
         .merge(routes::usage::router())
+        .merge(routes::me::router())
+        .merge(routes::roles::router())
 }
 
 /// The OpenAPI document, as checked in under `openapi/ditto.json`.

@@ -4,9 +4,10 @@
 //! scopes, and the scopes can only be made here, so skipping the check does
 //! not compile.
 //!
-//! The full role model (Casbin) replaces [`Ctx::allows`]; the seam stays.
+//! What a principal holds comes from its role bindings (`ditto_store::rbac`
+//! resolves them with Casbin); the roles themselves are in [`crate::rbac`].
 
-use ditto_types::{ServiceAccountId, TenantId, api::TenantStatus};
+use ditto_types::{ServiceAccountId, TenantId, UserId, api::TenantStatus};
 
 use crate::{Error, Result};
 
@@ -16,14 +17,34 @@ pub struct Principal {
     pub actor: Actor,
     /// The tenant the principal belongs to; `None` for platform principals.
     pub tenant_id: Option<TenantId>,
-    /// Platform administrators may act on every tenant.
-    pub platform_admin: bool,
+    /// The platform role of a platform principal.
+    pub platform_role: Option<PlatformRole>,
+    /// What the principal may do in its own tenant: the union of the roles
+    /// bound to it (and its groups) at tenant scope.
+    pub grants: Grants,
+}
+
+impl Principal {
+    pub fn is_platform_admin(&self) -> bool {
+        self.platform_role == Some(PlatformRole::Admin)
+    }
 }
 
 /// The identity recorded as the author of a change.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Actor {
     ServiceAccount(ServiceAccountId),
+    User(UserId),
+}
+
+impl Actor {
+    /// The Casbin subject naming this actor (`sa:<id>`, `user:<id>`).
+    pub fn subject(self) -> String {
+        match self {
+            Self::ServiceAccount(id) => format!("sa:{id}"),
+            Self::User(id) => format!("user:{id}"),
+        }
+    }
 }
 
 /// Everything an operation needs to know about its caller.
@@ -33,64 +54,171 @@ pub struct Ctx {
     pub request_id: String,
 }
 
-/// What an operation needs to be allowed. Names are `resource:action`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Permission {
-    TenantsRead,
-    TenantsWrite,
-    ProjectsRead,
-    ProjectsWrite,
-    UsersRead,
-    UsersWrite,
-    ServiceAccountsRead,
-    ServiceAccountsWrite,
-    KeysRead,
-    KeysWrite,
-    BackendsRead,
-    BackendsWrite,
-    RoutesRead,
-    RoutesWrite,
-    RateLimitsRead,
-    RateLimitsWrite,
-    BudgetsRead,
-    BudgetsWrite,
-    PricingRead,
-    PricingWrite,
-    UsageRead,
-    MetricsRead,
+macro_rules! permissions {
+    ($($(#[$doc:meta])* $variant:ident => $name:literal,)*) => {
+        /// What an operation needs to be allowed. Names are `resource:action`.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[repr(u8)]
+        pub enum Permission {
+            $($(#[$doc])* $variant,)*
+        }
+
+        impl Permission {
+            /// The whole catalogue, in declaration order.
+            pub const ALL: &'static [Permission] = &[$(Self::$variant,)*];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $name,)*
+                }
+            }
+
+            pub fn parse(name: &str) -> Option<Self> {
+                match name {
+                    $($name => Some(Self::$variant),)*
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+permissions! {
+    TenantsRead => "tenants:read",
+    /// Create, rename, suspend and delete tenants (platform only).
+    TenantsWrite => "tenants:write",
+    ProjectsRead => "projects:read",
+    ProjectsWrite => "projects:write",
+    UsersRead => "users:read",
+    UsersWrite => "users:write",
+    ServiceAccountsRead => "service_accounts:read",
+    ServiceAccountsWrite => "service_accounts:write",
+    KeysRead => "keys:read",
+    KeysWrite => "keys:write",
+    BackendsRead => "backends:read",
+    BackendsWrite => "backends:write",
+    RoutesRead => "routes:read",
+    RoutesWrite => "routes:write",
+    RateLimitsRead => "rate_limits:read",
+    RateLimitsWrite => "rate_limits:write",
+    BudgetsRead => "budgets:read",
+    BudgetsWrite => "budgets:write",
+    PricingRead => "pricing:read",
+    PricingWrite => "pricing:write",
+    UsageRead => "usage:read",
+    /// Replica metrics (platform only).
+    MetricsRead => "metrics:read",
+    RolesRead => "roles:read",
+    /// Define, change and delete a tenant's custom roles.
+    RolesWrite => "roles:write",
+    RoleBindingsRead => "role_bindings:read",
+    /// Grant and revoke roles (only roles whose permissions the caller holds).
+    RoleBindingsWrite => "role_bindings:write",
+    /// Grant and revoke the `owner` role: only owners hold it.
+    OwnersWrite => "owners:write",
 }
 
 impl Permission {
+    /// Permissions only platform principals can hold.
+    pub fn is_platform_only(self) -> bool {
+        matches!(self, Self::TenantsWrite | Self::MetricsRead)
+    }
+
+    /// Reading, as opposed to changing anything.
+    pub fn is_read(self) -> bool {
+        self.as_str().ends_with(":read")
+    }
+}
+
+impl std::fmt::Display for Permission {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A set of permissions, one bit each: checking one is a mask test.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Grants(u64);
+
+const _: () = assert!(Permission::ALL.len() <= 64);
+
+impl Grants {
+    pub const NONE: Grants = Grants(0);
+
+    pub fn of(permissions: &[Permission]) -> Self {
+        permissions.iter().fold(Self::NONE, |g, p| g.with(*p))
+    }
+
+    /// Every permission a tenant principal can hold.
+    pub fn tenant_all() -> Self {
+        Self::of(Permission::ALL).filter(|p| !p.is_platform_only())
+    }
+
+    pub const fn with(self, p: Permission) -> Self {
+        Grants(self.0 | 1 << p as u8)
+    }
+
+    pub fn contains(self, p: Permission) -> bool {
+        self.0 & (1 << p as u8) != 0
+    }
+
+    pub fn union(self, other: Grants) -> Self {
+        Grants(self.0 | other.0)
+    }
+
+    /// Whether every permission of `other` is in `self`.
+    pub fn covers(self, other: Grants) -> bool {
+        other.0 & !self.0 == 0
+    }
+
+    pub fn filter(self, keep: impl Fn(Permission) -> bool) -> Self {
+        Self::of(&self.iter().filter(|p| keep(*p)).collect::<Vec<_>>())
+    }
+
+    pub fn iter(self) -> impl Iterator<Item = Permission> {
+        Permission::ALL
+            .iter()
+            .copied()
+            .filter(move |p| self.contains(*p))
+    }
+
+    /// The permission names, in catalogue order.
+    pub fn names(self) -> Vec<String> {
+        self.iter().map(|p| p.as_str().to_owned()).collect()
+    }
+}
+
+/// Roles of platform principals (service accounts without a tenant).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum PlatformRole {
+    /// Everything, in every tenant.
+    Admin,
+    /// Every read permission, in every tenant; changes nothing.
+    Auditor,
+}
+
+impl PlatformRole {
     pub fn as_str(self) -> &'static str {
         match self {
-            Self::TenantsRead => "tenants:read",
-            Self::TenantsWrite => "tenants:write",
-            Self::ProjectsRead => "projects:read",
-            Self::ProjectsWrite => "projects:write",
-            Self::UsersRead => "users:read",
-            Self::UsersWrite => "users:write",
-            Self::ServiceAccountsRead => "service_accounts:read",
-            Self::ServiceAccountsWrite => "service_accounts:write",
-            Self::KeysRead => "keys:read",
-            Self::KeysWrite => "keys:write",
-            Self::BackendsRead => "backends:read",
-            Self::BackendsWrite => "backends:write",
-            Self::RoutesRead => "routes:read",
-            Self::RoutesWrite => "routes:write",
-            Self::RateLimitsRead => "rate_limits:read",
-            Self::RateLimitsWrite => "rate_limits:write",
-            Self::BudgetsRead => "budgets:read",
-            Self::BudgetsWrite => "budgets:write",
-            Self::PricingRead => "pricing:read",
-            Self::PricingWrite => "pricing:write",
-            Self::UsageRead => "usage:read",
-            Self::MetricsRead => "metrics:read",
+            Self::Admin => "platform_admin",
+            Self::Auditor => "platform_auditor",
         }
     }
 
-    /// Permissions only platform principals can hold.
-    fn is_platform_only(self) -> bool {
-        matches!(self, Self::TenantsWrite | Self::MetricsRead)
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "platform_admin" => Some(Self::Admin),
+            "platform_auditor" => Some(Self::Auditor),
+            _ => None,
+        }
+    }
+
+    pub fn grants(self) -> Grants {
+        let all = Grants::of(Permission::ALL);
+        match self {
+            Self::Admin => all,
+            Self::Auditor => all.filter(Permission::is_read),
+        }
     }
 }
 
@@ -146,15 +274,18 @@ impl PlatformScope {
 impl Ctx {
     /// Authorize a platform-wide operation.
     pub fn platform(&self, permission: Permission) -> Result<PlatformScope> {
-        if self.principal.platform_admin {
-            return Ok(PlatformScope {
+        match self.principal.platform_role {
+            Some(role) if role.grants().contains(permission) => Ok(PlatformScope {
                 actor: self.principal.actor,
-            });
+            }),
+            Some(role) => Err(Error::Forbidden(format!(
+                "`{permission}` is not granted to `{}`",
+                role.as_str()
+            ))),
+            None => Err(Error::Forbidden(format!(
+                "`{permission}` across tenants requires a platform administrator"
+            ))),
         }
-        Err(Error::Forbidden(format!(
-            "`{}` across tenants requires a platform administrator",
-            permission.as_str()
-        )))
     }
 
     /// Authorize an operation inside `tenant`. Another tenant's resources
@@ -164,8 +295,14 @@ impl Ctx {
             tenant_id: tenant.id,
             actor: self.principal.actor,
         };
-        if self.principal.platform_admin {
-            return Ok(scope);
+        if let Some(role) = self.principal.platform_role {
+            if role.grants().contains(permission) {
+                return Ok(scope);
+            }
+            return Err(Error::Forbidden(format!(
+                "`{permission}` is not granted to `{}`",
+                role.as_str()
+            )));
         }
         if self.principal.tenant_id != Some(tenant.id) {
             return Err(Error::NotFound("tenant"));
@@ -173,49 +310,82 @@ impl Ctx {
         if tenant.status == TenantStatus::Suspended {
             return Err(Error::Forbidden("this tenant is suspended".into()));
         }
-        if !self.allows(permission) {
-            return Err(Error::Forbidden(format!(
-                "missing permission `{}`",
-                permission.as_str()
-            )));
-        }
+        self.require(permission)?;
         Ok(scope)
     }
 
     /// Authorize reading what the platform shares with every tenant: any
-    /// platform administrator, or a member of an active tenant holding
-    /// `permission`. `home` is the caller's own tenant (`None` for platform
-    /// principals).
+    /// platform principal holding `permission`, or a member of an active
+    /// tenant holding it. `home` is the caller's own tenant (`None` for
+    /// platform principals).
     pub fn shared(&self, home: Option<TenantRef>, permission: Permission) -> Result<SharedScope> {
         let scope = SharedScope {
             actor: self.principal.actor,
         };
-        if self.principal.platform_admin {
-            return Ok(scope);
+        if self.principal.platform_role.is_some() {
+            return self.platform(permission).map(|_| scope);
         }
         match (self.principal.tenant_id, home) {
             (Some(own), Some(home)) if own == home.id => {
                 if home.status == TenantStatus::Suspended {
                     return Err(Error::Forbidden("this tenant is suspended".into()));
                 }
-                if !self.allows(permission) {
-                    return Err(Error::Forbidden(format!(
-                        "missing permission `{}`",
-                        permission.as_str()
-                    )));
-                }
+                self.require(permission)?;
                 Ok(scope)
             }
             _ => Err(Error::Forbidden(format!(
-                "`{}` requires a tenant member or a platform administrator",
-                permission.as_str()
+                "`{permission}` requires a tenant member or a platform administrator"
             ))),
         }
     }
 
-    /// Until roles exist, a tenant principal holds every tenant permission.
-    fn allows(&self, permission: Permission) -> bool {
-        !permission.is_platform_only()
+    /// The caller's own tenant, to show the caller what it is and may do
+    /// there; needs no permission, and is no way into another tenant.
+    pub fn home(&self, tenant: TenantRef) -> Result<TenantScope> {
+        if self.principal.tenant_id != Some(tenant.id) {
+            return Err(Error::NotFound("tenant"));
+        }
+        Ok(TenantScope {
+            tenant_id: tenant.id,
+            actor: self.principal.actor,
+        })
+    }
+
+    /// What the caller holds inside `scope`'s tenant: a platform role's
+    /// permissions, or the principal's own.
+    pub fn grants_in(&self, scope: &TenantScope) -> Grants {
+        match self.principal.platform_role {
+            Some(role) => role.grants(),
+            None if self.principal.tenant_id == Some(scope.tenant_id) => self.principal.grants,
+            None => Grants::NONE,
+        }
+    }
+
+    /// No escalation: granting, revoking or defining a role needs every
+    /// permission the role carries.
+    pub fn may_delegate(&self, scope: &TenantScope, role: Grants) -> Result<()> {
+        let held = self.grants_in(scope);
+        if held.covers(role) {
+            return Ok(());
+        }
+        let missing: Vec<&str> = role
+            .iter()
+            .filter(|p| !held.contains(*p))
+            .map(Permission::as_str)
+            .collect();
+        Err(Error::Forbidden(format!(
+            "you cannot delegate permissions you do not hold: {}",
+            missing.join(", ")
+        )))
+    }
+
+    fn require(&self, permission: Permission) -> Result<()> {
+        if permission.is_platform_only() || !self.principal.grants.contains(permission) {
+            return Err(Error::Forbidden(format!(
+                "missing permission `{permission}`"
+            )));
+        }
+        Ok(())
     }
 }
 
@@ -228,7 +398,12 @@ mod tests {
             principal: Principal {
                 actor: Actor::ServiceAccount(ServiceAccountId::new()),
                 tenant_id: tenant,
-                platform_admin,
+                platform_role: platform_admin.then_some(PlatformRole::Admin),
+                grants: if tenant.is_some() {
+                    Grants::tenant_all()
+                } else {
+                    Grants::NONE
+                },
             },
             request_id: "test".into(),
         }
@@ -319,5 +494,48 @@ mod tests {
                 .tenant(suspended, Permission::ProjectsRead)
                 .is_ok()
         );
+    }
+}
+
+#[cfg(test)]
+mod grant_tests {
+    use super::*;
+
+    #[test]
+    fn permission_names_round_trip_and_fit_the_bitset() {
+        for p in Permission::ALL {
+            assert_eq!(Permission::parse(p.as_str()), Some(*p));
+            assert!(Grants::NONE.with(*p).contains(*p));
+        }
+        assert_eq!(Permission::parse("keys:delete"), None);
+    }
+
+    #[test]
+    fn platform_auditor_reads_everywhere_and_writes_nowhere() {
+        let auditor = Ctx {
+            principal: Principal {
+                actor: Actor::ServiceAccount(ServiceAccountId::new()),
+                tenant_id: None,
+                platform_role: Some(PlatformRole::Auditor),
+                grants: Grants::NONE,
+            },
+            request_id: "t".into(),
+        };
+        let t = TenantRef {
+            id: TenantId::new(),
+            status: TenantStatus::Active,
+        };
+        assert!(auditor.tenant(t, Permission::KeysRead).is_ok());
+        assert!(auditor.tenant(t, Permission::KeysWrite).is_err());
+        assert!(auditor.platform(Permission::TenantsRead).is_ok());
+        assert!(auditor.platform(Permission::TenantsWrite).is_err());
+    }
+
+    #[test]
+    fn delegation_needs_every_permission_of_the_role() {
+        let held = Grants::of(&[Permission::KeysRead, Permission::KeysWrite]);
+        assert!(held.covers(Grants::of(&[Permission::KeysRead])));
+        assert!(!held.covers(Grants::of(&[Permission::KeysRead, Permission::UsersRead])));
+        assert!(held.covers(Grants::NONE));
     }
 }

@@ -3,15 +3,18 @@
 //! made and checked (`secrets`), and the one error type every layer returns.
 
 pub mod auth;
+pub mod catalogue;
 pub mod crypto;
 pub mod error;
 pub mod money;
 pub mod period;
 pub mod pricing;
+pub mod rbac;
 pub mod secrets;
 pub mod validate;
 
 pub use auth::{
-    Actor, Ctx, Permission, PlatformScope, Principal, SharedScope, TenantRef, TenantScope,
+    Actor, Ctx, Grants, Permission, PlatformRole, PlatformScope, Principal, SharedScope, TenantRef,
+    TenantScope,
 };
 pub use error::{Error, Result};

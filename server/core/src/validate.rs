@@ -298,6 +298,88 @@ pub fn create_service_account(body: &CreateServiceAccount) -> Result<()> {
         0,
         DESCRIPTION_MAX,
     );
+    if let Some(role) = &body.role {
+        c.role_name("/role", role);
+    }
+    c.finish()
+}
+
+// ---------------------------------------------------------------- roles
+
+impl Checker {
+    /// A role's name: lowercase letters, digits, `_` and `-`, starting with
+    /// a letter, at most 63 characters.
+    pub fn role_name(&mut self, field: &str, name: &str) {
+        let ok = name.len() <= 63
+            && name.starts_with(|c: char| c.is_ascii_lowercase())
+            && name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
+        if !ok {
+            self.fail(
+                field,
+                "invalid_value",
+                "must be 1–63 lowercase letters, digits, `_` or `-`, starting with a letter",
+            );
+        }
+    }
+
+    /// Permission names a tenant role may carry.
+    fn tenant_permissions(&mut self, field: &str, names: &[String]) {
+        if names.is_empty() {
+            self.fail(field, "required", "must name at least one permission");
+        }
+        for (i, name) in names.iter().enumerate() {
+            match crate::Permission::parse(name) {
+                None => self.fail(
+                    &format!("{field}/{i}"),
+                    "unknown_permission",
+                    format!("`{name}` is not in the permission catalogue"),
+                ),
+                Some(p) if p.is_platform_only() => self.fail(
+                    &format!("{field}/{i}"),
+                    "platform_only",
+                    format!("`{name}` is for platform principals only"),
+                ),
+                Some(_) => {}
+            }
+        }
+    }
+}
+
+pub fn create_role(body: &CreateRole) -> Result<()> {
+    let mut c = Checker::default();
+    c.role_name("/name", &body.name);
+    if crate::rbac::is_builtin(&body.name) {
+        c.fail("/name", "reserved", "is the name of a built-in role");
+    }
+    c.opt_text(
+        "/description",
+        body.description.as_deref(),
+        0,
+        DESCRIPTION_MAX,
+    );
+    c.tenant_permissions("/permissions", &body.permissions);
+    c.finish()
+}
+
+pub fn update_role(body: &UpdateRole) -> Result<()> {
+    let mut c = Checker::default();
+    c.opt_text(
+        "/description",
+        body.description.as_deref(),
+        0,
+        DESCRIPTION_MAX,
+    );
+    if let Some(p) = &body.permissions {
+        c.tenant_permissions("/permissions", p);
+    }
+    c.finish()
+}
+
+pub fn create_role_binding(body: &CreateRoleBinding) -> Result<()> {
+    let mut c = Checker::default();
+    c.role_name("/role", &body.role);
     c.finish()
 }
 

@@ -226,7 +226,7 @@ async fn chat_goes_upstream_with_the_backend_credentials_not_the_virtual_key() {
         .map(|(_, v)| v.as_str())
         .collect();
     assert_eq!(auth, [format!("Bearer {UPSTREAM_SECRET}")]);
-    let everything = format!("{:?}", request.headers) + &request.body;
+    let everything = format!("{:?}", request.headers) + request.body.as_str();
     assert!(
         !everything.contains(&w.client.key),
         "the virtual key reached the upstream"

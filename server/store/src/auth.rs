@@ -2,7 +2,7 @@
 //! any principal is known, so they use the platform path unscoped.
 
 use ditto_core::secrets::sha256;
-use ditto_core::{Actor, Principal, Result};
+use ditto_core::{Actor, Grants, PlatformRole, Principal, Result};
 use ditto_types::{AccessTokenId, ServiceAccountId};
 use uuid::Uuid;
 
@@ -41,11 +41,53 @@ impl Store {
         .await
         .map_err(db)?;
         tx.commit().await.map_err(db)?;
+        let actor = Actor::ServiceAccount(ServiceAccountId(account));
+        let tenant_id: Option<ditto_types::TenantId> = tenant.map(Into::into);
+        let grants = match tenant_id {
+            Some(t) => self.grants_of(t, actor).await?,
+            None => Grants::NONE,
+        };
         Ok(Some(Principal {
-            actor: Actor::ServiceAccount(ServiceAccountId(account)),
-            tenant_id: tenant.map(Into::into),
-            platform_admin: platform_role.as_deref() == Some("platform_admin"),
+            actor,
+            tenant_id,
+            platform_role: platform_role.as_deref().and_then(PlatformRole::parse),
+            grants,
         }))
+    }
+
+    /// Creates a platform service account with `role` whose bearer token is
+    /// `token`. For operators' tooling and tests; there is no API for it.
+    pub async fn create_platform_account(
+        &self,
+        name: &str,
+        role: PlatformRole,
+        token: &str,
+    ) -> Result<ServiceAccountId> {
+        let mut tx = self.unscoped_platform_tx().await?;
+        let account = ServiceAccountId::new();
+        sqlx::query(
+            "INSERT INTO service_accounts (id, tenant_id, name, platform_role)
+             VALUES ($1, NULL, $2, $3)",
+        )
+        .bind(account.0)
+        .bind(name)
+        .bind(role.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        sqlx::query(
+            "INSERT INTO access_tokens (id, tenant_id, service_account_id, name, prefix, token_hash)
+             VALUES ($1, NULL, $2, $3, 'platform', $4)",
+        )
+        .bind(AccessTokenId::new().0)
+        .bind(account.0)
+        .bind(name)
+        .bind(sha256(token.as_bytes()).as_slice())
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok(account)
     }
 
     /// On a database without any platform administrator, creates one (a

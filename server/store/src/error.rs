@@ -31,10 +31,38 @@ const UNIQUE: &[(&str, &str)] = &[
         "budgets_scope_period_key",
         "a budget for this scope and period already exists; change it instead",
     ),
+    (
+        "roles_tenant_name_key",
+        "a role with this name already exists in this tenant",
+    ),
+    (
+        "role_bindings_unique_grant",
+        "this subject already holds this role at this scope",
+    ),
 ];
 
 /// Foreign keys that point at something the client named in the body.
 const REFERENCES: &[(&str, &str, &str)] = &[
+    (
+        "role_bindings_tenant_id_project_id_fkey",
+        "/project_id",
+        "no such project in this tenant",
+    ),
+    (
+        "role_bindings_tenant_id_user_id_fkey",
+        "/subject_id",
+        "no such user in this tenant",
+    ),
+    (
+        "role_bindings_tenant_id_group_id_fkey",
+        "/subject_id",
+        "no such group in this tenant",
+    ),
+    (
+        "role_bindings_tenant_id_service_account_id_fkey",
+        "/subject_id",
+        "no such service account in this tenant",
+    ),
     (
         "route_targets_tenant_id_backend_id_fkey",
         "/targets",

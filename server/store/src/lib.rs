@@ -27,6 +27,8 @@ mod budgets;
 pub mod gateway;
 mod prices;
 mod projects;
+pub mod rbac;
+mod roles;
 mod rate_limits;
 mod routes;
 mod service_accounts;
@@ -48,6 +50,7 @@ pub static MIGRATOR: Migrator = sqlx::migrate!("../../migrations");
 #[derive(Clone)]
 pub struct Store {
     pool: PgPool,
+    policies: std::sync::Arc<rbac::Policies>,
 }
 
 /// How to reach Postgres.
@@ -74,11 +77,14 @@ impl Store {
             .max_connections(config.max_connections)
             .acquire_timeout(config.acquire_timeout)
             .connect_lazy_with(options);
-        Self { pool }
+        Self::from_pool(pool)
     }
 
     pub fn from_pool(pool: PgPool) -> Self {
-        Self { pool }
+        Self {
+            pool,
+            policies: Default::default(),
+        }
     }
 
     pub fn pool(&self) -> &PgPool {

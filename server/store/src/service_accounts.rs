@@ -88,7 +88,23 @@ impl Store {
         .fetch_one(&mut *tx)
         .await
         .map_err(db)?;
+        // The caller checked that the role exists and that it may grant it.
+        if let Some(role) = &body.role {
+            sqlx::query(
+                "INSERT INTO role_bindings (id, tenant_id, role, service_account_id)
+                 VALUES ($1, ditto_current_tenant(), $2, $3)",
+            )
+            .bind(ditto_types::RoleBindingId::new().0)
+            .bind(role)
+            .bind(row.id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        }
         tx.commit().await.map_err(db)?;
+        if body.role.is_some() {
+            self.policies_changed(scope.tenant_id());
+        }
         Ok(row.into())
     }
 

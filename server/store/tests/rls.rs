@@ -2,7 +2,9 @@
 
 #![allow(clippy::unwrap_used)]
 
-use ditto_core::{Actor, Ctx, Permission, Principal, TenantRef, TenantScope, secrets};
+use ditto_core::{
+    Actor, Ctx, Grants, Permission, PlatformRole, Principal, TenantRef, TenantScope, secrets,
+};
 use ditto_store::{MIGRATOR, Store, testing};
 use ditto_testkit::TestDb;
 use ditto_types::api::{CreateApiKey, CreateProject, CreateTenant, CreateUser, TenantStatus};
@@ -14,7 +16,8 @@ fn platform_admin() -> Ctx {
         principal: Principal {
             actor: Actor::ServiceAccount(ServiceAccountId::new()),
             tenant_id: None,
-            platform_admin: true,
+            platform_role: Some(PlatformRole::Admin),
+            grants: Grants::NONE,
         },
         request_id: "test".into(),
     }

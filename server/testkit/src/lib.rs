@@ -256,6 +256,22 @@ impl TestApp {
         self.with_token(BOOTSTRAP_TOKEN)
     }
 
+    /// A client holding a token of a new platform service account with
+    /// `role` (`platform_admin` or `platform_auditor`).
+    pub async fn platform_member(&self, role: &str) -> Api {
+        let token = format!("dat-test-{}", uuid::Uuid::new_v4().simple());
+        let role = ditto_core::PlatformRole::parse(role).expect("a platform role");
+        self.store
+            .create_platform_account(
+                &format!("platform-{}", uuid::Uuid::new_v4().simple()),
+                role,
+                &token,
+            )
+            .await
+            .expect("platform account");
+        self.with_token(&token)
+    }
+
     /// A client without credentials.
     pub fn anonymous(&self) -> Api {
         Api {
@@ -280,13 +296,23 @@ impl TestApp {
             .expect_status(201)
     }
 
-    /// A client holding a token of a new service account of `tenant`.
+    /// A client holding a token of a new service account of `tenant` bound
+    /// to the `admin` role.
     pub async fn tenant_member(&self, tenant: &str) -> Api {
+        self.tenant_member_as(tenant, "admin").await
+    }
+
+    /// A client holding a token of a new service account of `tenant` bound
+    /// tenant-wide to `role`.
+    pub async fn tenant_member_as(&self, tenant: &str, role: &str) -> Api {
         let admin = self.admin();
         let account = admin
             .post(
                 &format!("/api/v1/tenants/{tenant}/service-accounts"),
-                json!({"name": format!("automation-{}", uuid::Uuid::new_v4().simple())}),
+                json!({
+                    "name": format!("automation-{}", uuid::Uuid::new_v4().simple()),
+                    "role": role,
+                }),
             )
             .await
             .expect_status(201);

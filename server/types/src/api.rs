@@ -237,6 +237,11 @@ pub struct CreateServiceAccount {
     pub name: String,
     #[serde(default)]
     pub description: Option<String>,
+    /// A role to bind tenant-wide at creation (you must hold each of its
+    /// permissions). Absent: none, so the account can do nothing until a
+    /// role is bound to it.
+    #[serde(default)]
+    pub role: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, ToSchema)]
@@ -965,4 +970,127 @@ pub struct HealthCheck {
     pub ok: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+}
+
+// ---------------------------------------------------------------- roles
+
+/// A role: built-in (the same in every tenant) or a tenant's own.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct Role {
+    /// Unique within the tenant; built-in names are reserved.
+    pub name: String,
+    pub description: String,
+    pub builtin: bool,
+    /// Permission names from the catalogue (`resource:action`).
+    pub permissions: Vec<String>,
+    /// Absent for built-in roles.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+/// Every role of a tenant: the built-in ones first, then its own by name.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct RoleList {
+    pub items: Vec<Role>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateRole {
+    /// 1–63 characters: lowercase letters, digits, `_` and `-`, starting
+    /// with a letter; not a built-in role's name.
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Permission names from the catalogue; you must hold each of them.
+    pub permissions: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateRole {
+    pub description: Option<String>,
+    /// Replaces the permissions; you must hold each of the old and new ones.
+    pub permissions: Option<Vec<String>>,
+}
+
+/// What kind of principal a role is bound to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SubjectKind {
+    User,
+    Group,
+    ServiceAccount,
+}
+
+/// A role granted to a user, group or service account, tenant-wide or on
+/// one project.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct RoleBinding {
+    pub id: RoleBindingId,
+    pub tenant_id: TenantId,
+    pub role: String,
+    pub subject_type: SubjectKind,
+    pub subject_id: Uuid,
+    /// Absent: the whole tenant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project_id: Option<ProjectId>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct RoleBindingList {
+    pub items: Vec<RoleBinding>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateRoleBinding {
+    /// A built-in or custom role; you must hold each of its permissions.
+    pub role: String,
+    pub subject_type: SubjectKind,
+    pub subject_id: Uuid,
+    /// Bind on one project only; absent: the whole tenant.
+    #[serde(default)]
+    pub project_id: Option<ProjectId>,
+}
+
+/// Narrows a list of role bindings.
+#[derive(Clone, Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RoleBindingFilter {
+    /// Only bindings of this role.
+    pub role: Option<String>,
+    /// Only bindings of this user, group or service account.
+    pub subject_id: Option<Uuid>,
+}
+
+// ---------------------------------------------------------------- me
+
+/// The caller: who it is, where it belongs and what it may do there.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct Me {
+    pub subject_type: SubjectKind,
+    pub subject_id: Uuid,
+    /// `platform_admin` or `platform_auditor` for platform principals.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform_role: Option<String>,
+    /// Platform-wide permissions (platform principals only).
+    pub platform_permissions: Vec<String>,
+    /// The tenants the caller belongs to (none for platform principals).
+    pub tenants: Vec<MeTenant>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct MeTenant {
+    pub id: TenantId,
+    pub slug: String,
+    pub name: String,
+    pub status: TenantStatus,
+    /// Roles bound tenant-wide (directly or through a group).
+    pub roles: Vec<String>,
+    /// Effective tenant-wide permissions.
+    pub permissions: Vec<String>,
 }

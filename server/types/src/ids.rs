@@ -101,3 +101,7 @@ id_type!(
     /// A spending or token budget of a tenant, project, user or key.
     BudgetId
 );
+id_type!(
+    /// A role granted to a user, group or service account.
+    RoleBindingId
+);

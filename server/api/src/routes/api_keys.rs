@@ -3,7 +3,8 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::Utc;
-use ditto_core::{Permission, secrets, validate};
+use ditto_core::catalogue::permission;
+use ditto_core::{secrets, validate};
 use ditto_types::ApiKeyId;
 use ditto_types::api::{
     ApiKey, ApiKeyFilter, ApiKeyPage, CreateApiKey, CreatedApiKey, PageParams, UpdateApiKey,
@@ -34,7 +35,7 @@ async fn list(
     Query(filter): Query<ApiKeyFilter>,
 ) -> ApiResult<Json<ApiKeyPage>> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, Permission::KeysRead)
+        .tenant_scope(&ctx, &tenant, permission("api_keys_list"))
         .await?;
     Ok(Json(app.store.list_api_keys(&scope, &filter, &page).await?))
 }
@@ -50,7 +51,7 @@ async fn create(
     Json(body): Json<CreateApiKey>,
 ) -> ApiResult<(StatusCode, Json<CreatedApiKey>)> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, Permission::KeysWrite)
+        .tenant_scope(&ctx, &tenant, permission("api_keys_create"))
         .await?;
     validate::create_api_key(&body, Utc::now())?;
     let minted = secrets::mint_api_key();
@@ -73,7 +74,7 @@ async fn get(
     Path((tenant, id)): Path<(String, ApiKeyId)>,
 ) -> ApiResult<Json<ApiKey>> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, Permission::KeysRead)
+        .tenant_scope(&ctx, &tenant, permission("api_keys_get"))
         .await?;
     Ok(Json(app.store.get_api_key(&scope, id).await?))
 }
@@ -90,7 +91,7 @@ async fn update(
     Json(body): Json<UpdateApiKey>,
 ) -> ApiResult<Json<ApiKey>> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, Permission::KeysWrite)
+        .tenant_scope(&ctx, &tenant, permission("api_keys_update"))
         .await?;
     validate::update_api_key(&body)?;
     Ok(Json(app.store.update_api_key(&scope, id, &body).await?))
@@ -107,7 +108,7 @@ async fn revoke(
     Path((tenant, id)): Path<(String, ApiKeyId)>,
 ) -> ApiResult<Json<ApiKey>> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, Permission::KeysWrite)
+        .tenant_scope(&ctx, &tenant, permission("api_keys_revoke"))
         .await?;
     Ok(Json(app.store.revoke_api_key(&scope, id).await?))
 }
@@ -124,7 +125,7 @@ async fn rotate(
     Path((tenant, id)): Path<(String, ApiKeyId)>,
 ) -> ApiResult<Json<CreatedApiKey>> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, Permission::KeysWrite)
+        .tenant_scope(&ctx, &tenant, permission("api_keys_rotate"))
         .await?;
     let minted = secrets::mint_api_key();
     let key = app.store.rotate_api_key(&scope, id, &minted).await?;

@@ -3,7 +3,8 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use ditto_core::{Error, Permission, validate};
+use ditto_core::catalogue::permission;
+use ditto_core::{Error, validate};
 use ditto_types::BackendId;
 use ditto_types::api::{
     Backend, BackendPage, CreateBackend, NameFilter, PageParams, UpdateBackend,
@@ -55,7 +56,7 @@ async fn list(
     Query(filter): Query<NameFilter>,
 ) -> ApiResult<Json<BackendPage>> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, Permission::BackendsRead)
+        .tenant_scope(&ctx, &tenant, permission("backends_list"))
         .await?;
     Ok(Json(app.store.list_backends(&scope, &filter, &page).await?))
 }
@@ -71,7 +72,7 @@ async fn create(
     Json(body): Json<CreateBackend>,
 ) -> ApiResult<(StatusCode, Json<Backend>)> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, Permission::BackendsWrite)
+        .tenant_scope(&ctx, &tenant, permission("backends_create"))
         .await?;
     validate::create_backend(&body)?;
     let id = BackendId::new();
@@ -93,7 +94,7 @@ async fn get(
     Path((tenant, id)): Path<(String, BackendId)>,
 ) -> ApiResult<Json<Backend>> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, Permission::BackendsRead)
+        .tenant_scope(&ctx, &tenant, permission("backends_get"))
         .await?;
     Ok(Json(app.store.get_backend(&scope, id).await?))
 }
@@ -110,7 +111,7 @@ async fn update(
     Json(body): Json<UpdateBackend>,
 ) -> ApiResult<Json<Backend>> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, Permission::BackendsWrite)
+        .tenant_scope(&ctx, &tenant, permission("backends_update"))
         .await?;
     validate::update_backend(&body)?;
     let sealed = app.seal(id, body.credentials.as_deref())?;
@@ -130,7 +131,7 @@ async fn delete(
     Path((tenant, id)): Path<(String, BackendId)>,
 ) -> ApiResult<StatusCode> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, Permission::BackendsWrite)
+        .tenant_scope(&ctx, &tenant, permission("backends_delete"))
         .await?;
     app.store.delete_backend(&scope, id).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -3,7 +3,8 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use ditto_core::{Permission, validate};
+use ditto_core::catalogue::permission;
+use ditto_core::validate;
 use ditto_types::BudgetId;
 use ditto_types::api::{Budget, BudgetPage, CreateBudget, LimitFilter, PageParams, UpdateBudget};
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -31,7 +32,7 @@ async fn list(
     Query(filter): Query<LimitFilter>,
 ) -> ApiResult<Json<BudgetPage>> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, Permission::BudgetsRead)
+        .tenant_scope(&ctx, &tenant, permission("budgets_list"))
         .await?;
     Ok(Json(app.store.list_budgets(&scope, &filter, &page).await?))
 }
@@ -48,7 +49,7 @@ async fn create(
     Json(body): Json<CreateBudget>,
 ) -> ApiResult<(StatusCode, Json<Budget>)> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, Permission::BudgetsWrite)
+        .tenant_scope(&ctx, &tenant, permission("budgets_create"))
         .await?;
     let max_cost_pico = validate::create_budget(&body)?;
     Ok((
@@ -72,7 +73,7 @@ async fn get(
     Path((tenant, id)): Path<(String, BudgetId)>,
 ) -> ApiResult<Json<Budget>> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, Permission::BudgetsRead)
+        .tenant_scope(&ctx, &tenant, permission("budgets_get"))
         .await?;
     Ok(Json(app.store.get_budget(&scope, id).await?))
 }
@@ -89,7 +90,7 @@ async fn update(
     Json(body): Json<UpdateBudget>,
 ) -> ApiResult<Json<Budget>> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, Permission::BudgetsWrite)
+        .tenant_scope(&ctx, &tenant, permission("budgets_update"))
         .await?;
     let max_cost_pico = validate::update_budget(&body)?;
     Ok(Json(
@@ -110,7 +111,7 @@ async fn delete(
     Path((tenant, id)): Path<(String, BudgetId)>,
 ) -> ApiResult<StatusCode> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, Permission::BudgetsWrite)
+        .tenant_scope(&ctx, &tenant, permission("budgets_delete"))
         .await?;
     app.store.delete_budget(&scope, id).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -3,7 +3,7 @@
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
-use ditto_core::Permission;
+use ditto_core::catalogue::permission;
 use ditto_types::api::{Health, HealthCheck};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -66,7 +66,7 @@ async fn metrics(
     State(app): State<AppState>,
     Auth(ctx): Auth,
 ) -> ApiResult<axum::response::Response> {
-    ctx.platform(Permission::MetricsRead)?;
+    ctx.platform(permission("metrics_get"))?;
     let body = app
         .metrics
         .as_ref()

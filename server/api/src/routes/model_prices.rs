@@ -6,7 +6,8 @@
 
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
-use ditto_core::{Permission, pricing};
+use ditto_core::catalogue::permission;
+use ditto_core::pricing;
 use ditto_types::api::{
     LiteLlmPrices, ModelPrice, ModelPricePage, NameFilter, PageParams, PriceImport, PutModelPrice,
     TenantPriceFilter,
@@ -50,7 +51,9 @@ async fn list(
     Query(page): Query<PageParams>,
     Query(filter): Query<NameFilter>,
 ) -> ApiResult<Json<ModelPricePage>> {
-    let scope = app.shared_scope(&ctx, Permission::PricingRead).await?;
+    let scope = app
+        .shared_scope(&ctx, permission("model_prices_list"))
+        .await?;
     Ok(Json(
         app.store
             .list_model_prices(&scope, filter.q.as_deref(), &page)
@@ -67,7 +70,9 @@ async fn get(
     Auth(ctx): Auth,
     Path(model): Path<String>,
 ) -> ApiResult<Json<ModelPrice>> {
-    let scope = app.shared_scope(&ctx, Permission::PricingRead).await?;
+    let scope = app
+        .shared_scope(&ctx, permission("model_prices_get"))
+        .await?;
     Ok(Json(app.store.get_model_price(&scope, &model).await?))
 }
 
@@ -83,7 +88,7 @@ async fn put(
     Path(model): Path<String>,
     Json(body): Json<PutModelPrice>,
 ) -> ApiResult<(StatusCode, Json<ModelPrice>)> {
-    let scope = ctx.platform(Permission::PricingWrite)?;
+    let scope = ctx.platform(permission("model_prices_put"))?;
     let price = pricing::from_request(&model, &body)?;
     let (price, created) = app.store.put_model_price(&scope, &model, &price).await?;
     Ok((put_status(created), Json(price)))
@@ -99,7 +104,7 @@ async fn delete(
     Auth(ctx): Auth,
     Path(model): Path<String>,
 ) -> ApiResult<StatusCode> {
-    let scope = ctx.platform(Permission::PricingWrite)?;
+    let scope = ctx.platform(permission("model_prices_delete"))?;
     app.store.delete_model_price(&scope, &model).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -116,7 +121,7 @@ async fn import(
     Auth(ctx): Auth,
     Json(body): Json<LiteLlmPrices>,
 ) -> ApiResult<Json<PriceImport>> {
-    let scope = ctx.platform(Permission::PricingWrite)?;
+    let scope = ctx.platform(permission("model_prices_import"))?;
     let list = pricing::from_litellm(&body)?;
     let imported = app.store.import_model_prices(&scope, &list.prices).await?;
     Ok(Json(PriceImport {
@@ -138,7 +143,7 @@ async fn tenant_list(
     Query(filter): Query<TenantPriceFilter>,
 ) -> ApiResult<Json<ModelPricePage>> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, Permission::PricingRead)
+        .tenant_scope(&ctx, &tenant, permission("tenant_model_prices_list"))
         .await?;
     Ok(Json(
         app.store
@@ -159,7 +164,7 @@ async fn tenant_get(
     Path((tenant, model)): Path<(String, String)>,
 ) -> ApiResult<Json<ModelPrice>> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, Permission::PricingRead)
+        .tenant_scope(&ctx, &tenant, permission("tenant_model_prices_get"))
         .await?;
     Ok(Json(
         app.store.get_tenant_model_price(&scope, &model).await?,
@@ -181,7 +186,7 @@ async fn tenant_put(
     Json(body): Json<PutModelPrice>,
 ) -> ApiResult<(StatusCode, Json<ModelPrice>)> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, Permission::PricingWrite)
+        .tenant_scope(&ctx, &tenant, permission("tenant_model_prices_put"))
         .await?;
     let price = pricing::from_request(&model, &body)?;
     let (price, created) = app
@@ -203,7 +208,7 @@ async fn tenant_delete(
     Path((tenant, model)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, Permission::PricingWrite)
+        .tenant_scope(&ctx, &tenant, permission("tenant_model_prices_delete"))
         .await?;
     app.store.delete_tenant_model_price(&scope, &model).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -223,7 +228,7 @@ async fn tenant_import(
     Json(body): Json<LiteLlmPrices>,
 ) -> ApiResult<Json<PriceImport>> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, Permission::PricingWrite)
+        .tenant_scope(&ctx, &tenant, permission("tenant_model_prices_import"))
         .await?;
     let list = pricing::from_litellm(&body)?;
     let imported = app

@@ -2,7 +2,8 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use ditto_core::{Permission, validate};
+use ditto_core::catalogue::permission;
+use ditto_core::validate;
 use ditto_types::RouteId;
 use ditto_types::api::{CreateRoute, NameFilter, PageParams, Route, RoutePage, UpdateRoute};
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -29,7 +30,7 @@ async fn list(
     Query(filter): Query<NameFilter>,
 ) -> ApiResult<Json<RoutePage>> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, Permission::RoutesRead)
+        .tenant_scope(&ctx, &tenant, permission("routes_list"))
         .await?;
     Ok(Json(app.store.list_routes(&scope, &filter, &page).await?))
 }
@@ -45,7 +46,7 @@ async fn create(
     Json(body): Json<CreateRoute>,
 ) -> ApiResult<(StatusCode, Json<Route>)> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, Permission::RoutesWrite)
+        .tenant_scope(&ctx, &tenant, permission("routes_create"))
         .await?;
     validate::create_route(&body)?;
     Ok((
@@ -64,7 +65,7 @@ async fn get(
     Path((tenant, id)): Path<(String, RouteId)>,
 ) -> ApiResult<Json<Route>> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, Permission::RoutesRead)
+        .tenant_scope(&ctx, &tenant, permission("routes_get"))
         .await?;
     Ok(Json(app.store.get_route(&scope, id).await?))
 }
@@ -81,7 +82,7 @@ async fn update(
     Json(body): Json<UpdateRoute>,
 ) -> ApiResult<Json<Route>> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, Permission::RoutesWrite)
+        .tenant_scope(&ctx, &tenant, permission("routes_update"))
         .await?;
     validate::update_route(&body)?;
     Ok(Json(app.store.update_route(&scope, id, &body).await?))
@@ -98,7 +99,7 @@ async fn delete(
     Path((tenant, id)): Path<(String, RouteId)>,
 ) -> ApiResult<StatusCode> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, Permission::RoutesWrite)
+        .tenant_scope(&ctx, &tenant, permission("routes_delete"))
         .await?;
     app.store.delete_route(&scope, id).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -2,7 +2,8 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use ditto_core::{Permission, validate};
+use ditto_core::catalogue::permission;
+use ditto_core::validate;
 use ditto_types::ProjectId;
 use ditto_types::api::{
     CreateProject, NameFilter, PageParams, Project, ProjectPage, UpdateProject,
@@ -31,7 +32,7 @@ async fn list(
     Query(filter): Query<NameFilter>,
 ) -> ApiResult<Json<ProjectPage>> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, Permission::ProjectsRead)
+        .tenant_scope(&ctx, &tenant, permission("projects_list"))
         .await?;
     Ok(Json(app.store.list_projects(&scope, &filter, &page).await?))
 }
@@ -47,7 +48,7 @@ async fn create(
     Json(body): Json<CreateProject>,
 ) -> ApiResult<(StatusCode, Json<Project>)> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, Permission::ProjectsWrite)
+        .tenant_scope(&ctx, &tenant, permission("projects_create"))
         .await?;
     validate::create_project(&body)?;
     Ok((
@@ -67,7 +68,7 @@ async fn get(
     Path((tenant, id)): Path<(String, ProjectId)>,
 ) -> ApiResult<Json<Project>> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, Permission::ProjectsRead)
+        .tenant_scope(&ctx, &tenant, permission("projects_get"))
         .await?;
     Ok(Json(app.store.get_project(&scope, id).await?))
 }
@@ -84,7 +85,7 @@ async fn update(
     Json(body): Json<UpdateProject>,
 ) -> ApiResult<Json<Project>> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, Permission::ProjectsWrite)
+        .tenant_scope(&ctx, &tenant, permission("projects_update"))
         .await?;
     validate::update_project(&body)?;
     Ok(Json(app.store.update_project(&scope, id, &body).await?))
@@ -101,7 +102,7 @@ async fn delete(
     Path((tenant, id)): Path<(String, ProjectId)>,
 ) -> ApiResult<StatusCode> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, Permission::ProjectsWrite)
+        .tenant_scope(&ctx, &tenant, permission("projects_delete"))
         .await?;
     app.store.delete_project(&scope, id).await?;
     Ok(StatusCode::NO_CONTENT)

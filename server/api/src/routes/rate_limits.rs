@@ -2,7 +2,8 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use ditto_core::{Permission, validate};
+use ditto_core::catalogue::permission;
+use ditto_core::validate;
 use ditto_types::RateLimitId;
 use ditto_types::api::{
     CreateRateLimit, LimitFilter, PageParams, RateLimit, RateLimitPage, UpdateRateLimit,
@@ -32,7 +33,7 @@ async fn list(
     Query(filter): Query<LimitFilter>,
 ) -> ApiResult<Json<RateLimitPage>> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, Permission::RateLimitsRead)
+        .tenant_scope(&ctx, &tenant, permission("rate_limits_list"))
         .await?;
     Ok(Json(
         app.store.list_rate_limits(&scope, &filter, &page).await?,
@@ -51,7 +52,7 @@ async fn create(
     Json(body): Json<CreateRateLimit>,
 ) -> ApiResult<(StatusCode, Json<RateLimit>)> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, Permission::RateLimitsWrite)
+        .tenant_scope(&ctx, &tenant, permission("rate_limits_create"))
         .await?;
     validate::create_rate_limit(&body)?;
     Ok((
@@ -71,7 +72,7 @@ async fn get(
     Path((tenant, id)): Path<(String, RateLimitId)>,
 ) -> ApiResult<Json<RateLimit>> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, Permission::RateLimitsRead)
+        .tenant_scope(&ctx, &tenant, permission("rate_limits_get"))
         .await?;
     Ok(Json(app.store.get_rate_limit(&scope, id).await?))
 }
@@ -88,7 +89,7 @@ async fn update(
     Json(body): Json<UpdateRateLimit>,
 ) -> ApiResult<Json<RateLimit>> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, Permission::RateLimitsWrite)
+        .tenant_scope(&ctx, &tenant, permission("rate_limits_update"))
         .await?;
     validate::update_rate_limit(&body)?;
     Ok(Json(app.store.update_rate_limit(&scope, id, &body).await?))
@@ -105,7 +106,7 @@ async fn delete(
     Path((tenant, id)): Path<(String, RateLimitId)>,
 ) -> ApiResult<StatusCode> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, Permission::RateLimitsWrite)
+        .tenant_scope(&ctx, &tenant, permission("rate_limits_delete"))
         .await?;
     app.store.delete_rate_limit(&scope, id).await?;
     Ok(StatusCode::NO_CONTENT)

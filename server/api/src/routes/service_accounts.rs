@@ -3,7 +3,8 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::Utc;
-use ditto_core::{Permission, secrets, validate};
+use ditto_core::catalogue::permission;
+use ditto_core::{secrets, validate};
 use ditto_types::api::{
     AccessToken, AccessTokenPage, CreateAccessToken, CreateServiceAccount, CreatedAccessToken,
     NameFilter, PageParams, ServiceAccount, ServiceAccountPage, UpdateServiceAccount,
@@ -36,7 +37,7 @@ async fn list(
     Query(filter): Query<NameFilter>,
 ) -> ApiResult<Json<ServiceAccountPage>> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, Permission::ServiceAccountsRead)
+        .tenant_scope(&ctx, &tenant, permission("service_accounts_list"))
         .await?;
     Ok(Json(
         app.store
@@ -45,7 +46,8 @@ async fn list(
     ))
 }
 
-/// Create a service account.
+/// Create a service account, optionally with a tenant-wide role (which you
+/// must be allowed to grant). Without one it can do nothing yet.
 #[utoipa::path(post, path = "/api/v1/tenants/{tenant}/service-accounts", tag = "service_accounts",
     operation_id = "service_accounts_create",
     params(("tenant" = String, Path, description = "Tenant slug or id")), request_body = CreateServiceAccount,
@@ -57,9 +59,13 @@ async fn create(
     Json(body): Json<CreateServiceAccount>,
 ) -> ApiResult<(StatusCode, Json<ServiceAccount>)> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, Permission::ServiceAccountsWrite)
+        .tenant_scope(&ctx, &tenant, permission("service_accounts_create"))
         .await?;
     validate::create_service_account(&body)?;
+    if let Some(role) = &body.role {
+        let grants = super::roles::grantable(&app, &scope, role).await?;
+        ctx.may_delegate(&scope, grants)?;
+    }
     Ok((
         StatusCode::CREATED,
         Json(app.store.create_service_account(&scope, &body).await?),
@@ -78,7 +84,7 @@ async fn get(
     Path((tenant, id)): Path<(String, ServiceAccountId)>,
 ) -> ApiResult<Json<ServiceAccount>> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, Permission::ServiceAccountsRead)
+        .tenant_scope(&ctx, &tenant, permission("service_accounts_get"))
         .await?;
     Ok(Json(app.store.get_service_account(&scope, id).await?))
 }
@@ -97,7 +103,7 @@ async fn update(
     Json(body): Json<UpdateServiceAccount>,
 ) -> ApiResult<Json<ServiceAccount>> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, Permission::ServiceAccountsWrite)
+        .tenant_scope(&ctx, &tenant, permission("service_accounts_update"))
         .await?;
     validate::update_service_account(&body)?;
     Ok(Json(
@@ -117,7 +123,7 @@ async fn delete(
     Path((tenant, id)): Path<(String, ServiceAccountId)>,
 ) -> ApiResult<StatusCode> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, Permission::ServiceAccountsWrite)
+        .tenant_scope(&ctx, &tenant, permission("service_accounts_delete"))
         .await?;
     app.store.delete_service_account(&scope, id).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -136,7 +142,7 @@ async fn list_tokens(
     Query(page): Query<PageParams>,
 ) -> ApiResult<Json<AccessTokenPage>> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, Permission::ServiceAccountsRead)
+        .tenant_scope(&ctx, &tenant, permission("access_tokens_list"))
         .await?;
     Ok(Json(app.store.list_access_tokens(&scope, id, &page).await?))
 }
@@ -155,7 +161,7 @@ async fn create_token(
     Json(body): Json<CreateAccessToken>,
 ) -> ApiResult<(StatusCode, Json<CreatedAccessToken>)> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, Permission::ServiceAccountsWrite)
+        .tenant_scope(&ctx, &tenant, permission("access_tokens_create"))
         .await?;
     validate::create_access_token(&body, Utc::now())?;
     let minted = secrets::mint_access_token();
@@ -183,7 +189,7 @@ async fn revoke_token(
     Path((tenant, account, id)): Path<(String, ServiceAccountId, AccessTokenId)>,
 ) -> ApiResult<Json<AccessToken>> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, Permission::ServiceAccountsWrite)
+        .tenant_scope(&ctx, &tenant, permission("access_tokens_revoke"))
         .await?;
     Ok(Json(
         app.store.revoke_access_token(&scope, account, id).await?,

@@ -3,7 +3,9 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use ditto_core::{Permission, validate};
+use ditto_core::Permission;
+use ditto_core::catalogue::permission;
+use ditto_core::validate;
 use ditto_types::api::{
     CreateTenant, PageParams, Tenant, TenantFilter, TenantPage, TenantStatus, UpdateTenant,
 };
@@ -31,7 +33,7 @@ async fn list(
     Query(page): Query<PageParams>,
     Query(filter): Query<TenantFilter>,
 ) -> ApiResult<Json<TenantPage>> {
-    let scope = ctx.platform(Permission::TenantsRead)?;
+    let scope = ctx.platform(permission("tenants_list"))?;
     Ok(Json(app.store.list_tenants(&scope, &filter, &page).await?))
 }
 
@@ -44,7 +46,7 @@ async fn create(
     Auth(ctx): Auth,
     Json(body): Json<CreateTenant>,
 ) -> ApiResult<(StatusCode, Json<Tenant>)> {
-    let scope = ctx.platform(Permission::TenantsWrite)?;
+    let scope = ctx.platform(permission("tenants_create"))?;
     validate::create_tenant(&body)?;
     Ok((
         StatusCode::CREATED,
@@ -62,7 +64,7 @@ async fn get(
     Path(tenant): Path<String>,
 ) -> ApiResult<Json<Tenant>> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, Permission::TenantsRead)
+        .tenant_scope(&ctx, &tenant, permission("tenants_get"))
         .await?;
     Ok(Json(app.store.get_tenant(&scope).await?))
 }
@@ -78,7 +80,7 @@ async fn update(
     Path(tenant): Path<String>,
     Json(body): Json<UpdateTenant>,
 ) -> ApiResult<Json<Tenant>> {
-    let scope = ctx.platform(Permission::TenantsWrite)?;
+    let scope = ctx.platform(permission("tenants_update"))?;
     let tenant = visible_tenant(&app, &ctx, &tenant).await?;
     validate::update_tenant(&body)?;
     Ok(Json(app.store.update_tenant(&scope, tenant, &body).await?))
@@ -93,7 +95,7 @@ async fn delete(
     Auth(ctx): Auth,
     Path(tenant): Path<String>,
 ) -> ApiResult<StatusCode> {
-    let scope = ctx.platform(Permission::TenantsWrite)?;
+    let scope = ctx.platform(permission("tenants_delete"))?;
     let tenant = visible_tenant(&app, &ctx, &tenant).await?;
     app.store.delete_tenant(&scope, tenant).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -108,7 +110,7 @@ async fn suspend(
     Auth(ctx): Auth,
     Path(tenant): Path<String>,
 ) -> ApiResult<Json<Tenant>> {
-    set_status(app, ctx, tenant, TenantStatus::Suspended).await
+    set_status(app, ctx, tenant, TenantStatus::Suspended, "tenants_suspend").await
 }
 
 /// Resume a suspended tenant.
@@ -120,7 +122,7 @@ async fn resume(
     Auth(ctx): Auth,
     Path(tenant): Path<String>,
 ) -> ApiResult<Json<Tenant>> {
-    set_status(app, ctx, tenant, TenantStatus::Active).await
+    set_status(app, ctx, tenant, TenantStatus::Active, "tenants_resume").await
 }
 
 async fn set_status(
@@ -128,15 +130,16 @@ async fn set_status(
     ctx: ditto_core::Ctx,
     tenant: String,
     status: TenantStatus,
+    operation: &str,
 ) -> ApiResult<Json<Tenant>> {
-    let scope = ctx.platform(Permission::TenantsWrite)?;
+    let scope = ctx.platform(permission(operation))?;
     let tenant = visible_tenant(&app, &ctx, &tenant).await?;
     Ok(Json(
         app.store.set_tenant_status(&scope, tenant, status).await?,
     ))
 }
 
-/// The id of a tenant named by slug or id.
+/// The id of a tenant named by slug or id, if the caller may see it.
 async fn visible_tenant(
     app: &AppState,
     ctx: &ditto_core::Ctx,

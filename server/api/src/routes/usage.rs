@@ -2,7 +2,8 @@
 //! tenants for platform administrators.
 
 use axum::extract::State;
-use ditto_core::{Permission, validate};
+use ditto_core::catalogue::permission;
+use ditto_core::validate;
 use ditto_types::api::{UsageParams, UsageReport};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -28,7 +29,7 @@ async fn tenant(
     Query(params): Query<UsageParams>,
 ) -> ApiResult<Json<UsageReport>> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, Permission::UsageRead)
+        .tenant_scope(&ctx, &tenant, permission("usage_query"))
         .await?;
     let query = validate::usage_query(&params, false)?;
     Ok(Json(app.store.tenant_usage(&scope, &query).await?))
@@ -43,7 +44,7 @@ async fn platform(
     Auth(ctx): Auth,
     Query(params): Query<UsageParams>,
 ) -> ApiResult<Json<UsageReport>> {
-    let scope = ctx.platform(Permission::UsageRead)?;
+    let scope = ctx.platform(permission("platform_usage_query"))?;
     let query = validate::usage_query(&params, true)?;
     Ok(Json(app.store.platform_usage(&scope, &query).await?))
 }

@@ -2,7 +2,8 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use ditto_core::{Permission, validate};
+use ditto_core::catalogue::permission;
+use ditto_core::validate;
 use ditto_types::UserId;
 use ditto_types::api::{CreateUser, PageParams, UpdateUser, User, UserFilter, UserPage};
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -29,7 +30,7 @@ async fn list(
     Query(filter): Query<UserFilter>,
 ) -> ApiResult<Json<UserPage>> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, Permission::UsersRead)
+        .tenant_scope(&ctx, &tenant, permission("users_list"))
         .await?;
     Ok(Json(app.store.list_users(&scope, &filter, &page).await?))
 }
@@ -45,7 +46,7 @@ async fn create(
     Json(body): Json<CreateUser>,
 ) -> ApiResult<(StatusCode, Json<User>)> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, Permission::UsersWrite)
+        .tenant_scope(&ctx, &tenant, permission("users_create"))
         .await?;
     validate::create_user(&body)?;
     Ok((
@@ -64,7 +65,7 @@ async fn get(
     Path((tenant, id)): Path<(String, UserId)>,
 ) -> ApiResult<Json<User>> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, Permission::UsersRead)
+        .tenant_scope(&ctx, &tenant, permission("users_get"))
         .await?;
     Ok(Json(app.store.get_user(&scope, id).await?))
 }
@@ -81,7 +82,7 @@ async fn update(
     Json(body): Json<UpdateUser>,
 ) -> ApiResult<Json<User>> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, Permission::UsersWrite)
+        .tenant_scope(&ctx, &tenant, permission("users_update"))
         .await?;
     validate::update_user(&body)?;
     Ok(Json(app.store.update_user(&scope, id, &body).await?))
@@ -98,7 +99,7 @@ async fn delete(
     Path((tenant, id)): Path<(String, UserId)>,
 ) -> ApiResult<StatusCode> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, Permission::UsersWrite)
+        .tenant_scope(&ctx, &tenant, permission("users_delete"))
         .await?;
     app.store.delete_user(&scope, id).await?;
     Ok(StatusCode::NO_CONTENT)

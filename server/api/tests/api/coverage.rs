@@ -5,14 +5,18 @@ use ditto_testkit::{Api, Resp, TestApp};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-struct Operation {
-    method: Method,
-    path: String,
-    id: String,
-    has_body: bool,
+pub(crate) struct Operation {
+    pub method: Method,
+    pub path: String,
+    pub id: String,
+    pub has_body: bool,
+    /// `x-ditto-scope` from the permission catalogue.
+    pub scope: String,
+    /// `x-ditto-permission`, if the operation needs one.
+    pub permission: Option<String>,
 }
 
-fn operations() -> Vec<Operation> {
+pub(crate) fn operations() -> Vec<Operation> {
     let spec: Value = serde_json::from_str(&ditto_api::openapi().to_json().unwrap()).unwrap();
     let mut ops = Vec::new();
     for (path, item) in spec["paths"].as_object().unwrap() {
@@ -25,6 +29,8 @@ fn operations() -> Vec<Operation> {
                 path: path.clone(),
                 id: op["operationId"].as_str().unwrap().to_owned(),
                 has_body: op.get("requestBody").is_some(),
+                scope: op["x-ditto-scope"].as_str().unwrap().to_owned(),
+                permission: op["x-ditto-permission"].as_str().map(str::to_owned),
             });
         }
     }
@@ -36,7 +42,7 @@ fn operations() -> Vec<Operation> {
     ops
 }
 
-fn fill(path: &str, values: &[(&str, String)]) -> String {
+pub(crate) fn fill(path: &str, values: &[(&str, String)]) -> String {
     let mut out = path.to_owned();
     for (name, value) in values {
         out = out.replace(&format!("{{{name}}}"), value);
@@ -45,7 +51,7 @@ fn fill(path: &str, values: &[(&str, String)]) -> String {
     out
 }
 
-async fn call(api: &Api, op: &Operation, path: &str, body: Value) -> Resp {
+pub(crate) async fn call(api: &Api, op: &Operation, path: &str, body: Value) -> Resp {
     if op.has_body {
         api.raw(op.method.clone(), path, |r| r.json(&body)).await
     } else {
@@ -73,6 +79,12 @@ fn body_for(op: &Operation) -> Value {
         "model_prices_import" | "tenant_model_prices_import" => {
             json!({"probe": {"input_cost_per_token": 1e-6, "output_cost_per_token": 2e-6}})
         }
+        "roles_create" => json!({"name": "probe-role", "permissions": ["projects:read"]}),
+        "role_bindings_create" => json!({
+            "role": "viewer",
+            "subject_type": "service_account",
+            "subject_id": uuid::Uuid::now_v7(),
+        }),
         _ => json!({}),
     }
 }
@@ -88,10 +100,14 @@ fn random_ids() -> Vec<(&'static str, String)> {
         "route_id",
         "rate_limit_id",
         "budget_id",
+        "binding_id",
     ]
     .into_iter()
     .map(|p| (p, uuid::Uuid::now_v7().to_string()))
-    .chain([("model", "probe%2Fmodel".to_owned())])
+    .chain([
+        ("model", "probe%2Fmodel".to_owned()),
+        ("role", "probe-role".to_owned()),
+    ])
     .collect()
 }
 
@@ -121,7 +137,7 @@ async fn every_admin_operation_requires_a_valid_token() {
 }
 
 /// The ids of one of everything in a tenant.
-async fn resources_of(app: &TestApp, tenant: &str) -> Vec<(&'static str, String)> {
+pub(crate) async fn resources_of(app: &TestApp, tenant: &str) -> Vec<(&'static str, String)> {
     let admin = app.admin();
     let base = format!("/api/v1/tenants/{tenant}");
     let id = |v: &Value| v["id"].as_str().unwrap().to_owned();
@@ -187,7 +203,23 @@ async fn resources_of(app: &TestApp, tenant: &str) -> Vec<(&'static str, String)
         )
         .await
         .expect_status(201);
+    let role = admin
+        .post(
+            &format!("{base}/roles"),
+            json!({"name": "custom", "permissions": ["usage:read"]}),
+        )
+        .await
+        .expect_status(201);
+    let binding = admin
+        .post(
+            &format!("{base}/role-bindings"),
+            json!({"role": "viewer", "subject_type": "service_account", "subject_id": id(&account)}),
+        )
+        .await
+        .expect_status(201);
     vec![
+        ("role", role["name"].as_str().unwrap().to_owned()),
+        ("binding_id", id(&binding)),
         ("rate_limit_id", id(&rate_limit)),
         ("budget_id", id(&budget)),
         ("model", "b%2Fmodel".to_owned()),
@@ -200,26 +232,6 @@ async fn resources_of(app: &TestApp, tenant: &str) -> Vec<(&'static str, String)
         ("key_id", id(&key["key"])),
     ]
 }
-
-/// Operations only platform administrators may call: a tenant principal is
-/// refused with 403 before any tenant is looked up, so nothing leaks.
-const PLATFORM_ONLY: &[&str] = &[
-    "metrics_get",
-    "tenants_list",
-    "tenants_create",
-    "tenants_update",
-    "tenants_delete",
-    "tenants_suspend",
-    "tenants_resume",
-    "model_prices_put",
-    "model_prices_delete",
-    "model_prices_import",
-    "platform_usage_query",
-];
-
-/// Operations on what the platform shares with every tenant (the default
-/// prices): any tenant member may call them, and they show no tenant's data.
-const SHARED: &[&str] = &["model_prices_list", "model_prices_get"];
 
 #[tokio::test]
 async fn no_operation_lets_one_tenant_reach_another() {
@@ -261,13 +273,13 @@ async fn no_operation_lets_one_tenant_reach_another() {
         if op.path.contains("{tenant}") {
             let path = fill(&op.path, &values);
             let resp = call(&member_a, &op, &path, body_for(&op)).await;
-            if PLATFORM_ONLY.contains(&op.id.as_str()) {
+            if op.scope == "platform" {
                 resp.expect_problem(403);
             } else {
                 let body = resp.expect_problem(404);
                 assert_eq!(body["detail"], "tenant not found", "{}", op.id);
             }
-        } else if SHARED.contains(&op.id.as_str()) {
+        } else if op.scope == "shared" || op.scope == "authenticated" {
             let path = fill(&op.path, &values);
             let resp = call(&member_a, &op, &path, body_for(&op)).await;
             assert!(
@@ -277,9 +289,9 @@ async fn no_operation_lets_one_tenant_reach_another() {
                 resp.text
             );
         } else {
-            assert!(
-                PLATFORM_ONLY.contains(&op.id.as_str()),
-                "{} is neither tenant-scoped, shared nor platform-only",
+            assert_eq!(
+                op.scope, "platform",
+                "{} names no tenant, so it must be platform-only",
                 op.id
             );
             let path = fill(&op.path, &values);
@@ -298,7 +310,7 @@ async fn no_operation_lets_one_tenant_reach_another() {
         if has_ids
             && !upsert
             && op.path.contains("{tenant}")
-            && !PLATFORM_ONLY.contains(&op.id.as_str())
+            && op.scope != "platform"
         {
             let mut values = b_ids.clone();
             values.push(("tenant", "tenant-a".into()));

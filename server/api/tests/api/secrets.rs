@@ -28,7 +28,7 @@ async fn secrets_never_reach_the_logs_or_other_responses() {
     let account = admin
         .post(
             "/api/v1/tenants/acme/service-accounts",
-            json!({"name": "ci"}),
+            json!({"name": "ci", "role": "admin"}),
         )
         .await
         .expect_status(201);

@@ -8,7 +8,10 @@ async fn service_accounts_and_their_tokens() {
     let admin = app.admin();
     let base = "/api/v1/tenants/acme/service-accounts";
     let account = admin
-        .post(base, json!({"name": "ci", "description": "deploys"}))
+        .post(
+            base,
+            json!({"name": "ci", "description": "deploys", "role": "viewer"}),
+        )
         .await
         .expect_status(201);
     let id = account["id"].as_str().unwrap();
