@@ -142,6 +142,12 @@ impl Policies {
         self.tenants.write().expect("lock").clear();
     }
 
+    /// Whether changes made by other replicas are being heard (and so
+    /// whether anything is cached).
+    pub fn is_listening(&self) -> bool {
+        self.listening.load(Ordering::SeqCst)
+    }
+
     /// How many tenants have a loaded enforcer.
     pub fn loaded(&self) -> usize {
         self.tenants.read().expect("lock").len()

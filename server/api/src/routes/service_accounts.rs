@@ -3,6 +3,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::Utc;
+use ditto_core::Actor;
 use ditto_core::catalogue::permission;
 use ditto_core::{secrets, validate};
 use ditto_types::api::{
@@ -90,6 +91,7 @@ async fn get(
 }
 
 /// Rename, describe, disable or enable a service account.
+/// You must hold every permission the account holds.
 #[utoipa::path(patch, path = "/api/v1/tenants/{tenant}/service-accounts/{service_account_id}",
     tag = "service_accounts", operation_id = "service_accounts_update",
     params(("tenant" = String, Path, description = "Tenant slug or id"),
@@ -105,6 +107,7 @@ async fn update(
     let scope = app
         .tenant_scope(&ctx, &tenant, permission("service_accounts_update"))
         .await?;
+    outranks(&app, &ctx, &scope, id).await?;
     validate::update_service_account(&body)?;
     Ok(Json(
         app.store.update_service_account(&scope, id, &body).await?,
@@ -112,6 +115,7 @@ async fn update(
 }
 
 /// Delete a service account with its tokens and keys.
+/// You must hold every permission the account holds.
 #[utoipa::path(delete, path = "/api/v1/tenants/{tenant}/service-accounts/{service_account_id}",
     tag = "service_accounts", operation_id = "service_accounts_delete",
     params(("tenant" = String, Path, description = "Tenant slug or id"),
@@ -125,6 +129,7 @@ async fn delete(
     let scope = app
         .tenant_scope(&ctx, &tenant, permission("service_accounts_delete"))
         .await?;
+    outranks(&app, &ctx, &scope, id).await?;
     app.store.delete_service_account(&scope, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -148,6 +153,7 @@ async fn list_tokens(
 }
 
 /// Create an access token. The secret is in this response only.
+/// You must hold every permission the account holds.
 #[utoipa::path(post, path = "/api/v1/tenants/{tenant}/service-accounts/{service_account_id}/tokens",
     tag = "service_accounts", operation_id = "access_tokens_create",
     params(("tenant" = String, Path, description = "Tenant slug or id"),
@@ -163,6 +169,7 @@ async fn create_token(
     let scope = app
         .tenant_scope(&ctx, &tenant, permission("access_tokens_create"))
         .await?;
+    outranks(&app, &ctx, &scope, id).await?;
     validate::create_access_token(&body, Utc::now())?;
     let minted = secrets::mint_access_token();
     let token = app
@@ -177,6 +184,7 @@ async fn create_token(
 }
 
 /// Revoke an access token. Idempotent.
+/// You must hold every permission the account holds.
 #[utoipa::path(post,
     path = "/api/v1/tenants/{tenant}/service-accounts/{service_account_id}/tokens/{token_id}/revoke",
     tag = "service_accounts", operation_id = "access_tokens_revoke",
@@ -191,7 +199,23 @@ async fn revoke_token(
     let scope = app
         .tenant_scope(&ctx, &tenant, permission("access_tokens_revoke"))
         .await?;
+    outranks(&app, &ctx, &scope, account).await?;
     Ok(Json(
         app.store.revoke_access_token(&scope, account, id).await?,
     ))
+}
+
+/// Acting on a service account (its tokens above all) is acting as it: the
+/// caller must hold every permission the account holds.
+async fn outranks(
+    app: &AppState,
+    ctx: &ditto_core::Ctx,
+    scope: &ditto_core::TenantScope,
+    account: ServiceAccountId,
+) -> ApiResult<()> {
+    let held = app
+        .store
+        .grants_of(scope.tenant_id(), Actor::ServiceAccount(account))
+        .await?;
+    Ok(ctx.may_delegate(scope, held)?)
 }

@@ -2,6 +2,7 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
+use ditto_core::Actor;
 use ditto_core::catalogue::permission;
 use ditto_core::validate;
 use ditto_types::UserId;
@@ -71,6 +72,7 @@ async fn get(
 }
 
 /// Change a user's email, name, external id or status.
+/// You must hold every permission the user holds.
 #[utoipa::path(patch, path = "/api/v1/tenants/{tenant}/users/{user_id}", tag = "users",
     operation_id = "users_update",
     params(("tenant" = String, Path, description = "Tenant slug or id"), ("user_id" = UserId, Path)),
@@ -84,11 +86,17 @@ async fn update(
     let scope = app
         .tenant_scope(&ctx, &tenant, permission("users_update"))
         .await?;
+    let held = app
+        .store
+        .grants_of(scope.tenant_id(), Actor::User(id))
+        .await?;
+    ctx.may_delegate(&scope, held)?;
     validate::update_user(&body)?;
     Ok(Json(app.store.update_user(&scope, id, &body).await?))
 }
 
 /// Delete a user and the API keys they own.
+/// You must hold every permission the user holds.
 #[utoipa::path(delete, path = "/api/v1/tenants/{tenant}/users/{user_id}", tag = "users",
     operation_id = "users_delete",
     params(("tenant" = String, Path, description = "Tenant slug or id"), ("user_id" = UserId, Path)),
@@ -101,6 +109,11 @@ async fn delete(
     let scope = app
         .tenant_scope(&ctx, &tenant, permission("users_delete"))
         .await?;
+    let held = app
+        .store
+        .grants_of(scope.tenant_id(), Actor::User(id))
+        .await?;
+    ctx.may_delegate(&scope, held)?;
     app.store.delete_user(&scope, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -38,7 +38,15 @@ async fn builtin_roles_are_listed_with_their_permissions() {
         .collect();
     assert_eq!(
         names,
-        ["owner", "admin", "developer", "viewer", "auditor", "operator", "billing"]
+        [
+            "owner",
+            "admin",
+            "developer",
+            "viewer",
+            "auditor",
+            "operator",
+            "billing"
+        ]
     );
     let developer = viewer
         .get("/api/v1/tenants/acme/roles/developer")
@@ -128,7 +136,10 @@ async fn an_admin_cannot_touch_owners_and_the_last_owner_stays() {
     let platform = app.admin();
     let first = account(&platform, "acme", "first-owner").await;
     let owner_binding = platform
-        .post("/api/v1/tenants/acme/role-bindings", binding("owner", &first))
+        .post(
+            "/api/v1/tenants/acme/role-bindings",
+            binding("owner", &first),
+        )
         .await
         .expect_status(201);
     let owner_binding = owner_binding["id"].as_str().unwrap().to_owned();
@@ -137,11 +148,16 @@ async fn an_admin_cannot_touch_owners_and_the_last_owner_stays() {
 
     // An admin lacks owners:write: it can neither make nor remove an owner.
     admin
-        .post("/api/v1/tenants/acme/role-bindings", binding("owner", &other))
+        .post(
+            "/api/v1/tenants/acme/role-bindings",
+            binding("owner", &other),
+        )
         .await
         .expect_problem(403);
     admin
-        .delete(&format!("/api/v1/tenants/acme/role-bindings/{owner_binding}"))
+        .delete(&format!(
+            "/api/v1/tenants/acme/role-bindings/{owner_binding}"
+        ))
         .await
         .expect_problem(403);
 
@@ -348,4 +364,61 @@ async fn custom_roles_are_checked() {
         .await
         .invalid_fields();
     assert_eq!(fields, ["/role"]);
+}
+
+#[tokio::test]
+async fn managing_an_account_needs_what_it_holds() {
+    let app = TestApp::spawn().await;
+    app.tenant("acme").await;
+    let platform = app.admin();
+    let owner_account = account(&platform, "acme", "the-owner").await;
+    platform
+        .post(
+            "/api/v1/tenants/acme/role-bindings",
+            binding("owner", &owner_account),
+        )
+        .await
+        .expect_status(201);
+    let developer_account = account(&platform, "acme", "a-developer").await;
+    platform
+        .post(
+            "/api/v1/tenants/acme/role-bindings",
+            binding("developer", &developer_account),
+        )
+        .await
+        .expect_status(201);
+    let admin = app.tenant_member_as("acme", "admin").await;
+    let base = "/api/v1/tenants/acme/service-accounts";
+
+    // A token of the owner's account would make the admin an owner.
+    admin
+        .post(
+            &format!("{base}/{owner_account}/tokens"),
+            json!({"name": "mine"}),
+        )
+        .await
+        .expect_problem(403);
+    admin
+        .patch(
+            &format!("{base}/{owner_account}"),
+            json!({"disabled": true}),
+        )
+        .await
+        .expect_problem(403);
+    admin
+        .delete(&format!("{base}/{owner_account}"))
+        .await
+        .expect_problem(403);
+    // An account it outranks, it manages.
+    admin
+        .post(
+            &format!("{base}/{developer_account}/tokens"),
+            json!({"name": "ci"}),
+        )
+        .await
+        .expect_status(201);
+    admin
+        .delete(&format!("{base}/{developer_account}"))
+        .await
+        .expect_status(204);
 }
