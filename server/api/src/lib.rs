@@ -33,6 +33,8 @@ pub struct AppState {
     pub master_key: Option<ditto_core::crypto::MasterKey>,
     /// Renders this replica's metrics (Prometheus text), when it serves any.
     pub metrics: Option<MetricsSource>,
+    /// Signs audit checkpoints; without it they cannot be made or verified.
+    pub audit_signer: Option<ditto_core::audit::AuditSigner>,
 }
 
 /// Something that renders metrics in the Prometheus text format.
@@ -84,6 +86,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(routes::budgets::router())
         .merge(routes::model_prices::router())
         .merge(routes::usage::router())
+        .merge(routes::audit::router())
         .merge(routes::me::router())
         .merge(routes::roles::router())
 }

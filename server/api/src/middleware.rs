@@ -3,10 +3,13 @@
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::Request;
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Request};
 use axum::http::{HeaderName, HeaderValue, header};
 use axum::middleware::{self, Next};
 use axum::response::Response;
+use ditto_store::audit::RequestMeta;
 use ditto_types::problem::Problem;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
@@ -15,6 +18,7 @@ pub(crate) const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id"
 
 pub(crate) fn wrap(router: Router) -> Router {
     router
+        .layer(middleware::from_fn(audit_request))
         .layer(middleware::from_fn(problem_details))
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
             // Method, path and request id only: headers and query strings may carry secrets.
@@ -35,6 +39,24 @@ pub(crate) fn request_id(headers: &axum::http::HeaderMap) -> String {
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_owned()
+}
+
+/// Makes the request's id, source address and user agent the origin of every
+/// audit event the request causes.
+async fn audit_request(request: Request, next: Next) -> Response {
+    let meta = RequestMeta {
+        request_id: Some(request_id(request.headers())),
+        source_ip: request
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip().to_string()),
+        user_agent: request
+            .headers()
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+    };
+    ditto_store::audit::with_request(meta, next.run(request)).await
 }
 
 /// Renders the [`Problem`] a response carries, with the request id and path.

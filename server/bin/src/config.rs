@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use clap::Args;
+use ditto_core::audit::AuditSigner;
 use ditto_core::crypto::MasterKey;
 use ditto_core::secrets::Redacted;
 use serde::Deserialize;
@@ -60,6 +61,15 @@ pub struct SettingsArgs {
     /// upstream credentials at rest. The embedded setup makes one.
     #[arg(long, env = "DITTO_MASTER_KEY", global = true, hide_env_values = true)]
     pub master_key: Option<String>,
+    /// Base64 of a 32-byte Ed25519 seed (`openssl rand -base64 32`) that signs
+    /// audit checkpoints. The embedded setup makes one.
+    #[arg(
+        long,
+        env = "DITTO_AUDIT_SIGNING_KEY",
+        global = true,
+        hide_env_values = true
+    )]
+    pub audit_signing_key: Option<String>,
     /// With `ai.example.com`, `acme.ai.example.com/v1/...` serves tenant acme.
     #[arg(long, env = "DITTO_BASE_DOMAIN", global = true)]
     pub base_domain: Option<String>,
@@ -87,6 +97,7 @@ struct FileSettings {
     log_format: Option<String>,
     db_max_connections: Option<u32>,
     master_key: Option<String>,
+    audit_signing_key: Option<String>,
     base_domain: Option<String>,
     worker_threads: Option<usize>,
 }
@@ -120,6 +131,7 @@ pub struct Config {
     pub log_format: LogFormat,
     pub db_max_connections: u32,
     pub master_key: Option<MasterKey>,
+    pub audit_signing_key: Option<AuditSigner>,
     pub base_domain: Option<String>,
     /// `None`: one per core.
     pub worker_threads: Option<usize>,
@@ -356,6 +368,27 @@ impl Config {
             },
         };
 
+        let audit_signing_key = match args
+            .audit_signing_key
+            .clone()
+            .or(file.audit_signing_key)
+            .filter(|s| !s.is_empty())
+        {
+            None => None,
+            Some(encoded) => match AuditSigner::from_base64(&encoded) {
+                Ok(key) => Some(key),
+                Err(message) => {
+                    fail(
+                        "audit_signing_key",
+                        "audit-signing-key",
+                        "DITTO_AUDIT_SIGNING_KEY",
+                        message,
+                    );
+                    None
+                }
+            },
+        };
+
         let base_domain = match args
             .base_domain
             .clone()
@@ -419,6 +452,7 @@ impl Config {
             log_format,
             db_max_connections,
             master_key,
+            audit_signing_key,
             base_domain,
             worker_threads,
         })

@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use ditto_api::AppState;
+use ditto_core::audit::AuditSigner;
 use ditto_core::crypto::MasterKey;
 use ditto_gateway::{CounterStore, Gateway, GatewayConfig, LimitsConfig};
 use ditto_store::{DbConfig, Store};
@@ -41,6 +42,20 @@ enum Command {
     Migrate,
     /// Print the OpenAPI document (JSON) to stdout.
     Openapi,
+    /// Work with the audit trail.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum AuditCommand {
+    /// Check a tenant's audit chain from its anchoring checkpoint to its head;
+    /// exits non-zero and names the first broken link when it does not hold.
+    Verify {
+        /// The tenant's slug (or id).
+        #[arg(long)]
+        tenant: String,
+    },
 }
 
 // The request path allocates per request; mimalloc is markedly cheaper than
@@ -54,6 +69,12 @@ const ADMIN_TOKEN_FILE: &str = "admin-token";
 
 /// File in the data directory holding the embedded setup's master key.
 const MASTER_KEY_FILE: &str = "master-key";
+
+/// File in the data directory holding the embedded setup's audit signing key.
+const AUDIT_KEY_FILE: &str = "audit-signing-key";
+
+/// How often `serve` checkpoints the audit chains and applies retention.
+const AUDIT_HOUSEKEEPING_EVERY: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -103,6 +124,9 @@ async fn run(command: Command, config: Config) -> Result<()> {
     let result = match command {
         Command::Serve => serve(&config, store.clone(), embedded.as_ref()).await,
         Command::Migrate => migrate(&store).await,
+        Command::Audit(AuditCommand::Verify { tenant }) => {
+            audit_verify(&config, &store, embedded.is_some(), &tenant).await
+        }
         Command::Openapi => unreachable!("handled before the runtime starts"),
     };
     store.pool().close().await;
@@ -125,6 +149,78 @@ async fn open_database(config: &Config) -> Result<(Store, Option<EmbeddedPostgre
             Ok((Store::connect_lazy(pg.connect_options(), &db), Some(pg)))
         }
     }
+}
+
+async fn audit_verify(config: &Config, store: &Store, embedded: bool, tenant: &str) -> Result<()> {
+    let Some(signer) = audit_signer(config, embedded)? else {
+        anyhow::bail!(
+            "set DITTO_AUDIT_SIGNING_KEY: checkpoints are checked against its public key"
+        );
+    };
+    let report = store
+        .operator_verify_audit_chain(tenant, &signer.public_key_base64())
+        .await?;
+    let from = report
+        .anchor
+        .as_ref()
+        .map_or("the beginning".to_owned(), |c| {
+            format!("checkpoint {} at {}", c.id, c.seq)
+        });
+    match &report.broken {
+        None => {
+            println!(
+                "ok: {} events verified from {from} through {}",
+                report.checked, report.verified_through
+            );
+            Ok(())
+        }
+        Some(broken) => anyhow::bail!(
+            "the chain breaks at sequence {}: {} (verified from {from} through {})",
+            broken.seq,
+            broken.reason,
+            report.verified_through
+        ),
+    }
+}
+
+/// Checkpoints every audit chain that moved and applies retention, every
+/// [`AUDIT_HOUSEKEEPING_EVERY`], until the process ends.
+fn spawn_audit_housekeeping(store: Store, signer: AuditSigner) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(AUDIT_HOUSEKEEPING_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            match store.audit_housekeeping(&signer).await {
+                Ok((checkpoints, removed)) => {
+                    tracing::info!(checkpoints, removed, "audit housekeeping")
+                }
+                Err(e) => tracing::warn!(error = %e, "audit housekeeping failed"),
+            }
+        }
+    });
+}
+
+/// The audit signing key: configured, or (embedded setup) kept in the data directory.
+fn audit_signer(config: &Config, embedded: bool) -> Result<Option<AuditSigner>> {
+    if let Some(key) = &config.audit_signing_key {
+        return Ok(Some(key.clone()));
+    }
+    if !embedded {
+        tracing::warn!(
+            "no DITTO_AUDIT_SIGNING_KEY: audit checkpoints cannot be signed or verified"
+        );
+        return Ok(None);
+    }
+    let path = config.data_dir.join(AUDIT_KEY_FILE);
+    if !path.exists() {
+        embedded_pg::write_private(&path, &AuditSigner::generate_base64())?;
+    }
+    let encoded =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", display(&path)))?;
+    let key = AuditSigner::from_base64(&encoded)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", display(&path)))?;
+    Ok(Some(key))
 }
 
 async fn migrate(store: &Store) -> Result<()> {
@@ -155,6 +251,10 @@ async fn serve(config: &Config, store: Store, embedded: Option<&EmbeddedPostgres
         None => None,
     };
     let master_key = master_key(config, embedded.is_some())?;
+    let audit_signer = audit_signer(config, embedded.is_some())?;
+    if let Some(signer) = &audit_signer {
+        spawn_audit_housekeeping(store.clone(), signer.clone());
+    }
     let counter_store = match (config.redis_cluster, config.redis_nodes.as_slice()) {
         (_, []) => CounterStore::Local,
         (false, [node, ..]) => CounterStore::Redis(node.to_string()),
@@ -180,15 +280,19 @@ async fn serve(config: &Config, store: Store, embedded: Option<&EmbeddedPostgres
         store,
         redis,
         master_key,
+        audit_signer: audit_signer.clone(),
         metrics: Some(std::sync::Arc::new(move || {
             metrics_gateway.render_metrics()
         })),
     })
     .merge(ditto_gateway::router(gateway));
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("serving")?;
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .context("serving")?;
     gateway_handle.shutdown().await;
     tracing::info!("shut down cleanly");
     Ok(())

@@ -13,6 +13,8 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use serde_json::{Value, json};
 
+#[path = "cli/audit.rs"]
+mod audit;
 #[path = "cli/limits.rs"]
 mod limits;
 
@@ -28,6 +30,7 @@ fn ditto() -> Command {
         "DITTO_BOOTSTRAP_TOKEN",
         "DITTO_DATA_DIR",
         "DITTO_CONFIG",
+        "DITTO_AUDIT_SIGNING_KEY",
     ] {
         command.env_remove(var);
     }

@@ -116,6 +116,12 @@ permissions! {
     RoleBindingsWrite => "role_bindings:write",
     /// Grant and revoke the `owner` role: only owners hold it.
     OwnersWrite => "owners:write",
+    /// Read the audit trail, its checkpoints and their verification.
+    AuditRead => "audit:read",
+    /// Download the audit trail and sign checkpoints on demand.
+    AuditExport => "audit:export",
+    /// Set how long audit events are kept, and apply that retention.
+    AuditManage => "audit:manage",
 }
 
 impl Permission {

@@ -122,6 +122,17 @@ pub const OPERATIONS: &[(&str, Access)] = {
         ("role_bindings_list", Tenant(P::RoleBindingsRead)),
         ("role_bindings_create", Tenant(P::RoleBindingsWrite)),
         ("role_bindings_delete", Tenant(P::RoleBindingsWrite)),
+        ("audit_list", Tenant(P::AuditRead)),
+        ("audit_verify", Tenant(P::AuditRead)),
+        ("audit_checkpoints_list", Tenant(P::AuditRead)),
+        ("audit_checkpoints_create", Tenant(P::AuditExport)),
+        ("audit_export", Tenant(P::AuditExport)),
+        ("audit_retention_get", Tenant(P::AuditRead)),
+        ("audit_retention_update", Tenant(P::AuditManage)),
+        ("audit_retention_apply", Tenant(P::AuditManage)),
+        ("platform_audit_list", Platform(P::AuditRead)),
+        ("platform_audit_verify", Platform(P::AuditRead)),
+        ("audit_signing_key_get", Authenticated),
     ]
 };
 

@@ -2,6 +2,7 @@
 //! touch (`auth`), what valid input looks like (`validate`), how secrets are
 //! made and checked (`secrets`), and the one error type every layer returns.
 
+pub mod audit;
 pub mod auth;
 pub mod catalogue;
 pub mod crypto;

@@ -33,7 +33,7 @@ pub const TENANT_ROLES: &[BuiltinRole] = &[
     },
     BuiltinRole {
         name: "auditor",
-        description: "Reads who may do what (members, roles, bindings) and usage",
+        description: "Reads members, roles, bindings, usage and the audit trail; exports the audit trail",
     },
     BuiltinRole {
         name: "operator",
@@ -73,6 +73,8 @@ pub fn builtin_grants(name: &str) -> Option<Grants> {
             P::RolesRead,
             P::RoleBindingsRead,
             P::UsageRead,
+            P::AuditRead,
+            P::AuditExport,
         ]),
         "operator" => Grants::of(&[
             P::TenantsRead,

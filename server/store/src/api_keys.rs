@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use crate::page::{BY_CREATION, Keyset};
 use crate::tenants::like_escape;
-use crate::{Store, error::db};
+use crate::{Store, audit, error::db};
 
 // `status` is derived in SQL so that filters and responses agree on "now".
 const COLUMNS: &str =
@@ -104,6 +104,7 @@ impl Store {
         .fetch_one(&mut *tx)
         .await
         .map_err(db)?;
+        audit::record_row(&mut tx, scope, "api_keys.create", row.id, None).await?;
         tx.commit().await.map_err(db)?;
         Ok(row.into())
     }
@@ -165,6 +166,7 @@ impl Store {
         body: &UpdateApiKey,
     ) -> Result<ApiKey> {
         let mut tx = self.tenant_tx(scope).await?;
+        let before = audit::image_by_id(&mut tx, "api_keys", id.0).await?;
         let row: Option<Row> = sqlx::query_as(sql!(
             "UPDATE api_keys SET name = COALESCE($2, name),
                  allowed_models = CASE WHEN $4 THEN NULL ELSE COALESCE($3, allowed_models) END,
@@ -178,13 +180,16 @@ impl Store {
         .fetch_optional(&mut *tx)
         .await
         .map_err(db)?;
+        let row = row.ok_or(Error::NotFound("API key"))?;
+        audit::record_row(&mut tx, scope, "api_keys.update", id.0, before).await?;
         tx.commit().await.map_err(db)?;
-        row.map(Into::into).ok_or(Error::NotFound("API key"))
+        Ok(row.into())
     }
 
     /// Revokes a key (idempotent: revoking twice keeps the first time).
     pub async fn revoke_api_key(&self, scope: &TenantScope, id: ApiKeyId) -> Result<ApiKey> {
         let mut tx = self.tenant_tx(scope).await?;
+        let before = audit::image_by_id(&mut tx, "api_keys", id.0).await?;
         let row: Option<Row> = sqlx::query_as(sql!(
             "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, now()),
                  updated_at = CASE WHEN revoked_at IS NULL THEN now() ELSE updated_at END
@@ -194,8 +199,10 @@ impl Store {
         .fetch_optional(&mut *tx)
         .await
         .map_err(db)?;
+        let row = row.ok_or(Error::NotFound("API key"))?;
+        audit::record_row(&mut tx, scope, "api_keys.revoke", id.0, before).await?;
         tx.commit().await.map_err(db)?;
-        row.map(Into::into).ok_or(Error::NotFound("API key"))
+        Ok(row.into())
     }
 
     /// Replaces a key's secret (and public id): the old secret stops working
@@ -220,6 +227,7 @@ impl Store {
             }
             Some((None,)) => {}
         }
+        let before = audit::image_by_id(&mut tx, "api_keys", id.0).await?;
         let row: Row = sqlx::query_as(sql!(
             "UPDATE api_keys SET public_id = $2, secret_hash = $3, rotated_at = now(), updated_at = now()
              WHERE id = $1 RETURNING {COLUMNS}"
@@ -230,6 +238,7 @@ impl Store {
         .fetch_one(&mut *tx)
         .await
         .map_err(db)?;
+        audit::record_row(&mut tx, scope, "api_keys.rotate", id.0, before).await?;
         tx.commit().await.map_err(db)?;
         Ok(row.into())
     }

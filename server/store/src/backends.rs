@@ -10,7 +10,7 @@ use ditto_types::api::{
 use sqlx::FromRow;
 use uuid::Uuid;
 
-use crate::{Store, error::db};
+use crate::{Store, audit, error::db};
 
 const COLUMNS: &str =
     "id, tenant_id, name, provider, base_url, credentials IS NOT NULL AS has_credentials,
@@ -80,6 +80,7 @@ impl Store {
         .fetch_one(&mut *tx)
         .await
         .map_err(db)?;
+        audit::record_row(&mut tx, scope, "backends.create", id.0, None).await?;
         tx.commit().await.map_err(db)?;
         Ok(row.into())
     }
@@ -126,6 +127,7 @@ impl Store {
         sealed_credentials: Option<Vec<u8>>,
     ) -> Result<Backend> {
         let mut tx = self.tenant_tx(scope).await?;
+        let before = audit::image_by_id(&mut tx, "backends", id.0).await?;
         let row: Option<Row> = sqlx::query_as(sql!(
             "UPDATE backends SET name = COALESCE($2, name), base_url = COALESCE($3, base_url),
                  credentials = CASE WHEN $5 THEN NULL ELSE COALESCE($4, credentials) END,
@@ -146,8 +148,10 @@ impl Store {
         .fetch_optional(&mut *tx)
         .await
         .map_err(db)?;
+        let row = row.ok_or(Error::NotFound("backend"))?;
+        audit::record_row(&mut tx, scope, "backends.update", id.0, before).await?;
         tx.commit().await.map_err(db)?;
-        row.map(Into::into).ok_or(Error::NotFound("backend"))
+        Ok(row.into())
     }
 
     /// Deletes a backend no route uses.

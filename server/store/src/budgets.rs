@@ -19,7 +19,7 @@ use crate::page::{BY_CREATION, Keyset};
 use crate::rate_limits::{merged, push_scope_filter, scope_columns, scope_of};
 use crate::tenants::tenant_zone;
 use crate::tx::Tx;
-use crate::{Store, error::db};
+use crate::{Store, audit, error::db};
 
 const COLUMNS: &str = "id, tenant_id, scope, project_id, user_id, key_id, period, max_tokens,
     max_cost_pico, soft_limit_percent, created_at, updated_at";
@@ -176,7 +176,9 @@ impl Store {
         .fetch_one(&mut *tx)
         .await
         .map_err(db)?;
+        let row_id = row.id;
         let budget = with_usage(&mut tx, vec![row], Utc::now()).await?.remove(0);
+        audit::record_row(&mut tx, scope, "budgets.create", row_id, None).await?;
         tx.commit().await.map_err(db)?;
         Ok(budget)
     }
@@ -218,6 +220,7 @@ impl Store {
         max_cost_pico: Option<i64>,
     ) -> Result<Budget> {
         let mut tx = self.tenant_tx(scope).await?;
+        let before = audit::image_by_id(&mut tx, "budgets", id.0).await?;
         let current = fetch(&mut tx, id.0, true).await?;
         let max_tokens = merged(
             current.max_tokens.map(|v| v as u64),
@@ -248,6 +251,7 @@ impl Store {
         .await
         .map_err(db)?;
         let budget = with_usage(&mut tx, vec![row], Utc::now()).await?.remove(0);
+        audit::record_row(&mut tx, scope, "budgets.update", id.0, before).await?;
         tx.commit().await.map_err(db)?;
         Ok(budget)
     }

@@ -21,6 +21,7 @@ mod tx;
 pub use tx::testing;
 
 mod api_keys;
+pub mod audit;
 mod auth;
 mod backends;
 mod budgets;

@@ -8,6 +8,7 @@ use ditto_core::{Error, PlatformScope, Result, SharedScope, TenantScope, validat
 use ditto_types::api::{ModelPrice, ModelPricePage, PageParams, PriceSource};
 use sqlx::{FromRow, QueryBuilder};
 
+use crate::audit::{self, Change};
 use crate::page::NameKeyset;
 use crate::tenants::like_escape;
 use crate::tx::Tx;
@@ -226,14 +227,26 @@ impl Store {
         price: &Price,
     ) -> Result<(ModelPrice, bool)> {
         let mut tx = self.platform_tx(scope).await?;
+        let before = audit::image(&mut tx, "model_prices", "model", model).await?;
         let done = put(&mut tx, List::Platform, model, price).await?;
+        let after = audit::image(&mut tx, "model_prices", "model", model).await?;
+        let change = Change::new("model_prices.put", "model_price")
+            .target(model)
+            .before(before)
+            .after(after);
+        audit::record_platform(&mut tx, scope, change).await?;
         tx.commit().await.map_err(db)?;
         Ok(done)
     }
 
     pub async fn delete_model_price(&self, scope: &PlatformScope, model: &str) -> Result<()> {
         let mut tx = self.platform_tx(scope).await?;
+        let before = audit::image(&mut tx, "model_prices", "model", model).await?;
         delete(&mut tx, List::Platform, model).await?;
+        let change = Change::new("model_prices.delete", "model_price")
+            .target(model)
+            .before(before);
+        audit::record_platform(&mut tx, scope, change).await?;
         tx.commit().await.map_err(db)
     }
 
@@ -245,6 +258,9 @@ impl Store {
     ) -> Result<u32> {
         let mut tx = self.platform_tx(scope).await?;
         let n = import(&mut tx, List::Platform, prices).await?;
+        let change = Change::new("model_prices.import", "model_price")
+            .after(Some(serde_json::json!({ "imported": n })));
+        audit::record_platform(&mut tx, scope, change).await?;
         tx.commit().await.map_err(db)?;
         Ok(n)
     }
@@ -294,14 +310,26 @@ impl Store {
         price: &Price,
     ) -> Result<(ModelPrice, bool)> {
         let mut tx = self.tenant_tx(scope).await?;
+        let before = audit::image(&mut tx, "tenant_model_prices", "model", model).await?;
         let done = put(&mut tx, List::Tenant, model, price).await?;
+        let after = audit::image(&mut tx, "tenant_model_prices", "model", model).await?;
+        let change = Change::new("tenant_model_prices.put", "tenant_model_price")
+            .target(model)
+            .before(before)
+            .after(after);
+        audit::record(&mut tx, scope, change).await?;
         tx.commit().await.map_err(db)?;
         Ok(done)
     }
 
     pub async fn delete_tenant_model_price(&self, scope: &TenantScope, model: &str) -> Result<()> {
         let mut tx = self.tenant_tx(scope).await?;
+        let before = audit::image(&mut tx, "tenant_model_prices", "model", model).await?;
         delete(&mut tx, List::Tenant, model).await?;
+        let change = Change::new("tenant_model_prices.delete", "tenant_model_price")
+            .target(model)
+            .before(before);
+        audit::record(&mut tx, scope, change).await?;
         tx.commit().await.map_err(db)
     }
 
@@ -312,6 +340,9 @@ impl Store {
     ) -> Result<u32> {
         let mut tx = self.tenant_tx(scope).await?;
         let n = import(&mut tx, List::Tenant, prices).await?;
+        let change = Change::new("tenant_model_prices.import", "tenant_model_price")
+            .after(Some(serde_json::json!({ "imported": n })));
+        audit::record(&mut tx, scope, change).await?;
         tx.commit().await.map_err(db)?;
         Ok(n)
     }

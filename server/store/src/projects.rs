@@ -9,7 +9,7 @@ use ditto_types::api::{
 use sqlx::FromRow;
 use uuid::Uuid;
 
-use crate::{Store, error::db};
+use crate::{Store, audit, error::db};
 
 const COLUMNS: &str = "id, tenant_id, name, description, allowed_models, created_at, updated_at";
 
@@ -56,6 +56,7 @@ impl Store {
         .fetch_one(&mut *tx)
         .await
         .map_err(db)?;
+        audit::record_row(&mut tx, scope, "projects.create", row.id, None).await?;
         tx.commit().await.map_err(db)?;
         Ok(row.into())
     }
@@ -100,6 +101,7 @@ impl Store {
         body: &UpdateProject,
     ) -> Result<Project> {
         let mut tx = self.tenant_tx(scope).await?;
+        let before = audit::image_by_id(&mut tx, "projects", id.0).await?;
         let row: Option<Row> = sqlx::query_as(sql!(
             "UPDATE projects SET name = COALESCE($2, name), description = COALESCE($3, description),
                  allowed_models = CASE WHEN $5 THEN NULL ELSE COALESCE($4, allowed_models) END,
@@ -114,8 +116,10 @@ impl Store {
         .fetch_optional(&mut *tx)
         .await
         .map_err(db)?;
+        let row = row.ok_or(Error::NotFound("project"))?;
+        audit::record_row(&mut tx, scope, "projects.update", id.0, before).await?;
         tx.commit().await.map_err(db)?;
-        row.map(Into::into).ok_or(Error::NotFound("project"))
+        Ok(row.into())
     }
 
     /// Deletes a project and its keys.
@@ -136,6 +140,7 @@ impl Store {
         in_use: Option<&'static str>,
     ) -> Result<()> {
         let mut tx = self.tenant_tx(scope).await?;
+        let before = audit::image_by_id(&mut tx, table, id).await?;
         let done = sqlx::query(sql!("DELETE FROM {table} WHERE id = $1"))
             .bind(id)
             .execute(&mut *tx)
@@ -149,10 +154,12 @@ impl Store {
                     _ => db(e),
                 }
             })?;
-        tx.commit().await.map_err(db)?;
         if done.rows_affected() == 0 {
             return Err(Error::NotFound(what));
         }
+        let action = format!("{table}.delete");
+        audit::record_table_row(&mut tx, scope, action, table, id, before).await?;
+        tx.commit().await.map_err(db)?;
         Ok(())
     }
 }

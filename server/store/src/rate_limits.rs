@@ -12,7 +12,7 @@ use sqlx::{FromRow, QueryBuilder};
 use uuid::Uuid;
 
 use crate::page::{BY_CREATION, Keyset};
-use crate::{Store, error::db};
+use crate::{Store, audit, error::db};
 
 const COLUMNS: &str = "id, tenant_id, scope, project_id, user_id, key_id, model, rpm, tpm,
     max_concurrent, created_at, updated_at";
@@ -112,6 +112,7 @@ impl Store {
         .fetch_one(&mut *tx)
         .await
         .map_err(db)?;
+        audit::record_row(&mut tx, scope, "rate_limits.create", row.id, None).await?;
         tx.commit().await.map_err(db)?;
         Ok(row.into())
     }
@@ -157,6 +158,7 @@ impl Store {
         body: &UpdateRateLimit,
     ) -> Result<RateLimit> {
         let mut tx = self.tenant_tx(scope).await?;
+        let before = audit::image_by_id(&mut tx, "rate_limits", id.0).await?;
         let current: Option<Row> = sqlx::query_as(sql!(
             "SELECT {COLUMNS} FROM rate_limits WHERE id = $1 FOR UPDATE"
         ))
@@ -186,6 +188,7 @@ impl Store {
         .fetch_one(&mut *tx)
         .await
         .map_err(db)?;
+        audit::record_row(&mut tx, scope, "rate_limits.update", id.0, before).await?;
         tx.commit().await.map_err(db)?;
         Ok(row.into())
     }

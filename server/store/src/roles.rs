@@ -13,7 +13,8 @@ use sqlx::FromRow;
 use uuid::Uuid;
 
 use crate::rbac::grants_from_names;
-use crate::{Store, error::db};
+use crate::tx::Tx;
+use crate::{Store, audit, error::db};
 
 const ROLE_COLUMNS: &str = "name, description, permissions, created_at, updated_at";
 const BINDING_COLUMNS: &str =
@@ -137,6 +138,7 @@ impl Store {
         .fetch_one(&mut *tx)
         .await
         .map_err(db)?;
+        record_role(&mut tx, scope, "roles.create", &row.name, None).await?;
         tx.commit().await.map_err(db)?;
         self.policies_changed(scope.tenant_id());
         Ok(row.into())
@@ -149,6 +151,7 @@ impl Store {
         body: &UpdateRole,
     ) -> Result<Role> {
         let mut tx = self.tenant_tx(scope).await?;
+        let before = audit::image(&mut tx, "roles", "name", name).await?;
         let row: Option<RoleRow> = sqlx::query_as(sql!(
             "UPDATE roles SET description = COALESCE($2, description),
                  permissions = COALESCE($3, permissions), updated_at = now()
@@ -164,9 +167,11 @@ impl Store {
         .fetch_optional(&mut *tx)
         .await
         .map_err(db)?;
+        let row = row.ok_or(Error::NotFound("role"))?;
+        record_role(&mut tx, scope, "roles.update", name, before).await?;
         tx.commit().await.map_err(db)?;
         self.policies_changed(scope.tenant_id());
-        row.map(Into::into).ok_or(Error::NotFound("role"))
+        Ok(row.into())
     }
 
     /// Deletes a custom role that nobody holds any more.
@@ -182,6 +187,7 @@ impl Store {
                 "the role is bound {bound} time(s); delete those bindings first"
             )));
         }
+        let before = audit::image(&mut tx, "roles", "name", name).await?;
         let done = sqlx::query("DELETE FROM roles WHERE name = $1")
             .bind(name)
             .execute(&mut *tx)
@@ -190,6 +196,7 @@ impl Store {
         if done.rows_affected() == 0 {
             return Err(Error::NotFound("role"));
         }
+        record_role(&mut tx, scope, "roles.delete", name, before).await?;
         tx.commit().await.map_err(db)?;
         self.policies_changed(scope.tenant_id());
         Ok(())
@@ -261,6 +268,7 @@ impl Store {
         .fetch_one(&mut *tx)
         .await
         .map_err(db)?;
+        audit::record_row(&mut tx, scope, "role_bindings.create", row.id, None).await?;
         tx.commit().await.map_err(db)?;
         self.policies_changed(scope.tenant_id());
         Ok(row.into())
@@ -282,6 +290,7 @@ impl Store {
                 "this is the tenant's last owner; make someone else owner first".into(),
             ));
         }
+        let before = audit::image_by_id(&mut tx, "role_bindings", id.0).await?;
         let done = sqlx::query("DELETE FROM role_bindings WHERE id = $1")
             .bind(id.0)
             .execute(&mut *tx)
@@ -290,6 +299,7 @@ impl Store {
         if done.rows_affected() == 0 {
             return Err(Error::NotFound("role binding"));
         }
+        audit::record_row(&mut tx, scope, "role_bindings.delete", id.0, before).await?;
         tx.commit().await.map_err(db)?;
         self.policies_changed(scope.tenant_id());
         Ok(())
@@ -300,4 +310,20 @@ impl Store {
         let policy = self.tenant_policy(scope.tenant_id()).await?;
         Ok(policy.roles(subject, crate::rbac::TENANT_DOMAIN))
     }
+}
+
+/// Records a change to a custom role (named, not by id) in the tenant's chain.
+async fn record_role(
+    tx: &mut Tx,
+    scope: &TenantScope,
+    action: &'static str,
+    name: &str,
+    before: Option<serde_json::Value>,
+) -> Result<()> {
+    let after = audit::image(tx, "roles", "name", name).await?;
+    let change = audit::Change::new(action, "role")
+        .target(name)
+        .before(before)
+        .after(after);
+    audit::record(tx, scope, change).await
 }

@@ -14,7 +14,7 @@ use uuid::Uuid;
 use crate::page::{BY_CREATION, Keyset};
 use crate::tenants::like_escape;
 use crate::tx::Tx;
-use crate::{Store, error::db};
+use crate::{Store, audit, error::db};
 
 const COLUMNS: &str = "id, tenant_id, model, aliases, created_at, updated_at";
 
@@ -191,6 +191,7 @@ impl Store {
             .map_err(db)?;
         replace_targets(&mut tx, id, &body.targets, &body.fallbacks).await?;
         let route = fetch(&mut tx, id).await?;
+        audit::record_row(&mut tx, scope, "routes.create", id, None).await?;
         tx.commit().await.map_err(db)?;
         Ok(route)
     }
@@ -237,6 +238,7 @@ impl Store {
         body: &UpdateRoute,
     ) -> Result<Route> {
         let mut tx = self.tenant_tx(scope).await?;
+        let before = audit::image_by_id(&mut tx, "routes", id.0).await?;
         let current = fetch(&mut tx, id.0).await?;
         sqlx::query(
             "UPDATE routes SET model = COALESCE($2, model), aliases = COALESCE($3, aliases), updated_at = now()
@@ -254,6 +256,7 @@ impl Store {
             replace_targets(&mut tx, id.0, targets, fallbacks).await?;
         }
         let route = fetch(&mut tx, id.0).await?;
+        audit::record_row(&mut tx, scope, "routes.update", id.0, before).await?;
         tx.commit().await.map_err(db)?;
         Ok(route)
     }

@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use crate::page::{BY_CREATION, Keyset};
 use crate::tx::Tx;
-use crate::{Store, error::db};
+use crate::{Store, audit, error::db};
 
 const COLUMNS: &str = "id, tenant_id, name, description, disabled, created_at, updated_at";
 const TOKEN_COLUMNS: &str =
@@ -101,6 +101,7 @@ impl Store {
             .await
             .map_err(db)?;
         }
+        audit::record_row(&mut tx, scope, "service_accounts.create", row.id, None).await?;
         tx.commit().await.map_err(db)?;
         if body.role.is_some() {
             self.policies_changed(scope.tenant_id());
@@ -148,6 +149,7 @@ impl Store {
         body: &UpdateServiceAccount,
     ) -> Result<ServiceAccount> {
         let mut tx = self.tenant_tx(scope).await?;
+        let before = audit::image_by_id(&mut tx, "service_accounts", id.0).await?;
         let row: Option<Row> = sqlx::query_as(sql!(
             "UPDATE service_accounts SET name = COALESCE($2, name),
                  description = COALESCE($3, description), disabled = COALESCE($4, disabled),
@@ -161,9 +163,10 @@ impl Store {
         .fetch_optional(&mut *tx)
         .await
         .map_err(db)?;
+        let row = row.ok_or(Error::NotFound("service account"))?;
+        audit::record_row(&mut tx, scope, "service_accounts.update", id.0, before).await?;
         tx.commit().await.map_err(db)?;
-        row.map(Into::into)
-            .ok_or(Error::NotFound("service account"))
+        Ok(row.into())
     }
 
     /// Deletes a service account; its tokens and keys go with it.
@@ -198,6 +201,7 @@ impl Store {
         .fetch_one(&mut *tx)
         .await
         .map_err(db)?;
+        audit::record_row(&mut tx, scope, "access_tokens.create", row.id, None).await?;
         tx.commit().await.map_err(db)?;
         Ok(row.into())
     }
@@ -234,6 +238,7 @@ impl Store {
         id: AccessTokenId,
     ) -> Result<AccessToken> {
         let mut tx = self.tenant_tx(scope).await?;
+        let before = audit::image_by_id(&mut tx, "access_tokens", id.0).await?;
         let row: Option<TokenRow> = sqlx::query_as(sql!(
             "UPDATE access_tokens SET revoked_at = COALESCE(revoked_at, now())
              WHERE id = $1 AND service_account_id = $2 RETURNING {TOKEN_COLUMNS}"
@@ -243,8 +248,10 @@ impl Store {
         .fetch_optional(&mut *tx)
         .await
         .map_err(db)?;
+        let row = row.ok_or(Error::NotFound("access token"))?;
+        audit::record_row(&mut tx, scope, "access_tokens.revoke", id.0, before).await?;
         tx.commit().await.map_err(db)?;
-        row.map(Into::into).ok_or(Error::NotFound("access token"))
+        Ok(row.into())
     }
 }
 

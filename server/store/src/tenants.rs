@@ -10,7 +10,7 @@ use sqlx::{FromRow, QueryBuilder};
 use uuid::Uuid;
 
 use crate::page::{BY_CREATION, Keyset};
-use crate::{Store, error::db};
+use crate::{Store, audit, error::db};
 
 const COLUMNS: &str = "id, slug, name, status, time_zone, created_at, updated_at";
 
@@ -87,6 +87,7 @@ impl Store {
         .fetch_one(&mut *tx)
         .await
         .map_err(db)?;
+        record_tenant(&mut tx, scope, "tenants.create", row.id, None).await?;
         tx.commit().await.map_err(db)?;
         Ok(row.into())
     }
@@ -156,6 +157,7 @@ impl Store {
     ) -> Result<Tenant> {
         let mut tx = self.platform_tx(scope).await?;
         known_time_zone(&mut tx, body.time_zone.as_deref()).await?;
+        let before = audit::image_by_id(&mut tx, "tenants", id.0).await?;
         let row: Option<Row> = sqlx::query_as(sql!(
             "UPDATE tenants SET name = COALESCE($2, name), time_zone = COALESCE($3, time_zone),
                  updated_at = now()
@@ -167,8 +169,10 @@ impl Store {
         .fetch_optional(&mut *tx)
         .await
         .map_err(db)?;
+        let row = row.ok_or(Error::NotFound("tenant"))?;
+        record_tenant(&mut tx, scope, "tenants.update", id.0, before).await?;
         tx.commit().await.map_err(db)?;
-        row.map(Into::into).ok_or(Error::NotFound("tenant"))
+        Ok(row.into())
     }
 
     pub async fn set_tenant_status(
@@ -178,6 +182,7 @@ impl Store {
         status: TenantStatus,
     ) -> Result<Tenant> {
         let mut tx = self.platform_tx(scope).await?;
+        let before = audit::image_by_id(&mut tx, "tenants", id.0).await?;
         let row: Option<Row> = sqlx::query_as(sql!(
             "UPDATE tenants SET status = $2,
                  updated_at = CASE WHEN status = $2 THEN updated_at ELSE now() END
@@ -188,15 +193,24 @@ impl Store {
         .fetch_optional(&mut *tx)
         .await
         .map_err(db)?;
+        let row = row.ok_or(Error::NotFound("tenant"))?;
+        let action = match status {
+            TenantStatus::Suspended => "tenants.suspend",
+            TenantStatus::Active => "tenants.resume",
+        };
+        record_tenant(&mut tx, scope, action, id.0, before).await?;
         tx.commit().await.map_err(db)?;
-        row.map(Into::into).ok_or(Error::NotFound("tenant"))
+        Ok(row.into())
     }
 
     /// Deletes a tenant and, by cascade, everything it owns.
     pub async fn delete_tenant(&self, scope: &PlatformScope, id: TenantId) -> Result<()> {
         let mut tx = self.platform_tx(scope).await?;
-        // The usage ledger and its roll-ups have no foreign key to cascade through.
-        for table in ["usage_events", "usage_rollups"] {
+        let before = audit::image_by_id(&mut tx, "tenants", id.0).await?;
+        // The usage ledger and its roll-ups have no foreign key to cascade
+        // through; route targets go first, or the cascade may reach a backend
+        // while a target still restricts its deletion.
+        for table in ["usage_events", "usage_rollups", "route_targets"] {
             sqlx::query(sql!("DELETE FROM {table} WHERE tenant_id = $1"))
                 .bind(id.0)
                 .execute(&mut *tx)
@@ -208,12 +222,30 @@ impl Store {
             .execute(&mut *tx)
             .await
             .map_err(db)?;
-        tx.commit().await.map_err(db)?;
         if done.rows_affected() == 0 {
             return Err(Error::NotFound("tenant"));
         }
+        // The tenant's own audit trail stays: it has no foreign key to cascade through.
+        record_tenant(&mut tx, scope, "tenants.delete", id.0, before).await?;
+        tx.commit().await.map_err(db)?;
         Ok(())
     }
+}
+
+/// Records a change to a tenant in the platform chain.
+async fn record_tenant(
+    tx: &mut crate::tx::Tx,
+    scope: &PlatformScope,
+    action: &'static str,
+    id: Uuid,
+    before: Option<serde_json::Value>,
+) -> Result<()> {
+    let after = audit::image_by_id(tx, "tenants", id).await?;
+    let change = audit::Change::new(action, "tenant")
+        .target(id)
+        .before(before)
+        .after(after);
+    audit::record_platform(tx, scope, change).await
 }
 
 /// Usage is bucketed by day in the tenant's zone by Postgres, whose zone

@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use crate::page::{BY_CREATION, Keyset};
 use crate::tenants::like_escape;
-use crate::{Store, error::db};
+use crate::{Store, audit, error::db};
 
 const COLUMNS: &str =
     "id, tenant_id, email, display_name, external_id, status, created_at, updated_at";
@@ -66,6 +66,7 @@ impl Store {
         .fetch_one(&mut *tx)
         .await
         .map_err(db)?;
+        audit::record_row(&mut tx, scope, "users.create", row.id, None).await?;
         tx.commit().await.map_err(db)?;
         Ok(row.into())
     }
@@ -133,6 +134,7 @@ impl Store {
         body: &UpdateUser,
     ) -> Result<User> {
         let mut tx = self.tenant_tx(scope).await?;
+        let before = audit::image_by_id(&mut tx, "users", id.0).await?;
         let row: Option<Row> = sqlx::query_as(sql!(
             "UPDATE users SET email = COALESCE($2, email), display_name = COALESCE($3, display_name),
                  external_id = COALESCE($4, external_id), status = COALESCE($5, status), updated_at = now()
@@ -146,8 +148,10 @@ impl Store {
         .fetch_optional(&mut *tx)
         .await
         .map_err(db)?;
+        let row = row.ok_or(Error::NotFound("user"))?;
+        audit::record_row(&mut tx, scope, "users.update", id.0, before).await?;
         tx.commit().await.map_err(db)?;
-        row.map(Into::into).ok_or(Error::NotFound("user"))
+        Ok(row.into())
     }
 
     /// Deletes a user; their keys go with them.

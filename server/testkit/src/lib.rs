@@ -28,6 +28,14 @@ pub const DEFAULT_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres
 /// The platform admin token every `TestApp` is bootstrapped with.
 pub const BOOTSTRAP_TOKEN: &str = "test-bootstrap-token-0123456789abcdef";
 
+/// The seed of the key test servers sign audit checkpoints with.
+pub const AUDIT_SIGNING_KEY: &str = "ZGl0dG8tdGVzdC1hdWRpdC1zaWduaW5nLWtleS0wMDE=";
+
+/// The key test servers sign audit checkpoints with.
+pub fn audit_signer() -> ditto_core::audit::AuditSigner {
+    ditto_core::audit::AuditSigner::from_base64(AUDIT_SIGNING_KEY).expect("a 32-byte seed")
+}
+
 /// The Redis tests use (`DITTO_TEST_REDIS_URL`, default the local server).
 pub fn redis_url() -> String {
     std::env::var("DITTO_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
@@ -204,10 +212,16 @@ impl TestApp {
             redis,
             master_key: Some(master_key),
             metrics: Some(Arc::new(move || metrics_gateway.render_metrics())),
+            audit_signer: Some(audit_signer()),
         })
         .merge(ditto_gateway::router(gateway.clone()));
         let server = tokio::spawn(async move {
-            axum::serve(listener, app).await.expect("serve");
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+            )
+            .await
+            .expect("serve");
         });
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))

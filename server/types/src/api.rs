@@ -972,6 +972,160 @@ pub struct HealthCheck {
     pub detail: Option<String>,
 }
 
+// ---------------------------------------------------------------- audit
+
+/// One audit event: who changed what, with the before and after images of
+/// the change (secrets redacted), chained to the previous event of its
+/// tenant (or of the platform) by `hash = SHA-256(prev_hash ‖ canonical event)`.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct AuditEvent {
+    pub id: Uuid,
+    /// `null` for platform-level events (tenant management, platform prices).
+    pub tenant_id: Option<TenantId>,
+    /// Position in its chain: 1, 2, 3, … without gaps.
+    pub seq: i64,
+    pub created_at: DateTime<Utc>,
+    /// `service_account`, `user` or `system`.
+    pub actor_type: String,
+    pub actor_id: Option<Uuid>,
+    /// `<resource>.<verb>`, e.g. `api_keys.rotate`.
+    pub action: String,
+    pub target_type: String,
+    pub target_id: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    pub before: Option<serde_json::Value>,
+    #[schema(value_type = Option<Object>)]
+    pub after: Option<serde_json::Value>,
+    pub request_id: Option<String>,
+    pub source_ip: Option<String>,
+    pub user_agent: Option<String>,
+    /// Hex.
+    pub prev_hash: String,
+    /// Hex.
+    pub hash: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct AuditEventPage {
+    pub items: Vec<AuditEvent>,
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AuditFilter {
+    /// Only events by this actor (service account or user id).
+    pub actor_id: Option<Uuid>,
+    /// Only events with this action, e.g. `api_keys.create`.
+    pub action: Option<String>,
+    /// Only events about this kind of target, e.g. `api_key`.
+    pub target_type: Option<String>,
+    /// Only events about this target id.
+    pub target_id: Option<String>,
+    /// Only events at or after this time (RFC 3339).
+    pub since: Option<DateTime<Utc>>,
+    /// Only events before this time (RFC 3339).
+    pub until: Option<DateTime<Utc>>,
+}
+
+/// Which chains a platform auditor reads.
+#[derive(Clone, Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PlatformAuditFilter {
+    /// Only this tenant's events.
+    pub tenant_id: Option<TenantId>,
+    /// Only platform-level events (no tenant).
+    #[serde(default)]
+    pub platform_only: bool,
+}
+
+/// A signed statement that a chain had `hash` at `seq` at `created_at`.
+/// The signature is Ed25519 over
+/// `ditto-audit-checkpoint/v1\n<tenant id or "platform">\n<seq>\n<hash hex>\n<created_at, RFC 3339 with microseconds, Z>`.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct AuditCheckpoint {
+    pub id: Uuid,
+    pub tenant_id: Option<TenantId>,
+    pub seq: i64,
+    /// Hex.
+    pub hash: String,
+    pub created_at: DateTime<Utc>,
+    /// `periodic`, `on_demand` or `retention`.
+    pub reason: String,
+    /// Names the signing key: first 8 bytes of SHA-256 of its public key, hex.
+    pub key_id: String,
+    /// Base64.
+    pub signature: String,
+}
+
+/// The key that signs checkpoints.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct AuditSigningKey {
+    /// Always `ed25519`.
+    pub algorithm: String,
+    pub key_id: String,
+    /// The 32-byte public key, base64.
+    pub public_key: String,
+}
+
+/// The outcome of checking a chain.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct AuditVerification {
+    /// Whether every link held.
+    pub valid: bool,
+    /// The checkpoint the walk started from; `null` when it started at the
+    /// chain's beginning.
+    pub anchor: Option<AuditCheckpoint>,
+    /// The last sequence number that verified.
+    pub verified_through: i64,
+    /// How many events were checked.
+    pub checked: u64,
+    /// The first link that did not hold.
+    pub broken: Option<AuditBrokenLink>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct AuditBrokenLink {
+    pub seq: i64,
+    pub reason: String,
+}
+
+/// How long a tenant's audit events are kept.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AuditRetention {
+    /// 1–36500 days (default 30).
+    pub retention_days: u32,
+}
+
+/// What a retention run removed.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct AuditRetentionRun {
+    /// Events removed.
+    pub removed: u64,
+    /// The checkpoint written before removing them; the remaining chain
+    /// verifies from it. `null` when nothing was old enough.
+    pub checkpoint: Option<AuditCheckpoint>,
+}
+
+/// Export format.
+#[derive(Clone, Copy, Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AuditExportParams {
+    /// `jsonl` (default) or `csv`.
+    #[serde(default)]
+    #[param(inline)]
+    pub format: AuditExportFormat,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum AuditExportFormat {
+    #[default]
+    Jsonl,
+    Csv,
+}
+
 // ---------------------------------------------------------------- roles
 
 /// A role: built-in (the same in every tenant) or a tenant's own.

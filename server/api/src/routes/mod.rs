@@ -2,6 +2,7 @@
 //! here.
 
 pub(crate) mod api_keys;
+pub(crate) mod audit;
 pub(crate) mod backends;
 pub(crate) mod budgets;
 pub(crate) mod health;

@@ -63,6 +63,7 @@ pub(crate) async fn call(api: &Api, op: &Operation, path: &str, body: Value) -> 
 fn body_for(op: &Operation) -> Value {
     match op.id.as_str() {
         "access_tokens_create" => json!({"name": "probe"}),
+        "audit_retention_update" => json!({"retention_days": 30}),
         "tenants_create" => json!({"slug": "probe-tenant", "name": "probe"}),
         "projects_create" | "service_accounts_create" => json!({"name": "probe"}),
         "users_create" => json!({"email": "probe@example.com"}),

@@ -48,6 +48,14 @@ const MATRIX: &[(&str, u16)] = &[
     ("roles_list", 200),
     ("roles_get", 200),
     ("role_bindings_list", 200),
+    ("audit_list", 200),
+    ("audit_verify", 200),
+    ("audit_checkpoints_list", 200),
+    ("audit_retention_get", 200),
+    ("audit_export", 200),
+    ("platform_audit_list", 200),
+    ("platform_audit_verify", 200),
+    ("audit_signing_key_get", 200),
     ("tenants_create", 201),
     ("projects_create", 201),
     ("users_create", 201),
@@ -74,6 +82,9 @@ const MATRIX: &[(&str, u16)] = &[
     ("rate_limits_update", 200),
     ("budgets_update", 200),
     ("roles_update", 200),
+    ("audit_checkpoints_create", 201),
+    ("audit_retention_update", 200),
+    ("audit_retention_apply", 200),
     ("access_tokens_revoke", 200),
     ("api_keys_rotate", 200),
     ("api_keys_revoke", 200),
@@ -91,9 +102,7 @@ const MATRIX: &[(&str, u16)] = &[
     ("model_prices_delete", 204),
     ("tenants_suspend", 200),
     ("tenants_resume", 200),
-    // Deleting a tenant whose routes target its backends fails here: the
-    // cascade reaches a backend before its route targets.
-    ("tenants_delete", 422),
+    ("tenants_delete", 204),
 ];
 
 const TENANT_ROLES: &[&str] = &[
@@ -131,6 +140,8 @@ fn holds(role: &str, permission: &str) -> bool {
                 | "roles:read"
                 | "role_bindings:read"
                 | "usage:read"
+                | "audit:read"
+                | "audit:export"
         ),
         "operator" => matches!(
             permission,
@@ -211,6 +222,7 @@ fn body(op: &str, ids: &[(&'static str, String)], n: usize) -> Value {
     match op {
         "tenants_create" => json!({"slug": format!("probe-{n}"), "name": "probe"}),
         "tenants_update" => json!({"name": "renamed"}),
+        "audit_retention_update" => json!({"retention_days": 30}),
         "projects_create" | "service_accounts_create" | "access_tokens_create" => {
             json!({"name": "probe"})
         }

@@ -1,4 +1,5 @@
 mod api_keys;
+mod audit;
 mod backends_routes;
 mod budgets;
 mod coverage;

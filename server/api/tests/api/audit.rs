@@ -1,0 +1,885 @@
+//! The audit trail: one event per change, in a gapless chain per tenant
+//! that verifies, that the application cannot rewrite, that each tenant
+//! sees only its own of, and that survives retention and export.
+
+use std::collections::BTreeSet;
+
+use ditto_core::audit::{
+    AuditRecord, ChainLink, ChainWalk, GENESIS, checkpoint_message, verify_signature,
+};
+use ditto_testkit::{Api, TestApp};
+use reqwest::Method;
+use serde_json::{Value, json};
+use sqlx::Row;
+
+/// Every event, as the database superuser sees it, oldest first.
+async fn all_events(app: &TestApp) -> Vec<Value> {
+    let mut conn = app.db.connect().await;
+    sqlx::query_scalar("SELECT to_jsonb(e) FROM audit_events e ORDER BY id")
+        .fetch_all(&mut conn)
+        .await
+        .unwrap()
+}
+
+async fn superuser(app: &TestApp, sql: &str) -> u64 {
+    let mut conn = app.db.connect().await;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
+        .execute(&mut conn)
+        .await
+        .unwrap()
+        .rows_affected()
+}
+
+fn id(v: &Value) -> String {
+    v["id"].as_str().unwrap().to_owned()
+}
+
+/// The mutating operations of the spec.
+fn mutating_operations() -> BTreeSet<String> {
+    let spec: Value = serde_json::from_str(&ditto_api::openapi().to_json().unwrap()).unwrap();
+    let mut ops = BTreeSet::new();
+    for item in spec["paths"].as_object().unwrap().values() {
+        for (method, op) in item.as_object().unwrap() {
+            if ["post", "put", "patch", "delete"].contains(&method.as_str()) {
+                ops.insert(op["operationId"].as_str().unwrap().to_owned());
+            }
+        }
+    }
+    ops
+}
+
+/// `access_tokens_create` → `access_tokens.create`.
+fn action_of(operation: &str) -> String {
+    let (resource, verb) = operation.rsplit_once('_').unwrap();
+    format!("{resource}.{verb}")
+}
+
+/// Drives operations one at a time and checks that each left exactly one
+/// event, with its action and without any secret seen so far.
+struct Driver<'a> {
+    app: &'a TestApp,
+    api: Api,
+    driven: BTreeSet<String>,
+    secrets: Vec<String>,
+}
+
+impl Driver<'_> {
+    async fn call(&mut self, op: &str, method: Method, path: &str, body: Option<Value>) -> Value {
+        let before = all_events(self.app).await.len();
+        let resp = self
+            .api
+            .raw(method, path, |r| match body {
+                Some(b) => r.json(&b),
+                None => r,
+            })
+            .await;
+        assert!(
+            (200..300).contains(&resp.status),
+            "{op} {path}: {} {}",
+            resp.status,
+            resp.text
+        );
+        let out: Value = serde_json::from_str(&resp.text).unwrap_or(Value::Null);
+        for key in ["secret"] {
+            if let Some(s) = out[key].as_str() {
+                self.secrets.push(s.to_owned());
+            }
+        }
+        let events = all_events(self.app).await;
+        assert_eq!(
+            events.len(),
+            before + 1,
+            "{op} recorded {} events",
+            events.len() - before
+        );
+        let event = events.last().unwrap();
+        assert_eq!(event["action"], action_of(op), "{op}");
+        assert!(
+            event["request_id"].as_str().is_some_and(|r| !r.is_empty()),
+            "{op}"
+        );
+        assert_eq!(event["source_ip"], "127.0.0.1", "{op}");
+        assert_eq!(event["actor_type"], "service_account", "{op}");
+        let text = event.to_string();
+        for secret in &self.secrets {
+            assert!(
+                !text.contains(secret.as_str()),
+                "{op} stored a secret: {text}"
+            );
+        }
+        // bytea values (hashes, sealed credentials) show as `\x…`.
+        for image in [&event["before"], &event["after"]] {
+            assert!(
+                !image.to_string().contains("\\\\x"),
+                "{op} stored raw bytes: {image}"
+            );
+        }
+        self.driven.insert(op.to_owned());
+        out
+    }
+
+    async fn post(&mut self, op: &str, path: &str, body: Value) -> Value {
+        self.call(op, Method::POST, path, Some(body)).await
+    }
+    async fn post_empty(&mut self, op: &str, path: &str) -> Value {
+        self.call(op, Method::POST, path, None).await
+    }
+    async fn patch(&mut self, op: &str, path: &str, body: Value) -> Value {
+        self.call(op, Method::PATCH, path, Some(body)).await
+    }
+    async fn put(&mut self, op: &str, path: &str, body: Value) -> Value {
+        self.call(op, Method::PUT, path, Some(body)).await
+    }
+    async fn delete(&mut self, op: &str, path: &str) -> Value {
+        self.call(op, Method::DELETE, path, None).await
+    }
+}
+
+#[tokio::test]
+async fn every_mutating_operation_records_exactly_one_event_without_secrets() {
+    let app = TestApp::spawn().await;
+    let mut d = Driver {
+        app: &app,
+        api: app.admin(),
+        driven: BTreeSet::new(),
+        secrets: vec!["sk-upstream-secret-1".into(), "sk-upstream-secret-2".into()],
+    };
+    let t = "/api/v1/tenants/acme";
+    let price = json!({"input_usd_per_million_tokens": "1", "output_usd_per_million_tokens": "2"});
+    let import = json!({"probe": {"input_cost_per_token": 1e-6, "output_cost_per_token": 2e-6}});
+
+    d.post(
+        "tenants_create",
+        "/api/v1/tenants",
+        json!({"slug": "acme", "name": "acme"}),
+    )
+    .await;
+    d.patch("tenants_update", t, json!({"name": "Acme"})).await;
+    d.post_empty("tenants_suspend", &format!("{t}/suspend"))
+        .await;
+    d.post_empty("tenants_resume", &format!("{t}/resume")).await;
+    d.put(
+        "model_prices_put",
+        "/api/v1/model-prices/x%2Fm",
+        price.clone(),
+    )
+    .await;
+    d.post(
+        "model_prices_import",
+        "/api/v1/model-prices/import",
+        import.clone(),
+    )
+    .await;
+    d.delete("model_prices_delete", "/api/v1/model-prices/x%2Fm")
+        .await;
+
+    let project = d
+        .post(
+            "projects_create",
+            &format!("{t}/projects"),
+            json!({"name": "p"}),
+        )
+        .await;
+    let project = id(&project);
+    d.patch(
+        "projects_update",
+        &format!("{t}/projects/{project}"),
+        json!({"name": "p2"}),
+    )
+    .await;
+    let user = d
+        .post(
+            "users_create",
+            &format!("{t}/users"),
+            json!({"email": "u@example.com"}),
+        )
+        .await;
+    let user = id(&user);
+    d.patch(
+        "users_update",
+        &format!("{t}/users/{user}"),
+        json!({"display_name": "U"}),
+    )
+    .await;
+    let account = d
+        .post(
+            "service_accounts_create",
+            &format!("{t}/service-accounts"),
+            json!({"name": "sa"}),
+        )
+        .await;
+    let account = id(&account);
+    d.patch(
+        "service_accounts_update",
+        &format!("{t}/service-accounts/{account}"),
+        json!({"description": "d"}),
+    )
+    .await;
+    let token = d
+        .post(
+            "access_tokens_create",
+            &format!("{t}/service-accounts/{account}/tokens"),
+            json!({"name": "tok"}),
+        )
+        .await;
+    let token = id(&token["token"]);
+    d.post_empty(
+        "access_tokens_revoke",
+        &format!("{t}/service-accounts/{account}/tokens/{token}/revoke"),
+    )
+    .await;
+    let key = d
+        .post(
+            "api_keys_create",
+            &format!("{t}/api-keys"),
+            json!({"project_id": project, "name": "k"}),
+        )
+        .await;
+    let key = id(&key["key"]);
+    d.patch(
+        "api_keys_update",
+        &format!("{t}/api-keys/{key}"),
+        json!({"name": "k2"}),
+    )
+    .await;
+    d.post_empty("api_keys_rotate", &format!("{t}/api-keys/{key}/rotate"))
+        .await;
+    d.post_empty("api_keys_revoke", &format!("{t}/api-keys/{key}/revoke"))
+        .await;
+    let backend = d
+        .post(
+            "backends_create",
+            &format!("{t}/backends"),
+            json!({"name": "b", "base_url": "http://127.0.0.1:9/v1", "credentials": "sk-upstream-secret-1"}),
+        )
+        .await;
+    let backend = id(&backend);
+    d.patch(
+        "backends_update",
+        &format!("{t}/backends/{backend}"),
+        json!({"credentials": "sk-upstream-secret-2"}),
+    )
+    .await;
+    let route = d
+        .post(
+            "routes_create",
+            &format!("{t}/routes"),
+            json!({"model": "m", "targets": [{"backend_id": backend}]}),
+        )
+        .await;
+    let route = id(&route);
+    d.patch(
+        "routes_update",
+        &format!("{t}/routes/{route}"),
+        json!({"aliases": ["mm"]}),
+    )
+    .await;
+    let limit = d
+        .post(
+            "rate_limits_create",
+            &format!("{t}/rate-limits"),
+            json!({"scope": "tenant", "rpm": 60}),
+        )
+        .await;
+    let limit = id(&limit);
+    d.patch(
+        "rate_limits_update",
+        &format!("{t}/rate-limits/{limit}"),
+        json!({"rpm": 61}),
+    )
+    .await;
+    let budget = d
+        .post(
+            "budgets_create",
+            &format!("{t}/budgets"),
+            json!({"scope": "tenant", "period": "monthly", "max_tokens": 1000}),
+        )
+        .await;
+    let budget = id(&budget);
+    d.patch(
+        "budgets_update",
+        &format!("{t}/budgets/{budget}"),
+        json!({"max_tokens": 2000}),
+    )
+    .await;
+    d.put(
+        "tenant_model_prices_put",
+        &format!("{t}/model-prices/x%2Fm"),
+        price,
+    )
+    .await;
+    d.post(
+        "tenant_model_prices_import",
+        &format!("{t}/model-prices/import"),
+        import,
+    )
+    .await;
+    d.delete(
+        "tenant_model_prices_delete",
+        &format!("{t}/model-prices/x%2Fm"),
+    )
+    .await;
+
+    if mutating_operations().contains("roles_create") {
+        d.post(
+            "roles_create",
+            &format!("{t}/roles"),
+            json!({"name": "readers", "permissions": ["projects:read"]}),
+        )
+        .await;
+        d.patch(
+            "roles_update",
+            &format!("{t}/roles/readers"),
+            json!({"description": "r"}),
+        )
+        .await;
+        let binding = d
+            .post(
+                "role_bindings_create",
+                &format!("{t}/role-bindings"),
+                json!({"role": "readers", "subject_type": "user", "subject_id": user}),
+            )
+            .await;
+        d.delete(
+            "role_bindings_delete",
+            &format!("{t}/role-bindings/{}", id(&binding)),
+        )
+        .await;
+        d.delete("roles_delete", &format!("{t}/roles/readers"))
+            .await;
+    }
+
+    d.post_empty(
+        "audit_checkpoints_create",
+        &format!("{t}/audit/checkpoints"),
+    )
+    .await;
+    d.put(
+        "audit_retention_update",
+        &format!("{t}/audit/retention"),
+        json!({"retention_days": 7}),
+    )
+    .await;
+    d.post_empty(
+        "audit_retention_apply",
+        &format!("{t}/audit/retention/apply"),
+    )
+    .await;
+
+    d.delete("budgets_delete", &format!("{t}/budgets/{budget}"))
+        .await;
+    d.delete("rate_limits_delete", &format!("{t}/rate-limits/{limit}"))
+        .await;
+    d.delete("routes_delete", &format!("{t}/routes/{route}"))
+        .await;
+    d.delete("backends_delete", &format!("{t}/backends/{backend}"))
+        .await;
+    d.delete(
+        "service_accounts_delete",
+        &format!("{t}/service-accounts/{account}"),
+    )
+    .await;
+    d.delete("users_delete", &format!("{t}/users/{user}")).await;
+    d.delete("projects_delete", &format!("{t}/projects/{project}"))
+        .await;
+    d.delete("tenants_delete", t).await;
+
+    let missing: Vec<_> = mutating_operations()
+        .difference(&d.driven)
+        .cloned()
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "mutating operations this test does not drive (add them here, and record an audit event in their repository method): {missing:?}"
+    );
+
+    // The platform chain verifies; the deleted tenant's trail outlives it.
+    let report = app
+        .admin()
+        .get("/api/v1/audit/verification")
+        .await
+        .expect_status(200);
+    assert_eq!(report["valid"], true, "{report}");
+    let kept = all_events(&app).await;
+    assert!(kept.iter().any(|e| e["action"] == "budgets.delete"));
+}
+
+#[tokio::test]
+async fn a_failed_change_leaves_no_event() {
+    let app = TestApp::spawn().await;
+    app.tenant("acme").await;
+    let admin = app.admin();
+    admin
+        .post("/api/v1/tenants/acme/projects", json!({"name": "p"}))
+        .await
+        .expect_status(201);
+    let before = all_events(&app).await.len();
+    // A duplicate name fails inside the transaction.
+    admin
+        .post("/api/v1/tenants/acme/projects", json!({"name": "p"}))
+        .await
+        .expect_problem(409);
+    admin
+        .delete(&format!(
+            "/api/v1/tenants/acme/projects/{}",
+            uuid::Uuid::now_v7()
+        ))
+        .await
+        .expect_problem(404);
+    assert_eq!(all_events(&app).await.len(), before);
+}
+
+#[tokio::test]
+async fn concurrent_writers_make_a_gapless_chain_that_verifies() {
+    let app = TestApp::spawn().await;
+    app.tenant("acme").await;
+    let admin = app.admin();
+    let mut tasks = Vec::new();
+    for i in 0..24 {
+        let admin = admin.clone();
+        tasks.push(tokio::spawn(async move {
+            admin
+                .post(
+                    "/api/v1/tenants/acme/projects",
+                    json!({"name": format!("p{i}")}),
+                )
+                .await
+                .expect_status(201);
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let events = admin.collect("/api/v1/tenants/acme/audit", 10).await;
+    let mut seqs: Vec<i64> = events.iter().map(|e| e["seq"].as_i64().unwrap()).collect();
+    seqs.sort();
+    assert_eq!(seqs, (1..=24).collect::<Vec<_>>());
+    // Each event points at the one before it.
+    let mut by_seq = events.clone();
+    by_seq.sort_by_key(|e| e["seq"].as_i64().unwrap());
+    for pair in by_seq.windows(2) {
+        assert_eq!(pair[1]["prev_hash"], pair[0]["hash"]);
+    }
+    let report = admin
+        .get("/api/v1/tenants/acme/audit/verification")
+        .await
+        .expect_status(200);
+    assert_eq!(report["valid"], true, "{report}");
+    assert_eq!(report["checked"], 24);
+    assert_eq!(report["verified_through"], 24);
+}
+
+async fn tenant_with_events(app: &TestApp, slug: &str, n: usize) -> String {
+    let tenant = app.tenant(slug).await;
+    for i in 0..n {
+        app.admin()
+            .post(
+                &format!("/api/v1/tenants/{slug}/projects"),
+                json!({"name": format!("p{i}")}),
+            )
+            .await
+            .expect_status(201);
+    }
+    id(&tenant)
+}
+
+async fn verification(app: &TestApp, slug: &str) -> Value {
+    app.admin()
+        .get(&format!("/api/v1/tenants/{slug}/audit/verification"))
+        .await
+        .expect_status(200)
+}
+
+#[tokio::test]
+async fn tampering_by_the_superuser_is_reported_at_its_sequence() {
+    let app = TestApp::spawn().await;
+    let altered = tenant_with_events(&app, "altered", 5).await;
+    let deleted = tenant_with_events(&app, "deleted", 5).await;
+    let rehashed = tenant_with_events(&app, "rehashed", 5).await;
+    assert_eq!(verification(&app, "altered").await["valid"], true);
+
+    superuser(
+        &app,
+        &format!("UPDATE audit_events SET after = jsonb_set(after, '{{name}}', '\"x\"') WHERE tenant_id = '{altered}' AND seq = 3"),
+    )
+    .await;
+    let report = verification(&app, "altered").await;
+    assert_eq!(report["valid"], false);
+    assert_eq!(report["broken"]["seq"], 3, "{report}");
+    assert_eq!(report["verified_through"], 2);
+
+    superuser(
+        &app,
+        &format!("DELETE FROM audit_events WHERE tenant_id = '{deleted}' AND seq = 2"),
+    )
+    .await;
+    let report = verification(&app, "deleted").await;
+    assert_eq!(report["broken"]["seq"], 2, "{report}");
+
+    // The last event removed: the chain's head still knows it existed.
+    superuser(
+        &app,
+        &format!("DELETE FROM audit_events WHERE tenant_id = '{rehashed}' AND seq = 5"),
+    )
+    .await;
+    let report = verification(&app, "rehashed").await;
+    assert_eq!(report["broken"]["seq"], 5, "{report}");
+
+    // The operator CLI's path reports the same link.
+    let report = app
+        .store
+        .operator_verify_audit_chain(
+            "deleted",
+            &ditto_testkit::audit_signer().public_key_base64(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(report.broken.unwrap().seq, 2);
+}
+
+#[tokio::test]
+async fn the_application_roles_cannot_change_or_remove_events() {
+    let app = TestApp::spawn().await;
+    let tenant = tenant_with_events(&app, "acme", 2).await;
+    let mut conn = app.db.connect().await;
+    for (role, statement) in [
+        ("ditto_app", "UPDATE audit_events SET action = 'x'"),
+        ("ditto_app", "DELETE FROM audit_events"),
+        ("ditto_platform", "UPDATE audit_events SET action = 'x'"),
+        ("ditto_platform", "DELETE FROM audit_events"),
+        ("ditto_platform", "TRUNCATE audit_events"),
+        ("ditto_platform", "DELETE FROM audit_checkpoints"),
+    ] {
+        let mut tx = sqlx::Connection::begin(&mut conn).await.unwrap();
+        sqlx::query("SELECT set_config('role', $1, true), set_config('app.tenant_id', $2, true)")
+            .bind(role)
+            .bind(&tenant)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        let err = sqlx::raw_sql(sqlx::AssertSqlSafe(statement.to_owned()))
+            .execute(&mut *tx)
+            .await
+            .expect_err(statement);
+        assert!(
+            err.to_string().contains("permission denied"),
+            "{role}: {statement}: {err}"
+        );
+        tx.rollback().await.unwrap();
+    }
+    // Even with a grant given back, the trigger refuses.
+    superuser(
+        &app,
+        "GRANT UPDATE, DELETE ON audit_events TO ditto_platform",
+    )
+    .await;
+    let mut tx = sqlx::Connection::begin(&mut conn).await.unwrap();
+    sqlx::query("SELECT set_config('role', 'ditto_platform', true)")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let err = sqlx::query("DELETE FROM audit_events")
+        .execute(&mut *tx)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("append-only"), "{err}");
+    tx.rollback().await.unwrap();
+    // And the prune path refuses without a retention checkpoint.
+    let mut tx = sqlx::Connection::begin(&mut conn).await.unwrap();
+    sqlx::query("SELECT set_config('role', 'ditto_platform', true)")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let err = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT ditto_audit_prune('{tenant}', 2)"
+    )))
+    .execute(&mut *tx)
+    .await
+    .unwrap_err();
+    assert!(err.to_string().contains("no retention checkpoint"), "{err}");
+    tx.rollback().await.unwrap();
+    assert_eq!(verification(&app, "acme").await["valid"], true);
+}
+
+#[tokio::test]
+async fn each_tenant_sees_only_its_own_events_and_the_platform_sees_all() {
+    let app = TestApp::spawn().await;
+    let a = tenant_with_events(&app, "tenant-a", 3).await;
+    let b = tenant_with_events(&app, "tenant-b", 3).await;
+    let member_a = app.tenant_member("tenant-a").await;
+    let member_b = app.tenant_member("tenant-b").await;
+    // The members' own creation is audited too.
+    let a_events = member_a.collect("/api/v1/tenants/tenant-a/audit", 2).await;
+    assert!(a_events.len() >= 3);
+    assert!(a_events.iter().all(|e| e["tenant_id"] == a.as_str()));
+    let b_events = member_b.collect("/api/v1/tenants/tenant-b/audit", 2).await;
+    assert!(b_events.iter().all(|e| e["tenant_id"] == b.as_str()));
+
+    // Another tenant's URL is not found.
+    member_a
+        .get("/api/v1/tenants/tenant-b/audit")
+        .await
+        .expect_problem(404);
+    // B's targets and B's cursors reach nothing of B through A.
+    let b_target = b_events[0]["target_id"].as_str().unwrap();
+    let page = member_a
+        .get(&format!(
+            "/api/v1/tenants/tenant-a/audit?target_id={b_target}"
+        ))
+        .await
+        .expect_status(200);
+    assert_eq!(page["items"], json!([]));
+    let b_page = member_b
+        .get("/api/v1/tenants/tenant-b/audit?limit=1")
+        .await
+        .expect_status(200);
+    let cursor = b_page["next_cursor"].as_str().unwrap();
+    let page = member_a
+        .get(&format!("/api/v1/tenants/tenant-a/audit?cursor={cursor}"))
+        .await
+        .expect_status(200);
+    for e in page["items"].as_array().unwrap() {
+        assert_eq!(e["tenant_id"], a.as_str());
+    }
+    let page = member_a
+        .get("/api/v1/tenants/tenant-a/audit?action=projects.create&limit=200")
+        .await
+        .expect_status(200);
+    assert_eq!(page["items"].as_array().unwrap().len(), 3);
+
+    // Tenant principals cannot use the platform view.
+    member_a.get("/api/v1/audit").await.expect_problem(403);
+
+    // A platform auditor sees both, and narrows to one explicitly.
+    let auditor = app.platform_member("platform_auditor").await;
+    let all = auditor.collect("/api/v1/audit", 50).await;
+    for t in [&a, &b] {
+        assert!(all.iter().any(|e| e["tenant_id"] == t.as_str()));
+    }
+    assert!(all.iter().any(|e| e["tenant_id"].is_null()));
+    let only_b = auditor
+        .collect(&format!("/api/v1/audit?tenant_id={b}"), 50)
+        .await;
+    assert_eq!(only_b.len(), b_events.len());
+}
+
+/// Rewrites a chain as a superuser could: moves its first `n` events back
+/// by `days` and recomputes every hash and the head, so the result is a
+/// consistent chain of old events.
+async fn age_events(app: &TestApp, tenant: &str, n: i64, days: i64) {
+    let mut conn = app.db.connect().await;
+    superuser(
+        app,
+        &format!("UPDATE audit_events SET created_at = created_at - interval '{days} days' WHERE tenant_id = '{tenant}' AND seq <= {n}"),
+    )
+    .await;
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT id, tenant_id, seq, created_at, actor_type, actor_id, action, target_type, target_id,
+             before, after, request_id, source_ip, user_agent
+         FROM audit_events WHERE tenant_id = '{tenant}' ORDER BY seq"
+    )))
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    let mut prev = GENESIS;
+    for r in rows {
+        let record = AuditRecord {
+            id: r.get("id"),
+            tenant_id: r.get("tenant_id"),
+            seq: r.get("seq"),
+            created_at: r.get("created_at"),
+            actor_type: r.get("actor_type"),
+            actor_id: r.get("actor_id"),
+            action: r.get("action"),
+            target_type: r.get("target_type"),
+            target_id: r.get("target_id"),
+            before: r.get("before"),
+            after: r.get("after"),
+            request_id: r.get("request_id"),
+            source_ip: r.get("source_ip"),
+            user_agent: r.get("user_agent"),
+        };
+        let hash = record.hash(&prev);
+        sqlx::query("UPDATE audit_events SET prev_hash = $2, hash = $3 WHERE id = $1")
+            .bind(record.id)
+            .bind(prev.as_slice())
+            .bind(hash.as_slice())
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        sqlx::query("UPDATE audit_heads SET hash = $2 WHERE tenant_id = $1")
+            .bind(record.tenant_id)
+            .bind(hash.as_slice())
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        prev = hash;
+    }
+}
+
+#[tokio::test]
+async fn retention_removes_old_events_and_the_rest_verifies_from_its_checkpoint() {
+    let app = TestApp::spawn().await;
+    let tenant = tenant_with_events(&app, "acme", 6).await;
+    age_events(&app, &tenant, 4, 40).await;
+    let admin = app.admin();
+    assert_eq!(verification(&app, "acme").await["valid"], true);
+    assert_eq!(
+        admin
+            .get("/api/v1/tenants/acme/audit/retention")
+            .await
+            .expect_status(200)["retention_days"],
+        30
+    );
+    let run = admin
+        .post("/api/v1/tenants/acme/audit/retention/apply", json!(null))
+        .await
+        .expect_status(200);
+    assert_eq!(run["removed"], 4, "{run}");
+    assert_eq!(run["checkpoint"]["seq"], 4);
+    assert_eq!(run["checkpoint"]["reason"], "retention");
+
+    let events = admin.collect("/api/v1/tenants/acme/audit", 50).await;
+    let mut seqs: Vec<i64> = events.iter().map(|e| e["seq"].as_i64().unwrap()).collect();
+    seqs.sort();
+    // 5 and 6 stay; 7 records the retention run.
+    assert_eq!(seqs, [5, 6, 7]);
+    let retention = events.iter().find(|e| e["seq"] == 7).unwrap();
+    assert_eq!(retention["action"], "audit_retention.apply");
+    assert_eq!(retention["after"]["removed"], 4);
+
+    let report = verification(&app, "acme").await;
+    assert_eq!(report["valid"], true, "{report}");
+    assert_eq!(report["anchor"]["seq"], 4);
+    assert_eq!(report["checked"], 3);
+
+    // Nothing is old enough now: a second run removes nothing.
+    let run = admin
+        .post("/api/v1/tenants/acme/audit/retention/apply", json!(null))
+        .await
+        .expect_status(200);
+    assert_eq!(run["removed"], 0);
+    assert_eq!(verification(&app, "acme").await["valid"], true);
+
+    // Tampering after retention is still caught.
+    superuser(
+        &app,
+        &format!("DELETE FROM audit_events WHERE tenant_id = '{tenant}' AND seq = 5"),
+    )
+    .await;
+    assert_eq!(verification(&app, "acme").await["broken"]["seq"], 5);
+}
+
+#[tokio::test]
+async fn housekeeping_checkpoints_moved_chains_and_applies_retention() {
+    let app = TestApp::spawn().await;
+    let tenant = tenant_with_events(&app, "acme", 3).await;
+    age_events(&app, &tenant, 2, 31).await;
+    let signer = ditto_testkit::audit_signer();
+    let (checkpoints, removed) = app.store.audit_housekeeping(&signer).await.unwrap();
+    // The platform chain and acme's moved.
+    assert_eq!(checkpoints, 2);
+    assert_eq!(removed, 2);
+    assert_eq!(verification(&app, "acme").await["valid"], true);
+    let (checkpoints, removed) = app.store.audit_housekeeping(&signer).await.unwrap();
+    // Only acme's retention event is new.
+    assert_eq!((checkpoints, removed), (1, 0));
+}
+
+#[tokio::test]
+async fn exports_stream_every_event_and_verify_offline() {
+    let app = TestApp::spawn().await;
+    tenant_with_events(&app, "acme", 4).await;
+    let admin = app.admin();
+    let checkpoint = admin
+        .post("/api/v1/tenants/acme/audit/checkpoints", json!(null))
+        .await
+        .expect_status(201);
+    assert_eq!(checkpoint["seq"], 4);
+    let key = admin
+        .get("/api/v1/audit/signing-key")
+        .await
+        .expect_status(200);
+    assert_eq!(key["algorithm"], "ed25519");
+    let public_key = key["public_key"].as_str().unwrap();
+
+    let resp = admin.get("/api/v1/tenants/acme/audit/export").await;
+    assert_eq!(resp.status, 200);
+    assert_eq!(resp.headers["content-type"], "application/x-ndjson");
+    let mut lines = resp.text.lines();
+    let head: Value = serde_json::from_str(lines.next().unwrap()).unwrap();
+    assert_eq!(head["public_key"], public_key);
+    let events: Vec<Value> = lines.map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(events.len(), 5, "4 projects and the checkpoint");
+
+    // Offline: the chain from the genesis, and the checkpoint's signature.
+    let mut walk = ChainWalk::from(0, GENESIS);
+    for e in &events {
+        let link = ChainLink {
+            record: AuditRecord {
+                id: e["id"].as_str().unwrap().parse().unwrap(),
+                tenant_id: e["tenant_id"].as_str().map(|t| t.parse().unwrap()),
+                seq: e["seq"].as_i64().unwrap(),
+                created_at: e["created_at"].as_str().unwrap().parse().unwrap(),
+                actor_type: e["actor_type"].as_str().unwrap().into(),
+                actor_id: e["actor_id"].as_str().map(|t| t.parse().unwrap()),
+                action: e["action"].as_str().unwrap().into(),
+                target_type: e["target_type"].as_str().unwrap().into(),
+                target_id: e["target_id"].as_str().map(Into::into),
+                before: Some(e["before"].clone()).filter(|v| !v.is_null()),
+                after: Some(e["after"].clone()).filter(|v| !v.is_null()),
+                request_id: e["request_id"].as_str().map(Into::into),
+                source_ip: e["source_ip"].as_str().map(Into::into),
+                user_agent: e["user_agent"].as_str().map(Into::into),
+            },
+            prev_hash: hex::decode(e["prev_hash"].as_str().unwrap()).unwrap(),
+            hash: hex::decode(e["hash"].as_str().unwrap()).unwrap(),
+        };
+        walk.step(&link).unwrap();
+    }
+    let cp = &head["checkpoint"];
+    let cp_hash = hex::decode(cp["hash"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        cp_hash,
+        events[3]["hash"]
+            .as_str()
+            .map(|h| hex::decode(h).unwrap())
+            .unwrap()
+    );
+    let message = checkpoint_message(
+        Some(cp["tenant_id"].as_str().unwrap().parse().unwrap()),
+        cp["seq"].as_i64().unwrap(),
+        &cp_hash,
+        cp["created_at"].as_str().unwrap().parse().unwrap(),
+    );
+    let signature = base64_decode(cp["signature"].as_str().unwrap());
+    assert!(verify_signature(public_key, &message, &signature));
+
+    let csv = admin
+        .get("/api/v1/tenants/acme/audit/export?format=csv")
+        .await;
+    assert_eq!(csv.status, 200);
+    assert_eq!(csv.headers["content-type"], "text/csv");
+    assert!(csv.headers.contains_key("x-ditto-audit-checkpoint"));
+    let rows: Vec<&str> = csv.text.lines().collect();
+    assert!(rows[0].starts_with("id,tenant_id,seq,"));
+    // One row per event; JSON images are quoted, so count by record start.
+    assert_eq!(
+        rows.iter()
+            .filter(|r| r.len() > 36 && r.as_bytes()[8] == b'-' && r.contains(",service_account,"))
+            .count(),
+        5
+    );
+
+    // Exporting needs `audit:export`: a viewer may not.
+    let viewer = app.tenant_member_as("acme", "viewer").await;
+    viewer
+        .get("/api/v1/tenants/acme/audit/export")
+        .await
+        .expect_problem(403);
+}
+
+fn base64_decode(s: &str) -> Vec<u8> {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.decode(s).unwrap()
+}

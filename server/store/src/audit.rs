@@ -1,0 +1,959 @@
+//! The audit trail. Every mutating repository method ends its transaction
+//! with [`record`]: the event joins its chain in the same transaction as the
+//! change, so a rolled-back change leaves no event and a committed one
+//! always has one. Sequence numbers come from the chain's head row, locked
+//! until commit, so concurrent writers get 1, 2, 3, … without gaps.
+//!
+//! Who acted comes from the scope; the request's id, source address and
+//! user agent from [`with_request`], which the admin API wraps around each
+//! request.
+
+use std::future::Future;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use chrono::{DateTime, Utc};
+use ditto_core::audit::{
+    AuditRecord, AuditSigner, BrokenLink, ChainLink, ChainWalk, GENESIS, checkpoint_message,
+    redact, verify_signature,
+};
+use ditto_core::{Actor, Error, PlatformScope, Result, TenantScope};
+use ditto_types::TenantId;
+use ditto_types::api::{
+    AuditBrokenLink, AuditCheckpoint, AuditEvent, AuditEventPage, AuditFilter, AuditRetentionRun,
+    AuditVerification, PageParams, PlatformAuditFilter,
+};
+use futures_util::{Stream, StreamExt, TryStreamExt};
+use serde_json::Value;
+use sqlx::{FromRow, Postgres, QueryBuilder};
+use uuid::Uuid;
+
+use crate::page::{BY_CREATION, Keyset};
+use crate::tx::Tx;
+use crate::{Store, error::db};
+
+/// Where a request came from, recorded with each event it causes.
+#[derive(Clone, Debug, Default)]
+pub struct RequestMeta {
+    pub request_id: Option<String>,
+    pub source_ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+tokio::task_local! {
+    static REQUEST: RequestMeta;
+}
+
+/// Runs `f` with `meta` as the request every event it records came from.
+pub async fn with_request<F: Future>(meta: RequestMeta, f: F) -> F::Output {
+    REQUEST.scope(meta, f).await
+}
+
+fn current_request() -> RequestMeta {
+    REQUEST.try_with(Clone::clone).unwrap_or_default()
+}
+
+/// One change, as its repository method describes it.
+pub(crate) struct Change {
+    /// `<resource>.<verb>`, e.g. `budgets.create`.
+    pub action: String,
+    pub target_type: String,
+    pub target_id: Option<String>,
+    pub before: Option<Value>,
+    pub after: Option<Value>,
+}
+
+impl Change {
+    pub(crate) fn new(action: impl Into<String>, target_type: impl Into<String>) -> Self {
+        Self {
+            action: action.into(),
+            target_type: target_type.into(),
+            target_id: None,
+            before: None,
+            after: None,
+        }
+    }
+
+    pub(crate) fn target(mut self, id: impl ToString) -> Self {
+        self.target_id = Some(id.to_string());
+        self
+    }
+
+    pub(crate) fn before(mut self, image: Option<Value>) -> Self {
+        self.before = image;
+        self
+    }
+
+    pub(crate) fn after(mut self, image: Option<Value>) -> Self {
+        self.after = image;
+        self
+    }
+}
+
+fn actor_columns(actor: Option<Actor>) -> (&'static str, Option<Uuid>) {
+    match actor {
+        Some(Actor::ServiceAccount(id)) => ("service_account", Some(id.0)),
+        Some(Actor::User(id)) => ("user", Some(id.0)),
+        None => ("system", None),
+    }
+}
+
+/// Records a change in the scope's tenant chain. Call it last before commit:
+/// the chain head stays locked until then.
+pub(crate) async fn record(tx: &mut Tx, scope: &TenantScope, change: Change) -> Result<()> {
+    append(tx, Some(scope.tenant_id().0), Some(scope.actor()), change).await
+}
+
+/// Records a platform-level change in the platform chain.
+pub(crate) async fn record_platform(
+    tx: &mut Tx,
+    scope: &PlatformScope,
+    change: Change,
+) -> Result<()> {
+    append(tx, None, Some(scope.actor()), change).await
+}
+
+/// Appends an event to a chain (`tenant` `None`: the platform chain).
+async fn append(
+    tx: &mut Tx,
+    tenant: Option<Uuid>,
+    actor: Option<Actor>,
+    mut change: Change,
+) -> Result<()> {
+    // Locks the head until commit; creates it on a chain's first event.
+    let (seq, prev): (i64, Vec<u8>) = sqlx::query_as(
+        "INSERT INTO audit_heads AS h (tenant_id) VALUES ($1)
+         ON CONFLICT (tenant_id) DO UPDATE SET seq = h.seq
+         RETURNING seq, hash",
+    )
+    .bind(tenant)
+    .fetch_one(&mut **tx)
+    .await
+    .map_err(db)?;
+    let prev = hash32(&prev)?;
+    for image in [&mut change.before, &mut change.after]
+        .into_iter()
+        .flatten()
+    {
+        redact(image);
+    }
+    let request = current_request();
+    let (actor_type, actor_id) = actor_columns(actor);
+    let record = AuditRecord {
+        id: Uuid::now_v7(),
+        tenant_id: tenant,
+        seq: seq + 1,
+        created_at: micros(Utc::now()),
+        actor_type: actor_type.to_owned(),
+        actor_id,
+        action: change.action,
+        target_type: change.target_type,
+        target_id: change.target_id,
+        before: change.before,
+        after: change.after,
+        request_id: request.request_id.filter(|r| !r.is_empty()),
+        source_ip: request.source_ip,
+        user_agent: request.user_agent.map(|ua| ua.chars().take(512).collect()),
+    };
+    let hash = record.hash(&prev);
+    sqlx::query(
+        "INSERT INTO audit_events (id, tenant_id, seq, prev_hash, hash, created_at, actor_type,
+             actor_id, action, target_type, target_id, before, after, request_id, source_ip, user_agent)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+    )
+    .bind(record.id)
+    .bind(record.tenant_id)
+    .bind(record.seq)
+    .bind(prev.as_slice())
+    .bind(hash.as_slice())
+    .bind(record.created_at)
+    .bind(&record.actor_type)
+    .bind(record.actor_id)
+    .bind(&record.action)
+    .bind(&record.target_type)
+    .bind(&record.target_id)
+    .bind(&record.before)
+    .bind(&record.after)
+    .bind(&record.request_id)
+    .bind(&record.source_ip)
+    .bind(&record.user_agent)
+    .execute(&mut **tx)
+    .await
+    .map_err(db)?;
+    sqlx::query(
+        "UPDATE audit_heads SET seq = $2, hash = $3 WHERE tenant_id IS NOT DISTINCT FROM $1",
+    )
+    .bind(tenant)
+    .bind(record.seq)
+    .bind(hash.as_slice())
+    .execute(&mut **tx)
+    .await
+    .map_err(db)?;
+    Ok(())
+}
+
+/// Postgres keeps microseconds; the hashed time must be the stored one.
+fn micros(t: DateTime<Utc>) -> DateTime<Utc> {
+    DateTime::from_timestamp_micros(t.timestamp_micros()).unwrap_or(t)
+}
+
+fn hash32(bytes: &[u8]) -> Result<[u8; 32]> {
+    bytes
+        .try_into()
+        .map_err(|_| Error::Internal("an audit hash is not 32 bytes".into()))
+}
+
+/// A row of `table` as JSON (`None` when there is none), for the before and
+/// after images of a change. Runs in the caller's transaction, so it sees
+/// what row-level security lets the caller see.
+pub(crate) async fn image<T>(
+    tx: &mut Tx,
+    table: &'static str,
+    key: &'static str,
+    value: T,
+) -> Result<Option<Value>>
+where
+    T: for<'q> sqlx::Encode<'q, Postgres> + sqlx::Type<Postgres> + Send,
+{
+    sqlx::query_scalar(sql!("SELECT to_jsonb(t) FROM {table} t WHERE {key} = $1"))
+        .bind(value)
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(db)
+}
+
+/// A row by id.
+pub(crate) async fn image_by_id(
+    tx: &mut Tx,
+    table: &'static str,
+    id: Uuid,
+) -> Result<Option<Value>> {
+    image(tx, table, "id", id).await
+}
+
+const EVENT_COLUMNS: &str = "id, tenant_id, seq, prev_hash, hash, created_at, actor_type, actor_id,
+    action, target_type, target_id, before, after, request_id, source_ip, user_agent";
+
+#[derive(FromRow)]
+struct EventRow {
+    id: Uuid,
+    tenant_id: Option<Uuid>,
+    seq: i64,
+    prev_hash: Vec<u8>,
+    hash: Vec<u8>,
+    created_at: DateTime<Utc>,
+    actor_type: String,
+    actor_id: Option<Uuid>,
+    action: String,
+    target_type: String,
+    target_id: Option<String>,
+    before: Option<Value>,
+    after: Option<Value>,
+    request_id: Option<String>,
+    source_ip: Option<String>,
+    user_agent: Option<String>,
+}
+
+impl EventRow {
+    fn link(self) -> ChainLink {
+        ChainLink {
+            record: AuditRecord {
+                id: self.id,
+                tenant_id: self.tenant_id,
+                seq: self.seq,
+                created_at: self.created_at,
+                actor_type: self.actor_type,
+                actor_id: self.actor_id,
+                action: self.action,
+                target_type: self.target_type,
+                target_id: self.target_id,
+                before: self.before,
+                after: self.after,
+                request_id: self.request_id,
+                source_ip: self.source_ip,
+                user_agent: self.user_agent,
+            },
+            prev_hash: self.prev_hash,
+            hash: self.hash,
+        }
+    }
+}
+
+impl From<EventRow> for AuditEvent {
+    fn from(r: EventRow) -> Self {
+        AuditEvent {
+            id: r.id,
+            tenant_id: r.tenant_id.map(TenantId),
+            seq: r.seq,
+            created_at: r.created_at,
+            actor_type: r.actor_type,
+            actor_id: r.actor_id,
+            action: r.action,
+            target_type: r.target_type,
+            target_id: r.target_id,
+            before: r.before,
+            after: r.after,
+            request_id: r.request_id,
+            source_ip: r.source_ip,
+            user_agent: r.user_agent,
+            prev_hash: hex::encode(&r.prev_hash),
+            hash: hex::encode(&r.hash),
+        }
+    }
+}
+
+const CHECKPOINT_COLUMNS: &str = "id, tenant_id, seq, hash, created_at, reason, key_id, signature";
+
+#[derive(FromRow)]
+struct CheckpointRow {
+    id: Uuid,
+    tenant_id: Option<Uuid>,
+    seq: i64,
+    hash: Vec<u8>,
+    created_at: DateTime<Utc>,
+    reason: String,
+    key_id: String,
+    signature: Vec<u8>,
+}
+
+impl CheckpointRow {
+    fn signature_holds(&self, public_key: &str) -> bool {
+        let message = checkpoint_message(self.tenant_id, self.seq, &self.hash, self.created_at);
+        verify_signature(public_key, &message, &self.signature)
+    }
+}
+
+impl From<CheckpointRow> for AuditCheckpoint {
+    fn from(r: CheckpointRow) -> Self {
+        AuditCheckpoint {
+            id: r.id,
+            tenant_id: r.tenant_id.map(TenantId),
+            seq: r.seq,
+            hash: hex::encode(&r.hash),
+            created_at: r.created_at,
+            reason: r.reason,
+            key_id: r.key_id,
+            signature: STANDARD.encode(&r.signature),
+        }
+    }
+}
+
+fn push_filter(qb: &mut QueryBuilder<Postgres>, f: &AuditFilter) {
+    if let Some(actor) = f.actor_id {
+        qb.push(" AND actor_id = ").push_bind(actor);
+    }
+    if let Some(action) = &f.action {
+        qb.push(" AND action = ").push_bind(action.clone());
+    }
+    if let Some(t) = &f.target_type {
+        qb.push(" AND target_type = ").push_bind(t.clone());
+    }
+    if let Some(t) = &f.target_id {
+        qb.push(" AND target_id = ").push_bind(t.clone());
+    }
+    if let Some(since) = f.since {
+        qb.push(" AND created_at >= ").push_bind(since);
+    }
+    if let Some(until) = f.until {
+        qb.push(" AND created_at < ").push_bind(until);
+    }
+}
+
+fn check_filter(f: &AuditFilter) -> Result<()> {
+    for (field, value) in [
+        ("action", &f.action),
+        ("target_type", &f.target_type),
+        ("target_id", &f.target_id),
+    ] {
+        if value
+            .as_ref()
+            .is_some_and(|v| v.is_empty() || v.len() > 200)
+        {
+            return Err(Error::invalid(
+                field,
+                "invalid_length",
+                "must be 1–200 characters",
+            ));
+        }
+    }
+    if let (Some(since), Some(until)) = (f.since, f.until)
+        && since > until
+    {
+        return Err(Error::invalid(
+            "until",
+            "invalid_range",
+            "must not be before `since`",
+        ));
+    }
+    Ok(())
+}
+
+/// The anchor a chain walk starts from and the stored head it must reach.
+struct Anchor {
+    checkpoint: Option<CheckpointRow>,
+}
+
+impl Store {
+    /// A page of the scope's tenant's events, newest first. The tenant
+    /// restriction is row-level security inside the query, so filters and
+    /// cursors can only ever reach this tenant's rows.
+    pub async fn list_audit_events(
+        &self,
+        scope: &TenantScope,
+        filter: &AuditFilter,
+        page: &PageParams,
+    ) -> Result<AuditEventPage> {
+        check_filter(filter)?;
+        let keyset = Keyset::parse(page, &[BY_CREATION])?;
+        let mut qb = QueryBuilder::new(format!(
+            "SELECT {EVENT_COLUMNS} FROM audit_events WHERE tenant_id = ditto_current_tenant()"
+        ));
+        push_filter(&mut qb, filter);
+        keyset.push_after(&mut qb);
+        keyset.push_order_limit(&mut qb);
+        let mut tx = self.tenant_tx(scope).await?;
+        let rows: Vec<EventRow> = qb.build_query_as().fetch_all(&mut *tx).await.map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        let (rows, next_cursor) = keyset.finish(rows, |r, _| (r.id, None));
+        Ok(AuditEventPage {
+            items: rows.into_iter().map(Into::into).collect(),
+            next_cursor,
+        })
+    }
+
+    /// A page of events across tenants and the platform chain, newest first.
+    pub async fn list_platform_audit_events(
+        &self,
+        scope: &PlatformScope,
+        chains: &PlatformAuditFilter,
+        filter: &AuditFilter,
+        page: &PageParams,
+    ) -> Result<AuditEventPage> {
+        check_filter(filter)?;
+        let keyset = Keyset::parse(page, &[BY_CREATION])?;
+        let mut qb = QueryBuilder::new(format!(
+            "SELECT {EVENT_COLUMNS} FROM audit_events WHERE true"
+        ));
+        if chains.platform_only {
+            qb.push(" AND tenant_id IS NULL");
+        } else if let Some(t) = chains.tenant_id {
+            qb.push(" AND tenant_id = ").push_bind(t.0);
+        }
+        push_filter(&mut qb, filter);
+        keyset.push_after(&mut qb);
+        keyset.push_order_limit(&mut qb);
+        let mut tx = self.platform_tx(scope).await?;
+        let rows: Vec<EventRow> = qb.build_query_as().fetch_all(&mut *tx).await.map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        let (rows, next_cursor) = keyset.finish(rows, |r, _| (r.id, None));
+        Ok(AuditEventPage {
+            items: rows.into_iter().map(Into::into).collect(),
+            next_cursor,
+        })
+    }
+
+    /// Signs and stores a checkpoint of the tenant's chain at its head, then
+    /// records that it did.
+    pub async fn create_audit_checkpoint(
+        &self,
+        scope: &TenantScope,
+        signer: &AuditSigner,
+    ) -> Result<AuditCheckpoint> {
+        let mut tx = self.tenant_tx(scope).await?;
+        let checkpoint: AuditCheckpoint =
+            checkpoint(&mut tx, Some(scope.tenant_id().0), signer, "on_demand")
+                .await?
+                .into();
+        // The API's form: the hash in hex and the signature in base64.
+        let after = serde_json::to_value(&checkpoint).ok();
+        record(
+            &mut tx,
+            scope,
+            Change::new("audit_checkpoints.create", "audit_checkpoint")
+                .target(checkpoint.id)
+                .after(after),
+        )
+        .await?;
+        tx.commit().await.map_err(db)?;
+        Ok(checkpoint)
+    }
+
+    pub async fn list_audit_checkpoints(
+        &self,
+        scope: &TenantScope,
+    ) -> Result<Vec<AuditCheckpoint>> {
+        let mut tx = self.tenant_tx(scope).await?;
+        let rows: Vec<CheckpointRow> = sqlx::query_as(sql!(
+            "SELECT {CHECKPOINT_COLUMNS} FROM audit_checkpoints
+             WHERE tenant_id = ditto_current_tenant() ORDER BY seq DESC, created_at DESC LIMIT 100"
+        ))
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok(rows.into_iter().map(Into::into).collect())
+    }
+
+    /// Checks the tenant's chain from its anchor (the genesis, or the
+    /// checkpoint just before the oldest kept event) to its head.
+    pub async fn verify_audit_chain(
+        &self,
+        scope: &TenantScope,
+        public_key: &str,
+    ) -> Result<AuditVerification> {
+        let mut tx = self.tenant_tx(scope).await?;
+        let out = walk(&mut tx, Some(scope.tenant_id().0), public_key).await;
+        tx.commit().await.map_err(db)?;
+        out
+    }
+
+    /// Checks the platform chain.
+    pub async fn verify_platform_audit_chain(
+        &self,
+        scope: &PlatformScope,
+        public_key: &str,
+    ) -> Result<AuditVerification> {
+        let mut tx = self.platform_tx(scope).await?;
+        let out = walk(&mut tx, None, public_key).await;
+        tx.commit().await.map_err(db)?;
+        out
+    }
+
+    /// How long the tenant's events are kept, in days.
+    pub async fn audit_retention(&self, scope: &TenantScope) -> Result<u32> {
+        let mut tx = self.tenant_tx(scope).await?;
+        let days: Option<i32> = sqlx::query_scalar(
+            "SELECT retention_days FROM audit_heads WHERE tenant_id = ditto_current_tenant()",
+        )
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok(days.unwrap_or(30) as u32)
+    }
+
+    pub async fn set_audit_retention(&self, scope: &TenantScope, days: u32) -> Result<u32> {
+        let mut tx = self.tenant_tx(scope).await?;
+        let before: Option<i32> = sqlx::query_scalar(
+            "SELECT retention_days FROM audit_heads WHERE tenant_id = ditto_current_tenant()",
+        )
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db)?;
+        sqlx::query(
+            "INSERT INTO audit_heads (tenant_id, retention_days) VALUES (ditto_current_tenant(), $1)
+             ON CONFLICT (tenant_id) DO UPDATE SET retention_days = EXCLUDED.retention_days",
+        )
+        .bind(days as i32)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        record(
+            &mut tx,
+            scope,
+            Change::new("audit_retention.update", "audit_retention")
+                .target(scope.tenant_id())
+                .before(Some(
+                    serde_json::json!({ "retention_days": before.unwrap_or(30) }),
+                ))
+                .after(Some(serde_json::json!({ "retention_days": days }))),
+        )
+        .await?;
+        tx.commit().await.map_err(db)?;
+        Ok(days)
+    }
+
+    /// Removes the tenant's events past its retention period: first a signed
+    /// `retention` checkpoint at the last event to go (so the rest still
+    /// verifies from it), then the events, then an event saying so, all in
+    /// one transaction. Removal itself is `ditto_audit_prune`, the one path
+    /// by which the database lets audit rows go.
+    pub async fn apply_audit_retention(
+        &self,
+        scope: &TenantScope,
+        signer: &AuditSigner,
+    ) -> Result<AuditRetentionRun> {
+        // The platform role calls the prune function; the event goes to the
+        // tenant's chain.
+        let mut tx = self.unscoped_platform_tx().await?;
+        let run = retain(&mut tx, scope.tenant_id().0, Some(scope.actor()), signer).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(run)
+    }
+
+    /// Background work of `ditto serve`: checkpoints every chain that moved
+    /// since its last checkpoint, and applies every tenant's retention.
+    /// Returns how many checkpoints were written and events removed.
+    pub async fn audit_housekeeping(&self, signer: &AuditSigner) -> Result<(u64, u64)> {
+        let mut tx = self.unscoped_platform_tx().await?;
+        let moved: Vec<(Option<Uuid>,)> = sqlx::query_as(
+            "SELECT h.tenant_id FROM audit_heads h
+             WHERE h.seq > COALESCE((SELECT max(c.seq) FROM audit_checkpoints c
+                                     WHERE c.tenant_id IS NOT DISTINCT FROM h.tenant_id), -1)",
+        )
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        let mut written = 0;
+        for (tenant,) in moved {
+            let mut tx = self.unscoped_platform_tx().await?;
+            checkpoint(&mut tx, tenant, signer, "periodic").await?;
+            tx.commit().await.map_err(db)?;
+            written += 1;
+        }
+        let mut tx = self.unscoped_platform_tx().await?;
+        let due: Vec<(Uuid,)> = sqlx::query_as(
+            "SELECT h.tenant_id FROM audit_heads h
+             WHERE h.tenant_id IS NOT NULL AND EXISTS (
+                 SELECT 1 FROM audit_events e WHERE e.tenant_id = h.tenant_id
+                   AND e.created_at < now() - make_interval(days => h.retention_days))",
+        )
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        let mut removed = 0;
+        for (tenant,) in due {
+            let mut tx = self.unscoped_platform_tx().await?;
+            removed += retain(&mut tx, tenant, None, signer).await?.removed;
+            tx.commit().await.map_err(db)?;
+        }
+        Ok((written, removed))
+    }
+
+    /// Checks a tenant's chain for the operator CLI (`ditto audit verify`),
+    /// which holds the database credentials and so no scope.
+    pub async fn operator_verify_audit_chain(
+        &self,
+        tenant_slug: &str,
+        public_key: &str,
+    ) -> Result<AuditVerification> {
+        let tenant = self.resolve_tenant(tenant_slug).await?;
+        let mut tx = self.unscoped_platform_tx().await?;
+        let out = walk(&mut tx, Some(tenant.id.0), public_key).await;
+        tx.commit().await.map_err(db)?;
+        out
+    }
+
+    /// The tenant's kept events in sequence order, as a stream read from a
+    /// cursor (constant memory), with the latest checkpoint. The stream owns
+    /// its transaction.
+    pub async fn export_audit_events(
+        &self,
+        scope: &TenantScope,
+    ) -> Result<(
+        Option<AuditCheckpoint>,
+        impl Stream<Item = Result<AuditEvent>> + Send + 'static,
+    )> {
+        let mut tx = self.tenant_tx(scope).await?;
+        let checkpoint: Option<CheckpointRow> = sqlx::query_as(sql!(
+            "SELECT {CHECKPOINT_COLUMNS} FROM audit_checkpoints
+             WHERE tenant_id = ditto_current_tenant() ORDER BY seq DESC, created_at DESC LIMIT 1"
+        ))
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db)?;
+        let stream = event_stream(tx);
+        Ok((checkpoint.map(Into::into), stream))
+    }
+}
+
+/// Rows an export reads at a time.
+const EXPORT_BATCH: usize = 500;
+
+struct ExportState {
+    tx: Tx,
+    after: i64,
+    buffered: std::vec::IntoIter<EventRow>,
+    exhausted: bool,
+}
+
+/// Streams the current tenant's events in sequence order, a batch at a time
+/// (memory stays bounded by the batch); the transaction lives as long as
+/// the stream, so the export reads one snapshot.
+fn event_stream(tx: Tx) -> impl Stream<Item = Result<AuditEvent>> + Send + 'static {
+    let state = ExportState {
+        tx,
+        after: 0,
+        buffered: Vec::new().into_iter(),
+        exhausted: false,
+    };
+    futures_util::stream::unfold(state, |mut st| async move {
+        if st.buffered.len() == 0 && !st.exhausted {
+            let rows = sqlx::query_as::<_, EventRow>(sql!(
+                "SELECT {EVENT_COLUMNS} FROM audit_events
+                 WHERE tenant_id = ditto_current_tenant() AND seq > $1 ORDER BY seq LIMIT $2"
+            ))
+            .bind(st.after)
+            .bind(EXPORT_BATCH as i64)
+            .fetch_all(&mut *st.tx)
+            .await;
+            match rows {
+                Ok(rows) => {
+                    st.exhausted = rows.len() < EXPORT_BATCH;
+                    st.buffered = rows.into_iter();
+                }
+                Err(e) => {
+                    st.exhausted = true;
+                    return Some((Err(db(e)), st));
+                }
+            }
+        }
+        match st.buffered.next() {
+            Some(row) => {
+                st.after = row.seq;
+                Some((Ok(row.into()), st))
+            }
+            None => {
+                let _ = st.tx.commit().await;
+                None
+            }
+        }
+    })
+}
+
+/// Signs the chain's head and stores the checkpoint.
+async fn checkpoint(
+    tx: &mut Tx,
+    tenant: Option<Uuid>,
+    signer: &AuditSigner,
+    reason: &str,
+) -> Result<CheckpointRow> {
+    let head: Option<(i64, Vec<u8>)> = sqlx::query_as(
+        "SELECT seq, hash FROM audit_heads WHERE tenant_id IS NOT DISTINCT FROM $1 FOR UPDATE",
+    )
+    .bind(tenant)
+    .fetch_optional(&mut **tx)
+    .await
+    .map_err(db)?;
+    let (seq, hash) = head.unwrap_or((0, GENESIS.to_vec()));
+    sign_and_store(tx, tenant, seq, hash, signer, reason).await
+}
+
+async fn sign_and_store(
+    tx: &mut Tx,
+    tenant: Option<Uuid>,
+    seq: i64,
+    hash: Vec<u8>,
+    signer: &AuditSigner,
+    reason: &str,
+) -> Result<CheckpointRow> {
+    let created_at = micros(Utc::now());
+    let signature = signer.sign(&checkpoint_message(tenant, seq, &hash, created_at));
+    sqlx::query_as(sql!(
+        "INSERT INTO audit_checkpoints (id, tenant_id, seq, hash, created_at, reason, key_id, signature)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {CHECKPOINT_COLUMNS}"
+    ))
+    .bind(Uuid::now_v7())
+    .bind(tenant)
+    .bind(seq)
+    .bind(hash)
+    .bind(created_at)
+    .bind(reason)
+    .bind(signer.key_id())
+    .bind(signature.as_slice())
+    .fetch_one(&mut **tx)
+    .await
+    .map_err(db)
+}
+
+/// The retention path, in a platform transaction.
+async fn retain(
+    tx: &mut Tx,
+    tenant: Uuid,
+    actor: Option<Actor>,
+    signer: &AuditSigner,
+) -> Result<AuditRetentionRun> {
+    // The head first: no event joins the chain while it is cut.
+    sqlx::query("SELECT 1 FROM audit_heads WHERE tenant_id = $1 FOR UPDATE")
+        .bind(tenant)
+        .execute(&mut **tx)
+        .await
+        .map_err(db)?;
+    let last: Option<(i64, Vec<u8>, i32)> = sqlx::query_as(
+        "SELECT e.seq, e.hash, h.retention_days FROM audit_events e
+         JOIN audit_heads h ON h.tenant_id = e.tenant_id
+         WHERE e.tenant_id = $1 AND e.created_at < now() - make_interval(days => h.retention_days)
+         ORDER BY e.seq DESC LIMIT 1",
+    )
+    .bind(tenant)
+    .fetch_optional(&mut **tx)
+    .await
+    .map_err(db)?;
+    let (checkpoint, removed, days) = match last {
+        Some((seq, hash, days)) => {
+            let cp = sign_and_store(tx, Some(tenant), seq, hash, signer, "retention").await?;
+            let removed: i64 = sqlx::query_scalar("SELECT ditto_audit_prune($1, $2)")
+                .bind(tenant)
+                .bind(seq)
+                .fetch_one(&mut **tx)
+                .await
+                .map_err(db)?;
+            (Some(cp), removed, days)
+        }
+        None => (None, 0, 0),
+    };
+    let mut change = Change::new("audit_retention.apply", "audit_retention").target(tenant);
+    change.after = Some(serde_json::json!({
+        "removed": removed,
+        "through_seq": checkpoint.as_ref().map(|c| c.seq),
+        "retention_days": days,
+        "checkpoint_id": checkpoint.as_ref().map(|c| c.id),
+    }));
+    append(tx, Some(tenant), actor, change).await?;
+    Ok(AuditRetentionRun {
+        removed: removed as u64,
+        checkpoint: checkpoint.map(Into::into),
+    })
+}
+
+/// Walks a chain from its anchor to its head and reports the first broken link.
+async fn walk(tx: &mut Tx, chain: Option<Uuid>, public_key: &str) -> Result<AuditVerification> {
+    let first: Option<i64> = sqlx::query_scalar(
+        "SELECT min(seq) FROM audit_events WHERE tenant_id IS NOT DISTINCT FROM $1",
+    )
+    .bind(chain)
+    .fetch_one(&mut **tx)
+    .await
+    .map_err(db)?;
+    // The latest checkpoint at or before the event before the oldest kept one.
+    let anchor = Anchor {
+        checkpoint: match first {
+            Some(first) if first > 1 => sqlx::query_as(sql!(
+                "SELECT {CHECKPOINT_COLUMNS} FROM audit_checkpoints
+                 WHERE tenant_id IS NOT DISTINCT FROM $1 AND seq <= $2
+                 ORDER BY seq DESC, created_at DESC LIMIT 1"
+            ))
+            .bind(chain)
+            .bind(first - 1)
+            .fetch_optional(&mut **tx)
+            .await
+            .map_err(db)?,
+            _ => None,
+        },
+    };
+    let mut report = AuditVerification {
+        valid: false,
+        anchor: None,
+        verified_through: 0,
+        checked: 0,
+        broken: None,
+    };
+    let mut walk = ChainWalk::from(0, GENESIS);
+    if let Some(cp) = &anchor.checkpoint {
+        if !cp.signature_holds(public_key) {
+            report.broken = Some(AuditBrokenLink {
+                seq: cp.seq,
+                reason: "the anchoring checkpoint's signature does not verify".into(),
+            });
+            report.anchor = anchor.checkpoint.map(Into::into);
+            return Ok(report);
+        }
+        walk = ChainWalk::from(cp.seq, hash32(&cp.hash)?);
+    }
+    let mut broken: Option<BrokenLink> = None;
+    {
+        let mut rows = sqlx::query_as::<_, EventRow>(sql!(
+            "SELECT {EVENT_COLUMNS} FROM audit_events
+             WHERE tenant_id IS NOT DISTINCT FROM $1 AND seq > $2 ORDER BY seq"
+        ))
+        .bind(chain)
+        .bind(walk.last_seq())
+        .fetch(&mut **tx)
+        .map_err(db);
+        while let Some(row) = rows.next().await {
+            if let Err(b) = walk.step(&row?.link()) {
+                broken = Some(b);
+                break;
+            }
+        }
+    }
+    if broken.is_none() {
+        let head: Option<(i64, Vec<u8>)> = sqlx::query_as(
+            "SELECT seq, hash FROM audit_heads WHERE tenant_id IS NOT DISTINCT FROM $1",
+        )
+        .bind(chain)
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(db)?;
+        if let Some((seq, hash)) = head
+            && (seq != walk.last_seq() || hash.as_slice() != walk.last_hash())
+        {
+            broken = Some(BrokenLink {
+                seq: walk.last_seq() + 1,
+                reason: format!(
+                    "the chain ends at {} but its head is at {seq}",
+                    walk.last_seq()
+                ),
+            });
+        }
+    }
+    if broken.is_none() {
+        // Every later checkpoint must agree with the event it vouches for.
+        let mismatch: Option<i64> = sqlx::query_scalar(
+            "SELECT c.seq FROM audit_checkpoints c
+             LEFT JOIN audit_events e ON e.tenant_id IS NOT DISTINCT FROM c.tenant_id AND e.seq = c.seq
+             WHERE c.tenant_id IS NOT DISTINCT FROM $1 AND c.seq > $2 AND e.hash IS DISTINCT FROM c.hash
+             ORDER BY c.seq LIMIT 1",
+        )
+        .bind(chain)
+        .bind(anchor.checkpoint.as_ref().map_or(0, |c| c.seq))
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(db)?;
+        if let Some(seq) = mismatch {
+            broken = Some(BrokenLink {
+                seq,
+                reason: "a signed checkpoint vouches for another hash at this sequence".into(),
+            });
+        }
+    }
+    report.valid = broken.is_none();
+    report.verified_through = match &broken {
+        Some(b) => b.seq - 1,
+        None => walk.last_seq(),
+    };
+    report.checked = walk.checked();
+    report.broken = broken.map(|b| AuditBrokenLink {
+        seq: b.seq,
+        reason: b.reason,
+    });
+    report.anchor = anchor.checkpoint.map(Into::into);
+    Ok(report)
+}
+
+/// Records a change to one row (by id) in the scope's chain. `action` is
+/// `<table>.<verb>` (e.g. `api_keys.rotate`); the target type is the table's
+/// name in the singular. `before` was read before the change; the after
+/// image is read now (`None` once deleted).
+pub(crate) async fn record_row(
+    tx: &mut Tx,
+    scope: &TenantScope,
+    action: &'static str,
+    id: Uuid,
+    before: Option<Value>,
+) -> Result<()> {
+    let (table, _) = action
+        .split_once('.')
+        .ok_or_else(|| Error::Internal(format!("`{action}` is not `<table>.<verb>`")))?;
+    record_table_row(tx, scope, action.to_owned(), table, id, before).await
+}
+
+/// [`record_row`] for a table known only at run time.
+pub(crate) async fn record_table_row(
+    tx: &mut Tx,
+    scope: &TenantScope,
+    action: String,
+    table: &'static str,
+    id: Uuid,
+    before: Option<Value>,
+) -> Result<()> {
+    let after = image_by_id(tx, table, id).await?;
+    let target_type = table.strip_suffix('s').unwrap_or(table);
+    let change = Change::new(action, target_type)
+        .target(id)
+        .before(before)
+        .after(after);
+    record(tx, scope, change).await
+}
