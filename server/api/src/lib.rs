@@ -98,6 +98,38 @@ pub fn openapi() -> OpenApi {
     spec
 }
 
+/// The OpenAPI document as pretty JSON, the same bytes every time. utoipa
+/// keeps operation extensions (`x-ditto-scope`, `x-ditto-permission`) in a
+/// hash map, so they come out in any order; here each run of adjacent
+/// one-line `"x-…"` members is sorted.
+pub fn openapi_json() -> String {
+    let text = openapi().to_pretty_json().expect("the spec serializes");
+    let mut out: Vec<String> = Vec::new();
+    let mut run: Vec<&str> = Vec::new();
+    let flush = |run: &mut Vec<&str>, out: &mut Vec<String>| {
+        let Some(last) = run.last() else { return };
+        let trailing_comma = last.ends_with(',');
+        let mut members: Vec<&str> = run.drain(..).map(|l| l.trim_end_matches(',')).collect();
+        members.sort_unstable();
+        let n = members.len();
+        for (i, m) in members.into_iter().enumerate() {
+            let comma = if i + 1 < n || trailing_comma { "," } else { "" };
+            out.push(format!("{m}{comma}"));
+        }
+    };
+    for line in text.lines() {
+        let member = line.trim_start();
+        if member.starts_with("\"x-") && member.trim_end_matches(',').ends_with('"') {
+            run.push(line);
+        } else {
+            flush(&mut run, &mut out);
+            out.push(line.to_owned());
+        }
+    }
+    flush(&mut run, &mut out);
+    out.join("\n")
+}
+
 /// The HTTP application: admin API, spec, API reference and health checks.
 pub fn app(state: AppState) -> Router {
     let (router, mut spec) = api_router().split_for_parts();
