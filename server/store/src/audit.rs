@@ -113,6 +113,12 @@ pub(crate) async fn record_platform(
     append(tx, None, Some(scope.actor()), change).await
 }
 
+/// Records a change made by Ditto itself, not by a caller (e.g. the first
+/// platform administrator, made at start-up), in the platform chain.
+pub(crate) async fn record_system(tx: &mut Tx, change: Change) -> Result<()> {
+    append(tx, None, None, change).await
+}
+
 /// Appends an event to a chain (`tenant` `None`: the platform chain).
 async fn append(
     tx: &mut Tx,

@@ -6,7 +6,7 @@ use ditto_core::{Actor, Grants, PlatformRole, Principal, Result};
 use ditto_types::{AccessTokenId, ServiceAccountId};
 use uuid::Uuid;
 
-use crate::{Store, error::db};
+use crate::{Store, audit, error::db};
 
 /// How long `last_used_at` may lag, so authentication does not write on
 /// every request.
@@ -86,6 +86,7 @@ impl Store {
         .execute(&mut *tx)
         .await
         .map_err(db)?;
+        record_platform_account(&mut tx, "platform_accounts.create", account).await?;
         tx.commit().await.map_err(db)?;
         Ok(account)
     }
@@ -127,7 +128,22 @@ impl Store {
         .execute(&mut *tx)
         .await
         .map_err(db)?;
+        record_platform_account(&mut tx, "platform_accounts.bootstrap", account).await?;
         tx.commit().await.map_err(db)?;
         Ok(true)
     }
+}
+
+/// Records, in the platform chain, a platform account made outside the API
+/// (at first start, or by operators' tooling).
+async fn record_platform_account(
+    tx: &mut crate::tx::Tx,
+    action: &'static str,
+    account: ServiceAccountId,
+) -> Result<()> {
+    let after = audit::image_by_id(tx, "service_accounts", account.0).await?;
+    let change = audit::Change::new(action, "service_account")
+        .target(account)
+        .after(after);
+    audit::record_system(tx, change).await
 }

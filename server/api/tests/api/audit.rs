@@ -883,3 +883,93 @@ fn base64_decode(s: &str) -> Vec<u8> {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.decode(s).unwrap()
 }
+
+#[tokio::test]
+async fn platform_accounts_made_outside_the_api_are_recorded_as_system_changes() {
+    let app = TestApp::spawn().await;
+    app.platform_member("platform_auditor").await;
+    let events = all_events(&app).await;
+    let actions: Vec<_> = events.iter().map(|e| e["action"].clone()).collect();
+    assert_eq!(
+        actions,
+        ["platform_accounts.bootstrap", "platform_accounts.create"]
+    );
+    for e in &events {
+        assert_eq!(e["actor_type"], "system");
+        assert!(e["tenant_id"].is_null());
+        assert!(!e.to_string().contains(ditto_testkit::BOOTSTRAP_TOKEN));
+    }
+    let report = app
+        .admin()
+        .get("/api/v1/audit/verification")
+        .await
+        .expect_status(200);
+    assert_eq!(report["valid"], true, "{report}");
+    assert_eq!(report["checked"], 2);
+}
+
+#[tokio::test]
+async fn filters_narrow_by_actor_target_and_time() {
+    let app = TestApp::spawn().await;
+    app.tenant("acme").await;
+    let admin = app.admin();
+    let member = app.tenant_member("acme").await;
+    let project = member.project("acme", "p").await;
+    member
+        .patch(
+            &format!("/api/v1/tenants/acme/projects/{project}"),
+            json!({"name": "p2"}),
+        )
+        .await
+        .expect_status(200);
+    let all = admin.collect("/api/v1/tenants/acme/audit", 50).await;
+    let mine: Vec<_> = all
+        .iter()
+        .filter(|e| e["target_id"] == project.as_str())
+        .collect();
+    assert_eq!(mine.len(), 2);
+    let actor = mine[0]["actor_id"].as_str().unwrap();
+    let by_actor = admin
+        .collect(&format!("/api/v1/tenants/acme/audit?actor_id={actor}"), 50)
+        .await;
+    assert_eq!(by_actor.len(), 2, "the member's own two changes");
+    let by_target = admin
+        .collect(
+            &format!("/api/v1/tenants/acme/audit?target_type=project&target_id={project}"),
+            50,
+        )
+        .await;
+    assert_eq!(by_target.len(), 2);
+    assert_eq!(by_target[0]["action"], "projects.update");
+    assert_eq!(by_target[0]["before"]["name"], "p");
+    assert_eq!(by_target[0]["after"]["name"], "p2");
+
+    let update_time = by_target[0]["created_at"].as_str().unwrap();
+    let since = admin
+        .collect(
+            &format!(
+                "/api/v1/tenants/acme/audit?since={}",
+                update_time.replace('+', "%2B")
+            ),
+            50,
+        )
+        .await;
+    assert_eq!(since.len(), 1);
+    let until = admin
+        .collect(
+            &format!(
+                "/api/v1/tenants/acme/audit?target_id={project}&until={}",
+                update_time.replace('+', "%2B")
+            ),
+            50,
+        )
+        .await;
+    assert_eq!(until.len(), 1);
+    assert_eq!(until[0]["action"], "projects.create");
+
+    let fields = admin
+        .get("/api/v1/tenants/acme/audit?since=2030-01-01T00:00:00Z&until=2029-01-01T00:00:00Z")
+        .await
+        .invalid_fields();
+    assert_eq!(fields, ["until"]);
+}
