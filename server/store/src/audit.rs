@@ -228,13 +228,40 @@ where
         .map_err(db)
 }
 
-/// A row by id.
+/// Rows that belong to another and change with it: the image of a parent
+/// row carries them under the child table's name, so a route's before and
+/// after show its targets. `(parent table, child table, column naming the
+/// parent, order of the children)`.
+const CHILDREN: &[(&str, &str, &str, &str)] = &[(
+    "routes",
+    "route_targets",
+    "route_id",
+    "c.kind DESC, c.position",
+)];
+
+/// A row by id, with its child rows (see [`CHILDREN`]).
 pub(crate) async fn image_by_id(
     tx: &mut Tx,
     table: &'static str,
     id: Uuid,
 ) -> Result<Option<Value>> {
-    image(tx, table, "id", id).await
+    let Some(mut image) = image(tx, table, "id", id).await? else {
+        return Ok(None);
+    };
+    for (_, child, column, order) in CHILDREN.iter().filter(|(parent, ..)| *parent == table) {
+        let rows: Value = sqlx::query_scalar(sql!(
+            "SELECT COALESCE(jsonb_agg(to_jsonb(c) ORDER BY {order}), '[]')
+             FROM {child} c WHERE c.{column} = $1"
+        ))
+        .bind(id)
+        .fetch_one(&mut **tx)
+        .await
+        .map_err(db)?;
+        if let Value::Object(map) = &mut image {
+            map.insert((*child).to_owned(), rows);
+        }
+    }
+    Ok(Some(image))
 }
 
 const EVENT_COLUMNS: &str = "id, tenant_id, seq, prev_hash, hash, created_at, actor_type, actor_id,

@@ -973,3 +973,52 @@ async fn filters_narrow_by_actor_target_and_time() {
         .invalid_fields();
     assert_eq!(fields, ["until"]);
 }
+
+#[tokio::test]
+async fn a_routes_images_carry_its_targets() {
+    let app = TestApp::spawn().await;
+    app.tenant("acme").await;
+    let admin = app.admin();
+    let backend = |name: &'static str| {
+        let admin = admin.clone();
+        async move {
+            let b = admin
+                .post(
+                    "/api/v1/tenants/acme/backends",
+                    json!({"name": name, "base_url": "http://127.0.0.1:9/v1"}),
+                )
+                .await
+                .expect_status(201);
+            id(&b)
+        }
+    };
+    let (one, two) = (backend("one").await, backend("two").await);
+    let route = admin
+        .post(
+            "/api/v1/tenants/acme/routes",
+            json!({"model": "m", "targets": [{"backend_id": one}]}),
+        )
+        .await
+        .expect_status(201);
+    admin
+        .patch(
+            &format!("/api/v1/tenants/acme/routes/{}", id(&route)),
+            json!({"targets": [{"backend_id": two}]}),
+        )
+        .await
+        .expect_status(200);
+    let page = admin
+        .get("/api/v1/tenants/acme/audit?action=routes.update")
+        .await
+        .expect_status(200);
+    let event = &page["items"][0];
+    assert_eq!(
+        event["before"]["route_targets"][0]["backend_id"],
+        one.as_str()
+    );
+    assert_eq!(
+        event["after"]["route_targets"][0]["backend_id"],
+        two.as_str()
+    );
+    assert_eq!(verification(&app, "acme").await["valid"], true);
+}
