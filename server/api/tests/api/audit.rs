@@ -784,6 +784,11 @@ async fn housekeeping_checkpoints_moved_chains_and_applies_retention() {
     let (checkpoints, removed) = app.store.audit_housekeeping(&signer).await.unwrap();
     // Only acme's retention event is new.
     assert_eq!((checkpoints, removed), (1, 0));
+    // Nothing moved and nothing is old: a run changes nothing.
+    let before = all_events(&app).await.len();
+    let (checkpoints, removed) = app.store.audit_housekeeping(&signer).await.unwrap();
+    assert_eq!((checkpoints, removed), (0, 0));
+    assert_eq!(all_events(&app).await.len(), before);
 }
 
 #[tokio::test]
