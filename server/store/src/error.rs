@@ -128,6 +128,11 @@ pub(crate) fn db(e: sqlx::Error) -> Error {
                     .map_or("conflicts with an existing resource", |(_, m)| m);
                 return Error::Conflict(message.to_owned());
             }
+            Some("23514") if constraint == "role_bindings_last_owner" => {
+                return Error::Conflict(
+                    "this is the tenant's last owner; make someone else owner first".into(),
+                );
+            }
             Some("23503") => {
                 if let Some((_, field, message)) =
                     REFERENCES.iter().find(|(n, ..)| *n == constraint)

@@ -422,3 +422,56 @@ async fn managing_an_account_needs_what_it_holds() {
         .await
         .expect_status(204);
 }
+
+#[tokio::test]
+async fn the_last_owner_does_not_go_with_its_account_or_user() {
+    let app = TestApp::spawn().await;
+    app.tenant("acme").await;
+    let platform = app.admin();
+    let first = account(&platform, "acme", "first").await;
+    platform
+        .post(
+            "/api/v1/tenants/acme/role-bindings",
+            binding("owner", &first),
+        )
+        .await
+        .expect_status(201);
+    let body = platform
+        .delete(&format!("/api/v1/tenants/acme/service-accounts/{first}"))
+        .await
+        .expect_problem(409);
+    assert!(body["detail"].as_str().unwrap().contains("last owner"));
+
+    // A user takes over; then the account may go, and the user may not.
+    let user = platform
+        .post(
+            "/api/v1/tenants/acme/users",
+            json!({"email": "boss@acme.example"}),
+        )
+        .await
+        .expect_status(201)["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    platform
+        .post(
+            "/api/v1/tenants/acme/role-bindings",
+            json!({"role": "owner", "subject_type": "user", "subject_id": user}),
+        )
+        .await
+        .expect_status(201);
+    platform
+        .delete(&format!("/api/v1/tenants/acme/service-accounts/{first}"))
+        .await
+        .expect_status(204);
+    platform
+        .delete(&format!("/api/v1/tenants/acme/users/{user}"))
+        .await
+        .expect_problem(409);
+
+    // The tenant itself can still be deleted, owners and all.
+    platform
+        .delete("/api/v1/tenants/acme")
+        .await
+        .expect_status(204);
+}
