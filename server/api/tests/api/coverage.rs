@@ -308,11 +308,7 @@ async fn no_operation_lets_one_tenant_reach_another() {
         // A PUT of a model price is an upsert: in tenant A it sets A's own
         // price under that name, and B's is checked unchanged below.
         let upsert = op.method == Method::PUT;
-        if has_ids
-            && !upsert
-            && op.path.contains("{tenant}")
-            && op.scope != "platform"
-        {
+        if has_ids && !upsert && op.path.contains("{tenant}") && op.scope != "platform" {
             let mut values = b_ids.clone();
             values.push(("tenant", "tenant-a".into()));
             let path = fill(&op.path, &values);

@@ -281,7 +281,10 @@ async fn every_operation_answers_every_principal_exactly() {
         "operations without a matrix entry: {missing:?}"
     );
     let stale: Vec<_> = in_matrix.difference(&in_spec).collect();
-    assert!(stale.is_empty(), "matrix entries of no operation: {stale:?}");
+    assert!(
+        stale.is_empty(),
+        "matrix entries of no operation: {stale:?}"
+    );
     assert_eq!(in_matrix.len(), MATRIX.len(), "duplicate matrix entries");
 
     app.tenant("elsewhere").await;
@@ -290,7 +293,10 @@ async fn every_operation_answers_every_principal_exactly() {
         (Who::Anonymous, app.anonymous()),
         (Who::OtherTenant, outsider),
         (Who::PlatformAdmin, app.admin()),
-        (Who::PlatformAuditor, app.platform_member("platform_auditor").await),
+        (
+            Who::PlatformAuditor,
+            app.platform_member("platform_auditor").await,
+        ),
     ];
     for role in TENANT_ROLES {
         principals.push((Who::Role(role), app.anonymous()));
@@ -312,11 +318,7 @@ async fn every_operation_answers_every_principal_exactly() {
             let path = with_query(id, fill(&op.path, &ids));
             let resp = call(&api, op, &path, body(id, &ids, n)).await;
             let want = expected(who, op, *allowed);
-            assert_eq!(
-                resp.status, want,
-                "{who:?} {} {path}: {}",
-                op.id, resp.text
-            );
+            assert_eq!(resp.status, want, "{who:?} {} {path}: {}", op.id, resp.text);
             checked += 1;
         }
     }
