@@ -12,11 +12,11 @@ use ditto_types::api::{
     Budget, BudgetPage, BudgetPeriod, BudgetUsage, CreateBudget, LimitFilter, PageParams,
     UpdateBudget,
 };
-use sqlx::{FromRow, QueryBuilder};
+use sqlx::FromRow;
 use uuid::Uuid;
 
 use crate::page::{BY_CREATION, Keyset};
-use crate::rate_limits::{merged, push_scope_filter, scope_columns, scope_of};
+use crate::rate_limits::{list_query, merged, scope_columns, scope_id, scope_of};
 use crate::tenants::tenant_zone;
 use crate::tx::Tx;
 use crate::{Store, audit, error::db};
@@ -54,7 +54,7 @@ fn budget(r: Row, current: BudgetUsage) -> Budget {
         id: r.id.into(),
         tenant_id: r.tenant_id.into(),
         scope: scope_of(&r.scope),
-        scope_id: r.project_id.or(r.user_id).or(r.key_id),
+        scope_id: scope_id(r.project_id, r.user_id, r.key_id),
         period: period_of(&r.period),
         max_tokens: r.max_tokens.map(|v| v as u64),
         max_cost_usd: r.max_cost_pico.map(format_usd),
@@ -190,10 +190,7 @@ impl Store {
         page: &PageParams,
     ) -> Result<BudgetPage> {
         let keyset = Keyset::parse(page, &[BY_CREATION])?;
-        let mut qb = QueryBuilder::new(format!("SELECT {COLUMNS} FROM budgets WHERE true"));
-        push_scope_filter(&mut qb, filter);
-        keyset.push_after(&mut qb);
-        keyset.push_order_limit(&mut qb);
+        let mut qb = list_query("budgets", COLUMNS, filter, &keyset);
         let mut tx = self.tenant_tx(scope).await?;
         let rows: Vec<Row> = qb.build_query_as().fetch_all(&mut *tx).await.map_err(db)?;
         let (rows, next_cursor) = keyset.finish(rows, |r, _| (r.id, None));

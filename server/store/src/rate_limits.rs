@@ -12,6 +12,7 @@ use sqlx::{FromRow, QueryBuilder};
 use uuid::Uuid;
 
 use crate::page::{BY_CREATION, Keyset};
+use crate::tx::Tx;
 use crate::{Store, audit, error::db};
 
 const COLUMNS: &str = "id, tenant_id, scope, project_id, user_id, key_id, model, rpm, tpm,
@@ -39,7 +40,7 @@ impl From<Row> for RateLimit {
             id: r.id.into(),
             tenant_id: r.tenant_id.into(),
             scope: scope_of(&r.scope),
-            scope_id: r.project_id.or(r.user_id).or(r.key_id),
+            scope_id: scope_id(r.project_id, r.user_id, r.key_id),
             model: r.model,
             rpm: r.rpm.map(|v| v as u32),
             tpm: r.tpm.map(|v| v as u64),
@@ -70,8 +71,24 @@ pub(crate) fn scope_columns(
     }
 }
 
-/// Appends the `scope` and `scope_id` filters of a list.
-pub(crate) fn push_scope_filter(qb: &mut QueryBuilder<sqlx::Postgres>, filter: &LimitFilter) {
+/// The id of a scope, from whichever of its columns is set.
+pub(crate) fn scope_id(
+    project: Option<Uuid>,
+    user: Option<Uuid>,
+    key: Option<Uuid>,
+) -> Option<Uuid> {
+    project.or(user).or(key)
+}
+
+/// The query of one page of a table of limits (rate limits or budgets),
+/// newest first, filtered by `scope` and `scope_id`.
+pub(crate) fn list_query(
+    table: &str,
+    columns: &str,
+    filter: &LimitFilter,
+    keyset: &Keyset,
+) -> QueryBuilder<sqlx::Postgres> {
+    let mut qb = QueryBuilder::new(format!("SELECT {columns} FROM {table} WHERE true"));
     if let Some(scope) = filter.scope {
         qb.push(" AND scope = ").push_bind(scope.as_str());
     }
@@ -79,6 +96,21 @@ pub(crate) fn push_scope_filter(qb: &mut QueryBuilder<sqlx::Postgres>, filter: &
         qb.push(" AND ").push_bind(id);
         qb.push(" IN (project_id, user_id, key_id)");
     }
+    keyset.push_after(&mut qb);
+    keyset.push_order_limit(&mut qb);
+    qb
+}
+
+async fn fetch(tx: &mut Tx, id: Uuid, lock: bool) -> Result<Row> {
+    let lock = if lock { " FOR UPDATE" } else { "" };
+    let row: Option<Row> = sqlx::query_as(sql!(
+        "SELECT {COLUMNS} FROM rate_limits WHERE id = $1{lock}"
+    ))
+    .bind(id)
+    .fetch_optional(&mut **tx)
+    .await
+    .map_err(db)?;
+    row.ok_or(Error::NotFound("rate limit"))
 }
 
 /// A patched optional value: cleared, replaced or kept.
@@ -124,10 +156,7 @@ impl Store {
         page: &PageParams,
     ) -> Result<RateLimitPage> {
         let keyset = Keyset::parse(page, &[BY_CREATION])?;
-        let mut qb = QueryBuilder::new(format!("SELECT {COLUMNS} FROM rate_limits WHERE true"));
-        push_scope_filter(&mut qb, filter);
-        keyset.push_after(&mut qb);
-        keyset.push_order_limit(&mut qb);
+        let mut qb = list_query("rate_limits", COLUMNS, filter, &keyset);
         let mut tx = self.tenant_tx(scope).await?;
         let rows: Vec<Row> = qb.build_query_as().fetch_all(&mut *tx).await.map_err(db)?;
         tx.commit().await.map_err(db)?;
@@ -140,14 +169,9 @@ impl Store {
 
     pub async fn get_rate_limit(&self, scope: &TenantScope, id: RateLimitId) -> Result<RateLimit> {
         let mut tx = self.tenant_tx(scope).await?;
-        let row: Option<Row> =
-            sqlx::query_as(sql!("SELECT {COLUMNS} FROM rate_limits WHERE id = $1"))
-                .bind(id.0)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(db)?;
+        let row = fetch(&mut tx, id.0, false).await?;
         tx.commit().await.map_err(db)?;
-        row.map(Into::into).ok_or(Error::NotFound("rate limit"))
+        Ok(row.into())
     }
 
     /// Applies a change; the result must still limit something.
@@ -159,14 +183,7 @@ impl Store {
     ) -> Result<RateLimit> {
         let mut tx = self.tenant_tx(scope).await?;
         let before = audit::image_by_id(&mut tx, "rate_limits", id.0).await?;
-        let current: Option<Row> = sqlx::query_as(sql!(
-            "SELECT {COLUMNS} FROM rate_limits WHERE id = $1 FOR UPDATE"
-        ))
-        .bind(id.0)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(db)?;
-        let current = RateLimit::from(current.ok_or(Error::NotFound("rate limit"))?);
+        let current = RateLimit::from(fetch(&mut tx, id.0, true).await?);
         let model = merged(current.model, body.model.clone(), body.clear_model);
         let rpm = merged(current.rpm, body.rpm, body.clear_rpm);
         let tpm = merged(current.tpm, body.tpm, body.clear_tpm);
