@@ -421,6 +421,24 @@ fn check_filter(f: &AuditFilter) -> Result<()> {
     Ok(())
 }
 
+/// Finishes a list query whose filters are pushed: one page of it, in the
+/// keyset's order, read in `tx`, which it commits.
+async fn event_page(
+    mut tx: Tx,
+    mut qb: QueryBuilder<Postgres>,
+    keyset: Keyset,
+) -> Result<AuditEventPage> {
+    keyset.push_after(&mut qb);
+    keyset.push_order_limit(&mut qb);
+    let rows: Vec<EventRow> = qb.build_query_as().fetch_all(&mut *tx).await.map_err(db)?;
+    tx.commit().await.map_err(db)?;
+    let (rows, next_cursor) = keyset.finish(rows, |r, _| (r.id, None));
+    Ok(AuditEventPage {
+        items: rows.into_iter().map(Into::into).collect(),
+        next_cursor,
+    })
+}
+
 /// The anchor a chain walk starts from and the stored head it must reach.
 struct Anchor {
     checkpoint: Option<CheckpointRow>,
@@ -442,16 +460,7 @@ impl Store {
             "SELECT {EVENT_COLUMNS} FROM audit_events WHERE tenant_id = ditto_current_tenant()"
         ));
         push_filter(&mut qb, filter);
-        keyset.push_after(&mut qb);
-        keyset.push_order_limit(&mut qb);
-        let mut tx = self.tenant_tx(scope).await?;
-        let rows: Vec<EventRow> = qb.build_query_as().fetch_all(&mut *tx).await.map_err(db)?;
-        tx.commit().await.map_err(db)?;
-        let (rows, next_cursor) = keyset.finish(rows, |r, _| (r.id, None));
-        Ok(AuditEventPage {
-            items: rows.into_iter().map(Into::into).collect(),
-            next_cursor,
-        })
+        event_page(self.tenant_tx(scope).await?, qb, keyset).await
     }
 
     /// A page of events across tenants and the platform chain, newest first.
@@ -473,16 +482,7 @@ impl Store {
             qb.push(" AND tenant_id = ").push_bind(t.0);
         }
         push_filter(&mut qb, filter);
-        keyset.push_after(&mut qb);
-        keyset.push_order_limit(&mut qb);
-        let mut tx = self.platform_tx(scope).await?;
-        let rows: Vec<EventRow> = qb.build_query_as().fetch_all(&mut *tx).await.map_err(db)?;
-        tx.commit().await.map_err(db)?;
-        let (rows, next_cursor) = keyset.finish(rows, |r, _| (r.id, None));
-        Ok(AuditEventPage {
-            items: rows.into_iter().map(Into::into).collect(),
-            next_cursor,
-        })
+        event_page(self.platform_tx(scope).await?, qb, keyset).await
     }
 
     /// Signs and stores a checkpoint of the tenant's chain at its head, then
