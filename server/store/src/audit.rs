@@ -17,6 +17,7 @@ use ditto_core::audit::{
     AuditRecord, AuditSigner, BrokenLink, ChainLink, ChainWalk, GENESIS, checkpoint_message,
     redact, verify_signature,
 };
+use ditto_core::validate::Checker;
 use ditto_core::{Actor, Error, PlatformScope, Result, TenantScope};
 use ditto_types::TenantId;
 use ditto_types::api::{
@@ -393,32 +394,16 @@ fn push_filter(qb: &mut QueryBuilder<Postgres>, f: &AuditFilter) {
 }
 
 fn check_filter(f: &AuditFilter) -> Result<()> {
-    for (field, value) in [
-        ("action", &f.action),
-        ("target_type", &f.target_type),
-        ("target_id", &f.target_id),
-    ] {
-        if value
-            .as_ref()
-            .is_some_and(|v| v.is_empty() || v.len() > 200)
-        {
-            return Err(Error::invalid(
-                field,
-                "invalid_length",
-                "must be 1–200 characters",
-            ));
-        }
-    }
+    let mut c = Checker::default();
+    c.opt_text("action", f.action.as_deref(), 1, 200);
+    c.opt_text("target_type", f.target_type.as_deref(), 1, 200);
+    c.opt_text("target_id", f.target_id.as_deref(), 1, 200);
     if let (Some(since), Some(until)) = (f.since, f.until)
         && since > until
     {
-        return Err(Error::invalid(
-            "until",
-            "invalid_range",
-            "must not be before `since`",
-        ));
+        c.fail("until", "invalid_range", "must not be before `since`");
     }
-    Ok(())
+    c.finish()
 }
 
 /// Finishes a list query whose filters are pushed: one page of it, in the
