@@ -540,24 +540,14 @@ impl Store {
     /// How long the tenant's events are kept, in days.
     pub async fn audit_retention(&self, scope: &TenantScope) -> Result<u32> {
         let mut tx = self.tenant_tx(scope).await?;
-        let days: Option<i32> = sqlx::query_scalar(
-            "SELECT retention_days FROM audit_heads WHERE tenant_id = ditto_current_tenant()",
-        )
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(db)?;
+        let days = retention_days(&mut tx).await?;
         tx.commit().await.map_err(db)?;
-        Ok(days.unwrap_or(30) as u32)
+        Ok(days)
     }
 
     pub async fn set_audit_retention(&self, scope: &TenantScope, days: u32) -> Result<u32> {
         let mut tx = self.tenant_tx(scope).await?;
-        let before: Option<i32> = sqlx::query_scalar(
-            "SELECT retention_days FROM audit_heads WHERE tenant_id = ditto_current_tenant()",
-        )
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(db)?;
+        let before = retention_days(&mut tx).await?;
         sqlx::query(
             "INSERT INTO audit_heads (tenant_id, retention_days) VALUES (ditto_current_tenant(), $1)
              ON CONFLICT (tenant_id) DO UPDATE SET retention_days = EXCLUDED.retention_days",
@@ -571,9 +561,7 @@ impl Store {
             scope,
             Change::new("audit_retention.update", "audit_retention")
                 .target(scope.tenant_id())
-                .before(Some(
-                    serde_json::json!({ "retention_days": before.unwrap_or(30) }),
-                ))
+                .before(Some(serde_json::json!({ "retention_days": before })))
                 .after(Some(serde_json::json!({ "retention_days": days }))),
         )
         .await?;
@@ -675,6 +663,21 @@ impl Store {
         let stream = event_stream(tx);
         Ok((checkpoint.map(Into::into), stream))
     }
+}
+
+/// How long a chain's events are kept when its tenant never said (the
+/// column default of `audit_heads.retention_days`).
+const DEFAULT_RETENTION_DAYS: u32 = 30;
+
+/// The current tenant's retention period, in days.
+async fn retention_days(tx: &mut Tx) -> Result<u32> {
+    let days: Option<i32> = sqlx::query_scalar(
+        "SELECT retention_days FROM audit_heads WHERE tenant_id = ditto_current_tenant()",
+    )
+    .fetch_optional(&mut **tx)
+    .await
+    .map_err(db)?;
+    Ok(days.map_or(DEFAULT_RETENTION_DAYS, |d| d as u32))
 }
 
 /// Rows an export reads at a time.
