@@ -424,11 +424,6 @@ async fn event_page(
     })
 }
 
-/// The anchor a chain walk starts from and the stored head it must reach.
-struct Anchor {
-    checkpoint: Option<CheckpointRow>,
-}
-
 impl Store {
     /// A page of the scope's tenant's events, newest first. The tenant
     /// restriction is row-level security inside the query, so filters and
@@ -847,20 +842,18 @@ async fn walk(tx: &mut Tx, chain: Option<Uuid>, public_key: &str) -> Result<Audi
     .await
     .map_err(db)?;
     // The latest checkpoint at or before the event before the oldest kept one.
-    let anchor = Anchor {
-        checkpoint: match first {
-            Some(first) if first > 1 => sqlx::query_as(sql!(
-                "SELECT {CHECKPOINT_COLUMNS} FROM audit_checkpoints
-                 WHERE tenant_id IS NOT DISTINCT FROM $1 AND seq <= $2
-                 ORDER BY seq DESC, created_at DESC LIMIT 1"
-            ))
-            .bind(chain)
-            .bind(first - 1)
-            .fetch_optional(&mut **tx)
-            .await
-            .map_err(db)?,
-            _ => None,
-        },
+    let anchor: Option<CheckpointRow> = match first {
+        Some(first) if first > 1 => sqlx::query_as(sql!(
+            "SELECT {CHECKPOINT_COLUMNS} FROM audit_checkpoints
+             WHERE tenant_id IS NOT DISTINCT FROM $1 AND seq <= $2
+             ORDER BY seq DESC, created_at DESC LIMIT 1"
+        ))
+        .bind(chain)
+        .bind(first - 1)
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(db)?,
+        _ => None,
     };
     let mut report = AuditVerification {
         valid: false,
@@ -870,13 +863,13 @@ async fn walk(tx: &mut Tx, chain: Option<Uuid>, public_key: &str) -> Result<Audi
         broken: None,
     };
     let mut walk = ChainWalk::from(0, GENESIS);
-    if let Some(cp) = &anchor.checkpoint {
+    if let Some(cp) = &anchor {
         if !cp.signature_holds(public_key) {
             report.broken = Some(AuditBrokenLink {
                 seq: cp.seq,
                 reason: "the anchoring checkpoint's signature does not verify".into(),
             });
-            report.anchor = anchor.checkpoint.map(Into::into);
+            report.anchor = anchor.map(Into::into);
             return Ok(report);
         }
         walk = ChainWalk::from(cp.seq, hash32(&cp.hash)?);
@@ -927,7 +920,7 @@ async fn walk(tx: &mut Tx, chain: Option<Uuid>, public_key: &str) -> Result<Audi
              ORDER BY c.seq LIMIT 1",
         )
         .bind(chain)
-        .bind(anchor.checkpoint.as_ref().map_or(0, |c| c.seq))
+        .bind(anchor.as_ref().map_or(0, |c| c.seq))
         .fetch_optional(&mut **tx)
         .await
         .map_err(db)?;
@@ -948,7 +941,7 @@ async fn walk(tx: &mut Tx, chain: Option<Uuid>, public_key: &str) -> Result<Audi
         seq: b.seq,
         reason: b.reason,
     });
-    report.anchor = anchor.checkpoint.map(Into::into);
+    report.anchor = anchor.map(Into::into);
     Ok(report)
 }
 
