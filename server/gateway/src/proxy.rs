@@ -437,12 +437,11 @@ async fn handle(
         return call.refuse(error, 0);
     };
     let platform_prices = gw.snapshot.load().platform_prices.clone();
-    let request_id_text = request_id.to_string();
     let demand = Demand {
         tenant: &tenant,
         platform_prices: &platform_prices,
         key: &call.key,
-        request_id: &request_id_text,
+        request_id,
         endpoint: path,
         model: model.as_deref(),
         route,

@@ -68,7 +68,7 @@ pub type Prices = HashMap<String, Price>;
 
 #[derive(Default)]
 pub struct Rules {
-    pub zone: Option<Tz>,
+    zone: Option<Tz>,
     limits: HashMap<LedgerScope, Vec<Arc<Limit>>>,
     budgets: HashMap<LedgerScope, Vec<Arc<Budget>>>,
     pub prices: Prices,
@@ -121,6 +121,11 @@ impl Rules {
             .map(|row| (row.model.clone(), Price::from(row)))
             .collect();
         rules
+    }
+
+    /// The tenant's time zone, for budget periods.
+    pub fn zone(&self) -> Tz {
+        self.zone.unwrap_or(chrono_tz::UTC)
     }
 
     pub fn has_budgets(&self) -> bool {

@@ -18,7 +18,6 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use chrono::{DateTime, Utc};
 use ditto_core::money;
 use ditto_store::Store;
-use ditto_store::gateway::LedgerScope;
 use ditto_types::TenantId;
 
 use crate::error::GatewayError;
@@ -110,7 +109,7 @@ pub struct Demand<'a> {
     pub tenant: &'a Tenant,
     pub platform_prices: &'a Prices,
     pub key: &'a Key,
-    pub request_id: &'a str,
+    pub request_id: uuid::Uuid,
     pub endpoint: &'a str,
     pub model: Option<&'a str>,
     pub route: &'a RouteEntry,
@@ -134,7 +133,9 @@ pub struct Admission {
     request_id: String,
     second: i64,
     admitted_ms: i64,
-    ops: Vec<(Op, Subject)>,
+    ops: Vec<Op>,
+    /// What each of `ops` is about.
+    subjects: Vec<Subject>,
     /// Tokens charged to tpm windows.
     window_tokens: i64,
     pub headers: HeaderMap,
@@ -226,7 +227,7 @@ impl Governor {
         let mut reserve = (0i64, 0i64);
         if !budgets.is_empty() {
             reserve = self.reservation(d, &budgets, prompt_bytes, max_output)?;
-            let zone = rules.zone.unwrap_or(chrono_tz::UTC);
+            let zone = rules.zone();
             for budget in &budgets {
                 let window = budget.period.window(zone, now);
                 let key = format!("{tag}:bg:{}:{}", budget.id, window.start.timestamp());
@@ -280,28 +281,30 @@ impl Governor {
         } else {
             String::new()
         };
-        let plain: Vec<Op> = ops.iter().map(|(op, _)| op.clone()).collect();
+        let (ops, subjects): (Vec<Op>, Vec<Subject>) = ops.into_iter().unzip();
+        let request_id = d.request_id.to_string();
         let now_ms = now.timestamp_millis();
         let admit = Admit {
             tag: &tag,
-            request_id: d.request_id,
+            request_id: &request_id,
             now_ms,
             lease_ms: self.config.lease.as_millis() as i64,
             details: &details,
-            ops: &plain,
+            ops: &ops,
         };
         // Each retry starts one missing budget counter; there are at most as
         // many as budget checks.
         let budget_checks = ops
             .iter()
-            .filter(|(op, _)| matches!(op, Op::Budget { .. }))
+            .filter(|op| matches!(op, Op::Budget { .. }))
             .count();
         let mut attempts = 0;
         let verdict = loop {
             attempts += 1;
             match self.counters.admit(&admit).await {
                 Ok(Verdict::NeedsInit { op }) if attempts <= budget_checks => {
-                    self.init_budget(d.tenant, &ops[op], now).await?;
+                    self.init_budget(d.tenant, (&ops[op], &subjects[op]), now)
+                        .await?;
                 }
                 Ok(verdict) => break verdict,
                 Err(e) => {
@@ -322,7 +325,7 @@ impl Governor {
         match verdict {
             Verdict::Admitted { second, used, soft } => {
                 for (i, crossed) in soft.iter().enumerate() {
-                    if *crossed && let Subject::Budget(budget, what) = &ops[i].1 {
+                    if *crossed && let Subject::Budget(budget, what) = &subjects[i] {
                         self.metrics
                             .budget_soft_limits
                             .fetch_add(1, Ordering::Relaxed);
@@ -334,13 +337,14 @@ impl Governor {
                         );
                     }
                 }
-                let headers = success_headers(&ops, &used);
+                let headers = success_headers(&ops, &subjects, &used);
                 Ok(Some(Admission {
                     tag,
-                    request_id: d.request_id.to_owned(),
+                    request_id,
                     second,
                     admitted_ms: now_ms,
                     ops,
+                    subjects,
                     window_tokens,
                     headers,
                 }))
@@ -352,10 +356,10 @@ impl Governor {
             } => {
                 self.metrics.limit_refusals.fetch_add(1, Ordering::Relaxed);
                 Err(refusal(
-                    &ops[op],
+                    (&ops[op], &subjects[op]),
                     retry_after_ms,
                     used,
-                    period_end(d, &ops[op].1, now),
+                    period_end(d, &subjects[op], now),
                     now,
                 ))
             }
@@ -405,15 +409,13 @@ impl Governor {
     async fn init_budget(
         &self,
         tenant: &Tenant,
-        (op, subject): &(Op, Subject),
+        (op, subject): (&Op, &Subject),
         now: DateTime<Utc>,
     ) -> Result<(), GatewayError> {
         let (Op::Budget { key, .. }, Subject::Budget(budget, _)) = (op, subject) else {
             return Ok(());
         };
-        let window = budget
-            .period
-            .window(tenant.rules.zone.unwrap_or(chrono_tz::UTC), now);
+        let window = budget.period.window(tenant.rules.zone(), now);
         let unavailable = |e: String| {
             tracing::warn!(error = %e, "cannot start a budget counter from the ledger");
             GatewayError::limits_unavailable(
@@ -443,6 +445,7 @@ impl Governor {
         let ops: Vec<Settle> = admission
             .ops
             .iter()
+            .zip(&admission.subjects)
             .filter_map(|(op, subject)| match (op, subject) {
                 // A request counts against rpm once it was sent, whatever came back.
                 (Op::Window { key, .. }, Subject::Requests(_)) => refused.then(|| Settle::Window {
@@ -539,18 +542,9 @@ pub fn served_price(tenant: &Tenant, platform: &Prices, names: [Option<&str>; 3]
 
 fn period_end(d: &Demand<'_>, subject: &Subject, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
     match subject {
-        Subject::Budget(budget, _) => {
-            budget
-                .period
-                .window(d.tenant.rules.zone.unwrap_or(chrono_tz::UTC), now)
-                .end
-        }
+        Subject::Budget(budget, _) => budget.period.window(d.tenant.rules.zone(), now).end,
         _ => None,
     }
-}
-
-fn scope_name(scope: LedgerScope) -> &'static str {
-    scope.kind()
 }
 
 static LIMIT_REQUESTS: HeaderName = HeaderName::from_static("x-ratelimit-limit-requests");
@@ -563,13 +557,14 @@ static LIMIT_NAME: HeaderName = HeaderName::from_static("x-ditto-limit");
 
 /// OpenAI's `x-ratelimit-*` headers for the tightest request and token
 /// windows after this request.
-fn success_headers(ops: &[(Op, Subject)], used: &[i64]) -> HeaderMap {
+fn success_headers(ops: &[Op], subjects: &[Subject], used: &[i64]) -> HeaderMap {
     let mut headers = HeaderMap::new();
     let mut tightest = |name: &HeaderName, remaining_name: &HeaderName, tokens: bool| {
         let best = ops
             .iter()
             .zip(used)
-            .filter_map(|((op, subject), used)| match (op, subject) {
+            .zip(subjects)
+            .filter_map(|((op, used), subject)| match (op, subject) {
                 (Op::Window { limit, amount, .. }, Subject::Requests(_)) if !tokens => {
                     Some((*limit, limit - used - amount))
                 }
@@ -590,7 +585,7 @@ fn success_headers(ops: &[(Op, Subject)], used: &[i64]) -> HeaderMap {
 }
 
 fn refusal(
-    (op, subject): &(Op, Subject),
+    (op, subject): (&Op, &Subject),
     retry_after_ms: i64,
     used: i64,
     period_end: Option<DateTime<Utc>>,
@@ -603,7 +598,7 @@ fn refusal(
             .as_deref()
             .map(|m| format!(" for `{m}`"))
             .unwrap_or_default();
-        format!("{} {what}{model}", scope_name(limit.scope))
+        format!("{} {what}{model}", limit.scope.kind())
     };
     let mut error = match (op, subject) {
         (Op::Window { limit, .. }, Subject::Requests(l)) => {
@@ -621,7 +616,7 @@ fn refusal(
                 .push((RESET_REQUESTS.clone(), seconds(retry_secs)));
             e.headers.push((
                 LIMIT_NAME.clone(),
-                header_text(&format!("{}:{}:rpm", scope_name(l.scope), l.id)),
+                header_text(&format!("{}:{}:rpm", l.scope.kind(), l.id)),
             ));
             e
         }
@@ -647,7 +642,7 @@ fn refusal(
             e.headers.push((RESET_TOKENS.clone(), seconds(retry_secs)));
             e.headers.push((
                 LIMIT_NAME.clone(),
-                header_text(&format!("{}:{}:tpm", scope_name(l.scope), l.id)),
+                header_text(&format!("{}:{}:tpm", l.scope.kind(), l.id)),
             ));
             e
         }
@@ -658,7 +653,7 @@ fn refusal(
             ));
             e.headers.push((
                 LIMIT_NAME.clone(),
-                header_text(&format!("{}:{}:concurrent", scope_name(l.scope), l.id)),
+                header_text(&format!("{}:{}:concurrent", l.scope.kind(), l.id)),
             ));
             e
         }
@@ -681,12 +676,12 @@ fn refusal(
                 .unwrap_or_default();
             let mut e = GatewayError::insufficient_quota(format!(
                 "You exceeded your current quota: the {} {} {what} budget of {max} has {spent} used and this request may need up to {need}.{resets}",
-                scope_name(b.scope),
+                b.scope.kind(),
                 b.period
             ));
             e.headers.push((
                 LIMIT_NAME.clone(),
-                header_text(&format!("{}:{}:budget-{what}", scope_name(b.scope), b.id)),
+                header_text(&format!("{}:{}:budget-{what}", b.scope.kind(), b.id)),
             ));
             if let Some(end) = period_end {
                 let wait = (end - now).num_seconds().max(1);
