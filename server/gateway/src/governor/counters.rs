@@ -168,17 +168,13 @@ impl RedisCounters {
         &self,
         invocation: &redis::ScriptInvocation<'_>,
     ) -> Result<T, String> {
-        let call = async {
+        bounded(async {
             match self.conn.clone() {
                 Conn::Single(mut c) => invocation.invoke_async(&mut c).await,
                 Conn::Cluster(mut c) => invocation.invoke_async(&mut c).await,
             }
-        };
-        match tokio::time::timeout(RESPONSE_TIMEOUT * 2, call).await {
-            Ok(Ok(value)) => Ok(value),
-            Ok(Err(e)) => Err(e.to_string()),
-            Err(_) => Err("Redis did not answer in time".into()),
-        }
+        })
+        .await
     }
 
     async fn admit(&self, a: &Admit<'_>) -> Result<Verdict, String> {
@@ -280,37 +276,45 @@ impl RedisCounters {
         now_ms: i64,
         limit: usize,
     ) -> Result<Vec<(String, Option<String>)>, String> {
-        let zset = reservations_key(tag);
-        let mut cmd = redis::cmd("ZRANGEBYSCORE");
-        cmd.arg(&zset)
+        let mut range = redis::pipe();
+        range
+            .cmd("ZRANGEBYSCORE")
+            .arg(reservations_key(tag))
             .arg("-inf")
             .arg(now_ms)
             .arg("LIMIT")
             .arg(0)
             .arg(limit);
-        let ids: Vec<String> = self.query(&cmd).await?;
-        let mut out = Vec::with_capacity(ids.len());
-        for id in ids {
-            let mut get = redis::cmd("HGET");
-            get.arg(reservation_key(tag, &id)).arg("details");
-            let details: Option<String> = self.query(&get).await?;
-            out.push((id, details));
+        let (ids,): (Vec<String>,) = self.query(&range).await?;
+        if ids.is_empty() {
+            return Ok(Vec::new());
         }
-        Ok(out)
+        // One round trip for every reservation's details (they share a slot).
+        let mut details = redis::pipe();
+        for id in &ids {
+            details.hget(reservation_key(tag, id), "details");
+        }
+        let details: Vec<Option<String>> = self.query(&details).await?;
+        Ok(ids.into_iter().zip(details).collect())
     }
 
-    async fn query<T: redis::FromRedisValue>(&self, cmd: &redis::Cmd) -> Result<T, String> {
-        let call = async {
+    async fn query<T: redis::FromRedisValue>(&self, pipe: &redis::Pipeline) -> Result<T, String> {
+        bounded(async {
             match self.conn.clone() {
-                Conn::Single(mut c) => cmd.query_async(&mut c).await,
-                Conn::Cluster(mut c) => cmd.query_async(&mut c).await,
+                Conn::Single(mut c) => pipe.query_async(&mut c).await,
+                Conn::Cluster(mut c) => pipe.query_async(&mut c).await,
             }
-        };
-        match tokio::time::timeout(RESPONSE_TIMEOUT * 2, call).await {
-            Ok(Ok(value)) => Ok(value),
-            Ok(Err(e)) => Err(e.to_string()),
-            Err(_) => Err("Redis did not answer in time".into()),
-        }
+        })
+        .await
+    }
+}
+
+/// Runs a Redis call within the response timeout; errors as text.
+async fn bounded<T>(call: impl Future<Output = redis::RedisResult<T>>) -> Result<T, String> {
+    match tokio::time::timeout(RESPONSE_TIMEOUT * 2, call).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err("Redis did not answer in time".into()),
     }
 }
 
