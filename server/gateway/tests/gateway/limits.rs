@@ -118,6 +118,11 @@ async fn burst(clients: &[&Client], n: usize) -> Vec<reqwest::Response> {
     join_all((0..n).map(|i| clients[i % clients.len()].post("chat/completions", chat_body()))).await
 }
 
+/// The limit a refusal names (`<scope>:<id>:<kind>`).
+fn tripped(refused: &reqwest::Response) -> &str {
+    refused.headers()["x-ditto-limit"].to_str().unwrap()
+}
+
 fn count(responses: &[reqwest::Response], status: u16) -> usize {
     responses.iter().filter(|r| r.status() == status).count()
 }
@@ -151,10 +156,9 @@ async fn rpm_is_exact(store: CounterStore) {
         .unwrap();
     assert!((1..=60).contains(&retry), "retry-after {retry}");
     assert!(
-        refused.headers()["x-ditto-limit"]
-            .to_str()
-            .unwrap()
-            .starts_with("key:")
+        tripped(&refused).starts_with("key:"),
+        "{}",
+        tripped(&refused)
     );
     assert_eq!(refused.headers()["x-ratelimit-limit-requests"], "50");
     assert_eq!(refused.headers()["x-ratelimit-remaining-requests"], "0");
@@ -206,10 +210,9 @@ async fn project_and_tenant_limits_are_shared_by_their_keys() {
     );
     let refused = responses.iter().find(|r| r.status() == 429).unwrap();
     assert!(
-        refused.headers()["x-ditto-limit"]
-            .to_str()
-            .unwrap()
-            .starts_with("project:")
+        tripped(refused).starts_with("project:"),
+        "{}",
+        tripped(refused)
     );
 
     let responses = burst(&[&outsider], 60).await;
@@ -220,10 +223,9 @@ async fn project_and_tenant_limits_are_shared_by_their_keys() {
     );
     let refused = responses.iter().find(|r| r.status() == 429).unwrap();
     assert!(
-        refused.headers()["x-ditto-limit"]
-            .to_str()
-            .unwrap()
-            .starts_with("tenant:")
+        tripped(refused).starts_with("tenant:"),
+        "{}",
+        tripped(refused)
     );
 }
 
@@ -287,10 +289,9 @@ async fn concurrency_and_token_limits_refuse_with_a_reason() {
     assert_eq!(count(&responses, 200), 2);
     let refused = responses.iter().find(|r| r.status() == 429).unwrap();
     assert!(
-        refused.headers()["x-ditto-limit"]
-            .to_str()
-            .unwrap()
-            .ends_with(":concurrent")
+        tripped(refused).ends_with(":concurrent"),
+        "{}",
+        tripped(refused)
     );
     // Slots are freed as requests finish.
     assert_eq!(w.client.chat("gpt-4o").await.status(), 200);
