@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use ditto_core::Error;
 use ditto_core::audit::AuditSigner;
 use ditto_core::catalogue::permission;
+use ditto_core::validate::Checker;
 use ditto_types::api::{
     AuditCheckpoint, AuditEvent, AuditEventPage, AuditExportFormat, AuditExportParams, AuditFilter,
     AuditRetention, AuditRetentionRun, AuditSigningKey, AuditVerification, PageParams,
@@ -254,14 +255,9 @@ async fn update_retention(
     let scope = app
         .tenant_scope(&ctx, &tenant, permission("audit_retention_update"))
         .await?;
-    if !(1..=36500).contains(&body.retention_days) {
-        return Err(Error::invalid(
-            "/retention_days",
-            "out_of_range",
-            "must be between 1 and 36500",
-        )
-        .into());
-    }
+    let mut c = Checker::default();
+    c.range("/retention_days", Some(body.retention_days), 1, 36500);
+    c.finish()?;
     let retention_days = app
         .store
         .set_audit_retention(&scope, body.retention_days)
