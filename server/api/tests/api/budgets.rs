@@ -3,7 +3,7 @@ use ditto_core::period::{Period, Window, parse_zone};
 use ditto_testkit::TestApp;
 use serde_json::{Value, json};
 
-use super::support::{Cell, Key, insert_rollups, tenant_with_keys};
+use super::support::{Cell, Key, insert_rollups, tenant_with_keys, unreachable_from_other_tenant};
 
 const BASE: &str = "/api/v1/tenants/acme/budgets";
 
@@ -316,29 +316,16 @@ async fn budgets_are_invisible_to_other_tenants() {
         .await
         .expect_status(201);
     let id = budget["id"].as_str().unwrap();
-    for resp in [
-        member_b.get(BASE).await,
-        member_b.get(&format!("{BASE}/{id}")).await,
-        member_b
-            .patch(&format!("{BASE}/{id}"), json!({"max_tokens": 1}))
-            .await,
-        member_b.delete(&format!("{BASE}/{id}")).await,
-    ] {
-        assert_eq!(resp.expect_problem(404)["detail"], "tenant not found");
-    }
     let own = "/api/v1/tenants/globex/budgets";
-    member_b
-        .get(&format!("{own}/{id}"))
-        .await
-        .expect_problem(404);
-    member_b
-        .patch(&format!("{own}/{id}"), json!({"max_tokens": 1}))
-        .await
-        .expect_problem(404);
-    member_b
-        .delete(&format!("{own}/{id}"))
-        .await
-        .expect_problem(404);
+    unreachable_from_other_tenant(
+        &member_b,
+        BASE,
+        own,
+        id,
+        json!({"scope": "tenant", "period": "daily", "max_tokens": 1}),
+        json!({"max_tokens": 1}),
+    )
+    .await;
     let problem = member_b
         .post(
             own,

@@ -1,7 +1,7 @@
 use ditto_testkit::TestApp;
 use serde_json::{Value, json};
 
-use super::support::tenant_with_keys;
+use super::support::{tenant_with_keys, unreachable_from_other_tenant};
 
 const BASE: &str = "/api/v1/tenants/acme/rate-limits";
 
@@ -255,34 +255,18 @@ async fn rate_limits_are_invisible_to_other_tenants() {
         .expect_status(201);
     let id = limit["id"].as_str().unwrap();
 
-    // Through tenant A's URL: tenant A does not exist for B.
-    for resp in [
-        member_b.get(BASE).await,
-        member_b.get(&format!("{BASE}/{id}")).await,
-        member_b
-            .patch(&format!("{BASE}/{id}"), json!({"rpm": 1}))
-            .await,
-        member_b.delete(&format!("{BASE}/{id}")).await,
-        member_b
-            .post(BASE, json!({"scope": "tenant", "rpm": 1}))
-            .await,
-    ] {
-        assert_eq!(resp.expect_problem(404)["detail"], "tenant not found");
-    }
-    // Through its own URL, A's limit is not there.
+    // Through tenant A's URL, tenant A does not exist for B; through its
+    // own URL, A's limit is not there.
     let own = "/api/v1/tenants/globex/rate-limits";
-    member_b
-        .get(&format!("{own}/{id}"))
-        .await
-        .expect_problem(404);
-    member_b
-        .patch(&format!("{own}/{id}"), json!({"rpm": 1}))
-        .await
-        .expect_problem(404);
-    member_b
-        .delete(&format!("{own}/{id}"))
-        .await
-        .expect_problem(404);
+    unreachable_from_other_tenant(
+        &member_b,
+        BASE,
+        own,
+        id,
+        json!({"scope": "tenant", "rpm": 1}),
+        json!({"rpm": 1}),
+    )
+    .await;
     assert_eq!(
         member_b.get(own).await.expect_status(200)["items"],
         json!([])

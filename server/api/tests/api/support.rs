@@ -1,8 +1,8 @@
-//! Fixtures shared by the tests of budgets and usage reports.
+//! Fixtures shared by the tests of rate limits, budgets and usage reports.
 
 use chrono::{DateTime, Utc};
 use ditto_store::gateway::UsageEvent;
-use ditto_testkit::TestApp;
+use ditto_testkit::{Api, TestApp};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -139,4 +139,45 @@ pub(crate) async fn tenant_with_keys(app: &TestApp, slug: &str) -> (Key, Key) {
             user: None,
         },
     )
+}
+
+/// Checks that `other`, a member of another tenant whose collection is at
+/// `own`, cannot reach the row `id` of the collection at `base`: through
+/// `base` the tenant is not found, and through `own` the row is not there.
+/// `create` and `patch` are valid bodies of the collection.
+pub(crate) async fn unreachable_from_other_tenant(
+    other: &Api,
+    base: &str,
+    own: &str,
+    id: &str,
+    create: Value,
+    patch: Value,
+) {
+    for resp in [
+        other.get(base).await,
+        other.get(&format!("{base}/{id}")).await,
+        other.patch(&format!("{base}/{id}"), patch.clone()).await,
+        other.delete(&format!("{base}/{id}")).await,
+        other.post(base, create).await,
+    ] {
+        assert_eq!(resp.expect_problem(404)["detail"], "tenant not found");
+    }
+    other.get(&format!("{own}/{id}")).await.expect_problem(404);
+    other
+        .patch(&format!("{own}/{id}"), patch)
+        .await
+        .expect_problem(404);
+    other
+        .delete(&format!("{own}/{id}"))
+        .await
+        .expect_problem(404);
+    let page = other.get(own).await.expect_status(200);
+    assert!(
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|row| row["id"] != id),
+        "{page}"
+    );
 }
