@@ -35,9 +35,13 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
 }
 
 fn signer(app: &AppState) -> Result<&AuditSigner, Error> {
-    app.audit_signer
-        .as_ref()
-        .ok_or_else(|| Error::Unavailable("no audit signing key is configured".into()))
+    app.audit_signer.as_ref().ok_or_else(|| {
+        Error::Unavailable(
+            "audit checkpoints cannot be signed or checked: the server has no audit \
+             signing key (its operator sets DITTO_AUDIT_SIGNING_KEY)"
+                .into(),
+        )
+    })
 }
 
 /// A tenant's audit events, newest first. Filters and cursors only ever
