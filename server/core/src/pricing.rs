@@ -129,7 +129,7 @@ fn litellm_entry(model: &str, entry: &Value) -> Result<Price, String> {
         cost("input_cost_per_token")?,
         cost("output_cost_per_token")?,
     ) else {
-        return Err("no input_cost_per_token and output_cost_per_token".into());
+        return Err("needs both input_cost_per_token and output_cost_per_token".into());
     };
     let cached_input = cost("cache_read_input_token_cost")?;
     let max_output_tokens = fields
