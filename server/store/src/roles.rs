@@ -177,6 +177,17 @@ impl Store {
     /// Deletes a custom role that nobody holds any more.
     pub async fn delete_role(&self, scope: &TenantScope, name: &str) -> Result<()> {
         let mut tx = self.tenant_tx(scope).await?;
+        // Locked first, so a binding made at the same time is either counted
+        // here or refused in `create_role_binding`.
+        let exists: Option<i32> =
+            sqlx::query_scalar("SELECT 1 FROM roles WHERE name = $1 FOR UPDATE")
+                .bind(name)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db)?;
+        if exists.is_none() {
+            return Err(Error::NotFound("role"));
+        }
         let bound: i64 = sqlx::query_scalar("SELECT count(*) FROM role_bindings WHERE role = $1")
             .bind(name)
             .fetch_one(&mut *tx)
@@ -188,14 +199,11 @@ impl Store {
             )));
         }
         let before = audit::image(&mut tx, "roles", "name", name).await?;
-        let done = sqlx::query("DELETE FROM roles WHERE name = $1")
+        sqlx::query("DELETE FROM roles WHERE name = $1")
             .bind(name)
             .execute(&mut *tx)
             .await
             .map_err(db)?;
-        if done.rows_affected() == 0 {
-            return Err(Error::NotFound("role"));
-        }
         record_role(&mut tx, scope, "roles.delete", name, before).await?;
         tx.commit().await.map_err(db)?;
         self.policies_changed(scope.tenant_id());
@@ -254,6 +262,23 @@ impl Store {
             SubjectKind::ServiceAccount => (None, None, Some(body.subject_id)),
         };
         let mut tx = self.tenant_tx(scope).await?;
+        if builtin_grants(&body.role).is_none() {
+            // A custom role must still be there when the binding commits:
+            // this waits for, or holds off, its deletion.
+            let exists: Option<i32> =
+                sqlx::query_scalar("SELECT 1 FROM roles WHERE name = $1 FOR SHARE")
+                    .bind(&body.role)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db)?;
+            if exists.is_none() {
+                return Err(Error::invalid(
+                    "/role",
+                    "unknown_role",
+                    "no such role in this tenant",
+                ));
+            }
+        }
         let row: BindingRow = sqlx::query_as(sql!(
             "INSERT INTO role_bindings
                  (id, tenant_id, role, project_id, user_id, group_id, service_account_id)
