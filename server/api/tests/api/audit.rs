@@ -133,6 +133,28 @@ impl Driver<'_> {
     async fn delete(&mut self, op: &str, path: &str) -> Value {
         self.call(op, Method::DELETE, path, None).await
     }
+
+    /// Drives `<resource>_create` on `collection`, then `<resource>_update`
+    /// on the item it made; returns the item's id.
+    async fn create_then_update(
+        &mut self,
+        resource: &str,
+        collection: &str,
+        create: Value,
+        update: Value,
+    ) -> String {
+        let made = self
+            .post(&format!("{resource}_create"), collection, create)
+            .await;
+        let made = id(&made);
+        self.patch(
+            &format!("{resource}_update"),
+            &format!("{collection}/{made}"),
+            update,
+        )
+        .await;
+        made
+    }
 }
 
 #[tokio::test]
@@ -174,47 +196,29 @@ async fn every_mutating_operation_records_exactly_one_event_without_secrets() {
         .await;
 
     let project = d
-        .post(
-            "projects_create",
+        .create_then_update(
+            "projects",
             &format!("{t}/projects"),
             json!({"name": "p"}),
+            json!({"name": "p2"}),
         )
         .await;
-    let project = id(&project);
-    d.patch(
-        "projects_update",
-        &format!("{t}/projects/{project}"),
-        json!({"name": "p2"}),
-    )
-    .await;
     let user = d
-        .post(
-            "users_create",
+        .create_then_update(
+            "users",
             &format!("{t}/users"),
             json!({"email": "u@example.com"}),
+            json!({"display_name": "U"}),
         )
         .await;
-    let user = id(&user);
-    d.patch(
-        "users_update",
-        &format!("{t}/users/{user}"),
-        json!({"display_name": "U"}),
-    )
-    .await;
     let account = d
-        .post(
-            "service_accounts_create",
+        .create_then_update(
+            "service_accounts",
             &format!("{t}/service-accounts"),
             json!({"name": "sa"}),
+            json!({"description": "d"}),
         )
         .await;
-    let account = id(&account);
-    d.patch(
-        "service_accounts_update",
-        &format!("{t}/service-accounts/{account}"),
-        json!({"description": "d"}),
-    )
-    .await;
     let token = d
         .post(
             "access_tokens_create",
@@ -247,61 +251,37 @@ async fn every_mutating_operation_records_exactly_one_event_without_secrets() {
     d.post_empty("api_keys_revoke", &format!("{t}/api-keys/{key}/revoke"))
         .await;
     let backend = d
-        .post(
-            "backends_create",
+        .create_then_update(
+            "backends",
             &format!("{t}/backends"),
             json!({"name": "b", "base_url": "http://127.0.0.1:9/v1", "credentials": "sk-upstream-secret-1"}),
+            json!({"credentials": "sk-upstream-secret-2"}),
         )
         .await;
-    let backend = id(&backend);
-    d.patch(
-        "backends_update",
-        &format!("{t}/backends/{backend}"),
-        json!({"credentials": "sk-upstream-secret-2"}),
-    )
-    .await;
     let route = d
-        .post(
-            "routes_create",
+        .create_then_update(
+            "routes",
             &format!("{t}/routes"),
             json!({"model": "m", "targets": [{"backend_id": backend}]}),
+            json!({"aliases": ["mm"]}),
         )
         .await;
-    let route = id(&route);
-    d.patch(
-        "routes_update",
-        &format!("{t}/routes/{route}"),
-        json!({"aliases": ["mm"]}),
-    )
-    .await;
     let limit = d
-        .post(
-            "rate_limits_create",
+        .create_then_update(
+            "rate_limits",
             &format!("{t}/rate-limits"),
             json!({"scope": "tenant", "rpm": 60}),
+            json!({"rpm": 61}),
         )
         .await;
-    let limit = id(&limit);
-    d.patch(
-        "rate_limits_update",
-        &format!("{t}/rate-limits/{limit}"),
-        json!({"rpm": 61}),
-    )
-    .await;
     let budget = d
-        .post(
-            "budgets_create",
+        .create_then_update(
+            "budgets",
             &format!("{t}/budgets"),
             json!({"scope": "tenant", "period": "monthly", "max_tokens": 1000}),
+            json!({"max_tokens": 2000}),
         )
         .await;
-    let budget = id(&budget);
-    d.patch(
-        "budgets_update",
-        &format!("{t}/budgets/{budget}"),
-        json!({"max_tokens": 2000}),
-    )
-    .await;
     d.put(
         "tenant_model_prices_put",
         &format!("{t}/model-prices/x%2Fm"),
