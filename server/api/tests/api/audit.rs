@@ -300,34 +300,32 @@ async fn every_mutating_operation_records_exactly_one_event_without_secrets() {
     )
     .await;
 
-    if mutating_operations().contains("roles_create") {
-        d.post(
-            "roles_create",
-            &format!("{t}/roles"),
-            json!({"name": "readers", "permissions": ["projects:read"]}),
+    d.post(
+        "roles_create",
+        &format!("{t}/roles"),
+        json!({"name": "readers", "permissions": ["projects:read"]}),
+    )
+    .await;
+    d.patch(
+        "roles_update",
+        &format!("{t}/roles/readers"),
+        json!({"description": "r"}),
+    )
+    .await;
+    let binding = d
+        .post(
+            "role_bindings_create",
+            &format!("{t}/role-bindings"),
+            json!({"role": "readers", "subject_type": "user", "subject_id": user}),
         )
         .await;
-        d.patch(
-            "roles_update",
-            &format!("{t}/roles/readers"),
-            json!({"description": "r"}),
-        )
+    d.delete(
+        "role_bindings_delete",
+        &format!("{t}/role-bindings/{}", id(&binding)),
+    )
+    .await;
+    d.delete("roles_delete", &format!("{t}/roles/readers"))
         .await;
-        let binding = d
-            .post(
-                "role_bindings_create",
-                &format!("{t}/role-bindings"),
-                json!({"role": "readers", "subject_type": "user", "subject_id": user}),
-            )
-            .await;
-        d.delete(
-            "role_bindings_delete",
-            &format!("{t}/role-bindings/{}", id(&binding)),
-        )
-        .await;
-        d.delete("roles_delete", &format!("{t}/roles/readers"))
-            .await;
-    }
 
     d.post_empty(
         "audit_checkpoints_create",
