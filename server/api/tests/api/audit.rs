@@ -80,10 +80,8 @@ impl Driver<'_> {
             resp.text
         );
         let out: Value = serde_json::from_str(&resp.text).unwrap_or(Value::Null);
-        for key in ["secret"] {
-            if let Some(s) = out[key].as_str() {
-                self.secrets.push(s.to_owned());
-            }
+        if let Some(s) = out["secret"].as_str() {
+            self.secrets.push(s.to_owned());
         }
         let events = all_events(self.app).await;
         assert_eq!(
@@ -955,6 +953,15 @@ async fn filters_narrow_by_actor_target_and_time() {
         .await
         .invalid_fields();
     assert_eq!(fields, ["until"]);
+    // Every bad filter is named at once.
+    let fields = admin
+        .get(&format!(
+            "/api/v1/tenants/acme/audit?action=&target_id={}",
+            "x".repeat(201)
+        ))
+        .await
+        .invalid_fields();
+    assert_eq!(fields, ["action", "target_id"]);
 }
 
 #[tokio::test]
