@@ -217,8 +217,9 @@ impl Store {
         max_cost_pico: Option<i64>,
     ) -> Result<Budget> {
         let mut tx = self.tenant_tx(scope).await?;
-        let before = audit::image_by_id(&mut tx, "budgets", id.0).await?;
+        // Locked before its image is taken, so the image is what changes.
         let current = fetch(&mut tx, id.0, true).await?;
+        let before = audit::image_by_id(&mut tx, "budgets", id.0).await?;
         let max_tokens = merged(
             current.max_tokens.map(|v| v as u64),
             body.max_tokens,

@@ -182,8 +182,9 @@ impl Store {
         body: &UpdateRateLimit,
     ) -> Result<RateLimit> {
         let mut tx = self.tenant_tx(scope).await?;
-        let before = audit::image_by_id(&mut tx, "rate_limits", id.0).await?;
+        // Locked before its image is taken, so the image is what changes.
         let current = RateLimit::from(fetch(&mut tx, id.0, true).await?);
+        let before = audit::image_by_id(&mut tx, "rate_limits", id.0).await?;
         let model = merged(current.model, body.model.clone(), body.clear_model);
         let rpm = merged(current.rpm, body.rpm, body.clear_rpm);
         let tpm = merged(current.tpm, body.tpm, body.clear_tpm);
