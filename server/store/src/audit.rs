@@ -163,10 +163,15 @@ async fn append(
         user_agent: request.user_agent.map(|ua| ua.chars().take(512).collect()),
     };
     let hash = record.hash(&prev);
+    // The event and the head's move, in one round trip.
     sqlx::query(
-        "INSERT INTO audit_events (id, tenant_id, seq, prev_hash, hash, created_at, actor_type,
-             actor_id, action, target_type, target_id, before, after, request_id, source_ip, user_agent)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+        "WITH event AS (
+             INSERT INTO audit_events (id, tenant_id, seq, prev_hash, hash, created_at, actor_type,
+                 actor_id, action, target_type, target_id, before, after, request_id, source_ip,
+                 user_agent)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+         )
+         UPDATE audit_heads SET seq = $3, hash = $5 WHERE tenant_id IS NOT DISTINCT FROM $2",
     )
     .bind(record.id)
     .bind(record.tenant_id)
@@ -184,15 +189,6 @@ async fn append(
     .bind(&record.request_id)
     .bind(&record.source_ip)
     .bind(&record.user_agent)
-    .execute(&mut **tx)
-    .await
-    .map_err(db)?;
-    sqlx::query(
-        "UPDATE audit_heads SET seq = $2, hash = $3 WHERE tenant_id IS NOT DISTINCT FROM $1",
-    )
-    .bind(tenant)
-    .bind(record.seq)
-    .bind(hash.as_slice())
     .execute(&mut **tx)
     .await
     .map_err(db)?;
