@@ -406,6 +406,26 @@ async fn a_failed_change_leaves_no_event() {
 }
 
 #[tokio::test]
+async fn every_actor_type_the_store_records_is_one_the_database_takes() {
+    let app = TestApp::spawn().await;
+    let mut conn = app.db.connect().await;
+    for actor_type in ["service_account", "user", "system"] {
+        let mut tx = sqlx::Connection::begin(&mut conn).await.unwrap();
+        sqlx::query(
+            "INSERT INTO audit_events (id, tenant_id, seq, prev_hash, hash, created_at,
+                 actor_type, action, target_type)
+             VALUES (gen_random_uuid(), gen_random_uuid(), 1, $1, $1, now(), $2, 'x.y', 'x')",
+        )
+        .bind(GENESIS.as_slice())
+        .bind(actor_type)
+        .execute(&mut *tx)
+        .await
+        .unwrap_or_else(|e| panic!("{actor_type}: {e}"));
+        tx.rollback().await.unwrap();
+    }
+}
+
+#[tokio::test]
 async fn concurrent_writers_make_a_gapless_chain_that_verifies() {
     let app = TestApp::spawn().await;
     app.tenant("acme").await;
