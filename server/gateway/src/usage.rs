@@ -131,7 +131,7 @@ impl Writer {
                     }
                 }
                 let full = batch.len() == BATCH;
-                self.write(&mut batch, false).await;
+                self.write(&mut batch).await;
                 if !full {
                     break;
                 }
@@ -142,7 +142,7 @@ impl Writer {
         }
         // Shutting down: one try, then to disk rather than waiting for a
         // database that may not come back before we are killed.
-        self.write(&mut batch, true).await;
+        self.write(&mut batch).await;
         self.replay().await;
     }
 
@@ -150,54 +150,56 @@ impl Writer {
         self.spool.as_ref().is_some_and(|s| s.pending > 0)
     }
 
-    /// Writes a batch, or spools it when the database refuses it (after
-    /// spooled batches, to keep their order). Without a spool, retries until
-    /// the database takes it.
-    async fn write(&mut self, batch: &mut Vec<UsageEvent>, final_flush: bool) {
+    /// Writes a batch, or spools it when the database refuses it (or when
+    /// older batches are spooled, to keep their order). Without a spool,
+    /// retries until the database takes it.
+    async fn write(&mut self, batch: &mut Vec<UsageEvent>) {
         let mut delay = Duration::from_millis(100);
         while !batch.is_empty() {
-            let result = if self.spooled() {
-                Err("older batches are spooled".to_owned())
+            let refused = if self.spooled() {
+                None
             } else {
-                self.store
-                    .insert_usage(batch)
-                    .await
-                    .map_err(|e| e.to_string())
-            };
-            match result {
-                Ok(()) => {
-                    self.metrics
-                        .usage_written
-                        .fetch_add(batch.len() as u64, Ordering::Relaxed);
-                    batch.clear();
-                }
-                Err(e) => {
-                    self.metrics
-                        .usage_write_failures
-                        .fetch_add(1, Ordering::Relaxed);
-                    if let Some(spool) = &mut self.spool {
-                        match spool.push(batch) {
-                            Ok(()) => {
-                                self.metrics
-                                    .usage_spooled
-                                    .fetch_add(batch.len() as u64, Ordering::Relaxed);
-                                tracing::warn!(error = %e, events = batch.len(), "usage spooled to disk until the database answers");
-                                batch.clear();
-                                return;
-                            }
-                            Err(io) => {
-                                tracing::error!(error = %io, "cannot spool usage to disk; keeping it in memory")
-                            }
-                        }
-                    } else if final_flush {
-                        tracing::warn!(error = %e, events = batch.len(), "writing usage failed at shutdown; retrying");
-                    } else {
-                        tracing::warn!(error = %e, events = batch.len(), "writing usage failed; retrying");
+                match self.store.insert_usage(batch).await {
+                    Ok(()) => {
+                        self.metrics
+                            .usage_written
+                            .fetch_add(batch.len() as u64, Ordering::Relaxed);
+                        batch.clear();
+                        return;
                     }
-                    tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(Duration::from_secs(5));
+                    Err(e) => {
+                        self.metrics
+                            .usage_write_failures
+                            .fetch_add(1, Ordering::Relaxed);
+                        Some(e)
+                    }
                 }
+            };
+            if let Some(spool) = &mut self.spool {
+                match spool.push(batch) {
+                    Ok(()) => {
+                        self.metrics
+                            .usage_spooled
+                            .fetch_add(batch.len() as u64, Ordering::Relaxed);
+                        if let Some(e) = refused {
+                            tracing::warn!(error = %e, events = batch.len(), "usage spooled to disk until the database answers");
+                        }
+                        batch.clear();
+                        return;
+                    }
+                    Err(io) => {
+                        tracing::error!(error = %io, "cannot spool usage to disk; keeping it in memory")
+                    }
+                }
+            } else if let Some(e) = &refused {
+                tracing::warn!(error = %e, events = batch.len(), "writing usage failed; retrying");
             }
+            if refused.is_none() {
+                // The spool cannot take more: drain it, so the database is tried again.
+                self.replay().await;
+            }
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(Duration::from_secs(5));
         }
     }
 
