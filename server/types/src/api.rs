@@ -396,12 +396,28 @@ pub enum Provider {
     /// Any OpenAI-compatible API (OpenAI, Azure OpenAI's v1 API, vLLM, Ollama, …): passed through.
     #[default]
     Openai,
+    /// Anthropic's Messages API: chat completions are translated to and from it.
+    Anthropic,
+    /// Google's Gemini API: chat completions are translated to and from it.
+    Gemini,
 }
 
 impl Provider {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Openai => "openai",
+            Self::Anthropic => "anthropic",
+            Self::Gemini => "gemini",
+        }
+    }
+
+    /// The provider stored as `name`, if it is one.
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "openai" => Some(Self::Openai),
+            "anthropic" => Some(Self::Anthropic),
+            "gemini" => Some(Self::Gemini),
+            _ => None,
         }
     }
 }
@@ -433,9 +449,12 @@ pub struct CreateBackend {
     pub name: String,
     #[serde(default)]
     pub provider: Provider,
-    /// `http(s)://…`, the API root without a trailing `/`, e.g. `https://api.openai.com/v1`.
+    /// `http(s)://…`, the API root without a trailing `/`, e.g. `https://api.openai.com/v1`;
+    /// for `anthropic` `https://api.anthropic.com`, for `gemini`
+    /// `https://generativelanguage.googleapis.com`.
     pub base_url: String,
-    /// The upstream API key, sent as `Authorization: Bearer`. Encrypted at rest; never returned.
+    /// The upstream API key, sent as `Authorization: Bearer` (`openai`), `x-api-key`
+    /// (`anthropic`) or `x-goog-api-key` (`gemini`). Encrypted at rest; never returned.
     #[serde(default)]
     pub credentials: Option<String>,
     /// Whole-request timeout, 100–600000 ms (default 60000).
