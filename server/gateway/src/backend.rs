@@ -7,10 +7,13 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::http::HeaderValue;
+use axum::http::{HeaderName, HeaderValue, header};
 use ditto_core::crypto::MasterKey;
 use ditto_store::gateway::GatewayBackendRow;
+use ditto_types::api::Provider;
 use uuid::Uuid;
+
+use crate::providers::Adapter;
 
 /// Breaker settings.
 #[derive(Clone, Copy, Debug)]
@@ -36,8 +39,12 @@ pub struct Backend {
     pub base_url: String,
     /// `base_url` parsed once, so requests only append their path.
     pub base: Option<reqwest::Url>,
-    /// `Bearer <credentials>`, marked sensitive so it is never logged.
-    pub authorization: Option<HeaderValue>,
+    /// The protocol it speaks; `None` for OpenAI-compatible backends.
+    pub adapter: Option<Adapter>,
+    /// The credentials header: `Authorization: Bearer <credentials>` for
+    /// OpenAI-compatible backends, the provider's own header otherwise;
+    /// marked sensitive so it is never logged.
+    pub credential: Option<(HeaderName, HeaderValue)>,
     /// Why the credentials could not be used, if they could not.
     pub credential_error: Option<&'static str>,
     /// Time allowed until the response headers arrive.
@@ -89,7 +96,12 @@ impl Registry {
                 }
             }
         };
-        let (authorization, credential_error) = match (&row.credentials, master_key) {
+        let provider = Provider::parse(&row.provider);
+        if provider.is_none() {
+            tracing::error!(backend = %row.id, provider = %row.provider, "unknown provider; treated as OpenAI-compatible");
+        }
+        let adapter = provider.and_then(Adapter::of);
+        let (credential, credential_error) = match (&row.credentials, master_key) {
             (None, _) => (None, None),
             (Some(_), None) => (
                 None,
@@ -97,10 +109,19 @@ impl Registry {
             ),
             (Some(sealed), Some(key)) => match key.decrypt(sealed, row.id.as_bytes()) {
                 Ok(plain) => {
-                    match HeaderValue::from_bytes(&[b"Bearer ".as_slice(), &plain].concat()) {
+                    let (name, value) = match adapter {
+                        None => (
+                            header::AUTHORIZATION,
+                            HeaderValue::from_bytes(&[b"Bearer ".as_slice(), &plain].concat()),
+                        ),
+                        Some(adapter) => {
+                            (adapter.credential_header(), HeaderValue::from_bytes(&plain))
+                        }
+                    };
+                    match value {
                         Ok(mut value) => {
                             value.set_sensitive(true);
-                            (Some(value), None)
+                            (Some((name, value)), None)
                         }
                         Err(_) => (
                             None,
@@ -122,7 +143,8 @@ impl Registry {
             name: row.name,
             base: reqwest::Url::parse(&row.base_url).ok(),
             base_url: row.base_url,
-            authorization,
+            adapter,
+            credential,
             credential_error,
             timeout: Duration::from_millis(row.timeout_ms.max(1) as u64),
             max_in_flight: row.max_in_flight.map(|n| n as u32),

@@ -63,6 +63,39 @@ impl GatewayError {
         }
     }
 
+    /// An endpoint the serving backend's protocol has no equivalent of.
+    pub fn unsupported_endpoint(message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            "unsupported_endpoint",
+            message,
+        )
+    }
+
+    /// A parameter the serving backend's protocol cannot honour.
+    pub fn unsupported_parameter(message: impl Into<String>, param: &'static str) -> Self {
+        Self {
+            param: Some(param),
+            ..Self::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_request_error",
+                "unsupported_parameter",
+                message,
+            )
+        }
+    }
+
+    /// An upstream answer that cannot be read.
+    pub fn bad_upstream(message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::BAD_GATEWAY,
+            "api_error",
+            "upstream_invalid_response",
+            message,
+        )
+    }
+
     pub fn model_not_found(model: &str) -> Self {
         Self {
             param: Some("model"),

@@ -1,4 +1,5 @@
 //! Active health checks: every backend is probed with `GET {base}/models`
+//! (the provider's model list for translated backends)
 //! on an interval, so a dead backend's breaker opens before users pay for
 //! it, and a recovered one closes without waiting for a user's probe.
 
@@ -6,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
-use axum::http::header;
+use axum::http::HeaderMap;
 
 use futures_util::StreamExt;
 
@@ -42,12 +43,24 @@ async fn probe(backend: &Backend) -> bool {
     if backend.credential_error.is_some() {
         return false;
     }
-    let mut request = backend
-        .runtime
-        .client
-        .get(format!("{}/models", backend.base_url));
-    if let Some(auth) = &backend.authorization {
-        request = request.header(header::AUTHORIZATION, auth.clone());
+    let mut request = match (backend.adapter, &backend.base) {
+        (Some(adapter), Some(base)) => {
+            let mut headers = HeaderMap::new();
+            adapter.fixed_headers(&mut headers);
+            backend
+                .runtime
+                .client
+                .get(adapter.health_url(base))
+                .headers(headers)
+        }
+        (Some(_), None) => return false,
+        (None, _) => backend
+            .runtime
+            .client
+            .get(format!("{}/models", backend.base_url)),
+    };
+    if let Some((name, value)) = &backend.credential {
+        request = request.header(name.clone(), value.clone());
     }
     let timeout = backend.timeout.min(Duration::from_secs(5));
     match tokio::time::timeout(timeout, request.send()).await {

@@ -11,6 +11,7 @@ mod health;
 mod loader;
 mod meter;
 mod metrics;
+mod providers;
 mod proxy;
 mod rules;
 mod snapshot;

@@ -56,7 +56,7 @@ pub struct Outcome {
 }
 
 type Finish = Box<dyn FnOnce(Outcome) + Send>;
-type Upstream = Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>;
+pub type Upstream = Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>;
 
 /// Largest non-streamed body kept in memory to read its usage.
 const JSON_KEEP: usize = 4 << 20;

@@ -3,8 +3,8 @@
 //! limits) and pass the answer through as it arrives.
 
 use std::borrow::Cow;
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use axum::body::Body;
@@ -16,7 +16,7 @@ use chrono::Utc;
 use ditto_core::secrets;
 use ditto_store::gateway::UsageEvent;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use crate::Gateway;
@@ -24,6 +24,7 @@ use crate::backend::InFlight;
 use crate::error::GatewayError;
 use crate::governor::{self, Admission, Demand};
 use crate::meter::{Metered, Outcome};
+use crate::providers::{self, Adapter, Ask, Skip};
 use crate::rules::Price;
 use crate::snapshot::{Key, RouteEntry, Target, Tenant};
 
@@ -463,6 +464,8 @@ async fn handle(
         headers,
         body,
         add_usage,
+        stream,
+        json: OnceLock::new(),
     };
     forward(call, route.clone(), upstream_request).await
 }
@@ -473,7 +476,11 @@ struct UpstreamRequest {
     query: Option<String>,
     headers: HeaderMap,
     body: Bytes,
+    /// Ask an OpenAI upstream for the usage event (and strip it from the answer).
     add_usage: bool,
+    stream: bool,
+    /// The body parsed, once, for backends whose protocol it is translated to.
+    json: OnceLock<Option<Map<String, Value>>>,
 }
 
 impl UpstreamRequest {
@@ -500,8 +507,8 @@ impl UpstreamRequest {
         for (name, value) in self.headers.iter().filter(|(n, _)| forwardable(n)) {
             headers.append(name.clone(), value.clone());
         }
-        if let Some(auth) = &backend.authorization {
-            headers.insert(header::AUTHORIZATION, auth.clone());
+        if let Some((name, value)) = &backend.credential {
+            headers.insert(name.clone(), value.clone());
         }
         backend
             .runtime
@@ -509,6 +516,65 @@ impl UpstreamRequest {
             .request(self.method.clone(), url)
             .headers(headers)
             .body(self.body_for(target))
+    }
+
+    /// The request in `adapter`'s protocol for one target, or why it cannot be sent there.
+    fn build_translated(
+        &self,
+        adapter: Adapter,
+        target: &Target,
+        call: &Call,
+        route_model: &str,
+    ) -> Result<reqwest::RequestBuilder, Skip> {
+        let backend = &target.backend;
+        let model = target
+            .upstream_model
+            .as_deref()
+            .or(call.model.as_deref())
+            .unwrap_or(route_model);
+        let default_max_tokens = governor::served_price(
+            &call.tenant,
+            &call.gw.snapshot.load().platform_prices,
+            [
+                target.upstream_model.as_deref(),
+                Some(route_model),
+                call.model.as_deref(),
+            ],
+        )
+        .and_then(|p| p.max_output_tokens)
+        .unwrap_or(call.gw.config.limits.default_max_output_tokens);
+        let ask = Ask {
+            endpoint: &self.path,
+            method: &self.method,
+            model,
+            stream: self.stream,
+            default_max_tokens: u64::from(default_max_tokens),
+        };
+        let body = self
+            .json
+            .get_or_init(|| match serde_json::from_slice(&self.body) {
+                Ok(Value::Object(object)) => Some(object),
+                _ => None,
+            });
+        let prepared = adapter.prepare(backend.base.as_ref(), &ask, body.as_ref())?;
+        let mut headers = reqwest::header::HeaderMap::with_capacity(4);
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        adapter.fixed_headers(&mut headers);
+        for (name, value) in self.headers.iter().filter(|(n, _)| adapter.forwards(n)) {
+            headers.append(name.clone(), value.clone());
+        }
+        if let Some((name, value)) = &backend.credential {
+            headers.insert(name.clone(), value.clone());
+        }
+        Ok(backend
+            .runtime
+            .client
+            .post(prepared.url)
+            .headers(headers)
+            .body(prepared.body))
     }
 }
 
@@ -556,6 +622,8 @@ async fn forward(call: Call, route: Arc<RouteEntry>, request: UpstreamRequest) -
     let mut saw_capacity_limit = false;
     let mut saw_open_breaker = false;
     let mut misconfigured: Option<&'static str> = None;
+    // What a backend of another protocol could not take, when no backend could.
+    let mut refused: Option<GatewayError> = None;
     for target in candidates(&route) {
         if attempts >= max_attempts {
             break;
@@ -565,9 +633,25 @@ async fn forward(call: Call, route: Arc<RouteEntry>, request: UpstreamRequest) -
             misconfigured = Some(problem);
             continue;
         }
-        let Some(url) = backend.url(&request.path, request.query.as_deref()) else {
-            misconfigured = Some("this backend's base URL is not a valid URL");
-            continue;
+        let upstream = match backend.adapter {
+            None => match backend.url(&request.path, request.query.as_deref()) {
+                Some(url) => request.build(target, url),
+                None => {
+                    misconfigured = Some("this backend's base URL is not a valid URL");
+                    continue;
+                }
+            },
+            Some(adapter) => match request.build_translated(adapter, target, &call, &route.model) {
+                Ok(upstream) => upstream,
+                Err(Skip::Refused(error)) => {
+                    refused.get_or_insert(error);
+                    continue;
+                }
+                Err(Skip::Misconfigured(problem)) => {
+                    misconfigured = Some(problem);
+                    continue;
+                }
+            },
         };
         // The slot first: a half-open breaker lets one probe through, and
         // that probe must then really be sent so its outcome is recorded.
@@ -580,7 +664,7 @@ async fn forward(call: Call, route: Arc<RouteEntry>, request: UpstreamRequest) -
             continue;
         }
         attempts += 1;
-        let sent = tokio::time::timeout(backend.timeout, request.build(target, url).send()).await;
+        let sent = tokio::time::timeout(backend.timeout, upstream.send()).await;
         if attempts > 1 {
             call.gw.metrics.retries.fetch_add(1, Ordering::Relaxed);
         }
@@ -625,34 +709,53 @@ async fn forward(call: Call, route: Arc<RouteEntry>, request: UpstreamRequest) -
             continue;
         }
         backend.runtime.breaker().record(&backend.name, true);
-        return pass_through(
-            call,
-            response,
-            (
-                backend.clone(),
-                target.upstream_model.as_deref(),
-                &route.model,
-            ),
-            Some(slot),
-            attempts,
-            request.add_usage,
+        let served = (
+            backend.clone(),
+            target.upstream_model.as_deref(),
+            route.model.as_str(),
         );
+        return match backend.adapter {
+            None => pass_through(
+                call,
+                response,
+                served,
+                Some(slot),
+                attempts,
+                request.add_usage,
+            ),
+            Some(adapter) => {
+                translated(
+                    call,
+                    adapter,
+                    response,
+                    served,
+                    Some(slot),
+                    attempts,
+                    &request,
+                )
+                .await
+            }
+        };
     }
     let error = match last {
         Some(Failure::Status(response, backend, upstream_model)) => {
-            return pass_through(
-                call,
-                response,
-                (backend, upstream_model.as_deref(), &route.model),
-                None,
-                attempts,
-                false,
+            let served = (
+                backend.clone(),
+                upstream_model.as_deref(),
+                route.model.as_str(),
             );
+            return match backend.adapter {
+                None => pass_through(call, response, served, None, attempts, false),
+                Some(adapter) => {
+                    translated(call, adapter, response, served, None, attempts, &request).await
+                }
+            };
         }
         Some(Failure::Timeout) => GatewayError::timeout(),
         Some(Failure::Connect(e)) => {
             GatewayError::unavailable(format!("No backend could be reached ({e})."))
         }
+        None if let Some(refused) = refused => refused,
         None if saw_capacity_limit => GatewayError::at_capacity(),
         None if saw_open_breaker => GatewayError::unavailable(
             "Every backend for this model is failing; its circuit breaker is open. Retry shortly.",
@@ -662,34 +765,107 @@ async fn forward(call: Call, route: Arc<RouteEntry>, request: UpstreamRequest) -
     call.refuse(error, attempts)
 }
 
+/// The backend that answered, the model it was asked for and the route's name.
+type Served<'a> = (Arc<crate::backend::Backend>, Option<&'a str>, &'a str);
+
 fn pass_through(
-    mut call: Call,
+    call: Call,
     response: reqwest::Response,
-    (backend, upstream_model, route_model): (Arc<crate::backend::Backend>, Option<&str>, &str),
+    served: Served<'_>,
     slot: Option<InFlight>,
     attempts: u32,
     strip_usage: bool,
+) -> Response {
+    let status = response.status();
+    let sse = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("text/event-stream"));
+    let mut headers = HeaderMap::with_capacity(response.headers().len() + 8);
+    for (name, value) in response.headers().iter().filter(|(n, _)| returnable(n)) {
+        if strip_usage && name == header::CONTENT_LENGTH {
+            continue;
+        }
+        headers.append(name.clone(), value.clone());
+    }
+    let expected_len = if strip_usage {
+        None
+    } else {
+        response.content_length()
+    };
+    let body = Box::pin(response.bytes_stream());
+    deliver(
+        call,
+        served,
+        (status, headers, body),
+        (sse, strip_usage && sse, expected_len),
+        slot,
+        attempts,
+    )
+}
+
+/// A translated backend's answer: OpenAI's shape, chunk by chunk for streams.
+async fn translated(
+    call: Call,
+    adapter: Adapter,
+    response: reqwest::Response,
+    served: Served<'_>,
+    slot: Option<InFlight>,
+    attempts: u32,
+    request: &UpstreamRequest,
+) -> Response {
+    let model = served
+        .1
+        .or(call.model.as_deref())
+        .unwrap_or(served.2)
+        .to_owned();
+    let status = response.status();
+    let upstream_headers = response.headers().clone();
+    let answer = adapter
+        .answer(
+            status,
+            Box::pin(response.bytes_stream()),
+            request.stream,
+            &model,
+        )
+        .await;
+    let answer = match answer {
+        Ok(answer) => answer,
+        Err(error) => return call.refuse(error, attempts),
+    };
+    let mut headers = HeaderMap::with_capacity(8);
+    providers::answer_headers(&mut headers, &upstream_headers, answer.sse);
+    // The usage chunk is always there in a translated stream; it goes when the client did not ask.
+    let strip = answer.sse && request.add_usage;
+    deliver(
+        call,
+        served,
+        (answer.status, headers, answer.body),
+        (answer.sse, strip, None),
+        slot,
+        attempts,
+    )
+}
+
+/// Sends an answer on to the client, metered, and accounts for it when it ends.
+fn deliver(
+    mut call: Call,
+    (backend, upstream_model, route_model): Served<'_>,
+    (status, upstream_headers, body): (StatusCode, HeaderMap, providers::Upstream),
+    (sse, strip_usage, expected_len): (bool, bool, Option<u64>),
+    slot: Option<InFlight>,
+    attempts: u32,
 ) -> Response {
     call.price = governor::served_price(
         &call.tenant,
         &call.gw.snapshot.load().platform_prices,
         [upstream_model, Some(route_model), call.model.as_deref()],
     );
-    let status = response.status();
     call.gw.metrics.response(status.as_u16());
-    let sse = response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.starts_with("text/event-stream"));
     let mut builder = Response::builder().status(status);
     if let Some(headers) = builder.headers_mut() {
-        for (name, value) in response.headers().iter().filter(|(n, _)| returnable(n)) {
-            if strip_usage && name == header::CONTENT_LENGTH {
-                continue;
-            }
-            headers.append(name.clone(), value.clone());
-        }
+        *headers = upstream_headers;
         call.stamp(headers, Some(&backend.name), attempts);
         if let Some(admission) = &call.admission {
             headers.extend(admission.headers.clone());
@@ -712,19 +888,7 @@ fn pass_through(
         };
         call.settle(event, served);
     });
-    let expected_len = if strip_usage {
-        None
-    } else {
-        response.content_length()
-    };
-    let metered = Metered::new(
-        Box::pin(response.bytes_stream()),
-        sse,
-        strip_usage && sse,
-        expected_len,
-        slot,
-        finish,
-    );
+    let metered = Metered::new(body, sse, strip_usage, expected_len, slot, finish);
     builder
         .body(Body::from_stream(metered))
         .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
