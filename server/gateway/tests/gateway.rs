@@ -11,6 +11,8 @@ use serde_json::{Value, json};
 
 #[path = "gateway/limits.rs"]
 mod limits;
+#[path = "gateway/providers.rs"]
+mod providers;
 
 const UPSTREAM_SECRET: &str = "sk-upstream-secret-1234";
 

@@ -1,6 +1,10 @@
 //! An OpenAI-compatible upstream for tests and benchmarks: chat completions
 //! (plain and SSE), embeddings and models, with configurable latency,
-//! failures and status codes, and counters of what it was asked.
+//! failures and status codes, and counters of what it was asked. It also
+//! speaks Anthropic's Messages API (`POST /v1/messages`) and Gemini's
+//! `generateContent` (`POST /v1beta/models/{model}:generateContent`, and
+//! `:streamGenerateContent?alt=sse`), plain and streamed, with the same
+//! behaviour settings and each protocol's own error shape.
 //!
 //! Control endpoints (for tests in other processes):
 //! - `POST /__mock/config` sets [`Behaviour`]; `GET` reads it.
@@ -24,6 +28,12 @@ use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+mod anthropic;
+mod gemini;
+
+use anthropic::messages;
+use gemini::generate;
+
 /// How the mock answers. Every field has a harmless default.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(default)]
@@ -40,8 +50,20 @@ pub struct Behaviour {
     pub fail_next: u64,
     /// Status of failures (default 500).
     pub fail_status: Option<u16>,
-    /// When set, requests must carry `Authorization: Bearer <this>`.
+    /// When set, requests must carry this credential: `Authorization: Bearer
+    /// <this>` (OpenAI), `x-api-key` (Anthropic, with `anthropic-version`) or
+    /// `x-goog-api-key` (Gemini).
     pub require_bearer: Option<String>,
+    /// Prompt tokens reported as read from the provider's cache.
+    pub cached_tokens: u64,
+}
+
+/// The protocol a request came in, for its error shape and credential header.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Protocol {
+    OpenAi,
+    Anthropic,
+    Gemini,
 }
 
 #[derive(Default)]
@@ -49,6 +71,10 @@ struct Counters {
     total: AtomicU64,
     failed: AtomicU64,
     chat: AtomicU64,
+    /// Anthropic `/v1/messages` requests.
+    messages: AtomicU64,
+    /// Gemini `generateContent` / `streamGenerateContent` requests.
+    gemini: AtomicU64,
     embeddings: AtomicU64,
     models: AtomicU64,
     other: AtomicU64,
@@ -116,6 +142,11 @@ impl MockUpstream {
         format!("http://{}/v1", self.addr)
     }
 
+    /// The base URL of its Anthropic and Gemini APIs, e.g. `http://127.0.0.1:1234`.
+    pub fn root_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
     pub fn set(&self, behaviour: Behaviour) {
         *self
             .mock
@@ -132,6 +163,16 @@ impl MockUpstream {
     /// Chat requests received, failed ones included.
     pub fn chat_calls(&self) -> u64 {
         self.mock.counters.chat.load(Ordering::Relaxed)
+    }
+
+    /// Anthropic Messages requests received, failed ones included.
+    pub fn messages_calls(&self) -> u64 {
+        self.mock.counters.messages.load(Ordering::Relaxed)
+    }
+
+    /// Gemini generateContent requests received, failed ones included.
+    pub fn gemini_calls(&self) -> u64 {
+        self.mock.counters.gemini.load(Ordering::Relaxed)
     }
 
     /// Streamed answers whose reader went away before the end.
@@ -160,6 +201,8 @@ fn router(mock: Arc<Mock>) -> Router {
         .route("/v1/chat/completions", post(chat))
         .route("/v1/embeddings", post(embeddings))
         .route("/v1/models", get(models))
+        .route("/v1/messages", post(messages))
+        .route("/v1beta/models/{*call}", post(generate))
         .route("/__mock/config", get(get_config).post(set_config))
         .route("/__mock/calls", get(calls))
         .route("/__mock/requests", get(requests))
@@ -202,8 +245,22 @@ impl Mock {
         headers: &HeaderMap,
         body: &[u8],
     ) -> Result<Behaviour, Response> {
+        self.admit_as(Protocol::OpenAi, method, path, headers, body)
+            .await
+    }
+
+    async fn admit_as(
+        &self,
+        protocol: Protocol,
+        method: &str,
+        path: &str,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Result<Behaviour, Response> {
         self.counters.total.fetch_add(1, Ordering::Relaxed);
         let per_endpoint = match path {
+            _ if protocol == Protocol::Gemini => &self.counters.gemini,
+            "/v1/messages" => &self.counters.messages,
             "/v1/chat/completions" => &self.counters.chat,
             "/v1/embeddings" => &self.counters.embeddings,
             "/v1/models" => &self.counters.models,
@@ -232,19 +289,31 @@ impl Mock {
             self.counters.failed.fetch_add(1, Ordering::Relaxed);
             let status = StatusCode::from_u16(behaviour.fail_status.unwrap_or(500))
                 .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            return Err(error(status, "injected failure"));
+            return Err(protocol_error(protocol, status, "injected failure"));
         }
         if let Some(expected) = &behaviour.require_bearer {
-            let presented = headers
-                .get(header::AUTHORIZATION)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.strip_prefix("Bearer "));
+            let header_value = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+            let presented = match protocol {
+                Protocol::OpenAi => {
+                    header_value("authorization").and_then(|v| v.strip_prefix("Bearer "))
+                }
+                Protocol::Anthropic => header_value("x-api-key"),
+                Protocol::Gemini => header_value("x-goog-api-key"),
+            };
             if presented != Some(expected.as_str()) {
-                return Err(error(
+                return Err(protocol_error(
+                    protocol,
                     StatusCode::UNAUTHORIZED,
                     "invalid upstream credentials",
                 ));
             }
+        }
+        if protocol == Protocol::Anthropic && headers.get("anthropic-version").is_none() {
+            return Err(protocol_error(
+                protocol,
+                StatusCode::BAD_REQUEST,
+                "anthropic-version: header is required",
+            ));
         }
         if behaviour.latency_ms > 0 {
             tokio::time::sleep(Duration::from_millis(behaviour.latency_ms)).await;
@@ -258,71 +327,62 @@ fn error(status: StatusCode, message: &str) -> Response {
     (status, Json(body)).into_response()
 }
 
+/// An error in `protocol`'s shape.
+fn protocol_error(protocol: Protocol, status: StatusCode, message: &str) -> Response {
+    match protocol {
+        Protocol::OpenAi => error(status, message),
+        Protocol::Anthropic => {
+            let kind = match status.as_u16() {
+                400 => "invalid_request_error",
+                401 => "authentication_error",
+                403 => "permission_error",
+                404 => "not_found_error",
+                429 => "rate_limit_error",
+                529 => "overloaded_error",
+                _ => "api_error",
+            };
+            let body = json!({"type": "error", "error": {"type": kind, "message": message}});
+            (status, Json(body)).into_response()
+        }
+        Protocol::Gemini => {
+            let name = match status.as_u16() {
+                400 => "INVALID_ARGUMENT",
+                401 => "UNAUTHENTICATED",
+                403 => "PERMISSION_DENIED",
+                404 => "NOT_FOUND",
+                429 => "RESOURCE_EXHAUSTED",
+                503 => "UNAVAILABLE",
+                _ => "INTERNAL",
+            };
+            let body =
+                json!({"error": {"code": status.as_u16(), "message": message, "status": name}});
+            (status, Json(body)).into_response()
+        }
+    }
+}
+
 /// A rough token count: one token per whitespace-separated word.
 fn tokens_in(value: &Value) -> u64 {
     match value {
         Value::String(s) => s.split_whitespace().count().max(1) as u64,
         Value::Array(items) => items.iter().map(tokens_in).sum(),
-        Value::Object(map) => map.get("content").map_or(0, tokens_in),
+        Value::Object(map) => ["content", "text", "parts"]
+            .iter()
+            .find_map(|k| map.get(*k))
+            .map_or(0, tokens_in),
         _ => 0,
     }
 }
 
-async fn chat(State(mock): State<Arc<Mock>>, headers: HeaderMap, body: Bytes) -> Response {
-    let behaviour = match mock
-        .admit("POST", "/v1/chat/completions", &headers, &body)
-        .await
-    {
-        Ok(b) => b,
-        Err(failure) => return failure,
-    };
-    let Ok(request) = serde_json::from_slice::<Value>(&body) else {
-        return error(StatusCode::BAD_REQUEST, "body is not JSON");
-    };
-    let model = request["model"].as_str().unwrap_or("unknown").to_owned();
-    let prompt_tokens = tokens_in(&request["messages"]);
-    let chunks = behaviour.chunks.unwrap_or(4);
-    let completion_tokens = u64::from(chunks);
-    if request["stream"].as_bool() != Some(true) {
-        let content = vec!["mock"; chunks as usize].join(" ");
-        return Json(json!({
-            "id": "chatcmpl-mock",
-            "object": "chat.completion",
-            "created": 1_700_000_000,
-            "model": model,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-                      "total_tokens": prompt_tokens + completion_tokens}
-        }))
-        .into_response();
-    }
-    let include_usage = request["stream_options"]["include_usage"].as_bool() == Some(true);
-    let delay = Duration::from_millis(behaviour.chunk_delay_ms);
-    let chunk = move |delta: Value, finish: Value| {
-        json!({"id": "chatcmpl-mock", "object": "chat.completion.chunk", "created": 1_700_000_000,
-               "model": model, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
-    };
-    let mut events: Vec<Value> = vec![chunk(
-        json!({"role": "assistant", "content": ""}),
-        Value::Null,
-    )];
-    for _ in 0..chunks {
-        events.push(chunk(json!({"content": "mock "}), Value::Null));
-    }
-    events.push(chunk(json!({}), json!("stop")));
-    if include_usage {
-        let mut usage = chunk(json!({}), Value::Null);
-        usage["choices"] = json!([]);
-        usage["usage"] = json!({"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-                                "total_tokens": prompt_tokens + completion_tokens});
-        events.push(usage);
-    }
-    let frames = events
-        .into_iter()
-        .map(|e| format!("data: {e}\n\n"))
-        .chain(std::iter::once("data: [DONE]\n\n".to_owned()));
-    let frames: Vec<String> = frames.collect();
-    let last = frames.len() - 1;
+/// Sends `frames` one by one, `delay` apart, counting the stream as
+/// abandoned if its reader goes away first.
+fn stream_frames(
+    mock: &Arc<Mock>,
+    frames: Vec<String>,
+    delay: Duration,
+    content_type: &'static str,
+) -> Response {
+    let last = frames.len().saturating_sub(1);
     let guard = Arc::new(Mutex::new(StreamGuard {
         mock: mock.clone(),
         finished: false,
@@ -341,10 +401,67 @@ async fn chat(State(mock): State<Arc<Mock>>, headers: HeaderMap, body: Bytes) ->
             }
         });
     Response::builder()
-        .header(header::CONTENT_TYPE, "text/event-stream")
+        .header(header::CONTENT_TYPE, content_type)
         .header(header::CACHE_CONTROL, "no-cache")
         .body(Body::from_stream(stream))
         .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
+async fn chat(State(mock): State<Arc<Mock>>, headers: HeaderMap, body: Bytes) -> Response {
+    let behaviour = match mock
+        .admit("POST", "/v1/chat/completions", &headers, &body)
+        .await
+    {
+        Ok(b) => b,
+        Err(failure) => return failure,
+    };
+    let Ok(request) = serde_json::from_slice::<Value>(&body) else {
+        return error(StatusCode::BAD_REQUEST, "body is not JSON");
+    };
+    let model = request["model"].as_str().unwrap_or("unknown").to_owned();
+    let prompt_tokens = tokens_in(&request["messages"]);
+    let chunks = behaviour.chunks.unwrap_or(4);
+    let completion_tokens = u64::from(chunks);
+    let usage = json!({"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+                       "total_tokens": prompt_tokens + completion_tokens,
+                       "prompt_tokens_details": {"cached_tokens": behaviour.cached_tokens.min(prompt_tokens)}});
+    if request["stream"].as_bool() != Some(true) {
+        let content = vec!["mock"; chunks as usize].join(" ");
+        return Json(json!({
+            "id": "chatcmpl-mock",
+            "object": "chat.completion",
+            "created": 1_700_000_000,
+            "model": model,
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+            "usage": usage,
+        }))
+        .into_response();
+    }
+    let include_usage = request["stream_options"]["include_usage"].as_bool() == Some(true);
+    let delay = Duration::from_millis(behaviour.chunk_delay_ms);
+    let chunk = move |delta: Value, finish: Value| {
+        json!({"id": "chatcmpl-mock", "object": "chat.completion.chunk", "created": 1_700_000_000,
+               "model": model, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
+    };
+    let mut events: Vec<Value> = vec![chunk(
+        json!({"role": "assistant", "content": ""}),
+        Value::Null,
+    )];
+    for _ in 0..chunks {
+        events.push(chunk(json!({"content": "mock "}), Value::Null));
+    }
+    events.push(chunk(json!({}), json!("stop")));
+    if include_usage {
+        let mut event = chunk(json!({}), Value::Null);
+        event["choices"] = json!([]);
+        event["usage"] = usage;
+        events.push(event);
+    }
+    let frames = events
+        .into_iter()
+        .map(|e| format!("data: {e}\n\n"))
+        .chain(std::iter::once("data: [DONE]\n\n".to_owned()));
+    stream_frames(&mock, frames.collect(), delay, "text/event-stream")
 }
 
 async fn embeddings(State(mock): State<Arc<Mock>>, headers: HeaderMap, body: Bytes) -> Response {
@@ -414,6 +531,8 @@ async fn calls(State(mock): State<Arc<Mock>>) -> Json<Value> {
         "total": c.total.load(Ordering::Relaxed),
         "failed": c.failed.load(Ordering::Relaxed),
         "chat": c.chat.load(Ordering::Relaxed),
+        "messages": c.messages.load(Ordering::Relaxed),
+        "gemini": c.gemini.load(Ordering::Relaxed),
         "embeddings": c.embeddings.load(Ordering::Relaxed),
         "models": c.models.load(Ordering::Relaxed),
         "other": c.other.load(Ordering::Relaxed),
@@ -437,6 +556,8 @@ async fn reset(State(mock): State<Arc<Mock>>) -> StatusCode {
         &c.total,
         &c.failed,
         &c.chat,
+        &c.messages,
+        &c.gemini,
         &c.embeddings,
         &c.models,
         &c.other,

@@ -484,6 +484,7 @@ async fn losing_redis_refuses_budgeted_requests_until_it_returns() {
     let w = world_with(Options {
         redis_url: Some(redis.url()),
         gateway: config(CounterStore::Redis(redis.url())),
+        ..Options::default()
     })
     .await;
     price_gpt4o(&w).await;
