@@ -1,7 +1,7 @@
 //! Active health checks: every backend is probed with `GET {base}/models`
-//! (the provider's model list for translated backends)
-//! on an interval, so a dead backend's breaker opens before users pay for
-//! it, and a recovered one closes without waiting for a user's probe.
+//! (the provider's own model list for Anthropic and Gemini backends) on an
+//! interval, so a dead backend's breaker opens before users pay for it, and
+//! a recovered one closes without waiting for a user's probe.
 
 use std::sync::Arc;
 use std::time::Duration;

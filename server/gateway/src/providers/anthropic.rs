@@ -571,6 +571,46 @@ mod tests {
         assert_eq!(out["usage"]["prompt_tokens_details"]["cached_tokens"], 4);
     }
 
+    fn stream(events: &[Value]) -> String {
+        let mut chunks = Chunks::new("public");
+        let mut out = Vec::new();
+        for event in events {
+            chunks.event(event.to_string().as_bytes(), &mut out);
+        }
+        chunks.end(&mut out);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn an_error_event_mid_stream_ends_it_in_openai_shape() {
+        let out = stream(&[
+            json!({"type": "message_start", "message": {"id": "msg_1", "model": "claude-x", "usage": {"input_tokens": 3}}}),
+            json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "Hi"}}),
+            json!({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}),
+            json!({"type": "message_stop"}),
+        ]);
+        let events: Vec<&str> = out.split("\n\n").filter(|e| !e.is_empty()).collect();
+        assert_eq!(events.len(), 3, "{out}");
+        assert!(events[0].contains("\"id\":\"msg_1\""));
+        assert!(events[1].contains("\"content\":\"Hi\""));
+        assert_eq!(
+            serde_json::from_str::<Value>(events[2].strip_prefix("data: ").unwrap()).unwrap(),
+            error_json("Overloaded", "api_error", Some("overloaded_error"))
+        );
+        assert!(!out.contains("[DONE]"), "nothing follows an error");
+    }
+
+    #[test]
+    fn a_stream_cut_short_still_reports_its_usage_but_not_done() {
+        let out = stream(&[
+            json!({"type": "message_start", "message": {"id": "m", "usage": {"input_tokens": 3, "cache_read_input_tokens": 2}}}),
+            json!({"type": "message_delta", "delta": {"stop_reason": null}, "usage": {"output_tokens": 7}}),
+        ]);
+        assert!(out.contains("\"prompt_tokens\":5"), "{out}");
+        assert!(out.contains("\"completion_tokens\":7"), "{out}");
+        assert!(!out.contains("[DONE]"));
+    }
+
     #[test]
     fn overloaded_becomes_a_503_in_openai_shape() {
         let body =

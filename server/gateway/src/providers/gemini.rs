@@ -571,6 +571,34 @@ mod tests {
     }
 
     #[test]
+    fn streams_become_chunks_with_usage_and_done() {
+        let mut chunks = Chunks::new("public");
+        let mut out = Vec::new();
+        for event in [
+            json!({"candidates": [{"content": {"parts": [{"text": "Hel"}]}}], "modelVersion": "g-1", "responseId": "r"}),
+            json!({"candidates": [{"content": {"parts": [{"text": "lo"}]}, "finishReason": "MAX_TOKENS"}],
+                   "usageMetadata": {"promptTokenCount": 4, "candidatesTokenCount": 2}}),
+        ] {
+            chunks.event(event.to_string().as_bytes(), &mut out);
+        }
+        chunks.end(&mut out);
+        let out = String::from_utf8(out).unwrap();
+        let events: Vec<Value> = out
+            .split("\n\n")
+            .filter_map(|e| e.strip_prefix("data: "))
+            .filter(|d| *d != "[DONE]")
+            .map(|d| serde_json::from_str(d).unwrap())
+            .collect();
+        assert_eq!(events[0]["choices"][0]["delta"]["role"], "assistant");
+        assert_eq!(events[0]["id"], "chatcmpl-r");
+        assert_eq!(events[1]["choices"][0]["delta"]["content"], "Hel");
+        assert_eq!(events[2]["choices"][0]["delta"]["content"], "lo");
+        assert_eq!(events[3]["choices"][0]["finish_reason"], "length");
+        assert_eq!(events[4]["usage"], usage_json(4, 2, 0));
+        assert!(out.ends_with("data: [DONE]\n\n"));
+    }
+
+    #[test]
     fn errors_take_openai_shape() {
         let body =
             br#"{"error":{"code":429,"message":"Quota exceeded","status":"RESOURCE_EXHAUSTED"}}"#;
