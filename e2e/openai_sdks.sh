@@ -59,6 +59,17 @@ if [ ! -d "$ROOT/e2e/sdk/node_modules/openai" ]; then
 fi
 node "$ROOT/e2e/sdk/check.mjs"
 
+# The Python SDK through an Anthropic backend (the same mock speaks its protocol).
+anthropic=$(api POST /tenants/acme/backends "{\"name\": \"mock-anthropic\", \"provider\": \"anthropic\", \
+  \"base_url\": \"http://127.0.0.1:$mock_port\", \"credentials\": \"sk-upstream-e2e\"}" | jq -r .id)
+api POST /tenants/acme/routes \
+  "{\"model\": \"claude\", \"targets\": [{\"backend_id\": \"$anthropic\", \"upstream_model\": \"claude-test\"}]}" >/dev/null
+for _ in $(seq 50); do
+  [ "$(curl -s -o /dev/null -w '%{http_code}' "$DITTO_OPENAI_BASE/models/claude" -H "Authorization: Bearer $key")" = 200 ] && break
+  sleep 0.1
+done
+python3 "$ROOT/e2e/sdk/providers.py"
+
 # Every SDK chat request was recorded (the writer batches, so give it a moment).
 for _ in $(seq 50); do
   rows=$(psql "${ADMIN_URL%/*}/$db" -qAtc "select count(*) from usage_events where endpoint = 'chat/completions'")
