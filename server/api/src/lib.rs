@@ -35,6 +35,8 @@ pub struct AppState {
     pub metrics: Option<MetricsSource>,
     /// Signs audit checkpoints; without it they cannot be made or verified.
     pub audit_signer: Option<ditto_core::audit::AuditSigner>,
+    /// Does audit export runs (to object storage or the export directory).
+    pub audit_exporter: ditto_audit_export::Exporter,
 }
 
 /// Something that renders metrics in the Prometheus text format.
@@ -87,6 +89,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(routes::model_prices::router())
         .merge(routes::usage::router())
         .merge(routes::audit::router())
+        .merge(routes::audit_exports::router())
         .merge(routes::me::router())
         .merge(routes::roles::router())
 }

@@ -70,6 +70,11 @@ pub struct SettingsArgs {
         hide_env_values = true
     )]
     pub audit_signing_key: Option<String>,
+    /// Directory tenants' local audit export destinations write under (each
+    /// tenant in a subdirectory named by its id). Without it, only
+    /// S3-compatible destinations can be configured.
+    #[arg(long, env = "DITTO_AUDIT_EXPORT_DIR", global = true)]
+    pub audit_export_dir: Option<PathBuf>,
     /// With `ai.example.com`, `acme.ai.example.com/v1/...` serves tenant acme.
     #[arg(long, env = "DITTO_BASE_DOMAIN", global = true)]
     pub base_domain: Option<String>,
@@ -98,6 +103,7 @@ struct FileSettings {
     db_max_connections: Option<u32>,
     master_key: Option<String>,
     audit_signing_key: Option<String>,
+    audit_export_dir: Option<PathBuf>,
     base_domain: Option<String>,
     worker_threads: Option<usize>,
 }
@@ -132,6 +138,7 @@ pub struct Config {
     pub db_max_connections: u32,
     pub master_key: Option<MasterKey>,
     pub audit_signing_key: Option<AuditSigner>,
+    pub audit_export_dir: Option<PathBuf>,
     pub base_domain: Option<String>,
     /// `None`: one per core.
     pub worker_threads: Option<usize>,
@@ -389,6 +396,12 @@ impl Config {
             },
         };
 
+        let audit_export_dir = args
+            .audit_export_dir
+            .clone()
+            .or(file.audit_export_dir)
+            .filter(|p| !p.as_os_str().is_empty());
+
         let base_domain = match args
             .base_domain
             .clone()
@@ -453,6 +466,7 @@ impl Config {
             db_max_connections,
             master_key,
             audit_signing_key,
+            audit_export_dir,
             base_domain,
             worker_threads,
         })

@@ -76,6 +76,9 @@ const AUDIT_KEY_FILE: &str = "audit-signing-key";
 /// How often `serve` checkpoints the audit chains and applies retention.
 const AUDIT_HOUSEKEEPING_EVERY: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 
+/// How often `serve` looks for due audit export schedules and waiting runs.
+const AUDIT_EXPORTS_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Command::Openapi = cli.command {
@@ -198,6 +201,22 @@ fn spawn_audit_housekeeping(store: Store, signer: AuditSigner) {
     });
 }
 
+/// Turns due audit export schedules into runs and works off runs, every
+/// [`AUDIT_EXPORTS_EVERY`], until the process ends. Every replica does;
+/// the store hands each schedule and run to one of them.
+fn spawn_audit_exports(exporter: ditto_audit_export::Exporter) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(AUDIT_EXPORTS_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if let Err(e) = exporter.tick().await {
+                tracing::warn!(error = %e, "audit export pass failed");
+            }
+        }
+    });
+}
+
 /// The audit signing key: configured, or (embedded setup) kept in the data directory.
 fn audit_signer(config: &Config, embedded: bool) -> Result<Option<AuditSigner>> {
     if let Some(key) = &config.audit_signing_key {
@@ -273,7 +292,15 @@ async fn serve(config: &Config, store: Store, embedded: Option<&EmbeddedPostgres
             .context("loading the gateway's configuration")?;
     println!("  OpenAI endpoint  {base}/t/<tenant>/v1 (with a tenant's dk-… key)");
     let metrics_gateway = gateway.clone();
+    let audit_exporter = ditto_audit_export::Exporter::new(
+        store.clone(),
+        master_key.clone(),
+        audit_signer.clone(),
+        config.audit_export_dir.clone(),
+    );
+    spawn_audit_exports(audit_exporter.clone());
     let app = ditto_api::app(AppState {
+        audit_exporter,
         store,
         redis,
         master_key,

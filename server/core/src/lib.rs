@@ -3,6 +3,7 @@
 //! made and checked (`secrets`), and the one error type every layer returns.
 
 pub mod audit;
+pub mod audit_export;
 pub mod auth;
 pub mod catalogue;
 pub mod crypto;

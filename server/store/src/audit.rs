@@ -120,6 +120,12 @@ pub(crate) async fn record_system(tx: &mut Tx, change: Change) -> Result<()> {
     append(tx, None, None, change).await
 }
 
+/// Records a change made by Ditto itself (e.g. an export run finishing) in
+/// a tenant's chain.
+pub(crate) async fn record_system_in(tx: &mut Tx, tenant: Uuid, change: Change) -> Result<()> {
+    append(tx, Some(tenant), None, change).await
+}
+
 /// Appends an event to a chain (`tenant` `None`: the platform chain).
 async fn append(
     tx: &mut Tx,
@@ -723,6 +729,54 @@ fn event_stream(tx: Tx) -> impl Stream<Item = Result<AuditEvent>> + Send + 'stat
             }
         }
     })
+}
+
+/// Up to `limit` of a tenant's events after `after` and up to `upto`, in
+/// sequence order.
+pub(crate) async fn event_batch(
+    tx: &mut Tx,
+    tenant: Uuid,
+    after: i64,
+    upto: i64,
+    limit: i64,
+) -> Result<Vec<AuditEvent>> {
+    let rows: Vec<EventRow> = sqlx::query_as(sql!(
+        "SELECT {EVENT_COLUMNS} FROM audit_events
+         WHERE tenant_id = $1 AND seq > $2 AND seq <= $3 ORDER BY seq LIMIT $4"
+    ))
+    .bind(tenant)
+    .bind(after)
+    .bind(upto)
+    .bind(limit)
+    .fetch_all(&mut **tx)
+    .await
+    .map_err(db)?;
+    Ok(rows.into_iter().map(Into::into).collect())
+}
+
+/// Signs and stores a checkpoint at the tenant's event `seq`.
+pub(crate) async fn checkpoint_at(
+    tx: &mut Tx,
+    tenant: Uuid,
+    seq: i64,
+    signer: &AuditSigner,
+    reason: &str,
+) -> Result<AuditCheckpoint> {
+    let hash: Option<Vec<u8>> =
+        sqlx::query_scalar("SELECT hash FROM audit_events WHERE tenant_id = $1 AND seq = $2")
+            .bind(tenant)
+            .bind(seq)
+            .fetch_optional(&mut **tx)
+            .await
+            .map_err(db)?;
+    let hash = hash.ok_or_else(|| {
+        Error::Conflict(format!(
+            "event {seq} is no longer kept (retention removed it)"
+        ))
+    })?;
+    Ok(sign_and_store(tx, Some(tenant), seq, hash, signer, reason)
+        .await?
+        .into())
 }
 
 /// Signs the chain's head and stores the checkpoint.

@@ -36,6 +36,10 @@ const UNIQUE: &[(&str, &str)] = &[
         "a role with this name already exists in this tenant",
     ),
     (
+        "audit_export_destinations_name_key",
+        "an audit export destination with this name already exists in this tenant",
+    ),
+    (
         "role_bindings_unique_grant",
         "this subject already holds this role at this scope",
     ),

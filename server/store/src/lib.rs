@@ -22,6 +22,7 @@ pub use tx::testing;
 
 mod api_keys;
 pub mod audit;
+pub mod audit_export;
 mod auth;
 mod backends;
 mod budgets;

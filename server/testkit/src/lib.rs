@@ -7,6 +7,7 @@
 //! own database, dropped afterwards.
 
 pub mod logs;
+pub mod moto;
 pub mod pg;
 pub mod redis;
 
@@ -145,6 +146,10 @@ pub struct TestApp {
     pub store: Store,
     pub gateway: Arc<Gateway>,
     pub db: TestDb,
+    /// The platform's audit export directory (`DITTO_AUDIT_EXPORT_DIR`).
+    pub export_dir: tempfile::TempDir,
+    /// The server's audit export worker, for tests that run its passes.
+    pub audit_exporter: ditto_audit_export::Exporter,
     client: reqwest::Client,
     server: tokio::task::JoinHandle<()>,
 }
@@ -202,17 +207,25 @@ impl TestApp {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         let master_key = MasterKey::from_base64(&MasterKey::generate_base64()).expect("master key");
+        let export_dir = tempfile::tempdir().expect("an audit export directory");
         let (gateway, _handle) =
             Gateway::start(store.clone(), Some(master_key.clone()), options.gateway)
                 .await
                 .expect("gateway starts");
         let metrics_gateway = gateway.clone();
+        let audit_exporter = ditto_audit_export::Exporter::new(
+            store.clone(),
+            Some(master_key.clone()),
+            Some(audit_signer()),
+            Some(export_dir.path().to_owned()),
+        );
         let app = ditto_api::app(AppState {
             store: store.clone(),
             redis,
             master_key: Some(master_key),
             metrics: Some(Arc::new(move || metrics_gateway.render_metrics())),
             audit_signer: Some(audit_signer()),
+            audit_exporter: audit_exporter.clone(),
         })
         .merge(ditto_gateway::router(gateway.clone()));
         let server = tokio::spawn(async move {
@@ -232,6 +245,8 @@ impl TestApp {
             store,
             gateway,
             db,
+            export_dir,
+            audit_exporter,
             client,
             server,
         }

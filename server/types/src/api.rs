@@ -1145,6 +1145,167 @@ pub enum AuditExportFormat {
     Csv,
 }
 
+/// Where a destination keeps exported objects.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum AuditExportKind {
+    /// An S3-compatible bucket.
+    S3,
+    /// A directory under the platform's export directory (`DITTO_AUDIT_EXPORT_DIR`).
+    Local,
+}
+
+/// How often a destination receives the events added since its last
+/// scheduled run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum AuditExportSchedule {
+    /// Only one-off runs.
+    #[default]
+    None,
+    Hourly,
+    Daily,
+}
+
+/// A place a tenant's audit trail is exported to. The secret access key is
+/// write-only: encrypted at rest, never returned.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct AuditExportDestination {
+    pub id: Uuid,
+    pub tenant_id: TenantId,
+    pub name: String,
+    pub kind: AuditExportKind,
+    /// S3: the service's URL; `null` for AWS itself.
+    pub endpoint: Option<String>,
+    pub bucket: Option<String>,
+    pub region: Option<String>,
+    pub access_key_id: Option<String>,
+    pub has_secret_access_key: bool,
+    /// Local: the directory, relative to the tenant's export directory.
+    pub path: Option<String>,
+    /// Object names start with it.
+    pub prefix: String,
+    pub schedule: AuditExportSchedule,
+    pub next_run_at: Option<DateTime<Utc>>,
+    /// Scheduled runs export the events after this sequence number.
+    pub exported_through: i64,
+    /// Largest JSONL object a run writes; larger ranges are split.
+    pub max_object_bytes: u64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+page_type!(AuditExportDestinationPage, AuditExportDestination);
+
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateAuditExportDestination {
+    /// 1–100 characters, unique within the tenant.
+    pub name: String,
+    pub kind: AuditExportKind,
+    /// S3: `http(s)://host[:port]` of an S3-compatible service; absent for AWS.
+    #[serde(default)]
+    pub endpoint: Option<String>,
+    /// S3: the bucket (3–63 characters), required.
+    #[serde(default)]
+    pub bucket: Option<String>,
+    /// S3: default `us-east-1`.
+    #[serde(default)]
+    pub region: Option<String>,
+    /// S3: required.
+    #[serde(default)]
+    pub access_key_id: Option<String>,
+    /// S3: required. Encrypted at rest; never returned.
+    #[serde(default)]
+    pub secret_access_key: Option<String>,
+    /// Local: a relative directory (`a-z`, `0-9`, `.`, `_`, `-` in `/`-separated parts), required.
+    #[serde(default)]
+    pub path: Option<String>,
+    /// Object name prefix, `/`-separated parts of `A-Z a-z 0-9 . _ -` (default none).
+    #[serde(default)]
+    pub prefix: Option<String>,
+    #[serde(default)]
+    pub schedule: AuditExportSchedule,
+    /// 1024–1073741824 (default 64 MiB).
+    #[serde(default)]
+    pub max_object_bytes: Option<u64>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateAuditExportDestination {
+    pub name: Option<String>,
+    pub endpoint: Option<String>,
+    pub bucket: Option<String>,
+    pub region: Option<String>,
+    pub access_key_id: Option<String>,
+    /// Replaces the secret access key.
+    pub secret_access_key: Option<String>,
+    pub path: Option<String>,
+    pub prefix: Option<String>,
+    pub schedule: Option<AuditExportSchedule>,
+    pub max_object_bytes: Option<u64>,
+}
+
+/// Ask for a one-off export of a sequence range.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateAuditExport {
+    pub destination_id: Uuid,
+    /// First sequence number; default the oldest kept event.
+    #[serde(default)]
+    pub from_seq: Option<i64>,
+    /// Last sequence number; default the chain's head now.
+    #[serde(default)]
+    pub to_seq: Option<i64>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum AuditExportStatus {
+    Pending,
+    Running,
+    Succeeded,
+    Failed,
+}
+
+/// One JSONL object a run wrote.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct AuditExportObject {
+    pub name: String,
+    /// Hex SHA-256 of the object's bytes.
+    pub sha256: String,
+    pub rows: u64,
+    pub bytes: u64,
+    pub first_seq: i64,
+    pub last_seq: i64,
+}
+
+/// One export of a sequence range to a destination.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct AuditExportRun {
+    pub id: Uuid,
+    pub tenant_id: TenantId,
+    pub destination_id: Uuid,
+    /// `manual` or `scheduled`.
+    pub trigger: String,
+    pub status: AuditExportStatus,
+    pub from_seq: i64,
+    pub to_seq: i64,
+    /// Events written.
+    pub rows: u64,
+    pub objects: Vec<AuditExportObject>,
+    /// The manifest's object name, once written.
+    pub manifest: Option<String>,
+    /// Why the run failed.
+    pub error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+page_type!(AuditExportRunPage, AuditExportRun);
+
 // ---------------------------------------------------------------- roles
 
 /// A role: built-in (the same in every tenant) or a tenant's own.

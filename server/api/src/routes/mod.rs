@@ -3,6 +3,7 @@
 
 pub(crate) mod api_keys;
 pub(crate) mod audit;
+pub(crate) mod audit_exports;
 pub(crate) mod backends;
 pub(crate) mod budgets;
 pub(crate) mod health;

@@ -64,6 +64,10 @@ fn body_for(op: &Operation) -> Value {
     match op.id.as_str() {
         "access_tokens_create" => json!({"name": "probe"}),
         "audit_retention_update" => json!({"retention_days": 30}),
+        "audit_export_destinations_create" => {
+            json!({"name": "probe", "kind": "local", "path": "probe"})
+        }
+        "audit_exports_create" => json!({"destination_id": uuid::Uuid::now_v7()}),
         "tenants_create" => json!({"slug": "probe-tenant", "name": "probe"}),
         "projects_create" | "service_accounts_create" => json!({"name": "probe"}),
         "users_create" => json!({"email": "probe@example.com"}),
@@ -102,6 +106,8 @@ fn random_ids() -> Vec<(&'static str, String)> {
         "rate_limit_id",
         "budget_id",
         "binding_id",
+        "destination_id",
+        "run_id",
     ]
     .into_iter()
     .map(|p| (p, uuid::Uuid::now_v7().to_string()))
@@ -218,7 +224,23 @@ pub(crate) async fn resources_of(app: &TestApp, tenant: &str) -> Vec<(&'static s
         )
         .await
         .expect_status(201);
+    let destination = admin
+        .post(
+            &format!("{base}/audit/export-destinations"),
+            json!({"name": "d", "kind": "local", "path": "d"}),
+        )
+        .await
+        .expect_status(201);
+    let run = admin
+        .post(
+            &format!("{base}/audit/exports"),
+            json!({"destination_id": id(&destination)}),
+        )
+        .await
+        .expect_status(202);
     vec![
+        ("destination_id", id(&destination)),
+        ("run_id", id(&run)),
         ("role", role["name"].as_str().unwrap().to_owned()),
         ("binding_id", id(&binding)),
         ("rate_limit_id", id(&rate_limit)),
@@ -260,6 +282,8 @@ async fn no_operation_lets_one_tenant_reach_another() {
             "rate-limits",
             "budgets",
             "model-prices",
+            "audit/export-destinations",
+            "audit/exports",
         ] {
             all.push(snapshot(path).await);
         }

@@ -53,6 +53,10 @@ const MATRIX: &[(&str, u16)] = &[
     ("audit_checkpoints_list", 200),
     ("audit_retention_get", 200),
     ("audit_export", 200),
+    ("audit_export_destinations_list", 200),
+    ("audit_export_destinations_get", 200),
+    ("audit_exports_list", 200),
+    ("audit_exports_get", 200),
     ("platform_audit_list", 200),
     ("platform_audit_verify", 200),
     ("audit_signing_key_get", 200),
@@ -72,6 +76,8 @@ const MATRIX: &[(&str, u16)] = &[
     ("tenant_model_prices_import", 200),
     ("roles_create", 201),
     ("role_bindings_create", 201),
+    ("audit_export_destinations_create", 201),
+    ("audit_exports_create", 202),
     ("tenants_update", 200),
     ("projects_update", 200),
     ("users_update", 200),
@@ -85,6 +91,7 @@ const MATRIX: &[(&str, u16)] = &[
     ("audit_checkpoints_create", 201),
     ("audit_retention_update", 200),
     ("audit_retention_apply", 200),
+    ("audit_export_destinations_update", 200),
     ("access_tokens_revoke", 200),
     ("api_keys_rotate", 200),
     ("api_keys_revoke", 200),
@@ -95,6 +102,7 @@ const MATRIX: &[(&str, u16)] = &[
     ("backends_delete", 409),
     ("roles_delete", 204),
     ("role_bindings_delete", 204),
+    ("audit_export_destinations_delete", 204),
     ("service_accounts_delete", 204),
     ("users_delete", 204),
     ("projects_delete", 204),
@@ -223,6 +231,11 @@ fn body(op: &str, ids: &[(&'static str, String)], n: usize) -> Value {
         "tenants_create" => json!({"slug": format!("probe-{n}"), "name": "probe"}),
         "tenants_update" => json!({"name": "renamed"}),
         "audit_retention_update" => json!({"retention_days": 30}),
+        "audit_export_destinations_create" => {
+            json!({"name": "probe", "kind": "local", "path": "probe"})
+        }
+        "audit_export_destinations_update" => json!({"name": "renamed"}),
+        "audit_exports_create" => json!({"destination_id": id("destination_id")}),
         "projects_create" | "service_accounts_create" | "access_tokens_create" => {
             json!({"name": "probe"})
         }

@@ -1,5 +1,6 @@
 mod api_keys;
 mod audit;
+mod audit_exports;
 mod backends_routes;
 mod budgets;
 mod coverage;
