@@ -3,6 +3,7 @@
 //! limits) and pass the answer through as it arrives.
 
 use std::borrow::Cow;
+use std::sync::atomic::AtomicBool;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
@@ -800,7 +801,7 @@ fn pass_through(
         served,
         (status, headers, body),
         (sse, strip_usage && sse, expected_len),
-        slot,
+        (slot, None),
         attempts,
     )
 }
@@ -821,7 +822,7 @@ async fn translated(
         .unwrap_or(served.2)
         .to_owned();
     let status = response.status();
-    let upstream_headers = response.headers().clone();
+    let retry_after = response.headers().get(header::RETRY_AFTER).cloned();
     let answer = adapter
         .answer(
             status,
@@ -835,7 +836,7 @@ async fn translated(
         Err(error) => return call.refuse(error, attempts),
     };
     let mut headers = HeaderMap::with_capacity(8);
-    providers::answer_headers(&mut headers, &upstream_headers, answer.sse);
+    providers::answer_headers(&mut headers, retry_after, answer.sse);
     // The usage chunk is always there in a translated stream; it goes when the client did not ask.
     let strip = answer.sse && request.add_usage;
     deliver(
@@ -843,7 +844,7 @@ async fn translated(
         served,
         (answer.status, headers, answer.body),
         (answer.sse, strip, None),
-        slot,
+        (slot, answer.failed),
         attempts,
     )
 }
@@ -854,7 +855,7 @@ fn deliver(
     (backend, upstream_model, route_model): Served<'_>,
     (status, upstream_headers, body): (StatusCode, HeaderMap, providers::Upstream),
     (sse, strip_usage, expected_len): (bool, bool, Option<u64>),
-    slot: Option<InFlight>,
+    (slot, failed_mid_stream): (Option<InFlight>, Option<Arc<AtomicBool>>),
     attempts: u32,
 ) -> Response {
     call.price = governor::served_price(
@@ -875,6 +876,9 @@ fn deliver(
     let status_code = status.as_u16();
     let error = (!status.is_success()).then(|| format!("upstream_{status_code}"));
     let finish = Box::new(move |outcome: Outcome| {
+        // A translated stream that carried the provider's error event ended cleanly, yet failed.
+        let failed = failed_mid_stream.is_some_and(|f| f.load(Ordering::Relaxed));
+        let error = error.or_else(|| failed.then(|| "upstream_stream_error".to_owned()));
         let event = call.event(
             status_code,
             attempts,

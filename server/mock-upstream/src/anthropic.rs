@@ -178,6 +178,18 @@ pub(crate) async fn messages(
             }
         }
     }
+    if behaviour.fail_mid_stream {
+        events.truncate(4);
+        events.push((
+            "error",
+            json!({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}),
+        ));
+        let frames = events
+            .into_iter()
+            .map(|(name, data)| format!("event: {name}\ndata: {data}\n\n"))
+            .collect();
+        return stream_frames(&mock, frames, Duration::ZERO, "text/event-stream");
+    }
     events.push((
         "content_block_stop",
         json!({"type": "content_block_stop", "index": 0}),

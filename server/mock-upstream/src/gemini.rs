@@ -141,6 +141,11 @@ pub(crate) async fn generate(
         }
     }
     let last = pieces.len() - 1;
+    let failure = behaviour.fail_mid_stream.then(|| {
+        let error = json!({"error": {"code": 503, "message": "The model is overloaded.", "status": "UNAVAILABLE"}});
+        format!("data: {error}\r\n\r\n")
+    });
+    let keep = if failure.is_some() { 1 } else { pieces.len() };
     let frames = pieces
         .into_iter()
         .enumerate()
@@ -157,6 +162,8 @@ pub(crate) async fn generate(
             event["candidates"] = json!([candidate]);
             format!("data: {event}\r\n\r\n")
         })
+        .take(keep)
+        .chain(failure)
         .collect();
     stream_frames(
         &mock,

@@ -56,6 +56,9 @@ pub struct Behaviour {
     pub require_bearer: Option<String>,
     /// Prompt tokens reported as read from the provider's cache.
     pub cached_tokens: u64,
+    /// Anthropic and Gemini streams: the provider's error event (overloaded)
+    /// follows the first piece of text, and the stream ends there.
+    pub fail_mid_stream: bool,
 }
 
 /// The protocol a request came in, for its error shape and credential header.

@@ -332,6 +332,7 @@ pub struct Chunks {
     output: u64,
     started: bool,
     finished: bool,
+    errored: bool,
 }
 
 impl Chunks {
@@ -343,6 +344,7 @@ impl Chunks {
             output: 0,
             started: false,
             finished: false,
+            errored: false,
         }
     }
 
@@ -450,6 +452,10 @@ impl Mapper for Chunks {
                 self.finished = true;
             }
             Some("error") => {
+                if self.started {
+                    // What was used so far, for metering (stripped if the client did not ask).
+                    self.writer.usage(out, self.usage());
+                }
                 let error = &event["error"];
                 let message = error["message"]
                     .as_str()
@@ -462,6 +468,7 @@ impl Mapper for Chunks {
                 };
                 Writer::error(out, error_json(message, kind, code));
                 self.finished = true;
+                self.errored = true;
             }
             _ => {}
         }
@@ -472,6 +479,10 @@ impl Mapper for Chunks {
             // Cut off before `message_stop`: report what was used, but no `[DONE]`.
             self.writer.usage(out, self.usage());
         }
+    }
+
+    fn failed(&self) -> bool {
+        self.errored
     }
 }
 
@@ -590,11 +601,15 @@ mod tests {
             json!({"type": "message_stop"}),
         ]);
         let events: Vec<&str> = out.split("\n\n").filter(|e| !e.is_empty()).collect();
-        assert_eq!(events.len(), 3, "{out}");
+        assert_eq!(events.len(), 4, "{out}");
         assert!(events[0].contains("\"id\":\"msg_1\""));
         assert!(events[1].contains("\"content\":\"Hi\""));
+        assert!(
+            events[2].contains("\"prompt_tokens\":3"),
+            "what was used so far is reported: {out}"
+        );
         assert_eq!(
-            serde_json::from_str::<Value>(events[2].strip_prefix("data: ").unwrap()).unwrap(),
+            serde_json::from_str::<Value>(events[3].strip_prefix("data: ").unwrap()).unwrap(),
             error_json("Overloaded", "api_error", Some("overloaded_error"))
         );
         assert!(!out.contains("[DONE]"), "nothing follows an error");

@@ -407,6 +407,12 @@ impl Mapper for Chunks {
                 .as_str()
                 .unwrap_or("The Gemini backend failed mid-answer.");
             let code = error["status"].as_str().map(str::to_ascii_lowercase);
+            if self.started {
+                // What was used so far, for metering (stripped if the client did not ask).
+                let (prompt, completion, cached) = self.usage;
+                self.writer
+                    .usage(out, usage_json(prompt, completion, cached));
+            }
             Writer::error(out, error_json(message, "api_error", code.as_deref()));
             self.errored = true;
             return;
@@ -461,6 +467,10 @@ impl Mapper for Chunks {
         self.writer
             .usage(out, usage_json(prompt, completion, cached));
         Writer::done(out);
+    }
+
+    fn failed(&self) -> bool {
+        self.errored
     }
 }
 

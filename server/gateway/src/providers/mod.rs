@@ -9,6 +9,9 @@ mod anthropic;
 mod gemini;
 mod sse;
 
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use bytes::Bytes;
 use ditto_types::api::Provider;
@@ -48,6 +51,8 @@ pub struct Answer {
     pub status: StatusCode,
     pub sse: bool,
     pub body: Upstream,
+    /// For streams: set if the provider reports an error mid-way.
+    pub failed: Option<Arc<AtomicBool>>,
 }
 
 /// What a translation needs to know about the request besides its body.
@@ -191,16 +196,24 @@ impl Adapter {
         model: &str,
     ) -> Result<Answer, GatewayError> {
         if status.is_success() && stream {
+            let failed = Arc::new(AtomicBool::new(false));
             let body: Upstream = match self {
-                Self::Anthropic => {
-                    Box::pin(sse::Translate::new(body, anthropic::Chunks::new(model)))
-                }
-                Self::Gemini => Box::pin(sse::Translate::new(body, gemini::Chunks::new(model))),
+                Self::Anthropic => Box::pin(sse::Translate::new(
+                    body,
+                    anthropic::Chunks::new(model),
+                    failed.clone(),
+                )),
+                Self::Gemini => Box::pin(sse::Translate::new(
+                    body,
+                    gemini::Chunks::new(model),
+                    failed.clone(),
+                )),
             };
             return Ok(Answer {
                 status,
                 sse: true,
                 body,
+                failed: Some(failed),
             });
         }
         let bytes = read_all(body).await.map_err(|e| {
@@ -232,6 +245,7 @@ impl Adapter {
             status,
             sse: false,
             body: Box::pin(futures_util::stream::once(async move { Ok(bytes) })),
+            failed: None,
         })
     }
 }
@@ -411,8 +425,8 @@ fn snippet(body: &[u8]) -> String {
     text.trim().to_owned()
 }
 
-/// Adds the response headers of a translated answer.
-pub fn answer_headers(headers: &mut HeaderMap, upstream: &HeaderMap, sse: bool) {
+/// Adds the response headers of a translated answer (and the upstream's `Retry-After`).
+pub fn answer_headers(headers: &mut HeaderMap, retry_after: Option<HeaderValue>, sse: bool) {
     let content_type = if sse {
         "text/event-stream"
     } else {
@@ -422,8 +436,8 @@ pub fn answer_headers(headers: &mut HeaderMap, upstream: &HeaderMap, sse: bool) 
     if sse {
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     }
-    if let Some(retry) = upstream.get(header::RETRY_AFTER) {
-        headers.insert(header::RETRY_AFTER, retry.clone());
+    if let Some(retry) = retry_after {
+        headers.insert(header::RETRY_AFTER, retry);
     }
 }
 

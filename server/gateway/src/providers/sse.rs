@@ -3,6 +3,8 @@
 //! once; only a partial event waits for its rest.
 
 use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
@@ -17,6 +19,8 @@ pub trait Mapper: Send + Unpin {
     fn event(&mut self, data: &[u8], out: &mut Vec<u8>);
     /// The provider's stream ended; writes whatever closes the client's.
     fn end(&mut self, out: &mut Vec<u8>);
+    /// Whether the provider reported an error mid-stream.
+    fn failed(&self) -> bool;
 }
 
 pub struct Translate<M> {
@@ -24,15 +28,19 @@ pub struct Translate<M> {
     pending: Vec<u8>,
     mapper: M,
     ended: bool,
+    /// Set when the provider reports an error mid-stream: the stream still
+    /// ends cleanly for the client (as OpenAI's do), but is accounted as failed.
+    failed: Arc<AtomicBool>,
 }
 
 impl<M: Mapper> Translate<M> {
-    pub fn new(upstream: Upstream, mapper: M) -> Self {
+    pub fn new(upstream: Upstream, mapper: M, failed: Arc<AtomicBool>) -> Self {
         Self {
             upstream,
             pending: Vec::new(),
             mapper,
             ended: false,
+            failed,
         }
     }
 
@@ -47,6 +55,9 @@ impl<M: Mapper> Translate<M> {
             start += len + skip;
         }
         self.pending.drain(..start);
+        if self.mapper.failed() {
+            self.failed.store(true, Ordering::Relaxed);
+        }
     }
 }
 
@@ -189,6 +200,9 @@ mod tests {
         fn end(&mut self, out: &mut Vec<u8>) {
             out.extend_from_slice(b"<end>");
         }
+        fn failed(&self) -> bool {
+            self.0.iter().any(|e| e == "fail")
+        }
     }
 
     #[tokio::test]
@@ -202,10 +216,12 @@ mod tests {
         let items: Vec<reqwest::Result<Bytes>> =
             parts.iter().map(|p| Ok(Bytes::from(*p))).collect();
         let upstream: Upstream = Box::pin(futures_util::stream::iter(items));
-        let out: Vec<Bytes> = Translate::new(upstream, Echo(Vec::new()))
+        let failed = Arc::new(AtomicBool::new(false));
+        let out: Vec<Bytes> = Translate::new(upstream, Echo(Vec::new()), failed.clone())
             .map(|r| r.unwrap())
             .collect()
             .await;
+        assert!(!failed.load(Ordering::Relaxed));
         let texts: Vec<String> = out
             .iter()
             .map(|b| String::from_utf8(b.to_vec()).unwrap())

@@ -756,3 +756,46 @@ async fn what_a_provider_cannot_serve_is_refused_clearly() {
     assert_eq!(resp.headers()["x-ditto-backend"], "primary");
     assert_eq!(resp.headers()["x-ditto-attempts"], "1");
 }
+
+#[tokio::test]
+async fn a_provider_error_mid_stream_reaches_the_client_and_the_usage_row() {
+    let p = providers().await;
+    let failing = Behaviour {
+        require_bearer: Some(UPSTREAM_SECRET.into()),
+        fail_mid_stream: true,
+        ..Behaviour::default()
+    };
+    p.anthropic.set(failing.clone());
+    p.gemini.set(failing);
+    for (model, code) in [("claude", "overloaded_error"), ("gemini", "unavailable")] {
+        let resp = p
+            .w
+            .client
+            .post(
+                "chat/completions",
+                json!({"model": model, "stream": true, "messages": [{"role": "user", "content": "one two"}]}),
+            )
+            .await;
+        assert_eq!(resp.status(), 200, "{model}");
+        let text = resp.text().await.unwrap();
+        let (events, done) = sse_events(&text);
+        assert!(
+            !done,
+            "{model}: a failed stream does not claim to be done: {text}"
+        );
+        assert_eq!(streamed_text(&events), "mock ", "{model}");
+        let error = &events.last().unwrap()["error"];
+        assert_eq!(error["type"], "api_error", "{model}: {text}");
+        assert_eq!(error["code"], code, "{model}");
+        assert!(!text.contains("\"usage\""), "{model}: {text}");
+    }
+    let rows = chat_rows(&p.w.app, 2).await;
+    for row in &rows {
+        assert_eq!(row["status"], 200);
+        assert_eq!(row["error_kind"], "upstream_stream_error", "{row}");
+        assert_eq!(
+            row["prompt_tokens"], 2,
+            "what was used is still metered: {row}"
+        );
+    }
+}
