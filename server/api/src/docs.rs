@@ -5,7 +5,9 @@ use axum::Router;
 use utoipa::OpenApi as _;
 use utoipa::openapi::extensions::Extensions;
 use utoipa::openapi::path::Operation;
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::security::{
+    ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
+};
 use utoipa::openapi::{ContentBuilder, OpenApi, Ref, RefOr, ResponseBuilder};
 use utoipa_swagger_ui::SwaggerUi;
 
@@ -54,9 +56,19 @@ pub(crate) fn finish(spec: &mut OpenApi) {
         SecurityScheme::Http(
             HttpBuilder::new()
                 .scheme(HttpAuthScheme::Bearer)
-                .description(Some("A service-account access token"))
+                .description(Some(
+                    "A service-account access token or a personal access token",
+                ))
                 .build(),
         ),
+    );
+    components.add_security_scheme(
+        "session",
+        SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+            ditto_identity::session::SESSION_COOKIE,
+            "The console's session, from `POST /api/v1/auth/sign-in`. Requests that change \
+             something must also send the session's CSRF token in `x-csrf-token`.",
+        ))),
     );
     for (path, item) in spec.paths.paths.iter_mut() {
         let has_params = path.contains('{');
@@ -69,11 +81,29 @@ pub(crate) fn finish(spec: &mut OpenApi) {
         ];
         for (op, writes) in ops {
             if let Some(op) = op.as_mut() {
+                accept_sessions(op);
                 declare_permission(op);
                 describe_responses(op);
                 add_problems(op, has_params, writes);
             }
         }
+    }
+}
+
+/// Every operation that takes a bearer token also takes the console's
+/// session cookie (the same extractor serves both).
+fn accept_sessions(op: &mut Operation) {
+    let Some(security) = op.security.as_mut() else {
+        return;
+    };
+    let bearer = security.iter().any(|r| {
+        serde_json::to_value(r)
+            .ok()
+            .and_then(|v| v.get("bearer").cloned())
+            .is_some()
+    });
+    if bearer {
+        security.push(SecurityRequirement::new("session", Vec::<String>::new()));
     }
 }
 

@@ -6,7 +6,9 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
+use ditto_core::secrets::sha256;
 use ditto_core::{Ctx, Error};
+use ditto_identity::session::{CSRF_HEADER, SESSION_COOKIE, cookie, csrf_matches};
 use ditto_types::problem::FieldError;
 use serde::de::DeserializeOwned;
 
@@ -14,46 +16,86 @@ use crate::AppState;
 use crate::error::{ApiError, problem, problem_response};
 use crate::middleware::request_id;
 
-/// The authenticated caller. Rejects with 401 when the bearer token is
-/// missing, unknown, expired or revoked.
+/// The authenticated caller: a bearer token (access token or personal
+/// access token) or, from the console, a session cookie. Rejects with 401
+/// when neither is valid, and with 403 when a cookie-authenticated request
+/// that changes state lacks the session's CSRF token.
 pub(crate) struct Auth(pub Ctx);
 
 impl FromRequestParts<AppState> for Auth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let header =
-            parts
-                .headers
-                .get(axum::http::header::AUTHORIZATION)
+        let request_id = request_id(&parts.headers);
+        if let Some(header) = parts.headers.get(axum::http::header::AUTHORIZATION) {
+            let token = header
+                .to_str()
+                .ok()
+                .and_then(|v| {
+                    v.strip_prefix("Bearer ")
+                        .or_else(|| v.strip_prefix("bearer "))
+                })
+                .map(str::trim)
+                .filter(|t| !t.is_empty() && t.len() <= 512)
                 .ok_or(Error::Unauthenticated(
-                    "send `Authorization: Bearer <token>`",
+                    "the Authorization header must be `Bearer <token>`",
                 ))?;
-        let token = header
-            .to_str()
-            .ok()
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            })
-            .map(str::trim)
-            .filter(|t| !t.is_empty() && t.len() <= 512)
+            let principal =
+                state
+                    .store
+                    .authenticate_token(token)
+                    .await?
+                    .ok_or(Error::Unauthenticated(
+                        "the token is invalid, expired or revoked",
+                    ))?;
+            return Ok(Auth(Ctx {
+                principal,
+                request_id,
+                session: None,
+            }));
+        }
+        let Some(token) = session_cookie(&parts.headers) else {
+            return Err(
+                Error::Unauthenticated("sign in, or send `Authorization: Bearer <token>`").into(),
+            );
+        };
+        let (principal, holder) = state
+            .store
+            .session_principal(&sha256(token.as_bytes()))
+            .await?
             .ok_or(Error::Unauthenticated(
-                "the Authorization header must be `Bearer <token>`",
+                "the session has ended (signed out, revoked or timed out); sign in again",
             ))?;
-        let principal =
-            state
-                .store
-                .authenticate_token(token)
-                .await?
-                .ok_or(Error::Unauthenticated(
-                    "the token is invalid, expired or revoked",
-                ))?;
+        if !parts.method.is_safe() {
+            let presented = parts
+                .headers
+                .get(CSRF_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            if !csrf_matches(presented, &holder.csrf_hash) {
+                return Err(Error::Forbidden(format!(
+                    "a request made with the session cookie must send the session's CSRF token \
+                     in the `{CSRF_HEADER}` header"
+                ))
+                .into());
+            }
+        }
         Ok(Auth(Ctx {
             principal,
-            request_id: request_id(&parts.headers),
+            request_id,
+            session: Some(holder.session_id),
         }))
     }
+}
+
+/// The session token in the request's cookies, if any.
+pub(crate) fn session_cookie(headers: &axum::http::HeaderMap) -> Option<String> {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|h| cookie(h, SESSION_COOKIE))
+        .map(str::to_owned)
 }
 
 /// A JSON body; malformed bodies become 400/413/415/422 problems.

@@ -35,6 +35,8 @@ pub struct AppState {
     pub metrics: Option<MetricsSource>,
     /// Signs audit checkpoints; without it they cannot be made or verified.
     pub audit_signer: Option<ditto_core::audit::AuditSigner>,
+    /// Local sign-in: password hashing, sessions, lockout.
+    pub identity: ditto_identity::Identity,
     /// Does audit export runs (to object storage or the export directory).
     pub audit_exporter: ditto_audit_export::Exporter,
 }
@@ -80,6 +82,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(routes::tenants::router())
         .merge(routes::projects::router())
         .merge(routes::users::router())
+        .merge(routes::groups::router())
         .merge(routes::service_accounts::router())
         .merge(routes::api_keys::router())
         .merge(routes::backends::router())
@@ -91,6 +94,9 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(routes::audit::router())
         .merge(routes::audit_exports::router())
         .merge(routes::me::router())
+        .merge(routes::me_security::router())
+        .merge(routes::sign_in::router())
+        .merge(routes::user_sign_in::router())
         .merge(routes::roles::router())
 }
 

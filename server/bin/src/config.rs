@@ -5,6 +5,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::time::Duration;
 
 use clap::Args;
 use ditto_core::audit::AuditSigner;
@@ -81,6 +82,32 @@ pub struct SettingsArgs {
     /// Worker threads of the async runtime [default: one per CPU core].
     #[arg(long, env = "DITTO_WORKER_THREADS", global = true)]
     pub worker_threads: Option<String>,
+    /// A console session unused this long ends: seconds, or with a unit
+    /// (`90s`, `30m`, `12h`, `7d`) [default: 30m].
+    #[arg(long, env = "DITTO_SESSION_IDLE_TIMEOUT", global = true)]
+    pub session_idle_timeout: Option<String>,
+    /// A console session ends this long after sign-in [default: 12h].
+    #[arg(long, env = "DITTO_SESSION_ABSOLUTE_TIMEOUT", global = true)]
+    pub session_absolute_timeout: Option<String>,
+    /// Mark session cookies `Secure` (`true`/`false`) [default: true unless
+    /// listening on a loopback address]. Set it when TLS ends in a proxy.
+    #[arg(long, env = "DITTO_SECURE_COOKIES", global = true)]
+    pub secure_cookies: Option<String>,
+    /// Shortest password accepted, 8–128 [default: 12].
+    #[arg(long, env = "DITTO_PASSWORD_MIN_LENGTH", global = true)]
+    pub password_min_length: Option<String>,
+    /// Failed sign-ins in a row that lock an account, 1–100 [default: 5].
+    #[arg(long, env = "DITTO_SIGN_IN_MAX_FAILURES", global = true)]
+    pub sign_in_max_failures: Option<String>,
+    /// How long a locked account stays locked [default: 15m].
+    #[arg(long, env = "DITTO_SIGN_IN_LOCKOUT", global = true)]
+    pub sign_in_lockout: Option<String>,
+    /// Argon2id memory cost in KiB, 8192–1048576 [default: 19456].
+    #[arg(long, env = "DITTO_ARGON2_MEMORY_KIB", global = true)]
+    pub argon2_memory_kib: Option<String>,
+    /// Argon2id passes, 1–10 [default: 2].
+    #[arg(long, env = "DITTO_ARGON2_ITERATIONS", global = true)]
+    pub argon2_iterations: Option<String>,
     /// Largest number of database connections [default: 16].
     #[arg(long, env = "DITTO_DB_MAX_CONNECTIONS", global = true)]
     pub db_max_connections: Option<String>,
@@ -106,6 +133,14 @@ struct FileSettings {
     audit_export_dir: Option<PathBuf>,
     base_domain: Option<String>,
     worker_threads: Option<usize>,
+    session_idle_timeout: Option<String>,
+    session_absolute_timeout: Option<String>,
+    secure_cookies: Option<bool>,
+    password_min_length: Option<u32>,
+    sign_in_max_failures: Option<u32>,
+    sign_in_lockout: Option<String>,
+    argon2_memory_kib: Option<u32>,
+    argon2_iterations: Option<u32>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -142,6 +177,8 @@ pub struct Config {
     pub base_domain: Option<String>,
     /// `None`: one per core.
     pub worker_threads: Option<usize>,
+    /// Local sign-in: password hashing and policy, sessions, lockout.
+    pub identity: ditto_identity::Identity,
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -446,13 +483,196 @@ impl Config {
             None => file.worker_threads,
         };
 
+        let setting = |raw: Option<String>, file: Option<String>, key: &str| {
+            let (flag, env) = (
+                key.replace('_', "-"),
+                format!("DITTO_{}", key.to_uppercase()),
+            );
+            (
+                raw.or(file).filter(|s| !s.is_empty()),
+                key.to_owned(),
+                flag,
+                env,
+            )
+        };
+        let mut bad = Vec::new();
+        let mut duration = |(raw, key, flag, env): (Option<String>, String, String, String),
+                            default: Duration| {
+            match raw {
+                None => default,
+                Some(raw) => {
+                    match parse_duration(&raw) {
+                        Some(d)
+                            if d >= Duration::from_secs(1)
+                                && d <= Duration::from_secs(365 * 86400) =>
+                        {
+                            d
+                        }
+                        _ => {
+                            bad.push((key, flag, env, format!("'{raw}' is not a duration like 90s, 30m, 12h or 7d (1 s to 365 d)")));
+                            default
+                        }
+                    }
+                }
+            }
+        };
+        let idle = duration(
+            setting(
+                args.session_idle_timeout.clone(),
+                file.session_idle_timeout,
+                "session_idle_timeout",
+            ),
+            Duration::from_secs(30 * 60),
+        );
+        let absolute = duration(
+            setting(
+                args.session_absolute_timeout.clone(),
+                file.session_absolute_timeout,
+                "session_absolute_timeout",
+            ),
+            Duration::from_secs(12 * 3600),
+        );
+        let lockout = duration(
+            setting(
+                args.sign_in_lockout.clone(),
+                file.sign_in_lockout,
+                "sign_in_lockout",
+            ),
+            Duration::from_secs(15 * 60),
+        );
+        let mut number = |(raw, key, flag, env): (Option<String>, String, String, String),
+                          range: std::ops::RangeInclusive<u32>,
+                          default: u32| match raw {
+            None => default,
+            Some(raw) => match raw.parse::<u32>() {
+                Ok(n) if range.contains(&n) => n,
+                _ => {
+                    bad.push((
+                        key,
+                        flag,
+                        env,
+                        format!(
+                            "'{raw}' is not a number from {} to {}",
+                            range.start(),
+                            range.end()
+                        ),
+                    ));
+                    default
+                }
+            },
+        };
+        let text = |n: Option<u32>| n.map(|n| n.to_string());
+        let min_length = number(
+            setting(
+                args.password_min_length.clone(),
+                text(file.password_min_length),
+                "password_min_length",
+            ),
+            8..=128,
+            12,
+        );
+        let max_failures = number(
+            setting(
+                args.sign_in_max_failures.clone(),
+                text(file.sign_in_max_failures),
+                "sign_in_max_failures",
+            ),
+            1..=100,
+            5,
+        );
+        let memory_kib = number(
+            setting(
+                args.argon2_memory_kib.clone(),
+                text(file.argon2_memory_kib),
+                "argon2_memory_kib",
+            ),
+            8192..=1_048_576,
+            19 * 1024,
+        );
+        let iterations = number(
+            setting(
+                args.argon2_iterations.clone(),
+                text(file.argon2_iterations),
+                "argon2_iterations",
+            ),
+            1..=10,
+            2,
+        );
+        for (key, flag, env, message) in bad {
+            fail(&key, &flag, &env, message);
+        }
+        let secure_cookies = match args
+            .secure_cookies
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            None | Some("") => file.secure_cookies.unwrap_or(!listen.ip().is_loopback()),
+            Some("true" | "1" | "yes") => true,
+            Some("false" | "0" | "no") => false,
+            Some(other) => {
+                fail(
+                    "secure_cookies",
+                    "secure-cookies",
+                    "DITTO_SECURE_COOKIES",
+                    format!("'{other}' is not true or false"),
+                );
+                true
+            }
+        };
+        if absolute < idle {
+            fail(
+                "session_absolute_timeout",
+                "session-absolute-timeout",
+                "DITTO_SESSION_ABSOLUTE_TIMEOUT",
+                "must not be shorter than the idle timeout".into(),
+            );
+        }
+        let passwords = ditto_identity::password::Passwords::new(
+            ditto_identity::password::HashParams {
+                memory_kib,
+                iterations,
+                parallelism: 1,
+            },
+            ditto_identity::password::PasswordPolicy {
+                min_length: min_length as usize,
+            },
+        );
+        let identity = match passwords {
+            Ok(passwords) => Some(ditto_identity::Identity {
+                passwords,
+                sessions: ditto_identity::session::SessionPolicy {
+                    idle_timeout: idle,
+                    absolute_timeout: absolute,
+                    secure_cookies,
+                },
+                lockout: ditto_identity::LockoutPolicy {
+                    max_failures,
+                    lockout,
+                },
+            }),
+            Err(message) => {
+                fail(
+                    "argon2_memory_kib",
+                    "argon2-memory-kib",
+                    "DITTO_ARGON2_MEMORY_KIB",
+                    message,
+                );
+                None
+            }
+        };
+
         if !errors.is_empty() {
             return Err(format!(
                 "invalid configuration:\n  - {}",
                 errors.join("\n  - ")
             ));
         }
+        let Some(identity) = identity else {
+            return Err("invalid configuration: argon2 parameters".into());
+        };
         Ok(Config {
+            identity,
             database,
             redis_url,
             redis_nodes,
@@ -471,6 +691,24 @@ impl Config {
             worker_threads,
         })
     }
+}
+
+/// `90`, `90s`, `30m`, `12h` or `7d`.
+fn parse_duration(raw: &str) -> Option<Duration> {
+    let raw = raw.trim();
+    let (number, unit) = match raw.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => raw.split_at(i),
+        None => (raw, "s"),
+    };
+    let n: u64 = number.parse().ok()?;
+    let secs = match unit {
+        "s" => n,
+        "m" => n.checked_mul(60)?,
+        "h" => n.checked_mul(3600)?,
+        "d" => n.checked_mul(86400)?,
+        _ => return None,
+    };
+    Some(Duration::from_secs(secs))
 }
 
 fn read_file(path: &Path) -> Result<FileSettings, String> {
@@ -527,6 +765,58 @@ mod tests {
             !err.contains("short"),
             "the token value must not be echoed: {err}"
         );
+    }
+
+    #[test]
+    fn sign_in_settings_have_safe_defaults_and_clear_errors() {
+        let local = load(SettingsArgs::default()).unwrap().identity;
+        assert_eq!(local.sessions.idle_timeout, Duration::from_secs(1800));
+        assert_eq!(local.sessions.absolute_timeout, Duration::from_secs(43200));
+        assert_eq!(local.lockout.max_failures, 5);
+        assert_eq!(local.passwords.policy().min_length, 12);
+        // Cookies are Secure unless the server only listens on loopback.
+        assert!(!local.sessions.secure_cookies);
+        let public = load(SettingsArgs {
+            listen: Some("0.0.0.0:8080".into()),
+            session_idle_timeout: Some("90s".into()),
+            session_absolute_timeout: Some("7d".into()),
+            sign_in_lockout: Some("2h".into()),
+            ..Default::default()
+        })
+        .unwrap()
+        .identity;
+        assert!(public.sessions.secure_cookies);
+        assert_eq!(public.sessions.idle_timeout, Duration::from_secs(90));
+        assert_eq!(public.sessions.absolute_timeout, Duration::from_secs(7 * 86400));
+        assert_eq!(public.lockout.lockout, Duration::from_secs(7200));
+
+        let err = load(SettingsArgs {
+            session_idle_timeout: Some("soon".into()),
+            secure_cookies: Some("maybe".into()),
+            password_min_length: Some("4".into()),
+            sign_in_max_failures: Some("0".into()),
+            argon2_memory_kib: Some("10".into()),
+            argon2_iterations: Some("x".into()),
+            ..Default::default()
+        })
+        .unwrap_err();
+        for needle in [
+            "DITTO_SESSION_IDLE_TIMEOUT",
+            "DITTO_SECURE_COOKIES",
+            "DITTO_PASSWORD_MIN_LENGTH",
+            "DITTO_SIGN_IN_MAX_FAILURES",
+            "DITTO_ARGON2_MEMORY_KIB",
+            "DITTO_ARGON2_ITERATIONS",
+        ] {
+            assert!(err.contains(needle), "{needle} missing from: {err}");
+        }
+        let err = load(SettingsArgs {
+            session_idle_timeout: Some("2h".into()),
+            session_absolute_timeout: Some("1h".into()),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(err.contains("shorter than the idle timeout"), "{err}");
     }
 
     #[test]

@@ -308,6 +308,7 @@ async fn serve(config: &Config, store: Store, embedded: Option<&EmbeddedPostgres
         metrics: Some(std::sync::Arc::new(move || {
             metrics_gateway.render_metrics()
         })),
+        identity: config.identity.clone(),
     })
     .merge(ditto_gateway::router(gateway));
     axum::serve(

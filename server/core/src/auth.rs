@@ -7,7 +7,7 @@
 //! What a principal holds comes from its role bindings (`ditto_store::rbac`
 //! resolves them with Casbin); the roles themselves are in [`crate::rbac`].
 
-use ditto_types::{ServiceAccountId, TenantId, UserId, api::TenantStatus};
+use ditto_types::{ServiceAccountId, SessionId, TenantId, UserId, api::TenantStatus};
 
 use crate::{Error, Result};
 
@@ -52,6 +52,8 @@ impl Actor {
 pub struct Ctx {
     pub principal: Principal,
     pub request_id: String,
+    /// The browser session the request came with, when it used one.
+    pub session: Option<SessionId>,
 }
 
 macro_rules! permissions {
@@ -170,6 +172,10 @@ impl Grants {
 
     pub fn union(self, other: Grants) -> Self {
         Grants(self.0 | other.0)
+    }
+
+    pub fn intersect(self, other: Grants) -> Self {
+        Grants(self.0 & other.0)
     }
 
     /// Whether every permission of `other` is in `self`.
@@ -357,6 +363,22 @@ impl Ctx {
         })
     }
 
+    /// The calling user and its own tenant, for what only a person has:
+    /// sessions, a password, a second factor, personal access tokens.
+    /// `tenant` is the caller's own tenant, resolved from its principal.
+    pub fn own_user(&self, tenant: Option<TenantRef>) -> Result<(TenantScope, UserId)> {
+        let (Actor::User(user), Some(tenant)) = (self.principal.actor, tenant) else {
+            return Err(Error::Forbidden(
+                "only users have sessions, passwords, second factors and personal access tokens"
+                    .into(),
+            ));
+        };
+        if tenant.status == TenantStatus::Suspended {
+            return Err(Error::Forbidden("this tenant is suspended".into()));
+        }
+        Ok((self.home(tenant)?, user))
+    }
+
     /// What the caller holds inside `scope`'s tenant: a platform role's
     /// permissions, or the principal's own.
     pub fn grants_in(&self, scope: &TenantScope) -> Grants {
@@ -412,6 +434,7 @@ mod tests {
                 },
             },
             request_id: "test".into(),
+            session: None,
         }
     }
 
@@ -526,6 +549,7 @@ mod grant_tests {
                 grants: Grants::NONE,
             },
             request_id: "t".into(),
+            session: None,
         };
         let t = TenantRef {
             id: TenantId::new(),

@@ -15,6 +15,9 @@ pub enum Access {
     Public,
     /// Any valid token; the operation shows the caller only itself.
     Authenticated,
+    /// A signed-in user's own sessions, password, second factor and
+    /// personal access tokens; service accounts are refused.
+    User,
     /// Inside the tenant named in the URL.
     Tenant(Permission),
     /// What the platform shares with every tenant (default prices).
@@ -26,7 +29,7 @@ pub enum Access {
 impl Access {
     pub fn permission(self) -> Option<Permission> {
         match self {
-            Self::Public | Self::Authenticated => None,
+            Self::Public | Self::Authenticated | Self::User => None,
             Self::Tenant(p) | Self::Shared(p) | Self::Platform(p) => Some(p),
         }
     }
@@ -36,6 +39,7 @@ impl Access {
         match self {
             Self::Public => "public",
             Self::Authenticated => "authenticated",
+            Self::User => "user",
             Self::Tenant(_) => "tenant",
             Self::Shared(_) => "shared",
             Self::Platform(_) => "platform",
@@ -141,6 +145,34 @@ pub const OPERATIONS: &[(&str, Access)] = {
         ("platform_audit_list", Platform(P::AuditRead)),
         ("platform_audit_verify", Platform(P::AuditRead)),
         ("audit_signing_key_get", Authenticated),
+        ("auth_sign_in", Public),
+        ("auth_sign_out", Public),
+        ("me_sessions_list", User),
+        ("me_sessions_revoke", User),
+        ("me_password_change", User),
+        ("me_totp_begin", User),
+        ("me_totp_confirm", User),
+        ("me_totp_disable", User),
+        ("me_recovery_codes_regenerate", User),
+        ("me_tokens_list", User),
+        ("me_tokens_create", User),
+        ("me_tokens_revoke", User),
+        ("users_sign_in_get", Tenant(P::UsersRead)),
+        ("users_password_set", Tenant(P::UsersWrite)),
+        ("users_unlock", Tenant(P::UsersWrite)),
+        ("users_totp_reset", Tenant(P::UsersWrite)),
+        ("users_sessions_list", Tenant(P::UsersRead)),
+        ("users_sessions_revoke", Tenant(P::UsersWrite)),
+        ("users_tokens_list", Tenant(P::UsersRead)),
+        ("users_tokens_revoke", Tenant(P::UsersWrite)),
+        ("groups_list", Tenant(P::UsersRead)),
+        ("groups_create", Tenant(P::UsersWrite)),
+        ("groups_get", Tenant(P::UsersRead)),
+        ("groups_update", Tenant(P::UsersWrite)),
+        ("groups_delete", Tenant(P::UsersWrite)),
+        ("group_members_list", Tenant(P::UsersRead)),
+        ("group_members_add", Tenant(P::UsersWrite)),
+        ("group_members_remove", Tenant(P::UsersWrite)),
     ]
 };
 

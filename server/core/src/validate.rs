@@ -274,6 +274,30 @@ pub fn create_user(body: &CreateUser) -> Result<()> {
     c.finish()
 }
 
+pub fn create_group(body: &CreateGroup) -> Result<()> {
+    let mut c = Checker::default();
+    c.text("/name", &body.name, 1, 200);
+    c.opt_text(
+        "/external_id",
+        body.external_id.as_deref(),
+        1,
+        EXTERNAL_ID_MAX,
+    );
+    c.finish()
+}
+
+pub fn update_group(body: &UpdateGroup) -> Result<()> {
+    let mut c = Checker::default();
+    c.opt_text("/name", body.name.as_deref(), 1, 200);
+    c.opt_text(
+        "/external_id",
+        body.external_id.as_deref(),
+        1,
+        EXTERNAL_ID_MAX,
+    );
+    c.finish()
+}
+
 pub fn update_user(body: &UpdateUser) -> Result<()> {
     let mut c = Checker::default();
     if let Some(email) = &body.email {

@@ -127,7 +127,7 @@ pub(crate) async fn record_system_in(tx: &mut Tx, tenant: Uuid, change: Change) 
 }
 
 /// Appends an event to a chain (`tenant` `None`: the platform chain).
-async fn append(
+pub(crate) async fn append(
     tx: &mut Tx,
     tenant: Option<Uuid>,
     actor: Option<Actor>,

@@ -2,10 +2,11 @@
 //! any principal is known, so they use the platform path unscoped.
 
 use ditto_core::secrets::sha256;
-use ditto_core::{Actor, Grants, PlatformRole, Principal, Result};
-use ditto_types::{AccessTokenId, ServiceAccountId};
+use ditto_core::{Actor, Grants, Permission, PlatformRole, Principal, Result};
+use ditto_types::{AccessTokenId, ServiceAccountId, UserId};
 use uuid::Uuid;
 
+use crate::sign_in::SessionHolder;
 use crate::{Store, audit, error::db};
 
 /// How long `last_used_at` may lag, so authentication does not write on
@@ -14,21 +15,35 @@ const LAST_USED_RESOLUTION_SECS: i32 = 60;
 
 impl Store {
     /// The principal holding this bearer token, if the token is valid: known,
-    /// not revoked or expired, of an enabled service account.
+    /// not revoked or expired, of an enabled service account or an active
+    /// user. A token narrowed to some permissions holds only those of them
+    /// its holder still has.
     pub async fn authenticate_token(&self, token: &str) -> Result<Option<Principal>> {
         let digest = sha256(token.as_bytes());
         let mut tx = self.unscoped_platform_tx().await?;
-        let row: Option<(Uuid, Uuid, Option<Uuid>, Option<String>)> = sqlx::query_as(
-            "SELECT t.id, sa.id, sa.tenant_id, sa.platform_role
-             FROM access_tokens t JOIN service_accounts sa ON sa.id = t.service_account_id
-             WHERE t.token_hash = $1 AND t.revoked_at IS NULL
-               AND (t.expires_at IS NULL OR t.expires_at > now()) AND NOT sa.disabled",
+        #[allow(clippy::type_complexity)]
+        let row: Option<(
+            Uuid,
+            Option<Uuid>,
+            Option<Uuid>,
+            Option<Uuid>,
+            Option<String>,
+            Option<Vec<String>>,
+        )> = sqlx::query_as(
+            "SELECT t.id, t.tenant_id, t.service_account_id, t.user_id, sa.platform_role,
+                        t.permissions
+                 FROM access_tokens t
+                 LEFT JOIN service_accounts sa ON sa.id = t.service_account_id
+                 LEFT JOIN users u ON u.tenant_id = t.tenant_id AND u.id = t.user_id
+                 WHERE t.token_hash = $1 AND t.revoked_at IS NULL
+                   AND (t.expires_at IS NULL OR t.expires_at > now())
+                   AND (NOT sa.disabled OR u.status = 'active')",
         )
         .bind(digest.as_slice())
         .fetch_optional(&mut *tx)
         .await
         .map_err(db)?;
-        let Some((token_id, account, tenant, platform_role)) = row else {
+        let Some((token_id, tenant, account, user, platform_role, permissions)) = row else {
             return Ok(None);
         };
         sqlx::query(
@@ -41,18 +56,49 @@ impl Store {
         .await
         .map_err(db)?;
         tx.commit().await.map_err(db)?;
-        let actor = Actor::ServiceAccount(ServiceAccountId(account));
+        let actor = match (account, user) {
+            (Some(account), _) => Actor::ServiceAccount(ServiceAccountId(account)),
+            (None, Some(user)) => Actor::User(UserId(user)),
+            (None, None) => return Ok(None),
+        };
         let tenant_id: Option<ditto_types::TenantId> = tenant.map(Into::into);
-        let grants = match tenant_id {
+        let mut grants = match tenant_id {
             Some(t) => self.grants_of(t, actor).await?,
             None => Grants::NONE,
         };
+        if let Some(names) = permissions {
+            let narrowed: Vec<Permission> =
+                names.iter().filter_map(|n| Permission::parse(n)).collect();
+            grants = grants.intersect(Grants::of(&narrowed));
+        }
         Ok(Some(Principal {
             actor,
             tenant_id,
             platform_role: platform_role.as_deref().and_then(PlatformRole::parse),
             grants,
         }))
+    }
+
+    /// The principal of a live session (see [`Store::authenticate_session`]),
+    /// with the session's id and CSRF digest.
+    pub async fn session_principal(
+        &self,
+        token_hash: &[u8; 32],
+    ) -> Result<Option<(Principal, SessionHolder)>> {
+        let Some(holder) = self.authenticate_session(token_hash).await? else {
+            return Ok(None);
+        };
+        let actor = Actor::User(holder.user_id);
+        let grants = self.grants_of(holder.tenant_id, actor).await?;
+        Ok(Some((
+            Principal {
+                actor,
+                tenant_id: Some(holder.tenant_id),
+                platform_role: None,
+                grants,
+            },
+            holder,
+        )))
     }
 
     /// Creates a platform service account with `role` whose bearer token is

@@ -20,6 +20,14 @@ const UNIQUE: &[(&str, &str)] = &[
         "a user with this external_id already exists in this tenant",
     ),
     (
+        "groups_tenant_name_key",
+        "a group with this name already exists in this tenant",
+    ),
+    (
+        "groups_tenant_external_id_key",
+        "a group with this external_id already exists in this tenant",
+    ),
+    (
         "service_accounts_tenant_name_key",
         "a service account with this name already exists in this tenant",
     ),

@@ -185,6 +185,25 @@ impl Store {
         Ok(self.tenant_policy(tenant).await?.grants(actor))
     }
 
+    /// What `subject` (`group:<id>`, …) holds tenant-wide in `tenant`.
+    pub async fn grants_of_subject(&self, tenant: TenantId, subject: &str) -> Result<Grants> {
+        Ok(self.tenant_policy(tenant).await?.resolve(subject, TENANT_DOMAIN))
+    }
+
+    /// What `actor` holds in one project of `tenant`: its tenant-wide
+    /// grants and those of roles bound to it (or its groups) on the project.
+    pub async fn grants_in_project(
+        &self,
+        tenant: TenantId,
+        actor: Actor,
+        project: Uuid,
+    ) -> Result<Grants> {
+        let policy = self.tenant_policy(tenant).await?;
+        Ok(policy
+            .grants(actor)
+            .union(policy.resolve(&actor.subject(), &project_domain(project))))
+    }
+
     /// Drops what this process resolved for `tenant`; other replicas hear
     /// of the change through the database trigger.
     pub(crate) fn policies_changed(&self, tenant: TenantId) {

@@ -20,6 +20,7 @@ fn platform_admin() -> Ctx {
             grants: Grants::NONE,
         },
         request_id: "test".into(),
+        session: None,
     }
 }
 

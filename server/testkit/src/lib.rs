@@ -160,6 +160,30 @@ pub struct Options {
     /// Configure Redis at this URL.
     pub redis_url: Option<String>,
     pub gateway: GatewayConfig,
+    /// Sign-in settings; `None`: [`test_identity`].
+    pub identity: Option<ditto_identity::Identity>,
+}
+
+/// Sign-in settings for tests: cheap password hashing (the cost is a
+/// setting, not what is tested), cookies without `Secure` (plain HTTP).
+pub fn test_identity() -> ditto_identity::Identity {
+    use ditto_identity::password::{HashParams, PasswordPolicy, Passwords};
+    ditto_identity::Identity {
+        passwords: Passwords::new(
+            HashParams {
+                memory_kib: 1024,
+                iterations: 1,
+                parallelism: 1,
+            },
+            PasswordPolicy::default(),
+        )
+        .expect("valid hashing parameters"),
+        sessions: ditto_identity::session::SessionPolicy {
+            secure_cookies: false,
+            ..Default::default()
+        },
+        lockout: ditto_identity::LockoutPolicy::default(),
+    }
 }
 
 /// Gateway settings that keep tests quick: a short breaker cooldown.
@@ -226,6 +250,7 @@ impl TestApp {
             metrics: Some(Arc::new(move || metrics_gateway.render_metrics())),
             audit_signer: Some(audit_signer()),
             audit_exporter: audit_exporter.clone(),
+            identity: options.identity.unwrap_or_else(test_identity),
         })
         .merge(ditto_gateway::router(gateway.clone()));
         let server = tokio::spawn(async move {

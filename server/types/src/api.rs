@@ -1428,3 +1428,11 @@ pub struct MeTenant {
     /// Effective tenant-wide permissions.
     pub permissions: Vec<String>,
 }
+
+// ---------------------------------------------------------------- sign-in
+
+mod sign_in;
+pub use sign_in::*;
+
+mod groups;
+pub use groups::*;

@@ -105,3 +105,7 @@ id_type!(
     /// A role granted to a user, group or service account.
     RoleBindingId
 );
+id_type!(
+    /// A signed-in browser session of a user.
+    SessionId
+);

@@ -60,6 +60,34 @@ const MATRIX: &[(&str, u16)] = &[
     ("platform_audit_list", 200),
     ("platform_audit_verify", 200),
     ("audit_signing_key_get", 200),
+    ("auth_sign_in", 422),
+    ("auth_sign_out", 204),
+    ("me_sessions_list", 200),
+    ("me_tokens_list", 200),
+    ("me_totp_begin", 200),
+    ("me_password_change", 204),
+    ("me_totp_confirm", 200),
+    ("me_totp_disable", 204),
+    ("me_recovery_codes_regenerate", 200),
+    ("me_tokens_create", 201),
+    ("me_tokens_revoke", 200),
+    ("me_sessions_revoke", 204),
+    ("groups_list", 200),
+    ("groups_get", 200),
+    ("group_members_list", 200),
+    ("groups_create", 201),
+    ("groups_update", 200),
+    ("group_members_add", 204),
+    ("group_members_remove", 204),
+    ("users_sign_in_get", 200),
+    ("users_sessions_list", 200),
+    ("users_tokens_list", 200),
+    ("users_password_set", 204),
+    ("users_unlock", 204),
+    ("users_totp_reset", 204),
+    ("users_sessions_revoke", 200),
+    // The token named is a service account's, not the user's.
+    ("users_tokens_revoke", 404),
     ("tenants_create", 201),
     ("projects_create", 201),
     ("users_create", 201),
@@ -104,6 +132,7 @@ const MATRIX: &[(&str, u16)] = &[
     ("role_bindings_delete", 204),
     ("audit_export_destinations_delete", 204),
     ("service_accounts_delete", 204),
+    ("groups_delete", 204),
     ("users_delete", 204),
     ("projects_delete", 204),
     ("tenant_model_prices_delete", 204),
@@ -196,6 +225,10 @@ fn expected(who: Who, op: &Operation, allowed: u16) -> u16 {
         ("public", _) => allowed,
         (_, Who::Anonymous) => 401,
         ("authenticated", _) => allowed,
+        // Every principal here is a service account, and those have no
+        // sessions, passwords or personal tokens (tests/api/sign_in.rs
+        // covers users).
+        ("user", _) => 403,
         (_, Who::PlatformAdmin) => allowed,
         (_, Who::PlatformAuditor) => {
             if read {
@@ -231,6 +264,17 @@ fn body(op: &str, ids: &[(&'static str, String)], n: usize) -> Value {
         "tenants_create" => json!({"slug": format!("probe-{n}"), "name": "probe"}),
         "tenants_update" => json!({"name": "renamed"}),
         "audit_retention_update" => json!({"retention_days": 30}),
+        "users_password_set" => json!({"password": "a long enough passphrase"}),
+        "groups_create" => json!({"name": format!("probe-{n}")}),
+        "groups_update" => json!({"name": "renamed group"}),
+        "group_members_add" => json!({"user_id": id("user_id")}),
+        "me_password_change" => {
+            json!({"current_password": "the old passphrase", "new_password": "a new passphrase"})
+        }
+        "me_totp_confirm" | "me_totp_disable" | "me_recovery_codes_regenerate" => {
+            json!({"code": "123456"})
+        }
+        "me_tokens_create" => json!({"name": "probe", "expires_at": "2099-01-01T00:00:00Z"}),
         "audit_export_destinations_create" => {
             json!({"name": "probe", "kind": "local", "path": "probe"})
         }

@@ -1,0 +1,126 @@
+//! Signing in and out of the console with a password (and second factor).
+
+use std::net::SocketAddr;
+
+use axum::Extension;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use ditto_core::secrets::sha256;
+use ditto_identity::{Client, SignInError};
+use ditto_types::api::{SignIn, SignedIn};
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use crate::AppState;
+use crate::error::{ApiError, problem, problem_response};
+use crate::extract::{Json, session_cookie};
+
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(sign_in))
+        .routes(routes!(sign_out))
+}
+
+/// Sign in with a password. On success the session is set in the
+/// `ditto_session` cookie (HttpOnly, SameSite=Lax) and its CSRF token is in
+/// the body and the `ditto_csrf` cookie; send it as `x-csrf-token` with
+/// every request that changes something. Wrong credentials answer 401
+/// `invalid-credentials`; a missing second factor 401
+/// `second-factor-required`; too many failures 429 `locked-out` with
+/// `Retry-After`.
+#[utoipa::path(post, path = "/api/v1/auth/sign-in", tag = "auth", operation_id = "auth_sign_in",
+    request_body = SignIn, security(()),
+    responses((status = 200, body = SignedIn), (status = 401), (status = 429)))]
+async fn sign_in(
+    State(app): State<AppState>,
+    connect: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
+    Json(body): Json<SignIn>,
+) -> Response {
+    let client = Client {
+        ip: connect.map(|c| c.0.0.ip().to_string()),
+        user_agent: headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+    };
+    let replaces = session_cookie(&headers).map(|t| sha256(t.as_bytes()));
+    let result = app
+        .identity
+        .sign_in(&app.store, app.master_key.as_ref(), &body, client, replaces)
+        .await;
+    let (signed_in, secrets) = match result {
+        Ok(done) => done,
+        Err(e) => return refusal(e),
+    };
+    let mut response = Json(signed_in).into_response();
+    for cookie in app.identity.sessions.cookies(&secrets) {
+        if let Ok(value) = HeaderValue::from_str(&cookie) {
+            response.headers_mut().append(header::SET_COOKIE, value);
+        }
+    }
+    no_store(&mut response);
+    response
+}
+
+fn refusal(e: SignInError) -> Response {
+    let p = match e {
+        SignInError::InvalidCredentials => problem(
+            StatusCode::UNAUTHORIZED,
+            "invalid-credentials",
+            "Sign-in failed",
+            Some("the tenant, email or password is not correct".into()),
+        ),
+        SignInError::SecondFactorRequired => problem(
+            StatusCode::UNAUTHORIZED,
+            "second-factor-required",
+            "Second factor required",
+            Some(
+                "send the code from your authenticator app as `totp_code`, or a recovery code as `recovery_code`"
+                    .into(),
+            ),
+        ),
+        SignInError::LockedOut { until } => {
+            let wait = (until - chrono::Utc::now()).num_seconds().max(1);
+            let mut response = problem_response(problem(
+                StatusCode::TOO_MANY_REQUESTS,
+                "locked-out",
+                "Account locked",
+                Some(format!(
+                    "too many failed sign-ins: try again after {} (in {} min), or ask an administrator to unlock the account",
+                    until.format("%Y-%m-%d %H:%M:%S UTC"),
+                    (wait + 59) / 60
+                )),
+            ));
+            if let Ok(v) = HeaderValue::from_str(&wait.to_string()) {
+                response.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            return response;
+        }
+        SignInError::Other(e) => return ApiError(e).into_response(),
+    };
+    problem_response(p)
+}
+
+/// Sign out: the session in the cookie ends and the cookies are cleared.
+/// Answers 204 whether or not there was a live session.
+#[utoipa::path(post, path = "/api/v1/auth/sign-out", tag = "auth", operation_id = "auth_sign_out",
+    security(()), responses((status = 204)))]
+async fn sign_out(State(app): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    if let Some(token) = session_cookie(&headers) {
+        app.store.close_session(&sha256(token.as_bytes())).await?;
+    }
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    for cookie in app.identity.sessions.cleared_cookies() {
+        if let Ok(value) = HeaderValue::from_str(&cookie) {
+            response.headers_mut().append(header::SET_COOKIE, value);
+        }
+    }
+    Ok(response)
+}
+
+fn no_store(response: &mut Response) {
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+}

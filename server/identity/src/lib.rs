@@ -1,0 +1,11 @@
+//! Who staff are and how they prove it: password hashing and policy,
+//! TOTP second factors, browser sessions with their cookies and CSRF
+//! tokens, and the sign-in flow that ties them to the store.
+
+pub mod password;
+pub mod tokens;
+pub mod totp;
+pub mod session;
+pub mod sign_in;
+
+pub use sign_in::{Client, Identity, LockoutPolicy, SignInError};

@@ -1,0 +1,387 @@
+//! The local sign-in flow and second-factor management, over the store.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use ditto_core::crypto::MasterKey;
+use ditto_core::secrets::sha256;
+use ditto_core::{Error, Result, TenantScope};
+use ditto_store::Store;
+use ditto_store::sign_in::{NewSession, SignInAccount};
+use ditto_types::api::{
+    RecoveryCodes, SignIn, SignInMethod, SignedIn, TenantStatus, TotpEnrolment,
+};
+use ditto_types::{SessionId, UserId};
+
+use crate::password::{MAX_PASSWORD_BYTES, Passwords};
+use crate::session::{SessionPolicy, SessionSecrets};
+use crate::totp;
+
+/// When repeated failures lock an account, and for how long.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LockoutPolicy {
+    pub max_failures: u32,
+    pub lockout: Duration,
+}
+
+impl Default for LockoutPolicy {
+    fn default() -> Self {
+        Self {
+            max_failures: 5,
+            lockout: Duration::from_secs(15 * 60),
+        }
+    }
+}
+
+/// Why a sign-in was refused. Wrong email, wrong password and an unknown
+/// tenant all read the same, so the answer does not tell which exist.
+#[derive(Debug)]
+pub enum SignInError {
+    InvalidCredentials,
+    /// The password was right; the second factor is needed too.
+    SecondFactorRequired,
+    LockedOut { until: DateTime<Utc> },
+    Other(Error),
+}
+
+impl From<Error> for SignInError {
+    fn from(e: Error) -> Self {
+        Self::Other(e)
+    }
+}
+
+/// Where a request came from, kept with the session.
+#[derive(Clone, Debug, Default)]
+pub struct Client {
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+/// Local sign-in and what goes with it.
+#[derive(Clone, Debug)]
+pub struct Identity {
+    pub passwords: Passwords,
+    pub sessions: SessionPolicy,
+    pub lockout: LockoutPolicy,
+}
+
+const MAX_FIELD_CHARS: usize = 254;
+
+impl Identity {
+    /// Checks credentials and starts a session. `replaces` is the digest of
+    /// the session token the browser already held: it ends, so a session id
+    /// planted before sign-in never becomes an authenticated one.
+    pub async fn sign_in(
+        &self,
+        store: &Store,
+        master_key: Option<&MasterKey>,
+        request: &SignIn,
+        client: Client,
+        replaces: Option<[u8; 32]>,
+    ) -> std::result::Result<(SignedIn, SessionSecrets), SignInError> {
+        if request.tenant.len() > MAX_FIELD_CHARS
+            || request.email.len() > MAX_FIELD_CHARS
+            || request.password.len() > MAX_PASSWORD_BYTES
+        {
+            return Err(SignInError::InvalidCredentials);
+        }
+        let account = store
+            .sign_in_account(request.tenant.trim(), &request.email)
+            .await?;
+        if let Some(until) = account.as_ref().and_then(|a| a.locked_until) {
+            return Err(SignInError::LockedOut { until });
+        }
+        let hash = account.as_ref().and_then(|a| a.password_hash.clone());
+        let password_ok = self
+            .passwords
+            .verify(&request.password, hash.as_deref())
+            .await;
+        let Some(account) = account else {
+            tracing::info!(target: "ditto::auth", "sign-in refused: unknown tenant or email");
+            return Err(SignInError::InvalidCredentials);
+        };
+        if !password_ok {
+            return Err(self.failure(store, &account, "password").await);
+        }
+        if !account.active {
+            return Err(self.failure(store, &account, "user_disabled").await);
+        }
+        if account.tenant.status == TenantStatus::Suspended {
+            return Err(Error::Forbidden("this tenant is suspended".into()).into());
+        }
+
+        let mut method = SignInMethod::Password;
+        let (mut totp_step, mut recovery_code_hash) = (None, None);
+        if let Some(enabled) = &account.totp {
+            match (&request.totp_code, &request.recovery_code) {
+                (Some(code), _) => {
+                    let secret = open_secret(master_key, account.user_id, &enabled.sealed_secret)?;
+                    let step = totp::verify(&secret, code, Utc::now().timestamp(), enabled.last_step);
+                    let Some(step) = step else {
+                        return Err(self.failure(store, &account, "totp").await);
+                    };
+                    totp_step = Some(step);
+                    method = SignInMethod::PasswordTotp;
+                }
+                (None, Some(code)) => {
+                    recovery_code_hash =
+                        Some(sha256(totp::normalize_recovery_code(code).as_bytes()));
+                    method = SignInMethod::PasswordRecoveryCode;
+                }
+                (None, None) => return Err(SignInError::SecondFactorRequired),
+            }
+        }
+
+        let secrets = SessionSecrets::mint();
+        let rehashed_password = match hash.as_deref() {
+            Some(h) if self.passwords.needs_rehash(h) => {
+                Some(self.passwords.hash(&request.password).await?)
+            }
+            _ => None,
+        };
+        let opened = store
+            .open_session(NewSession {
+                tenant_id: account.tenant.id,
+                user_id: account.user_id,
+                token_hash: secrets.token_hash,
+                csrf_hash: secrets.csrf_hash,
+                method,
+                idle_timeout_secs: i32::try_from(self.sessions.idle_timeout.as_secs())
+                    .unwrap_or(i32::MAX),
+                absolute_timeout_secs: i64::try_from(self.sessions.absolute_timeout.as_secs())
+                    .unwrap_or(i64::MAX),
+                source_ip: client.ip,
+                user_agent: client.user_agent,
+                totp_step,
+                recovery_code_hash,
+                replaces,
+                rehashed_password,
+            })
+            .await;
+        let session = match opened {
+            Ok(session) => session,
+            // The code was spent meanwhile, or the recovery code is not one.
+            Err(Error::Conflict(_)) => {
+                return Err(self.failure(store, &account, "second_factor").await);
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let recovery_codes_left = account.totp.as_ref().map(|_| {
+            account
+                .recovery_codes_left
+                .saturating_sub(u32::from(recovery_code_hash.is_some()))
+        });
+        Ok((
+            SignedIn {
+                session,
+                csrf_token: secrets.csrf.0.clone(),
+                tenant_id: account.tenant.id,
+                must_change_password: account.must_change_password,
+                recovery_codes_left,
+            },
+            secrets,
+        ))
+    }
+
+    async fn failure(&self, store: &Store, account: &SignInAccount, reason: &str) -> SignInError {
+        let recorded = store
+            .record_sign_in_failure(
+                account.tenant.id,
+                account.user_id,
+                reason,
+                self.lockout.max_failures,
+                i64::try_from(self.lockout.lockout.as_secs()).unwrap_or(i64::MAX),
+            )
+            .await;
+        match recorded {
+            Ok(Some(until)) => SignInError::LockedOut { until },
+            Ok(None) => SignInError::InvalidCredentials,
+            Err(e) => SignInError::Other(e),
+        }
+    }
+
+    /// Sets a new password after checking it against the policy.
+    pub async fn set_password(
+        &self,
+        store: &Store,
+        scope: &TenantScope,
+        user: UserId,
+        password: &str,
+        must_change: bool,
+        keep: Option<SessionId>,
+    ) -> Result<u64> {
+        let email = store.get_user(scope, user).await?.email;
+        self.passwords.check_policy(password, &email, "/password")?;
+        let phc = self.passwords.hash(password).await?;
+        store
+            .set_password(scope, user, &phc, must_change, keep)
+            .await
+    }
+
+    /// A user changing their own password proves they know the current one.
+    pub async fn change_password(
+        &self,
+        store: &Store,
+        scope: &TenantScope,
+        user: UserId,
+        current: &str,
+        new: &str,
+        keep: Option<SessionId>,
+    ) -> Result<u64> {
+        let hash = store.password_hash(scope, user).await?;
+        if hash.is_none() || !self.passwords.verify(current, hash.as_deref()).await {
+            return Err(Error::invalid(
+                "/current_password",
+                "incorrect",
+                "the current password is not correct",
+            ));
+        }
+        if current == new {
+            return Err(Error::invalid(
+                "/new_password",
+                "unchanged",
+                "choose a password different from the current one",
+            ));
+        }
+        let email = store.get_user(scope, user).await?.email;
+        self.passwords.check_policy(new, &email, "/new_password")?;
+        let phc = self.passwords.hash(new).await?;
+        store.set_password(scope, user, &phc, false, keep).await
+    }
+
+    /// Starts enrolling a second factor: a new secret, shown once.
+    pub async fn begin_totp(
+        &self,
+        store: &Store,
+        master_key: Option<&MasterKey>,
+        scope: &TenantScope,
+        user: UserId,
+        issuer: &str,
+    ) -> Result<TotpEnrolment> {
+        let key = master_key.ok_or_else(no_master_key)?;
+        let email = store.get_user(scope, user).await?.email;
+        let secret = totp::new_secret();
+        store
+            .begin_totp(scope, user, &key.encrypt(&secret, user.0.as_bytes()))
+            .await?;
+        Ok(TotpEnrolment {
+            secret: totp::base32(&secret),
+            otpauth_uri: totp::provisioning_uri(&secret, issuer, &email),
+        })
+    }
+
+    /// Checks a code against the user's TOTP secret; the step it used.
+    async fn check_code(
+        &self,
+        store: &Store,
+        master_key: Option<&MasterKey>,
+        scope: &TenantScope,
+        user: UserId,
+        code: &str,
+        want_enabled: bool,
+    ) -> Result<i64> {
+        let Some((sealed, enabled, last_step)) = store.totp_secret(scope, user).await? else {
+            return Err(Error::Conflict(if want_enabled {
+                "no second factor is enabled".into()
+            } else {
+                "start the enrolment first (POST /api/v1/me/totp)".into()
+            }));
+        };
+        if enabled != want_enabled {
+            return Err(Error::Conflict(if enabled {
+                "a second factor is already enabled".into()
+            } else {
+                "no second factor is enabled".into()
+            }));
+        }
+        let secret = open_secret(master_key, user, &sealed)?;
+        totp::verify(&secret, code, Utc::now().timestamp(), last_step).ok_or_else(|| {
+            Error::invalid("/code", "incorrect", "the code is not correct or was already used")
+        })
+    }
+
+    /// Enables the pending second factor with its first code; returns the
+    /// recovery codes, shown once.
+    pub async fn confirm_totp(
+        &self,
+        store: &Store,
+        master_key: Option<&MasterKey>,
+        scope: &TenantScope,
+        user: UserId,
+        code: &str,
+    ) -> Result<RecoveryCodes> {
+        let step = self
+            .check_code(store, master_key, scope, user, code, false)
+            .await?;
+        self.store_recovery_codes(store, scope, user, step).await
+    }
+
+    /// Replaces the recovery codes, proven with a current TOTP code.
+    pub async fn regenerate_recovery_codes(
+        &self,
+        store: &Store,
+        master_key: Option<&MasterKey>,
+        scope: &TenantScope,
+        user: UserId,
+        code: &str,
+    ) -> Result<RecoveryCodes> {
+        let step = self
+            .check_code(store, master_key, scope, user, code, true)
+            .await?;
+        self.store_recovery_codes(store, scope, user, step).await
+    }
+
+    async fn store_recovery_codes(
+        &self,
+        store: &Store,
+        scope: &TenantScope,
+        user: UserId,
+        step: i64,
+    ) -> Result<RecoveryCodes> {
+        let codes = totp::new_recovery_codes();
+        let hashes: Vec<[u8; 32]> = codes
+            .iter()
+            .map(|c| sha256(totp::normalize_recovery_code(c).as_bytes()))
+            .collect();
+        store.confirm_totp(scope, user, step, &hashes).await?;
+        Ok(RecoveryCodes { codes })
+    }
+
+    /// Turns the user's own second factor off, proven with a TOTP code or a
+    /// recovery code.
+    pub async fn disable_totp(
+        &self,
+        store: &Store,
+        master_key: Option<&MasterKey>,
+        scope: &TenantScope,
+        user: UserId,
+        code: &str,
+    ) -> Result<()> {
+        let by_totp = self
+            .check_code(store, master_key, scope, user, code, true)
+            .await;
+        match by_totp {
+            Ok(_) => {}
+            Err(Error::Validation(errors)) => {
+                let hash = sha256(totp::normalize_recovery_code(code).as_bytes());
+                if !store.spend_recovery_code(scope, user, &hash).await? {
+                    return Err(Error::Validation(errors));
+                }
+            }
+            Err(e) => return Err(e),
+        }
+        store.disable_totp(scope, user).await
+    }
+}
+
+fn no_master_key() -> Error {
+    Error::Unavailable(
+        "second factors are sealed with the master key; set DITTO_MASTER_KEY".into(),
+    )
+}
+
+fn open_secret(master_key: Option<&MasterKey>, user: UserId, sealed: &[u8]) -> Result<Vec<u8>> {
+    master_key
+        .ok_or_else(no_master_key)?
+        .decrypt(sealed, user.0.as_bytes())
+}
