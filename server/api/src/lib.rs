@@ -6,6 +6,7 @@ mod docs;
 mod error;
 mod extract;
 mod middleware;
+mod project_access;
 mod routes;
 
 use axum::Router;

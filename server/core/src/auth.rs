@@ -22,6 +22,9 @@ pub struct Principal {
     /// What the principal may do in its own tenant: the union of the roles
     /// bound to it (and its groups) at tenant scope.
     pub grants: Grants,
+    /// What a narrowed token is limited to, wherever it acts (`grants` is
+    /// already cut down to it); `None`: no limit.
+    pub limit: Option<Grants>,
 }
 
 impl Principal {
@@ -326,6 +329,34 @@ impl Ctx {
         Ok(scope)
     }
 
+    /// Authorize an operation on one project of `tenant`: the caller holds
+    /// `permission` tenant-wide, or `in_project` (what roles bound to it on
+    /// that project give, from `ditto_store::rbac`) holds it. Everything
+    /// else is as in [`Ctx::tenant`].
+    pub fn project(
+        &self,
+        tenant: TenantRef,
+        permission: Permission,
+        in_project: Grants,
+    ) -> Result<TenantScope> {
+        match self.tenant(tenant, permission) {
+            Err(Error::Forbidden(reason)) if self.principal.platform_role.is_none() => {
+                let in_project = match self.principal.limit {
+                    Some(limit) => in_project.intersect(limit),
+                    None => in_project,
+                };
+                if permission.is_platform_only() || !in_project.contains(permission) {
+                    return Err(Error::Forbidden(reason));
+                }
+                Ok(TenantScope {
+                    tenant_id: tenant.id,
+                    actor: self.principal.actor,
+                })
+            }
+            other => other,
+        }
+    }
+
     /// Authorize reading what the platform shares with every tenant: any
     /// platform principal holding `permission`, or a member of an active
     /// tenant holding it. `home` is the caller's own tenant (`None` for
@@ -432,6 +463,7 @@ mod tests {
                 } else {
                     Grants::NONE
                 },
+                limit: None,
             },
             request_id: "test".into(),
             session: None,
@@ -547,6 +579,7 @@ mod grant_tests {
                 tenant_id: None,
                 platform_role: Some(PlatformRole::Auditor),
                 grants: Grants::NONE,
+                limit: None,
             },
             request_id: "t".into(),
             session: None,

@@ -3,9 +3,9 @@
 //! tokens, and the sign-in flow that ties them to the store.
 
 pub mod password;
-pub mod tokens;
-pub mod totp;
 pub mod session;
 pub mod sign_in;
+pub mod tokens;
+pub mod totp;
 
 pub use sign_in::{Client, Identity, LockoutPolicy, SignInError};

@@ -122,8 +122,7 @@ impl Passwords {
         if local.len() >= 3 && lower.contains(&local) {
             return fail("do not use your email address in your password".into());
         }
-        if COMMON.contains(&lower.as_str()) || lower.chars().all(|c| lower.starts_with(c))
-        {
+        if COMMON.contains(&lower.as_str()) || lower.chars().all(|c| lower.starts_with(c)) {
             return fail("this password is too easy to guess".into());
         }
         Ok(())

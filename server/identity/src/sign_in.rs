@@ -40,7 +40,9 @@ pub enum SignInError {
     InvalidCredentials,
     /// The password was right; the second factor is needed too.
     SecondFactorRequired,
-    LockedOut { until: DateTime<Utc> },
+    LockedOut {
+        until: DateTime<Utc>,
+    },
     Other(Error),
 }
 
@@ -116,7 +118,8 @@ impl Identity {
             match (&request.totp_code, &request.recovery_code) {
                 (Some(code), _) => {
                     let secret = open_secret(master_key, account.user_id, &enabled.sealed_secret)?;
-                    let step = totp::verify(&secret, code, Utc::now().timestamp(), enabled.last_step);
+                    let step =
+                        totp::verify(&secret, code, Utc::now().timestamp(), enabled.last_step);
                     let Some(step) = step else {
                         return Err(self.failure(store, &account, "totp").await);
                     };
@@ -296,7 +299,11 @@ impl Identity {
         }
         let secret = open_secret(master_key, user, &sealed)?;
         totp::verify(&secret, code, Utc::now().timestamp(), last_step).ok_or_else(|| {
-            Error::invalid("/code", "incorrect", "the code is not correct or was already used")
+            Error::invalid(
+                "/code",
+                "incorrect",
+                "the code is not correct or was already used",
+            )
         })
     }
 
@@ -375,9 +382,7 @@ impl Identity {
 }
 
 fn no_master_key() -> Error {
-    Error::Unavailable(
-        "second factors are sealed with the master key; set DITTO_MASTER_KEY".into(),
-    )
+    Error::Unavailable("second factors are sealed with the master key; set DITTO_MASTER_KEY".into())
 }
 
 fn open_secret(master_key: Option<&MasterKey>, user: UserId, sealed: &[u8]) -> Result<Vec<u8>> {

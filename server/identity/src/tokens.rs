@@ -9,7 +9,10 @@ use ditto_types::api::CreatePersonalAccessToken;
 pub const MAX_LIFETIME_DAYS: i64 = 366;
 
 /// Validates the request; returns the permissions it narrows the token to.
-pub fn check_request(body: &CreatePersonalAccessToken, now: DateTime<Utc>) -> Result<Option<Grants>> {
+pub fn check_request(
+    body: &CreatePersonalAccessToken,
+    now: DateTime<Utc>,
+) -> Result<Option<Grants>> {
     let mut c = Checker::default();
     c.text("/name", &body.name, 1, 100);
     if body.expires_at <= now {

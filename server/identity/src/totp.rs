@@ -35,7 +35,11 @@ pub fn code_at_step(secret: &[u8], step: i64) -> String {
         digest[offset + 2],
         digest[offset + 3],
     ]);
-    format!("{:0width$}", word % 10u32.pow(DIGITS), width = DIGITS as usize)
+    format!(
+        "{:0width$}",
+        word % 10u32.pow(DIGITS),
+        width = DIGITS as usize
+    )
 }
 
 pub fn step_of(unix_secs: i64) -> i64 {
@@ -98,7 +102,8 @@ pub fn new_recovery_codes() -> Vec<String> {
     let mut rng = rand::rng();
     (0..RECOVERY_CODES)
         .map(|_| {
-            let mut pick = || RECOVERY_ALPHABET[rng.random_range(0..RECOVERY_ALPHABET.len())] as char;
+            let mut pick =
+                || RECOVERY_ALPHABET[rng.random_range(0..RECOVERY_ALPHABET.len())] as char;
             let a: String = (0..5).map(|_| pick()).collect();
             let b: String = (0..5).map(|_| pick()).collect();
             format!("{a}-{b}")
@@ -155,9 +160,15 @@ mod tests {
     #[test]
     fn base32_and_uri() {
         assert_eq!(base32(b"foobar"), "MZXW6YTBOI");
-        assert_eq!(base32(b"12345678901234567890"), "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ");
+        assert_eq!(
+            base32(b"12345678901234567890"),
+            "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"
+        );
         let uri = provisioning_uri(b"12345678901234567890", "Ditto (acme)", "ada@example.com");
-        assert!(uri.starts_with("otpauth://totp/Ditto%20(acme):ada@example.com?secret=GEZD"), "{uri}");
+        assert!(
+            uri.starts_with("otpauth://totp/Ditto%20(acme):ada@example.com?secret=GEZD"),
+            "{uri}"
+        );
         assert!(uri.contains("issuer=Ditto+%28acme%29"));
     }
 

@@ -109,17 +109,25 @@ impl Store {
         Ok(row.into())
     }
 
+    /// Lists keys; `within`: only keys of these projects (a caller whose
+    /// right to read keys comes from project role bindings).
     pub async fn list_api_keys(
         &self,
         scope: &TenantScope,
         filter: &ApiKeyFilter,
         page: &PageParams,
+        within: Option<&[Uuid]>,
     ) -> Result<ApiKeyPage> {
         let keyset = Keyset::parse(page, &[BY_CREATION, ("name", Some("name"))])?;
         let q = ditto_core::validate::search_term(filter.q.as_deref())?;
         let mut qb = QueryBuilder::new(format!("SELECT {COLUMNS} FROM api_keys WHERE true"));
         if let Some(project) = filter.project_id {
             qb.push(" AND project_id = ").push_bind(project.0);
+        }
+        if let Some(projects) = within {
+            qb.push(" AND project_id = ANY(")
+                .push_bind(projects.to_vec())
+                .push(")");
         }
         if let Some(status) = filter.status {
             qb.push(format!(" AND {STATUS_SQL} = "))
@@ -146,6 +154,19 @@ impl Store {
             items: rows.into_iter().map(Into::into).collect(),
             next_cursor,
         })
+    }
+
+    /// The project a key belongs to, to authorize acting on it by project.
+    pub async fn api_key_project(&self, scope: &TenantScope, id: ApiKeyId) -> Result<Option<Uuid>> {
+        let mut tx = self.tenant_tx(scope).await?;
+        let project: Option<Uuid> =
+            sqlx::query_scalar("SELECT project_id FROM api_keys WHERE id = $1")
+                .bind(id.0)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok(project)
     }
 
     pub async fn get_api_key(&self, scope: &TenantScope, id: ApiKeyId) -> Result<ApiKey> {

@@ -66,14 +66,18 @@ impl Store {
             Some(t) => self.grants_of(t, actor).await?,
             None => Grants::NONE,
         };
-        if let Some(names) = permissions {
+        let limit = permissions.map(|names| {
             let narrowed: Vec<Permission> =
                 names.iter().filter_map(|n| Permission::parse(n)).collect();
-            grants = grants.intersect(Grants::of(&narrowed));
+            Grants::of(&narrowed)
+        });
+        if let Some(limit) = limit {
+            grants = grants.intersect(limit);
         }
         Ok(Some(Principal {
             actor,
             tenant_id,
+            limit,
             platform_role: platform_role.as_deref().and_then(PlatformRole::parse),
             grants,
         }))
@@ -96,6 +100,7 @@ impl Store {
                 tenant_id: Some(holder.tenant_id),
                 platform_role: None,
                 grants,
+                limit: None,
             },
             holder,
         )))

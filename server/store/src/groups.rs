@@ -169,7 +169,8 @@ impl Store {
         fetch(&mut tx, group).await?;
         let rows: Vec<MemberRow> = qb.build_query_as().fetch_all(&mut *tx).await.map_err(db)?;
         tx.commit().await.map_err(db)?;
-        let (rows, next_cursor) = keyset.finish(rows, |r, col| (r.id, col.map(|_| r.email.clone())));
+        let (rows, next_cursor) =
+            keyset.finish(rows, |r, col| (r.id, col.map(|_| r.email.clone())));
         Ok(GroupMemberPage {
             items: rows
                 .into_iter()

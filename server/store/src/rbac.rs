@@ -17,7 +17,7 @@ use std::sync::{Arc, RwLock, Weak};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use casbin::{Adapter, CoreApi, DefaultModel, Enforcer, Filter, Model, RbacApi};
+use casbin::{Adapter, CoreApi, DefaultModel, Enforcer, Filter, MgmtApi, Model, RbacApi};
 use ditto_core::rbac::builtin_grants;
 use ditto_core::{Actor, Error, Grants, Permission, Result};
 use ditto_types::TenantId;
@@ -60,6 +60,8 @@ pub fn project_domain(project: Uuid) -> String {
 pub struct TenantPolicy {
     enforcer: Enforcer,
     custom: HashMap<String, Grants>,
+    /// Projects some role is bound on.
+    projects: Vec<Uuid>,
     resolved: RwLock<HashMap<Actor, Grants>>,
 }
 
@@ -73,9 +75,17 @@ impl TenantPolicy {
             tenant,
         };
         let enforcer = Enforcer::new(model, adapter).await.map_err(casbin_error)?;
+        let mut projects: Vec<Uuid> = enforcer
+            .get_grouping_policy()
+            .iter()
+            .filter_map(|rule| rule.get(2)?.strip_prefix("project:")?.parse().ok())
+            .collect();
+        projects.sort_unstable();
+        projects.dedup();
         Ok(Self {
             enforcer,
             custom,
+            projects,
             resolved: RwLock::new(HashMap::new()),
         })
     }
@@ -89,6 +99,20 @@ impl TenantPolicy {
         let grants = self.resolve(&actor.subject(), TENANT_DOMAIN);
         self.resolved.write().expect("lock").insert(actor, grants);
         grants
+    }
+
+    /// The projects where `actor` holds `permission` through roles bound on
+    /// the project (to it or its groups).
+    pub fn projects_granting(&self, actor: Actor, permission: Permission) -> Vec<Uuid> {
+        let subject = actor.subject();
+        self.projects
+            .iter()
+            .copied()
+            .filter(|p| {
+                self.resolve(&subject, &project_domain(*p))
+                    .contains(permission)
+            })
+            .collect()
     }
 
     /// What `subject` holds in `domain`, straight from Casbin.
@@ -187,7 +211,24 @@ impl Store {
 
     /// What `subject` (`group:<id>`, …) holds tenant-wide in `tenant`.
     pub async fn grants_of_subject(&self, tenant: TenantId, subject: &str) -> Result<Grants> {
-        Ok(self.tenant_policy(tenant).await?.resolve(subject, TENANT_DOMAIN))
+        Ok(self
+            .tenant_policy(tenant)
+            .await?
+            .resolve(subject, TENANT_DOMAIN))
+    }
+
+    /// The projects of `tenant` where `actor` holds `permission` through
+    /// roles bound on the project.
+    pub async fn projects_granting(
+        &self,
+        tenant: TenantId,
+        actor: Actor,
+        permission: Permission,
+    ) -> Result<Vec<Uuid>> {
+        Ok(self
+            .tenant_policy(tenant)
+            .await?
+            .projects_granting(actor, permission))
     }
 
     /// What `actor` holds in one project of `tenant`: its tenant-wide

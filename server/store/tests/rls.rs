@@ -18,6 +18,7 @@ fn platform_admin() -> Ctx {
             tenant_id: None,
             platform_role: Some(PlatformRole::Admin),
             grants: Grants::NONE,
+            limit: None,
         },
         request_id: "test".into(),
         session: None,

@@ -34,10 +34,14 @@ async fn list(
     Query(page): Query<PageParams>,
     Query(filter): Query<ApiKeyFilter>,
 ) -> ApiResult<Json<ApiKeyPage>> {
-    let scope = app
-        .tenant_scope(&ctx, &tenant, permission("api_keys_list"))
+    let reach = app
+        .list_reach(&ctx, &tenant, permission("api_keys_list"))
         .await?;
-    Ok(Json(app.store.list_api_keys(&scope, &filter, &page).await?))
+    Ok(Json(
+        app.store
+            .list_api_keys(reach.scope(), &filter, &page, reach.within())
+            .await?,
+    ))
 }
 
 /// Create an API key. The secret is in this response only.
@@ -51,7 +55,12 @@ async fn create(
     Json(body): Json<CreateApiKey>,
 ) -> ApiResult<(StatusCode, Json<CreatedApiKey>)> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, permission("api_keys_create"))
+        .project_scope(
+            &ctx,
+            &tenant,
+            body.project_id.0,
+            permission("api_keys_create"),
+        )
         .await?;
     validate::create_api_key(&body, Utc::now())?;
     let minted = secrets::mint_api_key();
@@ -74,7 +83,7 @@ async fn get(
     Path((tenant, id)): Path<(String, ApiKeyId)>,
 ) -> ApiResult<Json<ApiKey>> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, permission("api_keys_get"))
+        .key_scope(&ctx, &tenant, id, permission("api_keys_get"))
         .await?;
     Ok(Json(app.store.get_api_key(&scope, id).await?))
 }
@@ -91,7 +100,7 @@ async fn update(
     Json(body): Json<UpdateApiKey>,
 ) -> ApiResult<Json<ApiKey>> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, permission("api_keys_update"))
+        .key_scope(&ctx, &tenant, id, permission("api_keys_update"))
         .await?;
     validate::update_api_key(&body)?;
     Ok(Json(app.store.update_api_key(&scope, id, &body).await?))
@@ -108,7 +117,7 @@ async fn revoke(
     Path((tenant, id)): Path<(String, ApiKeyId)>,
 ) -> ApiResult<Json<ApiKey>> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, permission("api_keys_revoke"))
+        .key_scope(&ctx, &tenant, id, permission("api_keys_revoke"))
         .await?;
     Ok(Json(app.store.revoke_api_key(&scope, id).await?))
 }
@@ -125,7 +134,7 @@ async fn rotate(
     Path((tenant, id)): Path<(String, ApiKeyId)>,
 ) -> ApiResult<Json<CreatedApiKey>> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, permission("api_keys_rotate"))
+        .key_scope(&ctx, &tenant, id, permission("api_keys_rotate"))
         .await?;
     let minted = secrets::mint_api_key();
     let key = app.store.rotate_api_key(&scope, id, &minted).await?;

@@ -31,10 +31,14 @@ async fn list(
     Query(page): Query<PageParams>,
     Query(filter): Query<NameFilter>,
 ) -> ApiResult<Json<ProjectPage>> {
-    let scope = app
-        .tenant_scope(&ctx, &tenant, permission("projects_list"))
+    let reach = app
+        .list_reach(&ctx, &tenant, permission("projects_list"))
         .await?;
-    Ok(Json(app.store.list_projects(&scope, &filter, &page).await?))
+    Ok(Json(
+        app.store
+            .list_projects(reach.scope(), &filter, &page, reach.within())
+            .await?,
+    ))
 }
 
 /// Create a project.
@@ -68,7 +72,7 @@ async fn get(
     Path((tenant, id)): Path<(String, ProjectId)>,
 ) -> ApiResult<Json<Project>> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, permission("projects_get"))
+        .project_scope(&ctx, &tenant, id.0, permission("projects_get"))
         .await?;
     Ok(Json(app.store.get_project(&scope, id).await?))
 }
@@ -85,7 +89,7 @@ async fn update(
     Json(body): Json<UpdateProject>,
 ) -> ApiResult<Json<Project>> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, permission("projects_update"))
+        .project_scope(&ctx, &tenant, id.0, permission("projects_update"))
         .await?;
     validate::update_project(&body)?;
     Ok(Json(app.store.update_project(&scope, id, &body).await?))
@@ -102,7 +106,7 @@ async fn delete(
     Path((tenant, id)): Path<(String, ProjectId)>,
 ) -> ApiResult<StatusCode> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, permission("projects_delete"))
+        .project_scope(&ctx, &tenant, id.0, permission("projects_delete"))
         .await?;
     app.store.delete_project(&scope, id).await?;
     Ok(StatusCode::NO_CONTENT)

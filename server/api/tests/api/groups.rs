@@ -13,7 +13,10 @@ fn id(v: &Value) -> String {
 
 async fn user(admin: &Api, tenant: &str, email: &str) -> String {
     id(&admin
-        .post(&format!("/api/v1/tenants/{tenant}/users"), json!({"email": email}))
+        .post(
+            &format!("/api/v1/tenants/{tenant}/users"),
+            json!({"email": email}),
+        )
         .await
         .expect_status(201))
 }
@@ -66,13 +69,22 @@ async fn groups_are_a_paginated_validated_resource() {
     let base = "/api/v1/tenants/acme/groups";
     for name in ["eng", "ops", "sales"] {
         admin
-            .post(base, json!({"name": name, "external_id": format!("idp-{name}")}))
+            .post(
+                base,
+                json!({"name": name, "external_id": format!("idp-{name}")}),
+            )
             .await
             .expect_status(201);
     }
-    let p = admin.post(base, json!({"name": "ENG"})).await.expect_problem(409);
+    let p = admin
+        .post(base, json!({"name": "ENG"}))
+        .await
+        .expect_problem(409);
     assert!(p["detail"].as_str().unwrap().contains("exists"), "{p}");
-    let p = admin.post(base, json!({"name": ""})).await.expect_problem(422);
+    let p = admin
+        .post(base, json!({"name": ""}))
+        .await
+        .expect_problem(422);
     assert!(p["errors"].to_string().contains("/name"));
     let page1 = admin
         .get(&format!("{base}?limit=2&sort=name"))
@@ -135,15 +147,27 @@ async fn groups_are_a_paginated_validated_resource() {
         .delete(&format!("{base}/{eng}/members/{bob}"))
         .await
         .expect_problem(404);
-    admin.delete(&format!("{base}/{eng}")).await.expect_status(204);
-    admin.get(&format!("{base}/{eng}")).await.expect_problem(404);
+    admin
+        .delete(&format!("{base}/{eng}"))
+        .await
+        .expect_status(204);
+    admin
+        .get(&format!("{base}/{eng}"))
+        .await
+        .expect_problem(404);
     let actions: Vec<String> = admin
         .collect("/api/v1/tenants/acme/audit", 200)
         .await
         .iter()
         .map(|e| e["action"].as_str().unwrap().to_owned())
         .collect();
-    for action in ["groups.create", "groups.update", "group_members.add", "group_members.remove", "groups.delete"] {
+    for action in [
+        "groups.create",
+        "groups.update",
+        "group_members.add",
+        "group_members.remove",
+        "groups.delete",
+    ] {
         assert!(actions.contains(&action.to_owned()), "{action}");
     }
 }
@@ -177,11 +201,16 @@ async fn members_hold_the_groups_roles_at_once() {
         )
         .await
         .expect_status(204);
-    ada_api.get("/api/v1/tenants/acme/audit").await.expect_status(200);
+    ada_api
+        .get("/api/v1/tenants/acme/audit")
+        .await
+        .expect_status(200);
     let me = ada_api.get("/api/v1/me").await.expect_status(200);
     assert!(me["tenants"][0]["roles"].to_string().contains("auditor"));
     admin
-        .delete(&format!("/api/v1/tenants/acme/groups/{auditors}/members/{ada}"))
+        .delete(&format!(
+            "/api/v1/tenants/acme/groups/{auditors}/members/{ada}"
+        ))
         .await
         .expect_status(204);
     ada_api

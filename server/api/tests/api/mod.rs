@@ -8,6 +8,7 @@ mod groups;
 mod health;
 mod matrix;
 mod model_prices;
+mod project_roles;
 mod projects;
 mod rate_limits;
 mod rbac;

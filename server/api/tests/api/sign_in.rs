@@ -913,20 +913,37 @@ async fn sign_in_secrets_never_reach_the_logs() {
         .expect_status(200);
     // A wrong password, in a body that also fails validation elsewhere.
     Browser::new(&app)
-        .sign_in("acme", "ada@acme.example", "a wrong secret passphrase", json!({}))
+        .sign_in(
+            "acme",
+            "ada@acme.example",
+            "a wrong secret passphrase",
+            json!({}),
+        )
         .await
         .expect_problem(401);
-    let enrolment = browser.post("/api/v1/me/totp", json!(null)).await.expect_status(200);
+    let enrolment = browser
+        .post("/api/v1/me/totp", json!(null))
+        .await
+        .expect_status(200);
     let expires = (chrono::Utc::now() + chrono::Duration::days(1)).to_rfc3339();
     let pat = browser
-        .post("/api/v1/me/tokens", json!({"name": "t", "expires_at": expires}))
+        .post(
+            "/api/v1/me/tokens",
+            json!({"name": "t", "expires_at": expires}),
+        )
         .await
         .expect_status(201);
     let pat = pat["secret"].as_str().unwrap().to_owned();
-    app.with_token(&pat).get("/api/v1/me").await.expect_status(200);
+    app.with_token(&pat)
+        .get("/api/v1/me")
+        .await
+        .expect_status(200);
 
     let logged = ditto_testkit::logs::captured();
-    assert!(logged.contains("/api/v1/auth/sign-in"), "logs were captured");
+    assert!(
+        logged.contains("/api/v1/auth/sign-in"),
+        "logs were captured"
+    );
     for secret in [
         PASSWORD,
         "a wrong secret passphrase",
