@@ -787,7 +787,10 @@ mod tests {
         .identity;
         assert!(public.sessions.secure_cookies);
         assert_eq!(public.sessions.idle_timeout, Duration::from_secs(90));
-        assert_eq!(public.sessions.absolute_timeout, Duration::from_secs(7 * 86400));
+        assert_eq!(
+            public.sessions.absolute_timeout,
+            Duration::from_secs(7 * 86400)
+        );
         assert_eq!(public.lockout.lockout, Duration::from_secs(7200));
 
         let err = load(SettingsArgs {
