@@ -71,6 +71,12 @@ pub struct SettingsArgs {
         hide_env_values = true
     )]
     pub audit_signing_key: Option<String>,
+    /// Public keys (base64, comma-separated) of audit signing keys this
+    /// server used before: checkpoints they signed still verify. Rotate by
+    /// putting the current key's public key (`GET /api/v1/audit/signing-key`)
+    /// here and a new DITTO_AUDIT_SIGNING_KEY in its place.
+    #[arg(long, env = "DITTO_AUDIT_PREVIOUS_SIGNING_KEYS", global = true)]
+    pub audit_previous_signing_keys: Option<String>,
     /// Directory tenants' local audit export destinations write under (each
     /// tenant in a subdirectory named by its id). Without it, only
     /// S3-compatible destinations can be configured.
@@ -130,6 +136,7 @@ struct FileSettings {
     db_max_connections: Option<u32>,
     master_key: Option<String>,
     audit_signing_key: Option<String>,
+    audit_previous_signing_keys: Option<String>,
     audit_export_dir: Option<PathBuf>,
     base_domain: Option<String>,
     worker_threads: Option<usize>,
@@ -173,6 +180,8 @@ pub struct Config {
     pub db_max_connections: u32,
     pub master_key: Option<MasterKey>,
     pub audit_signing_key: Option<AuditSigner>,
+    /// Retired audit signing keys' public keys.
+    pub audit_previous_signing_keys: Vec<ditto_core::audit::PublicKey>,
     pub audit_export_dir: Option<PathBuf>,
     pub base_domain: Option<String>,
     /// `None`: one per core.
@@ -433,6 +442,26 @@ impl Config {
             },
         };
 
+        let audit_previous_signing_keys = match args
+            .audit_previous_signing_keys
+            .clone()
+            .or(file.audit_previous_signing_keys)
+        {
+            None => Vec::new(),
+            Some(list) => match ditto_core::audit::parse_public_keys(&list) {
+                Ok(keys) => keys,
+                Err(message) => {
+                    fail(
+                        "audit_previous_signing_keys",
+                        "audit-previous-signing-keys",
+                        "DITTO_AUDIT_PREVIOUS_SIGNING_KEYS",
+                        message,
+                    );
+                    Vec::new()
+                }
+            },
+        };
+
         let audit_export_dir = args
             .audit_export_dir
             .clone()
@@ -686,6 +715,7 @@ impl Config {
             db_max_connections,
             master_key,
             audit_signing_key,
+            audit_previous_signing_keys,
             audit_export_dir,
             base_domain,
             worker_threads,

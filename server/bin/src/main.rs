@@ -158,7 +158,7 @@ async fn audit_verify(config: &Config, store: &Store, embedded: bool, tenant: &s
         );
     };
     let report = store
-        .operator_verify_audit_chain(tenant, &signer.public_key_base64())
+        .operator_verify_audit_chain(tenant, &signer.public_keys())
         .await?;
     let from = report
         .anchor
@@ -172,6 +172,17 @@ async fn audit_verify(config: &Config, store: &Store, embedded: bool, tenant: &s
                 "ok: {} events verified from {from} through {}",
                 report.checked, report.verified_through
             );
+            if !report.checkpoint_keys.is_empty() {
+                println!(
+                    "checkpoints signed by key{} {}",
+                    if report.checkpoint_keys.len() == 1 {
+                        ""
+                    } else {
+                        "s"
+                    },
+                    report.checkpoint_keys.join(", ")
+                );
+            }
             Ok(())
         }
         Some(broken) => anyhow::bail!(
@@ -219,8 +230,9 @@ fn spawn_audit_exports(exporter: ditto_audit_export::Exporter) {
 
 /// The audit signing key: configured, or (embedded setup) kept in the data directory.
 fn audit_signer(config: &Config, embedded: bool) -> Result<Option<AuditSigner>> {
+    let retired = config.audit_previous_signing_keys.clone();
     if let Some(key) = &config.audit_signing_key {
-        return Ok(Some(key.clone()));
+        return Ok(Some(key.clone().with_retired(retired)));
     }
     if !embedded {
         tracing::warn!(
@@ -236,7 +248,7 @@ fn audit_signer(config: &Config, embedded: bool) -> Result<Option<AuditSigner>> 
         std::fs::read_to_string(&path).with_context(|| format!("reading {}", display(&path)))?;
     let key = AuditSigner::from_base64(&encoded)
         .map_err(|e| anyhow::anyhow!("{}: {e}", display(&path)))?;
-    Ok(Some(key))
+    Ok(Some(key.with_retired(retired)))
 }
 
 async fn migrate(store: &Store) -> Result<()> {

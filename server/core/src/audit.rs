@@ -252,14 +252,90 @@ pub fn checkpoint_message(
     .into_bytes()
 }
 
-/// The Ed25519 key that signs checkpoints. Its `Debug` shows nothing.
+/// The Ed25519 key that signs checkpoints, with the public keys of the
+/// keys it replaced (checkpoints they signed still verify). Its `Debug`
+/// shows only key ids.
 #[derive(Clone)]
-pub struct AuditSigner(SigningKey);
+pub struct AuditSigner {
+    key: SigningKey,
+    retired: Vec<PublicKey>,
+}
 
 impl std::fmt::Debug for AuditSigner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "AuditSigner({})", self.key_id())
+        write!(f, "AuditSigner({}", self.key_id())?;
+        for k in &self.retired {
+            write!(f, ", retired {}", k.key_id)?;
+        }
+        f.write_str(")")
     }
+}
+
+/// A public key checkpoints may be signed with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PublicKey {
+    /// First 8 bytes of SHA-256 of the key, hex.
+    pub key_id: String,
+    /// The 32-byte key, base64.
+    pub public_key: String,
+    /// Whether it is the key signing new checkpoints (else retired).
+    pub current: bool,
+}
+
+impl PublicKey {
+    /// From a base64 Ed25519 public key.
+    pub fn retired(encoded: &str) -> Result<Self, String> {
+        let bytes = STANDARD
+            .decode(encoded.trim())
+            .map_err(|_| "must be base64".to_owned())?;
+        let bytes: [u8; 32] = bytes
+            .as_slice()
+            .try_into()
+            .map_err(|_| format!("must decode to 32 bytes, not {}", bytes.len()))?;
+        VerifyingKey::from_bytes(&bytes).map_err(|_| "is not an Ed25519 public key".to_owned())?;
+        Ok(Self {
+            key_id: key_id(&bytes),
+            public_key: STANDARD.encode(bytes),
+            current: false,
+        })
+    }
+}
+
+/// The keys checkpoints verify with: the current signing key's and the
+/// retired ones', current first.
+#[derive(Clone, Debug, Default)]
+pub struct PublicKeys(Vec<PublicKey>);
+
+impl PublicKeys {
+    pub fn new(keys: Vec<PublicKey>) -> Self {
+        Self(keys)
+    }
+
+    pub fn keys(&self) -> &[PublicKey] {
+        &self.0
+    }
+
+    /// The id of the listed key `signature` verifies with, trying the key
+    /// the checkpoint names (`key_id`) first; `None` when none does.
+    pub fn verify(&self, key_id: &str, message: &[u8], signature: &[u8]) -> Option<&str> {
+        let named = self.0.iter().filter(|k| k.key_id == key_id);
+        let others = self.0.iter().filter(|k| k.key_id != key_id);
+        named
+            .chain(others)
+            .find(|k| verify_signature(&k.public_key, message, signature))
+            .map(|k| k.key_id.as_str())
+    }
+}
+
+/// Parses a comma-separated list of base64 Ed25519 public keys (retired
+/// checkpoint signing keys).
+pub fn parse_public_keys(list: &str) -> Result<Vec<PublicKey>, String> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+        .enumerate()
+        .map(|(i, k)| PublicKey::retired(k).map_err(|e| format!("key {}: {e}", i + 1)))
+        .collect()
 }
 
 impl AuditSigner {
@@ -272,7 +348,10 @@ impl AuditSigner {
             .as_slice()
             .try_into()
             .map_err(|_| format!("must decode to 32 bytes, not {}", bytes.len()))?;
-        Ok(Self(SigningKey::from_bytes(&seed)))
+        Ok(Self {
+            key: SigningKey::from_bytes(&seed),
+            retired: Vec::new(),
+        })
     }
 
     /// A fresh random seed, base64-encoded.
@@ -282,18 +361,44 @@ impl AuditSigner {
         STANDARD.encode(seed)
     }
 
+    /// The same key, with checkpoints of `retired` keys still verifying.
+    /// The current key is never listed as retired.
+    pub fn with_retired(mut self, retired: Vec<PublicKey>) -> Self {
+        let current = self.key_id();
+        self.retired = retired
+            .into_iter()
+            .filter(|k| k.key_id != current)
+            .collect();
+        self.retired.dedup_by(|a, b| a.key_id == b.key_id);
+        self
+    }
+
     /// The public key, base64-encoded.
     pub fn public_key_base64(&self) -> String {
-        STANDARD.encode(self.0.verifying_key().as_bytes())
+        STANDARD.encode(self.key.verifying_key().as_bytes())
     }
 
     /// A short name of the key: the first 8 bytes of its public key's SHA-256, in hex.
     pub fn key_id(&self) -> String {
-        key_id(self.0.verifying_key().as_bytes())
+        key_id(self.key.verifying_key().as_bytes())
+    }
+
+    /// Every key checkpoints verify with: this one, then the retired ones.
+    pub fn public_keys(&self) -> PublicKeys {
+        let current = PublicKey {
+            key_id: self.key_id(),
+            public_key: self.public_key_base64(),
+            current: true,
+        };
+        PublicKeys(
+            std::iter::once(current)
+                .chain(self.retired.iter().cloned())
+                .collect(),
+        )
     }
 
     pub fn sign(&self, message: &[u8]) -> [u8; 64] {
-        self.0.sign(message).to_bytes()
+        self.key.sign(message).to_bytes()
     }
 }
 
@@ -403,5 +508,42 @@ mod tests {
         other[0] ^= 1;
         assert!(!verify_signature(&signer.public_key_base64(), &other, &sig));
         assert!(AuditSigner::from_base64("c2hvcnQ=").is_err());
+    }
+
+    #[test]
+    fn retired_keys_still_verify_and_say_which_they_are() {
+        let old = AuditSigner::from_base64(&AuditSigner::generate_base64()).unwrap();
+        let new = AuditSigner::from_base64(&AuditSigner::generate_base64())
+            .unwrap()
+            .with_retired(parse_public_keys(&format!(" {} ,", old.public_key_base64())).unwrap());
+        let msg = checkpoint_message(None, 3, &[2; 32], Utc::now());
+        let keys = new.public_keys();
+        assert_eq!(keys.keys().len(), 2);
+        assert!(keys.keys()[0].current && !keys.keys()[1].current);
+        let by_old = old.sign(&msg);
+        assert_eq!(
+            keys.verify(&old.key_id(), &msg, &by_old),
+            Some(old.key_id().as_str())
+        );
+        // A wrong key id in the checkpoint does not stop a listed key verifying.
+        assert_eq!(
+            keys.verify("unknown", &msg, &by_old),
+            Some(old.key_id().as_str())
+        );
+        assert_eq!(
+            keys.verify(&new.key_id(), &msg, &new.sign(&msg)),
+            Some(new.key_id().as_str())
+        );
+        let stranger = AuditSigner::from_base64(&AuditSigner::generate_base64()).unwrap();
+        assert_eq!(
+            keys.verify(&stranger.key_id(), &msg, &stranger.sign(&msg)),
+            None
+        );
+        assert!(parse_public_keys("bm90IGEga2V5").is_err());
+        // Listing the current key as retired does not list it twice.
+        let again = new
+            .clone()
+            .with_retired(vec![PublicKey::retired(&new.public_key_base64()).unwrap()]);
+        assert_eq!(again.public_keys().keys().len(), 1);
     }
 }

@@ -14,8 +14,8 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Utc};
 use ditto_core::audit::{
-    AuditRecord, AuditSigner, BrokenLink, ChainLink, ChainWalk, GENESIS, checkpoint_message,
-    redact, verify_signature,
+    AuditRecord, AuditSigner, BrokenLink, ChainLink, ChainWalk, GENESIS, PublicKeys,
+    checkpoint_message, redact,
 };
 use ditto_core::validate::Checker;
 use ditto_core::{Actor, Error, PlatformScope, Result, TenantScope};
@@ -353,9 +353,11 @@ struct CheckpointRow {
 }
 
 impl CheckpointRow {
-    fn signature_holds(&self, public_key: &str) -> bool {
+    /// The id of the listed key its signature verifies with.
+    fn signed_by(&self, keys: &PublicKeys) -> Option<String> {
         let message = checkpoint_message(self.tenant_id, self.seq, &self.hash, self.created_at);
-        verify_signature(public_key, &message, &self.signature)
+        keys.verify(&self.key_id, &message, &self.signature)
+            .map(str::to_owned)
     }
 }
 
@@ -514,10 +516,10 @@ impl Store {
     pub async fn verify_audit_chain(
         &self,
         scope: &TenantScope,
-        public_key: &str,
+        keys: &PublicKeys,
     ) -> Result<AuditVerification> {
         let mut tx = self.tenant_tx(scope).await?;
-        let out = walk(&mut tx, Some(scope.tenant_id().0), public_key).await;
+        let out = walk(&mut tx, Some(scope.tenant_id().0), keys).await;
         tx.commit().await.map_err(db)?;
         out
     }
@@ -526,10 +528,10 @@ impl Store {
     pub async fn verify_platform_audit_chain(
         &self,
         scope: &PlatformScope,
-        public_key: &str,
+        keys: &PublicKeys,
     ) -> Result<AuditVerification> {
         let mut tx = self.platform_tx(scope).await?;
-        let out = walk(&mut tx, None, public_key).await;
+        let out = walk(&mut tx, None, keys).await;
         tx.commit().await.map_err(db)?;
         out
     }
@@ -630,11 +632,11 @@ impl Store {
     pub async fn operator_verify_audit_chain(
         &self,
         tenant_slug: &str,
-        public_key: &str,
+        keys: &PublicKeys,
     ) -> Result<AuditVerification> {
         let tenant = self.resolve_tenant(tenant_slug).await?;
         let mut tx = self.unscoped_platform_tx().await?;
-        let out = walk(&mut tx, Some(tenant.id.0), public_key).await;
+        let out = walk(&mut tx, Some(tenant.id.0), keys).await;
         tx.commit().await.map_err(db)?;
         out
     }
@@ -883,7 +885,7 @@ async fn retain(
 }
 
 /// Walks a chain from its anchor to its head and reports the first broken link.
-async fn walk(tx: &mut Tx, chain: Option<Uuid>, public_key: &str) -> Result<AuditVerification> {
+async fn walk(tx: &mut Tx, chain: Option<Uuid>, keys: &PublicKeys) -> Result<AuditVerification> {
     let first: Option<i64> = sqlx::query_scalar(
         "SELECT min(seq) FROM audit_events WHERE tenant_id IS NOT DISTINCT FROM $1",
     )
@@ -911,17 +913,23 @@ async fn walk(tx: &mut Tx, chain: Option<Uuid>, public_key: &str) -> Result<Audi
         verified_through: 0,
         checked: 0,
         broken: None,
+        checkpoint_keys: Vec::new(),
     };
     let mut walk = ChainWalk::from(0, GENESIS);
     if let Some(cp) = &anchor {
-        if !cp.signature_holds(public_key) {
+        let Some(key) = cp.signed_by(keys) else {
             report.broken = Some(AuditBrokenLink {
                 seq: cp.seq,
-                reason: "the anchoring checkpoint's signature does not verify".into(),
+                reason: format!(
+                    "the anchoring checkpoint's signature does not verify with any listed key \
+                     (it names key {})",
+                    cp.key_id
+                ),
             });
             report.anchor = anchor.map(Into::into);
             return Ok(report);
-        }
+        };
+        report.checkpoint_keys.push(key);
         walk = ChainWalk::from(cp.seq, hash32(&cp.hash)?);
     }
     let mut broken: Option<BrokenLink> = None;
@@ -979,6 +987,40 @@ async fn walk(tx: &mut Tx, chain: Option<Uuid>, public_key: &str) -> Result<Audi
                 seq,
                 reason: "a signed checkpoint vouches for another hash at this sequence".into(),
             });
+        }
+    }
+    if broken.is_none() {
+        // And each is signed by a listed key: the current one or a retired one.
+        let mut later = sqlx::query_as::<_, CheckpointRow>(sql!(
+            "SELECT {CHECKPOINT_COLUMNS} FROM audit_checkpoints
+             WHERE tenant_id IS NOT DISTINCT FROM $1 AND seq >= $2 AND id IS DISTINCT FROM $3
+             ORDER BY seq, created_at"
+        ))
+        .bind(chain)
+        .bind(anchor.as_ref().map_or(0, |c| c.seq))
+        .bind(anchor.as_ref().map(|c| c.id))
+        .fetch(&mut **tx)
+        .map_err(db);
+        while let Some(cp) = later.next().await {
+            let cp = cp?;
+            match cp.signed_by(keys) {
+                Some(key) => {
+                    if !report.checkpoint_keys.contains(&key) {
+                        report.checkpoint_keys.push(key);
+                    }
+                }
+                None => {
+                    broken = Some(BrokenLink {
+                        seq: cp.seq,
+                        reason: format!(
+                            "the checkpoint at this sequence does not verify with any listed key \
+                             (it names key {})",
+                            cp.key_id
+                        ),
+                    });
+                    break;
+                }
+            }
         }
     }
     report.valid = broken.is_none();

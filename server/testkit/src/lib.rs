@@ -160,6 +160,8 @@ pub struct Options {
     /// Configure Redis at this URL.
     pub redis_url: Option<String>,
     pub gateway: GatewayConfig,
+    /// The key that signs audit checkpoints; `None`: [`audit_signer`].
+    pub audit_signer: Option<ditto_core::audit::AuditSigner>,
     /// Sign-in settings; `None`: [`test_identity`].
     pub identity: Option<ditto_identity::Identity>,
 }
@@ -237,10 +239,11 @@ impl TestApp {
                 .await
                 .expect("gateway starts");
         let metrics_gateway = gateway.clone();
+        let signer = options.audit_signer.clone().unwrap_or_else(audit_signer);
         let audit_exporter = ditto_audit_export::Exporter::new(
             store.clone(),
             Some(master_key.clone()),
-            Some(audit_signer()),
+            Some(signer.clone()),
             Some(export_dir.path().to_owned()),
         );
         let app = ditto_api::app(AppState {
@@ -248,7 +251,7 @@ impl TestApp {
             redis,
             master_key: Some(master_key),
             metrics: Some(Arc::new(move || metrics_gateway.render_metrics())),
-            audit_signer: Some(audit_signer()),
+            audit_signer: Some(signer),
             audit_exporter: audit_exporter.clone(),
             identity: options.identity.unwrap_or_else(test_identity),
         })

@@ -1085,6 +1085,19 @@ pub struct AuditSigningKey {
     pub key_id: String,
     /// The 32-byte public key, base64.
     pub public_key: String,
+    /// Every key checkpoints verify with: the current one first, then
+    /// retired ones (`DITTO_AUDIT_PREVIOUS_SIGNING_KEYS`).
+    pub keys: Vec<AuditPublicKey>,
+}
+
+/// A key checkpoints may be signed with.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct AuditPublicKey {
+    pub key_id: String,
+    /// The 32-byte public key, base64.
+    pub public_key: String,
+    /// `current` (signs new checkpoints) or `retired`.
+    pub status: String,
 }
 
 /// The outcome of checking a chain.
@@ -1101,6 +1114,9 @@ pub struct AuditVerification {
     pub checked: u64,
     /// The first link that did not hold.
     pub broken: Option<AuditBrokenLink>,
+    /// Ids of the keys the checkpoints checked were signed with (the
+    /// current signing key or retired ones), in the order first met.
+    pub checkpoint_keys: Vec<String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]

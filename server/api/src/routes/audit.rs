@@ -11,8 +11,8 @@ use ditto_core::catalogue::permission;
 use ditto_core::validate::Checker;
 use ditto_types::api::{
     AuditCheckpoint, AuditEvent, AuditEventPage, AuditExportFormat, AuditExportParams, AuditFilter,
-    AuditRetention, AuditRetentionRun, AuditSigningKey, AuditVerification, PageParams,
-    PlatformAuditFilter,
+    AuditPublicKey, AuditRetention, AuditRetentionRun, AuditSigningKey, AuditVerification,
+    PageParams, PlatformAuditFilter,
 };
 use futures_util::StreamExt;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -79,8 +79,8 @@ async fn verify(
     let scope = app
         .tenant_scope(&ctx, &tenant, permission("audit_verify"))
         .await?;
-    let key = signer(&app)?.public_key_base64();
-    Ok(Json(app.store.verify_audit_chain(&scope, &key).await?))
+    let keys = signer(&app)?.public_keys();
+    Ok(Json(app.store.verify_audit_chain(&scope, &keys).await?))
 }
 
 /// A tenant's latest 100 checkpoints, newest first.
@@ -321,13 +321,15 @@ async fn platform_verify(
     Auth(ctx): Auth,
 ) -> ApiResult<Json<AuditVerification>> {
     let scope = ctx.platform(permission("platform_audit_verify"))?;
-    let key = signer(&app)?.public_key_base64();
+    let keys = signer(&app)?.public_keys();
     Ok(Json(
-        app.store.verify_platform_audit_chain(&scope, &key).await?,
+        app.store.verify_platform_audit_chain(&scope, &keys).await?,
     ))
 }
 
-/// The public key checkpoints are signed with. Any valid token may read it.
+/// The public key checkpoints are signed with, and every key they verify
+/// with (`keys`: the current one, then retired ones). Any valid token may
+/// read it.
 #[utoipa::path(get, path = "/api/v1/audit/signing-key", tag = "audit",
     operation_id = "audit_signing_key_get",
     security(("bearer" = [])), responses((status = 200, body = AuditSigningKey)))]
@@ -340,5 +342,15 @@ async fn signing_key(
         algorithm: "ed25519".into(),
         key_id: signer.key_id(),
         public_key: signer.public_key_base64(),
+        keys: signer
+            .public_keys()
+            .keys()
+            .iter()
+            .map(|k| AuditPublicKey {
+                key_id: k.key_id.clone(),
+                public_key: k.public_key.clone(),
+                status: if k.current { "current" } else { "retired" }.into(),
+            })
+            .collect(),
     }))
 }

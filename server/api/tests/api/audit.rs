@@ -564,10 +564,7 @@ async fn tampering_by_the_superuser_is_reported_at_its_sequence() {
     // The operator CLI's path reports the same link.
     let report = app
         .store
-        .operator_verify_audit_chain(
-            "deleted",
-            &ditto_testkit::audit_signer().public_key_base64(),
-        )
+        .operator_verify_audit_chain("deleted", &ditto_testkit::audit_signer().public_keys())
         .await
         .unwrap();
     assert_eq!(report.broken.unwrap().seq, 2);
@@ -1071,4 +1068,91 @@ async fn a_routes_images_carry_its_targets() {
         two.as_str()
     );
     assert_eq!(verification(&app, "acme").await["valid"], true);
+}
+
+#[tokio::test]
+async fn a_rotated_signing_key_keeps_the_old_keys_checkpoints_verifying() {
+    use ditto_core::audit::{AuditSigner, PublicKey};
+    // The server signs with a new key and lists the one it used before.
+    let old = ditto_testkit::audit_signer();
+    let new_seed = AuditSigner::generate_base64();
+    let new = AuditSigner::from_base64(&new_seed)
+        .unwrap()
+        .with_retired(vec![PublicKey::retired(&old.public_key_base64()).unwrap()]);
+    let app = TestApp::spawn_with(ditto_testkit::Options {
+        gateway: ditto_testkit::quick_gateway_config(),
+        audit_signer: Some(new.clone()),
+        ..Default::default()
+    })
+    .await;
+    let admin = app.admin();
+
+    let keys = admin
+        .get("/api/v1/audit/signing-key")
+        .await
+        .expect_status(200);
+    assert_eq!(keys["key_id"], new.key_id());
+    assert_eq!(
+        keys["keys"],
+        json!([
+            {"key_id": new.key_id(), "public_key": new.public_key_base64(), "status": "current"},
+            {"key_id": old.key_id(), "public_key": old.public_key_base64(), "status": "retired"},
+        ])
+    );
+
+    // Before the rotation, the old key checkpointed the chain and anchored
+    // it by removing its old events.
+    let tenant = tenant_with_events(&app, "acme", 6).await;
+    age_events(&app, &tenant, 4, 40).await;
+    app.store.audit_housekeeping(&old).await.unwrap();
+    // After it, the new key signs.
+    tenant_with_events_in(&app, "acme", 2).await;
+    let cp = admin
+        .post_empty("/api/v1/tenants/acme/audit/checkpoints")
+        .await
+        .expect_status(201);
+    assert_eq!(cp["key_id"], new.key_id());
+
+    let report = verification(&app, "acme").await;
+    assert_eq!(report["valid"], true, "{report}");
+    assert_eq!(report["anchor"]["key_id"], old.key_id(), "{report}");
+    assert_eq!(
+        report["checkpoint_keys"],
+        json!([old.key_id(), new.key_id()]),
+        "{report}"
+    );
+
+    // Without the old key listed, its checkpoints do not verify, and the
+    // report says which key they name.
+    let alone = AuditSigner::from_base64(&new_seed).unwrap();
+    let report = app
+        .store
+        .operator_verify_audit_chain("acme", &alone.public_keys())
+        .await
+        .unwrap();
+    assert!(!report.valid);
+    let broken = report.broken.unwrap();
+    assert!(broken.reason.contains(&old.key_id()), "{}", broken.reason);
+    // Nor do the new key's without the new key.
+    let report = app
+        .store
+        .operator_verify_audit_chain("acme", &old.public_keys())
+        .await
+        .unwrap();
+    let broken = report.broken.unwrap();
+    assert_eq!(broken.seq, cp["seq"].as_i64().unwrap());
+    assert!(broken.reason.contains(&new.key_id()), "{}", broken.reason);
+}
+
+/// `n` more events in an existing tenant.
+async fn tenant_with_events_in(app: &TestApp, slug: &str, n: usize) {
+    for i in 0..n {
+        app.admin()
+            .post(
+                &format!("/api/v1/tenants/{slug}/projects"),
+                json!({"name": format!("later-{i}")}),
+            )
+            .await
+            .expect_status(201);
+    }
 }
