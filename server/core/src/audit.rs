@@ -16,7 +16,7 @@ use uuid::Uuid;
 pub const GENESIS: [u8; 32] = [0; 32];
 
 /// What replaces a secret in a before/after image.
-pub const REDACTED: &str = "[redacted]";
+pub const REDACTED: &str = crate::redact::REDACTED;
 
 /// One audit event, as hashed. Field order and formats are fixed by
 /// [`AuditRecord::canonical`]; changing them breaks every stored chain.
@@ -118,37 +118,19 @@ fn write_canonical(out: &mut Vec<u8>, value: &Value) {
     }
 }
 
-/// Whether a field of a before/after image holds a secret: hashes of keys
-/// and tokens, sealed upstream credentials, anything called a secret or
-/// password.
+/// Whether a field of a before/after image holds a secret (see
+/// [`crate::redact`]): hashes of keys and tokens, sealed upstream
+/// credentials, anything called a secret or password.
 pub fn is_secret_field(name: &str) -> bool {
-    let name = name.to_ascii_lowercase();
-    name.ends_with("_hash")
-        || name.contains("secret")
-        || name.contains("password")
-        || name.contains("credential")
-        || name == "token"
-        || name == "authorization"
+    crate::redact::policy().is_secret_field(name)
 }
 
-/// Replaces every secret field's value (at any depth) with [`REDACTED`];
-/// absent and null values stay as they are.
+/// Redacts a before/after image with the redaction policy
+/// ([`crate::redact`]): secret fields at any depth, prompt and completion
+/// content, credential-looking strings. Absent and null values stay as
+/// they are.
 pub fn redact(value: &mut Value) {
-    match value {
-        Value::Object(map) => {
-            for (k, v) in map.iter_mut() {
-                if is_secret_field(k) {
-                    if !v.is_null() {
-                        *v = Value::String(REDACTED.to_owned());
-                    }
-                } else {
-                    redact(v);
-                }
-            }
-        }
-        Value::Array(items) => items.iter_mut().for_each(redact),
-        _ => {}
-    }
+    crate::redact::policy().json(value)
 }
 
 /// A stored event as the chain walk sees it.

@@ -12,6 +12,7 @@ pub mod money;
 pub mod period;
 pub mod pricing;
 pub mod rbac;
+pub mod redact;
 pub mod secrets;
 pub mod validate;
 

@@ -24,10 +24,11 @@ impl Write for Capture {
     }
 }
 
+/// Lines pass the redaction policy, as `ditto serve`'s do.
 impl<'a> MakeWriter<'a> for Capture {
-    type Writer = Capture;
+    type Writer = ditto_core::redact::Redacting<Capture>;
     fn make_writer(&'a self) -> Self::Writer {
-        Capture
+        ditto_core::redact::Redacting(Capture)
     }
 }
 

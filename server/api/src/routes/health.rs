@@ -70,7 +70,7 @@ async fn metrics(
     let body = app
         .metrics
         .as_ref()
-        .map(|render| render())
+        .map(|render| ditto_core::redact::policy().exposition(&render()))
         .unwrap_or_default();
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response())
 }

@@ -12,6 +12,7 @@ mod project_roles;
 mod projects;
 mod rate_limits;
 mod rbac;
+mod redaction;
 mod secrets;
 mod service_accounts;
 mod sign_in;
