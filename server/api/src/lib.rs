@@ -2,6 +2,7 @@
 //! endpoints. Handlers are thin: authorize (`ditto_core::auth`), validate
 //! (`ditto_core::validate`), call the store.
 
+mod denials;
 mod docs;
 mod error;
 mod extract;
@@ -55,7 +56,13 @@ impl AppState {
         permission: Permission,
     ) -> Result<TenantScope> {
         let tenant = self.store.resolve_tenant(tenant).await?;
-        ctx.tenant(tenant, permission)
+        match ctx.tenant(tenant, permission) {
+            Err(ditto_core::Error::Forbidden(reason)) => {
+                denials::record(self, ctx, tenant.id, permission, &reason).await;
+                Err(ditto_core::Error::Forbidden(reason))
+            }
+            other => other,
+        }
     }
 
     /// Authorizes reading what the platform shares with every tenant: a

@@ -5,7 +5,7 @@ use axum::Router;
 use axum::body::Body;
 use std::net::SocketAddr;
 
-use axum::extract::{ConnectInfo, Request};
+use axum::extract::{ConnectInfo, MatchedPath, Request};
 use axum::http::{HeaderName, HeaderValue, header};
 use axum::middleware::{self, Next};
 use axum::response::Response;
@@ -44,7 +44,12 @@ pub(crate) fn request_id(headers: &axum::http::HeaderMap) -> String {
 /// Makes the request's id, source address and user agent the origin of every
 /// audit event the request causes.
 async fn audit_request(request: Request, next: Next) -> Response {
+    let operation = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| format!("{} {}", request.method(), p.as_str()));
     let meta = RequestMeta {
+        operation,
         request_id: Some(request_id(request.headers())),
         source_ip: request
             .extensions()

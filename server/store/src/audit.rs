@@ -39,6 +39,9 @@ pub struct RequestMeta {
     pub request_id: Option<String>,
     pub source_ip: Option<String>,
     pub user_agent: Option<String>,
+    /// The operation asked for (`METHOD /matched/{path}`), for events about
+    /// the request itself (a refused permission).
+    pub operation: Option<String>,
 }
 
 tokio::task_local! {
@@ -229,6 +232,37 @@ where
         .fetch_optional(&mut **tx)
         .await
         .map_err(db)
+}
+
+impl Store {
+    /// Records that the authorization seam refused `actor` `permission` in
+    /// `tenant` (`security.permission_denied`, by the actor, in the
+    /// tenant's chain), with the operation and origin of the current
+    /// request. `suppressed`: refusals of the same kind not recorded since
+    /// the last one (the caller limits how often this is called).
+    pub async fn record_permission_denied(
+        &self,
+        tenant: TenantId,
+        actor: Actor,
+        permission: &str,
+        reason: &str,
+        suppressed: u64,
+    ) -> Result<()> {
+        let operation = current_request().operation;
+        // The actor holds no scope here: that is the point.
+        let mut tx = self.unscoped_platform_tx().await?;
+        let change = Change::new("security.permission_denied", "permission")
+            .target(permission)
+            .after(Some(serde_json::json!({
+                "permission": permission,
+                "operation": operation,
+                "reason": reason,
+                "suppressed_since_last": suppressed,
+            })));
+        append(&mut tx, Some(tenant.0), Some(actor), change).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(())
+    }
 }
 
 /// Rows that belong to another and change with it: the image of a parent

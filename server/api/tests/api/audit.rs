@@ -1156,3 +1156,86 @@ async fn tenant_with_events_in(app: &TestApp, slug: &str, n: usize) {
             .expect_status(201);
     }
 }
+
+#[tokio::test]
+async fn a_refused_permission_is_recorded_once_a_minute_per_actor_and_permission() {
+    let app = TestApp::spawn().await;
+    app.tenant("acme").await;
+    let viewer = app.tenant_member_as("acme", "viewer").await;
+    let me = viewer.get("/api/v1/me").await.expect_status(200);
+    let viewer_id = me["subject_id"].as_str().unwrap().to_owned();
+    let refused = viewer
+        .post(
+            "/api/v1/tenants/acme/budgets",
+            json!({"scope": "tenant", "period": "monthly", "max_tokens": 10}),
+        )
+        .await;
+    let request_id = refused
+        .headers
+        .get("x-request-id")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    refused.expect_problem(403);
+
+    let denied = |app: &TestApp| {
+        let admin = app.admin();
+        async move {
+            admin
+                .get("/api/v1/tenants/acme/audit?action=security.permission_denied&limit=200")
+                .await
+                .expect_status(200)["items"]
+                .as_array()
+                .unwrap()
+                .clone()
+        }
+    };
+    let events = denied(&app).await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    let e = &events[0];
+    assert_eq!(e["actor_type"], "service_account");
+    assert_eq!(e["actor_id"], viewer_id.as_str());
+    assert_eq!(e["target_type"], "permission");
+    assert_eq!(e["target_id"], "budgets:write");
+    assert_eq!(e["request_id"], request_id.as_str());
+    assert_eq!(e["source_ip"], "127.0.0.1");
+    assert_eq!(e["after"]["permission"], "budgets:write");
+    assert_eq!(
+        e["after"]["operation"],
+        "POST /api/v1/tenants/{tenant}/budgets"
+    );
+    assert_eq!(e["after"]["reason"], "missing permission `budgets:write`");
+    assert_eq!(e["after"]["suppressed_since_last"], 0);
+
+    // A flood of the same refusal records nothing more; another
+    // permission is recorded once.
+    for _ in 0..40 {
+        viewer
+            .post(
+                "/api/v1/tenants/acme/budgets",
+                json!({"scope": "tenant", "period": "monthly", "max_tokens": 10}),
+            )
+            .await
+            .expect_problem(403);
+        viewer
+            .post_empty(&format!(
+                "/api/v1/tenants/acme/api-keys/{}/revoke",
+                uuid::Uuid::now_v7()
+            ))
+            .await
+            .expect_problem(403);
+    }
+    let events = denied(&app).await;
+    let mut permissions: Vec<&str> = events
+        .iter()
+        .map(|e| e["target_id"].as_str().unwrap())
+        .collect();
+    permissions.sort();
+    assert_eq!(permissions, ["budgets:write", "keys:write"], "{events:?}");
+    assert_eq!(
+        verification(&app, "acme").await["valid"],
+        true,
+        "the chain holds"
+    );
+}
