@@ -1,9 +1,11 @@
 //! Permission denied as a security event. A refusal by the authorization
-//! seam is recorded in the tenant's audit chain (who, which permission,
-//! which operation, the request's id and origin), at most once a minute
-//! for the same actor, tenant and permission on this replica: a flood of
-//! refused requests cannot fill the chain. The next recorded refusal says
-//! how many were left out before it.
+//! seam is recorded (who, which permission, which operation, the request's
+//! id and origin) in the chain of the tenant the caller tried to act in;
+//! a platform-wide operation refused to a tenant member goes to the
+//! member's own tenant, one refused to a platform principal to the
+//! platform chain. At most once a minute for the same actor, chain and
+//! permission on this replica: a flood of refused requests cannot fill the
+//! chain. The next recorded refusal says how many were left out before it.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
@@ -20,7 +22,8 @@ const WINDOW: Duration = Duration::from_secs(60);
 /// Keys kept at most; past it, expired ones are dropped first.
 const MAX_KEYS: usize = 10_000;
 
-type Key = (Actor, TenantId, Permission);
+/// `None`: the platform chain.
+type Key = (Actor, Option<TenantId>, Permission);
 
 struct Entry {
     recorded_at: Instant,
@@ -75,13 +78,13 @@ fn limiter() -> &'static Limiter {
     LIMITER.get_or_init(Limiter::default)
 }
 
-/// Records that `ctx` was refused `permission` in `tenant`, unless the
-/// limiter leaves it out. A failure to record is logged; the refusal
+/// Records that `ctx` was refused `permission` in `tenant` (`None`: the
+/// platform chain), unless the limiter leaves it out. A failure to record is logged; the refusal
 /// stands either way.
 pub(crate) async fn record(
     app: &AppState,
     ctx: &Ctx,
-    tenant: TenantId,
+    tenant: Option<TenantId>,
     permission: Permission,
     reason: &str,
 ) {
@@ -107,7 +110,7 @@ mod tests {
     fn one_refusal_a_minute_per_key_is_recorded_and_the_rest_counted() {
         let l = Limiter::default();
         let actor = Actor::ServiceAccount(ServiceAccountId::new());
-        let tenant = TenantId::new();
+        let tenant = Some(TenantId::new());
         let key = (actor, tenant, Permission::BudgetsWrite);
         let t0 = Instant::now();
         assert_eq!(l.admit(key, t0), Some(0));

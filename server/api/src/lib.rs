@@ -58,7 +58,7 @@ impl AppState {
         let tenant = self.store.resolve_tenant(tenant).await?;
         match ctx.tenant(tenant, permission) {
             Err(ditto_core::Error::Forbidden(reason)) => {
-                denials::record(self, ctx, tenant.id, permission, &reason).await;
+                denials::record(self, ctx, Some(tenant.id), permission, &reason).await;
                 Err(ditto_core::Error::Forbidden(reason))
             }
             other => other,
@@ -78,7 +78,29 @@ impl AppState {
             }
             _ => None,
         };
-        ctx.shared(home, permission)
+        match ctx.shared(home, permission) {
+            Err(ditto_core::Error::Forbidden(reason)) => {
+                denials::record(self, ctx, ctx.principal.tenant_id, permission, &reason).await;
+                Err(ditto_core::Error::Forbidden(reason))
+            }
+            other => other,
+        }
+    }
+
+    /// Authorizes a platform-wide operation. A refusal is recorded in the
+    /// caller's own tenant's chain (the platform's for platform principals).
+    pub(crate) async fn platform_scope(
+        &self,
+        ctx: &Ctx,
+        permission: Permission,
+    ) -> Result<ditto_core::PlatformScope> {
+        match ctx.platform(permission) {
+            Err(ditto_core::Error::Forbidden(reason)) => {
+                denials::record(self, ctx, ctx.principal.tenant_id, permission, &reason).await;
+                Err(ditto_core::Error::Forbidden(reason))
+            }
+            other => other,
+        }
     }
 }
 

@@ -237,12 +237,12 @@ where
 impl Store {
     /// Records that the authorization seam refused `actor` `permission` in
     /// `tenant` (`security.permission_denied`, by the actor, in the
-    /// tenant's chain), with the operation and origin of the current
-    /// request. `suppressed`: refusals of the same kind not recorded since
+    /// tenant's chain; `None`: the platform chain), with the operation and
+    /// origin of the current request. `suppressed`: refusals of the same kind not recorded since
     /// the last one (the caller limits how often this is called).
     pub async fn record_permission_denied(
         &self,
-        tenant: TenantId,
+        tenant: Option<TenantId>,
         actor: Actor,
         permission: &str,
         reason: &str,
@@ -259,7 +259,7 @@ impl Store {
                 "reason": reason,
                 "suppressed_since_last": suppressed,
             })));
-        append(&mut tx, Some(tenant.0), Some(actor), change).await?;
+        append(&mut tx, tenant.map(|t| t.0), Some(actor), change).await?;
         tx.commit().await.map_err(db)?;
         Ok(())
     }

@@ -304,7 +304,9 @@ async fn platform_list(
     Query(page): Query<PageParams>,
     Query(filter): Query<AuditFilter>,
 ) -> ApiResult<Json<AuditEventPage>> {
-    let scope = ctx.platform(permission("platform_audit_list"))?;
+    let scope = app
+        .platform_scope(&ctx, permission("platform_audit_list"))
+        .await?;
     Ok(Json(
         app.store
             .list_platform_audit_events(&scope, &chains, &filter, &page)
@@ -320,7 +322,9 @@ async fn platform_verify(
     State(app): State<AppState>,
     Auth(ctx): Auth,
 ) -> ApiResult<Json<AuditVerification>> {
-    let scope = ctx.platform(permission("platform_audit_verify"))?;
+    let scope = app
+        .platform_scope(&ctx, permission("platform_audit_verify"))
+        .await?;
     let keys = signer(&app)?.public_keys();
     Ok(Json(
         app.store.verify_platform_audit_chain(&scope, &keys).await?,

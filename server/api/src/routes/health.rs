@@ -66,7 +66,7 @@ async fn metrics(
     State(app): State<AppState>,
     Auth(ctx): Auth,
 ) -> ApiResult<axum::response::Response> {
-    ctx.platform(permission("metrics_get"))?;
+    app.platform_scope(&ctx, permission("metrics_get")).await?;
     let body = app
         .metrics
         .as_ref()

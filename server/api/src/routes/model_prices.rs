@@ -88,7 +88,9 @@ async fn put(
     Path(model): Path<String>,
     Json(body): Json<PutModelPrice>,
 ) -> ApiResult<(StatusCode, Json<ModelPrice>)> {
-    let scope = ctx.platform(permission("model_prices_put"))?;
+    let scope = app
+        .platform_scope(&ctx, permission("model_prices_put"))
+        .await?;
     let price = pricing::from_request(&model, &body)?;
     let (price, created) = app.store.put_model_price(&scope, &model, &price).await?;
     Ok((put_status(created), Json(price)))
@@ -104,7 +106,9 @@ async fn delete(
     Auth(ctx): Auth,
     Path(model): Path<String>,
 ) -> ApiResult<StatusCode> {
-    let scope = ctx.platform(permission("model_prices_delete"))?;
+    let scope = app
+        .platform_scope(&ctx, permission("model_prices_delete"))
+        .await?;
     app.store.delete_model_price(&scope, &model).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -121,7 +125,9 @@ async fn import(
     Auth(ctx): Auth,
     Json(body): Json<LiteLlmPrices>,
 ) -> ApiResult<Json<PriceImport>> {
-    let scope = ctx.platform(permission("model_prices_import"))?;
+    let scope = app
+        .platform_scope(&ctx, permission("model_prices_import"))
+        .await?;
     let list = pricing::from_litellm(&body)?;
     let imported = app.store.import_model_prices(&scope, &list.prices).await?;
     Ok(Json(PriceImport {

@@ -33,7 +33,7 @@ async fn list(
     Query(page): Query<PageParams>,
     Query(filter): Query<TenantFilter>,
 ) -> ApiResult<Json<TenantPage>> {
-    let scope = ctx.platform(permission("tenants_list"))?;
+    let scope = app.platform_scope(&ctx, permission("tenants_list")).await?;
     Ok(Json(app.store.list_tenants(&scope, &filter, &page).await?))
 }
 
@@ -46,7 +46,9 @@ async fn create(
     Auth(ctx): Auth,
     Json(body): Json<CreateTenant>,
 ) -> ApiResult<(StatusCode, Json<Tenant>)> {
-    let scope = ctx.platform(permission("tenants_create"))?;
+    let scope = app
+        .platform_scope(&ctx, permission("tenants_create"))
+        .await?;
     validate::create_tenant(&body)?;
     Ok((
         StatusCode::CREATED,
@@ -80,7 +82,9 @@ async fn update(
     Path(tenant): Path<String>,
     Json(body): Json<UpdateTenant>,
 ) -> ApiResult<Json<Tenant>> {
-    let scope = ctx.platform(permission("tenants_update"))?;
+    let scope = app
+        .platform_scope(&ctx, permission("tenants_update"))
+        .await?;
     let tenant = visible_tenant(&app, &ctx, &tenant).await?;
     validate::update_tenant(&body)?;
     Ok(Json(app.store.update_tenant(&scope, tenant, &body).await?))
@@ -95,7 +99,9 @@ async fn delete(
     Auth(ctx): Auth,
     Path(tenant): Path<String>,
 ) -> ApiResult<StatusCode> {
-    let scope = ctx.platform(permission("tenants_delete"))?;
+    let scope = app
+        .platform_scope(&ctx, permission("tenants_delete"))
+        .await?;
     let tenant = visible_tenant(&app, &ctx, &tenant).await?;
     app.store.delete_tenant(&scope, tenant).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -132,7 +138,7 @@ async fn set_status(
     status: TenantStatus,
     operation: &str,
 ) -> ApiResult<Json<Tenant>> {
-    let scope = ctx.platform(permission(operation))?;
+    let scope = app.platform_scope(&ctx, permission(operation)).await?;
     let tenant = visible_tenant(&app, &ctx, &tenant).await?;
     Ok(Json(
         app.store.set_tenant_status(&scope, tenant, status).await?,

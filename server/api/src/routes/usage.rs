@@ -44,7 +44,9 @@ async fn platform(
     Auth(ctx): Auth,
     Query(params): Query<UsageParams>,
 ) -> ApiResult<Json<UsageReport>> {
-    let scope = ctx.platform(permission("platform_usage_query"))?;
+    let scope = app
+        .platform_scope(&ctx, permission("platform_usage_query"))
+        .await?;
     let query = validate::usage_query(&params, true)?;
     Ok(Json(app.store.platform_usage(&scope, &query).await?))
 }

@@ -1239,3 +1239,40 @@ async fn a_refused_permission_is_recorded_once_a_minute_per_actor_and_permission
         "the chain holds"
     );
 }
+
+#[tokio::test]
+async fn refused_platform_operations_are_recorded_in_the_callers_own_chain() {
+    let app = TestApp::spawn().await;
+    app.tenant("acme").await;
+    let member = app.tenant_member("acme").await;
+    member.get("/api/v1/tenants").await.expect_problem(403);
+    let events = app
+        .admin()
+        .get("/api/v1/tenants/acme/audit?action=security.permission_denied")
+        .await
+        .expect_status(200);
+    let e = &events["items"][0];
+    assert_eq!(e["target_id"], "tenants:read", "{events}");
+    assert_eq!(e["after"]["operation"], "GET /api/v1/tenants");
+
+    // A platform auditor trying a change: the platform chain.
+    let auditor = app.platform_member("platform_auditor").await;
+    auditor
+        .post("/api/v1/tenants", json!({"slug": "nope", "name": "nope"}))
+        .await
+        .expect_problem(403);
+    let events = app
+        .admin()
+        .get("/api/v1/audit?platform_only=true&action=security.permission_denied")
+        .await
+        .expect_status(200);
+    let e = &events["items"][0];
+    assert_eq!(e["target_id"], "tenants:write", "{events}");
+    assert_eq!(e["tenant_id"], Value::Null);
+    let report = app
+        .admin()
+        .get("/api/v1/audit/verification")
+        .await
+        .expect_status(200);
+    assert_eq!(report["valid"], true, "{report}");
+}
