@@ -128,6 +128,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(routes::sign_in::router())
         .merge(routes::user_sign_in::router())
         .merge(routes::roles::router())
+        .merge(routes::scim_tokens::router())
 }
 
 /// The OpenAPI document, as checked in under `openapi/ditto.json`.
@@ -175,6 +176,7 @@ pub fn app(state: AppState) -> Router {
     docs::finish(&mut spec);
     let router = router
         .merge(docs::reference(spec))
+        .merge(routes::scim::router())
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

@@ -7,7 +7,7 @@
 //! What a principal holds comes from its role bindings (`ditto_store::rbac`
 //! resolves them with Casbin); the roles themselves are in [`crate::rbac`].
 
-use ditto_types::{ServiceAccountId, SessionId, TenantId, UserId, api::TenantStatus};
+use ditto_types::{ScimTokenId, ServiceAccountId, SessionId, TenantId, UserId, api::TenantStatus};
 
 use crate::{Error, Result};
 
@@ -38,6 +38,8 @@ impl Principal {
 pub enum Actor {
     ServiceAccount(ServiceAccountId),
     User(UserId),
+    /// An identity provider provisioning through SCIM with this token.
+    ScimToken(ScimTokenId),
 }
 
 impl Actor {
@@ -46,6 +48,7 @@ impl Actor {
         match self {
             Self::ServiceAccount(id) => format!("sa:{id}"),
             Self::User(id) => format!("user:{id}"),
+            Self::ScimToken(id) => format!("scim:{id}"),
         }
     }
 }
@@ -127,6 +130,11 @@ permissions! {
     AuditExport => "audit:export",
     /// Set how long audit events are kept, and apply that retention.
     AuditManage => "audit:manage",
+    /// See a tenant's SCIM provisioning tokens (never their secrets).
+    ScimRead => "scim:read",
+    /// Create and revoke SCIM provisioning tokens: whoever holds one
+    /// manages the tenant's users and groups.
+    ScimWrite => "scim:write",
 }
 
 impl Permission {

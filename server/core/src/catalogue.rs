@@ -173,6 +173,9 @@ pub const OPERATIONS: &[(&str, Access)] = {
         ("group_members_list", Tenant(P::UsersRead)),
         ("group_members_add", Tenant(P::UsersWrite)),
         ("group_members_remove", Tenant(P::UsersWrite)),
+        ("scim_tokens_list", Tenant(P::ScimRead)),
+        ("scim_tokens_create", Tenant(P::ScimWrite)),
+        ("scim_tokens_revoke", Tenant(P::ScimWrite)),
     ]
 };
 

@@ -1,6 +1,7 @@
-//! Secrets we hand out: gateway API keys (`dk-<public id>-<secret>`) and
-//! admin access tokens (`dat-<public id>-<secret>`). Only SHA-256 digests are
-//! stored; the public id finds the row, the digest proves the secret.
+//! Secrets we hand out: gateway API keys (`dk-<public id>-<secret>`),
+//! admin access tokens (`dat-<public id>-<secret>`) and SCIM provisioning
+//! tokens (`dst-<public id>-<secret>`). Only SHA-256 digests are stored;
+//! the public id finds the row, the digest proves the secret.
 
 use rand::Rng;
 use rand::distr::{Alphanumeric, Uniform};
@@ -9,6 +10,7 @@ use subtle::ConstantTimeEq;
 
 pub const API_KEY_PREFIX: &str = "dk";
 pub const ACCESS_TOKEN_PREFIX: &str = "dat";
+pub const SCIM_TOKEN_PREFIX: &str = "dst";
 const PUBLIC_ID_LEN: usize = 16;
 const SECRET_LEN: usize = 40;
 const PUBLIC_ID_ALPHABET: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
@@ -68,6 +70,11 @@ pub fn mint_api_key() -> Minted {
 /// A new admin API access token.
 pub fn mint_access_token() -> Minted {
     mint(ACCESS_TOKEN_PREFIX)
+}
+
+/// A new SCIM provisioning token.
+pub fn mint_scim_token() -> Minted {
+    mint(SCIM_TOKEN_PREFIX)
 }
 
 pub fn sha256(bytes: &[u8]) -> [u8; 32] {

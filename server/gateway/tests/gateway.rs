@@ -208,6 +208,28 @@ async fn usage_rows(app: &TestApp, expected: i64) -> Vec<Value> {
     }
 }
 
+/// The usage rows of chat requests, once there are `expected` of them (the
+/// readiness check's `models` requests have rows too).
+async fn chat_rows(app: &TestApp, expected: usize) -> Vec<Value> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let rows: Vec<Value> = usage_rows(app, 0)
+            .await
+            .into_iter()
+            .filter(|r| r["endpoint"] == "chat/completions")
+            .collect();
+        if rows.len() >= expected {
+            return rows;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "expected {expected} chat usage rows, found {}",
+            rows.len()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 #[tokio::test]
 async fn chat_goes_upstream_with_the_backend_credentials_not_the_virtual_key() {
     let w = world().await;

@@ -98,6 +98,7 @@ fn actor_columns(actor: Option<Actor>) -> (&'static str, Option<Uuid>) {
     match actor {
         Some(Actor::ServiceAccount(id)) => ("service_account", Some(id.0)),
         Some(Actor::User(id)) => ("user", Some(id.0)),
+        Some(Actor::ScimToken(id)) => ("scim_token", Some(id.0)),
         None => ("system", None),
     }
 }

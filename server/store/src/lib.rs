@@ -35,6 +35,10 @@ mod rate_limits;
 pub mod rbac;
 mod roles;
 mod routes;
+pub mod scim;
+mod scim_groups;
+mod scim_tokens;
+mod scim_users;
 mod service_accounts;
 pub mod sign_in;
 mod tenants;
@@ -43,6 +47,8 @@ mod users;
 
 pub mod redis;
 pub use redis::Redis;
+pub use scim_groups::ScimGroup;
+pub use scim_users::ScimUser;
 
 use std::time::Duration;
 

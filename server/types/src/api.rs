@@ -1452,3 +1452,6 @@ pub use sign_in::*;
 
 mod groups;
 pub use groups::*;
+
+mod scim;
+pub use scim::*;

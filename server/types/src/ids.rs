@@ -74,6 +74,10 @@ id_type!(
     GroupId
 );
 id_type!(
+    /// A SCIM provisioning token of a tenant.
+    ScimTokenId
+);
+id_type!(
     /// A service account (a non-human principal for automation).
     ServiceAccountId
 );

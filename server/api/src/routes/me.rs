@@ -22,6 +22,13 @@ async fn me(State(app): State<AppState>, Auth(ctx): Auth) -> ApiResult<Json<Me>>
     let (subject_type, subject_id) = match principal.actor {
         Actor::ServiceAccount(id) => (SubjectKind::ServiceAccount, id.0),
         Actor::User(id) => (SubjectKind::User, id.0),
+        // SCIM tokens authenticate only the SCIM endpoint.
+        Actor::ScimToken(_) => {
+            return Err(ditto_core::Error::Unauthenticated(
+                "a SCIM token is not an admin API token",
+            )
+            .into());
+        }
     };
     let mut tenants = Vec::new();
     if let Some(id) = principal.tenant_id {

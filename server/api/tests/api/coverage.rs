@@ -77,6 +77,7 @@ fn body_for(op: &Operation) -> Value {
         "me_tokens_create" => json!({"name": "probe", "expires_at": "2099-01-01T00:00:00Z"}),
         "users_password_set" => json!({"password": "a long enough passphrase"}),
         "groups_create" => json!({"name": "probe"}),
+        "scim_tokens_create" => json!({"name": "probe"}),
         "group_members_add" => json!({"user_id": uuid::Uuid::now_v7()}),
         "tenants_create" => json!({"slug": "probe-tenant", "name": "probe"}),
         "projects_create" | "service_accounts_create" => json!({"name": "probe"}),
@@ -120,6 +121,7 @@ fn random_ids() -> Vec<(&'static str, String)> {
         "run_id",
         "session_id",
         "group_id",
+        "scim_token_id",
     ]
     .into_iter()
     .map(|p| (p, uuid::Uuid::now_v7().to_string()))
@@ -261,7 +263,12 @@ pub(crate) async fn resources_of(app: &TestApp, tenant: &str) -> Vec<(&'static s
         )
         .await
         .expect_status(202);
+    let scim_token = admin
+        .post(&format!("{base}/scim-tokens"), json!({"name": "idp"}))
+        .await
+        .expect_status(201);
     vec![
+        ("scim_token_id", id(&scim_token["token"])),
         ("destination_id", id(&destination)),
         ("run_id", id(&run)),
         ("role", role["name"].as_str().unwrap().to_owned()),

@@ -75,6 +75,7 @@ const MATRIX: &[(&str, u16)] = &[
     ("groups_list", 200),
     ("groups_get", 200),
     ("group_members_list", 200),
+    ("scim_tokens_list", 200),
     ("groups_create", 201),
     ("groups_update", 200),
     ("group_members_add", 204),
@@ -106,6 +107,7 @@ const MATRIX: &[(&str, u16)] = &[
     ("role_bindings_create", 201),
     ("audit_export_destinations_create", 201),
     ("audit_exports_create", 202),
+    ("scim_tokens_create", 201),
     ("tenants_update", 200),
     ("projects_update", 200),
     ("users_update", 200),
@@ -121,6 +123,7 @@ const MATRIX: &[(&str, u16)] = &[
     ("audit_retention_apply", 200),
     ("audit_export_destinations_update", 200),
     ("access_tokens_revoke", 200),
+    ("scim_tokens_revoke", 200),
     ("api_keys_rotate", 200),
     ("api_keys_revoke", 200),
     ("budgets_delete", 204),
@@ -267,6 +270,7 @@ fn body(op: &str, ids: &[(&'static str, String)], n: usize) -> Value {
         "users_password_set" => json!({"password": "a long enough passphrase"}),
         "groups_create" => json!({"name": format!("probe-{n}")}),
         "groups_update" => json!({"name": "renamed group"}),
+        "scim_tokens_create" => json!({"name": "probe"}),
         "group_members_add" => json!({"user_id": id("user_id")}),
         "me_password_change" => {
             json!({"current_password": "the old passphrase", "new_password": "a new passphrase"})

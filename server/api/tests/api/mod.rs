@@ -13,6 +13,7 @@ mod projects;
 mod rate_limits;
 mod rbac;
 mod redaction;
+mod scim;
 mod secrets;
 mod service_accounts;
 mod sign_in;

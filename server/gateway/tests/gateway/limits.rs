@@ -372,7 +372,7 @@ async fn budget_is_never_overdrawn(store: CounterStore) {
             .status(),
         200
     );
-    usage_rows(&w.app, 1).await;
+    chat_rows(&w.app, 1).await;
     assert_eq!(
         ledger_cost(&w).await,
         CHAT_COST,
@@ -406,7 +406,7 @@ async fn budget_is_never_overdrawn(store: CounterStore) {
         assert!(more <= allows);
     }
     let total = 1 + 500 + more + 1;
-    usage_rows(&w.app, total).await;
+    chat_rows(&w.app, total as usize).await;
     let spent = ledger_cost(&w).await;
     assert!(spent <= budget, "spent {spent} of {budget}");
     let tenant = tenant_id(&w).await;

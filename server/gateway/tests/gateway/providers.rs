@@ -121,27 +121,6 @@ fn finish_reasons(events: &[Value]) -> Vec<&str> {
         .collect()
 }
 
-/// The usage rows of chat requests, once there are `expected` of them.
-async fn chat_rows(app: &TestApp, expected: usize) -> Vec<Value> {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let rows: Vec<Value> = usage_rows(app, 0)
-            .await
-            .into_iter()
-            .filter(|r| r["endpoint"] == "chat/completions")
-            .collect();
-        if rows.len() >= expected {
-            return rows;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "expected {expected} chat usage rows, found {}",
-            rows.len()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 #[tokio::test]
 async fn anthropic_chat_is_translated_both_ways_and_metered() {
     let p = providers().await;

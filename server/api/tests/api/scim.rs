@@ -1,0 +1,921 @@
+//! The SCIM 2.0 server against the real application and database: tokens
+//! and tenant isolation, filters, sorting and pagination, PATCH of group
+//! members and what memberships give, deprovisioning (sessions, personal
+//! tokens and gateway keys end at once) and the audit trail.
+
+use std::time::{Duration, Instant};
+
+use ditto_testkit::{Api, Resp, TestApp};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+const GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
+const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+const PATCH: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+const ERROR: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
+const PASSWORD: &str = "correct horse battery staple";
+
+/// A SCIM client of one tenant.
+struct Scim {
+    api: Api,
+    base: String,
+}
+
+impl Scim {
+    async fn new(app: &TestApp, tenant: &str) -> Self {
+        let token = app
+            .admin()
+            .post(
+                &format!("/api/v1/tenants/{tenant}/scim-tokens"),
+                json!({"name": "idp"}),
+            )
+            .await
+            .expect_status(201);
+        let secret = token["secret"].as_str().unwrap();
+        assert!(secret.starts_with("dst-"));
+        Self::with_token(app, tenant, secret)
+    }
+
+    fn with_token(app: &TestApp, tenant: &str, token: &str) -> Self {
+        Self {
+            api: app.with_token(token),
+            base: format!("/t/{tenant}/scim/v2"),
+        }
+    }
+
+    async fn send(&self, method: Method, path: &str, body: Option<Value>) -> Resp {
+        let url = format!("{}{path}", self.base);
+        let resp = self
+            .api
+            .raw(method, &url, |r| match body {
+                Some(b) => r
+                    .header("content-type", "application/scim+json")
+                    .body(b.to_string()),
+                None => r,
+            })
+            .await;
+        if resp.status != 204 && resp.status != 304 {
+            assert_eq!(
+                resp.headers["content-type"], "application/scim+json",
+                "{path}: {}",
+                resp.text
+            );
+        }
+        resp
+    }
+
+    async fn get(&self, path: &str) -> Resp {
+        self.send(Method::GET, path, None).await
+    }
+
+    async fn post(&self, path: &str, body: Value) -> Resp {
+        self.send(Method::POST, path, Some(body)).await
+    }
+
+    async fn patch(&self, path: &str, ops: Value) -> Resp {
+        self.send(
+            Method::PATCH,
+            path,
+            Some(json!({"schemas": [PATCH], "Operations": ops})),
+        )
+        .await
+    }
+
+    async fn user(&self, user_name: &str, extra: Value) -> Value {
+        let mut body = json!({"schemas": [USER], "userName": user_name});
+        body.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        self.post("/Users", body).await.expect_status(201)
+    }
+
+    /// The `userName`s a filtered, sorted list answers.
+    async fn names(&self, query: &str) -> Vec<String> {
+        let list = self
+            .get(&format!("/Users?{query}"))
+            .await
+            .expect_status(200);
+        list["Resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["userName"].as_str().unwrap().to_owned())
+            .collect()
+    }
+}
+
+fn q(filter: &str) -> String {
+    format!("filter={}&sortBy=userName", urlencode(filter))
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[track_caller]
+fn scim_error(resp: Resp, status: u16, scim_type: Option<&str>) {
+    assert_eq!(resp.status, status, "{}", resp.text);
+    assert_eq!(resp.body["schemas"], json!([ERROR]), "{}", resp.text);
+    assert_eq!(resp.body["status"], status.to_string());
+    assert_eq!(resp.body["scimType"].as_str(), scim_type, "{}", resp.text);
+}
+
+#[tokio::test]
+async fn scim_tokens_work_only_on_their_tenant() {
+    let app = TestApp::spawn().await;
+    app.tenant("acme").await;
+    app.tenant("globex").await;
+    let acme = Scim::new(&app, "acme").await;
+    let globex = Scim::new(&app, "globex").await;
+    let ada = acme.user("ada@acme.example", json!({})).await;
+    let id = ada["id"].as_str().unwrap();
+    let bob = globex.user("bob@globex.example", json!({})).await;
+    let bob_id = bob["id"].as_str().unwrap();
+
+    // Acme's token on globex's endpoint: not authenticated.
+    let crossed = Scim {
+        api: acme.api.clone(),
+        base: "/t/globex/scim/v2".into(),
+    };
+    for path in ["/Users", &format!("/Users/{bob_id}"), "/Schemas"] {
+        let resp = crossed.get(path).await;
+        assert_eq!(resp.headers["www-authenticate"], "Bearer");
+        scim_error(resp, 401, None);
+    }
+    scim_error(
+        crossed
+            .patch(
+                &format!("/Users/{bob_id}"),
+                json!([{"op": "replace", "path": "active", "value": false}]),
+            )
+            .await,
+        401,
+        None,
+    );
+    // Globex's token on its own endpoint never sees acme's user.
+    scim_error(globex.get(&format!("/Users/{id}")).await, 404, None);
+    scim_error(
+        globex
+            .patch(
+                &format!("/Users/{id}"),
+                json!([{"op": "replace", "path": "active", "value": false}]),
+            )
+            .await,
+        404,
+        None,
+    );
+    scim_error(
+        globex
+            .send(Method::DELETE, &format!("/Users/{id}"), None)
+            .await,
+        404,
+        None,
+    );
+    let list = globex.get("/Users").await.expect_status(200);
+    assert_eq!(list["totalResults"], 1);
+    // Nor can it make acme's user a member of its group.
+    scim_error(
+        globex
+            .post(
+                "/Groups",
+                json!({"schemas": [GROUP], "displayName": "g", "members": [{"value": id}]}),
+            )
+            .await,
+        400,
+        Some("invalidValue"),
+    );
+    // The user is intact.
+    let ada = acme.get(&format!("/Users/{id}")).await.expect_status(200);
+    assert_eq!(ada["active"], true);
+
+    // No token, a malformed one, an admin token, a revoked one: 401.
+    let anonymous = Scim {
+        api: app.anonymous(),
+        base: "/t/acme/scim/v2".into(),
+    };
+    scim_error(anonymous.get("/Users").await, 401, None);
+    scim_error(
+        Scim::with_token(&app, "acme", "dst-nope")
+            .get("/Users")
+            .await,
+        401,
+        None,
+    );
+    let admin = Scim {
+        api: app.admin(),
+        base: "/t/acme/scim/v2".into(),
+    };
+    scim_error(admin.get("/Users").await, 401, None);
+    scim_error(
+        Scim::with_token(&app, "nowhere", "dst-nope")
+            .get("/Users")
+            .await,
+        401,
+        None,
+    );
+    let tokens = app
+        .admin()
+        .get("/api/v1/tenants/acme/scim-tokens")
+        .await
+        .expect_status(200);
+    let token_id = tokens["items"][0]["id"].as_str().unwrap();
+    assert!(tokens["items"][0].get("secret").is_none());
+    assert!(tokens["items"][0]["last_used_at"].is_string());
+    app.admin()
+        .post_empty(&format!(
+            "/api/v1/tenants/acme/scim-tokens/{token_id}/revoke"
+        ))
+        .await
+        .expect_status(200);
+    scim_error(acme.get("/Users").await, 401, None);
+    // SCIM tokens are not admin API tokens.
+    let fresh = app
+        .admin()
+        .post("/api/v1/tenants/acme/scim-tokens", json!({"name": "again"}))
+        .await
+        .expect_status(201);
+    app.with_token(fresh["secret"].as_str().unwrap())
+        .get("/api/v1/tenants/acme/users")
+        .await
+        .expect_problem(401);
+}
+
+#[tokio::test]
+async fn users_filter_sort_and_paginate() {
+    let app = TestApp::spawn().await;
+    app.tenant("acme").await;
+    let scim = Scim::new(&app, "acme").await;
+    scim.user(
+        "ada@acme.example",
+        json!({
+            "externalId": "okta-ada",
+            "name": {"givenName": "Ada", "familyName": "Lovelace"},
+            "title": "Engineer",
+            "emails": [{"type": "work", "value": "ada@acme.example", "primary": true},
+                       {"type": "home", "value": "ada@home.example"}],
+            ENTERPRISE: {"employeeNumber": "1", "department": "R&D"}
+        }),
+    )
+    .await;
+    scim.user(
+        "bob@acme.example",
+        json!({
+            "name": {"givenName": "Bob", "familyName": "Builder"},
+            "emails": [{"type": "work", "value": "bob@acme.example"}],
+            "active": false,
+            ENTERPRISE: {"employeeNumber": "2", "department": "Sales"}
+        }),
+    )
+    .await;
+    scim.user(
+        "carol@globex.example",
+        json!({"title": "Engineer", "displayName": "Carol C"}),
+    )
+    .await;
+    scim.user("dan_100%@acme.example", json!({})).await;
+
+    let cases: &[(&str, &[&str])] = &[
+        (r#"userName eq "ADA@acme.example""#, &["ada@acme.example"]),
+        (
+            r#"userName ne "ada@acme.example""#,
+            &[
+                "bob@acme.example",
+                "carol@globex.example",
+                "dan_100%@acme.example",
+            ],
+        ),
+        (r#"userName sw "b""#, &["bob@acme.example"]),
+        (
+            r#"userName ew "@globex.example""#,
+            &["carol@globex.example"],
+        ),
+        (r#"userName co "100%""#, &["dan_100%@acme.example"]),
+        (r#"userName co "_""#, &["dan_100%@acme.example"]),
+        (r#"title pr"#, &["ada@acme.example", "carol@globex.example"]),
+        (
+            r#"not (title pr)"#,
+            &["bob@acme.example", "dan_100%@acme.example"],
+        ),
+        (r#"name.givenName eq "bob""#, &["bob@acme.example"]),
+        (r#"name.familyName co "love""#, &["ada@acme.example"]),
+        (
+            r#"emails[type eq "work"].value ew "acme.example""#,
+            &["ada@acme.example", "bob@acme.example"],
+        ),
+        (r#"emails[type eq "home"]"#, &["ada@acme.example"]),
+        (r#"emails co "home.example""#, &["ada@acme.example"]),
+        (
+            r#"emails.type eq "work" and active eq false"#,
+            &["bob@acme.example"],
+        ),
+        (
+            r#"active eq true and (title eq "engineer" or userName sw "dan")"#,
+            &[
+                "ada@acme.example",
+                "carol@globex.example",
+                "dan_100%@acme.example",
+            ],
+        ),
+        (r#"externalId eq "okta-ada""#, &["ada@acme.example"]),
+        (r#"externalId eq "OKTA-ADA""#, &[]),
+        (r#"displayName eq "carol c""#, &["carol@globex.example"]),
+        (
+            &format!(r#"{ENTERPRISE}:department eq "sales""#),
+            &["bob@acme.example"],
+        ),
+        (
+            &format!(r#"{ENTERPRISE}:employeeNumber gt "1""#),
+            &["bob@acme.example"],
+        ),
+        (
+            r#"meta.created gt "2000-01-01T00:00:00Z" and meta.lastModified le "2999-01-01T00:00:00Z""#,
+            &[
+                "ada@acme.example",
+                "bob@acme.example",
+                "carol@globex.example",
+                "dan_100%@acme.example",
+            ],
+        ),
+        (r#"meta.created lt "2000-01-01T00:00:00Z""#, &[]),
+        (r#"userName eq "nobody\" or \"1\" eq \"1""#, &[]),
+    ];
+    for (filter, want) in cases {
+        assert_eq!(scim.names(&q(filter)).await, *want, "{filter}");
+    }
+    for bad in [
+        r#"userName eq"#,
+        r#"nonsense eq "x""#.replace("nonsense", "meta.version").as_str(),
+        r#"active gt true"#,
+        r#"meta.created gt "yesterday""#,
+        r#"userName[value eq "x"]"#,
+    ] {
+        scim_error(
+            scim.get(&format!("/Users?filter={}", urlencode(bad))).await,
+            400,
+            Some("invalidFilter"),
+        );
+    }
+
+    // Sorting and pagination.
+    assert_eq!(
+        scim.names("sortBy=userName&sortOrder=descending").await,
+        [
+            "dan_100%@acme.example",
+            "carol@globex.example",
+            "bob@acme.example",
+            "ada@acme.example"
+        ]
+    );
+    assert_eq!(
+        scim.names("sortBy=name.givenName&sortOrder=ascending&filter=name%20pr")
+            .await,
+        ["ada@acme.example", "bob@acme.example"]
+    );
+    let page = scim
+        .get("/Users?sortBy=userName&startIndex=2&count=2")
+        .await
+        .expect_status(200);
+    assert_eq!(page["totalResults"], 4);
+    assert_eq!(page["startIndex"], 2);
+    assert_eq!(page["itemsPerPage"], 2);
+    let names: Vec<&str> = page["Resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["userName"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["bob@acme.example", "carol@globex.example"]);
+    let counted = scim.get("/Users?count=0").await.expect_status(200);
+    assert_eq!(
+        (
+            counted["totalResults"].as_i64(),
+            counted["Resources"].as_array().map(Vec::len)
+        ),
+        (Some(4), Some(0))
+    );
+    let past = scim.get("/Users?startIndex=10").await.expect_status(200);
+    assert_eq!(past["totalResults"], 4);
+    assert_eq!(past["Resources"], json!([]));
+    let capped = scim
+        .get("/Users?count=100000&startIndex=-3")
+        .await
+        .expect_status(200);
+    assert_eq!(capped["startIndex"], 1);
+    assert_eq!(capped["itemsPerPage"], 4);
+    scim_error(
+        scim.get("/Users?count=many").await,
+        400,
+        Some("invalidValue"),
+    );
+    // Projection.
+    let slim = scim
+        .get("/Users?attributes=userName&filter=userName%20sw%20%22ada%22")
+        .await
+        .expect_status(200);
+    let ada = &slim["Resources"][0];
+    assert!(ada.get("name").is_none() && ada["userName"].is_string() && ada["id"].is_string());
+}
+
+#[tokio::test]
+async fn users_round_trip_with_etags_put_and_conflicts() {
+    let app = TestApp::spawn().await;
+    app.tenant("acme").await;
+    let scim = Scim::new(&app, "acme").await;
+    let created = scim
+        .post(
+            "/Users",
+            json!({
+                "schemas": [USER, ENTERPRISE],
+                "userName": "ada@acme.example",
+                "name": {"givenName": "Ada", "familyName": "Lovelace"},
+                "emails": [{"type": "work", "value": "ada@acme.example"}],
+                ENTERPRISE: {"manager": {"value": "boss"}}
+            }),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    let location = created.headers["location"].to_str().unwrap().to_owned();
+    let etag = created.headers["etag"].to_str().unwrap().to_owned();
+    let user = created.body;
+    let id = user["id"].as_str().unwrap();
+    assert!(location.ends_with(&format!("/t/acme/scim/v2/Users/{id}")));
+    assert_eq!(user["meta"]["location"], location.as_str());
+    assert_eq!(user["meta"]["version"], etag.as_str());
+    assert_eq!(user["meta"]["resourceType"], "User");
+    assert_eq!(user["schemas"], json!([USER, ENTERPRISE]));
+    assert_eq!(user[ENTERPRISE]["manager"]["value"], "boss");
+    // The admin API sees the same user.
+    let admin_view = app
+        .admin()
+        .get(&format!("/api/v1/tenants/acme/users/{id}"))
+        .await
+        .expect_status(200);
+    assert_eq!(admin_view["email"], "ada@acme.example");
+    assert_eq!(admin_view["display_name"], "Ada Lovelace");
+
+    // If-None-Match and If-Match.
+    let same = scim
+        .api
+        .raw(Method::GET, &format!("{}/Users/{id}", scim.base), |r| {
+            r.header("if-none-match", &etag)
+        })
+        .await;
+    assert_eq!(same.status, 304);
+    let stale = scim
+        .api
+        .raw(Method::PUT, &format!("{}/Users/{id}", scim.base), |r| {
+            r.header("if-match", "W/\"1\"")
+                .header("content-type", "application/scim+json")
+                .body(json!({"schemas": [USER], "userName": "x@acme.example"}).to_string())
+        })
+        .await;
+    scim_error(stale, 412, None);
+
+    // PUT replaces: what is not sent is gone.
+    let put = scim
+        .send(
+            Method::PUT,
+            &format!("/Users/{id}"),
+            Some(json!({"schemas": [USER], "userName": "ada.l@acme.example", "displayName": "Countess"})),
+        )
+        .await
+        .expect_status(200);
+    assert_eq!(put["userName"], "ada.l@acme.example");
+    assert_eq!(put["displayName"], "Countess");
+    assert!(put.get("name").is_none() && put.get(ENTERPRISE).is_none());
+    assert_ne!(put["meta"]["version"], etag.as_str());
+
+    // Uniqueness, and bad bodies.
+    scim.user("bob@acme.example", json!({})).await;
+    scim_error(
+        scim.post(
+            "/Users",
+            json!({"schemas": [USER], "userName": "BOB@acme.example"}),
+        )
+        .await,
+        409,
+        Some("uniqueness"),
+    );
+    scim_error(
+        scim.post("/Users", json!({"userName": "x@y.z"})).await,
+        400,
+        Some("invalidSyntax"),
+    );
+    scim_error(
+        scim.post("/Users", json!({"schemas": [USER]})).await,
+        400,
+        Some("invalidValue"),
+    );
+    let not_json = scim
+        .api
+        .raw(Method::POST, &format!("{}/Users", scim.base), |r| {
+            r.header("content-type", "application/scim+json").body("{")
+        })
+        .await;
+    scim_error(not_json, 400, Some("invalidSyntax"));
+    scim_error(
+        scim.patch(
+            &format!("/Users/{id}"),
+            json!([{"op": "replace", "path": "groups", "value": []}]),
+        )
+        .await,
+        400,
+        Some("mutability"),
+    );
+    scim_error(scim.get("/Users/not-a-uuid").await, 404, None);
+    scim_error(scim.get("/Nothing").await, 404, None);
+    scim.send(Method::DELETE, &format!("/Users/{id}"), None)
+        .await
+        .expect_status(204);
+    scim_error(scim.get(&format!("/Users/{id}")).await, 404, None);
+
+    // Discovery.
+    let config = scim.get("/ServiceProviderConfig").await.expect_status(200);
+    assert_eq!(config["patch"]["supported"], true);
+    assert_eq!(config["filter"]["supported"], true);
+    let types = scim.get("/ResourceTypes").await.expect_status(200);
+    assert_eq!(types["totalResults"], 2);
+    scim.get("/ResourceTypes/User").await.expect_status(200);
+    let schemas = scim.get("/Schemas").await.expect_status(200);
+    assert_eq!(schemas["totalResults"], 3);
+    scim.get(&format!("/Schemas/{ENTERPRISE}"))
+        .await
+        .expect_status(200);
+}
+
+/// Signs `email` in; returns a client holding the session cookie.
+async fn sign_in(app: &TestApp, tenant: &str, email: &str) -> (Api, String) {
+    let resp = app
+        .anonymous()
+        .post(
+            "/api/v1/auth/sign-in",
+            json!({"tenant": tenant, "email": email, "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(resp.status, 200, "{}", resp.text);
+    let cookie = resp
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned())
+        .collect::<Vec<_>>()
+        .join("; ");
+    let csrf = resp.body["csrf_token"].as_str().unwrap().to_owned();
+    (app.anonymous(), format!("{cookie}\n{csrf}"))
+}
+
+async fn with_session(
+    api: &Api,
+    session: &str,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+) -> Resp {
+    let (cookie, csrf) = session.split_once('\n').unwrap();
+    let (cookie, csrf) = (cookie.to_owned(), csrf.to_owned());
+    api.raw(method, path, |r| {
+        let r = r.header("cookie", cookie).header("x-csrf-token", csrf);
+        match body {
+            Some(b) => r.json(&b),
+            None => r,
+        }
+    })
+    .await
+}
+
+async fn set_password(app: &TestApp, tenant: &str, user: &str) {
+    app.admin()
+        .raw(
+            Method::PUT,
+            &format!("/api/v1/tenants/{tenant}/users/{user}/password"),
+            |r| r.json(&json!({"password": PASSWORD, "must_change": false})),
+        )
+        .await
+        .expect_status(204);
+}
+
+#[tokio::test]
+async fn group_members_follow_patch_and_their_roles_apply_at_once() {
+    let app = TestApp::spawn().await;
+    app.tenant("acme").await;
+    let scim = Scim::new(&app, "acme").await;
+    let ada = scim.user("ada@acme.example", json!({})).await;
+    let bob = scim.user("bob@acme.example", json!({})).await;
+    let (ada_id, bob_id) = (ada["id"].as_str().unwrap(), bob["id"].as_str().unwrap());
+    set_password(&app, "acme", ada_id).await;
+    let group = scim
+        .post(
+            "/Groups",
+            json!({"schemas": [GROUP], "displayName": "Developers", "externalId": "okta-dev",
+                   "members": [{"value": bob_id}]}),
+        )
+        .await
+        .expect_status(201);
+    let gid = group["id"].as_str().unwrap();
+    assert_eq!(group["members"][0]["value"], bob_id);
+    assert_eq!(group["members"][0]["display"], "bob");
+    app.admin()
+        .post(
+            "/api/v1/tenants/acme/role-bindings",
+            json!({"role": "developer", "subject_type": "group", "subject_id": gid}),
+        )
+        .await
+        .expect_status(201);
+
+    let (browser, session) = sign_in(&app, "acme", "ada@acme.example").await;
+    let permissions = |me: Value| me["tenants"][0]["permissions"].clone();
+    let me = with_session(&browser, &session, Method::GET, "/api/v1/me", None)
+        .await
+        .expect_status(200);
+    assert_eq!(permissions(me), json!([]));
+
+    // Added through PATCH: the group's role applies on the next request.
+    let patched = scim
+        .patch(
+            &format!("/Groups/{gid}"),
+            json!([{"op": "add", "path": "members", "value": [{"value": ada_id}]}]),
+        )
+        .await
+        .expect_status(200);
+    assert_eq!(patched["members"].as_array().unwrap().len(), 2);
+    let me = with_session(&browser, &session, Method::GET, "/api/v1/me", None)
+        .await
+        .expect_status(200);
+    assert!(
+        permissions(me)
+            .as_array()
+            .unwrap()
+            .contains(&json!("keys:write"))
+    );
+    let user = scim
+        .get(&format!("/Users/{ada_id}"))
+        .await
+        .expect_status(200);
+    assert_eq!(user["groups"][0]["value"], gid);
+    assert_eq!(user["groups"][0]["display"], "Developers");
+
+    // Filters over membership.
+    let by_member = scim
+        .get(&format!(
+            "/Groups?filter={}",
+            urlencode(&format!(r#"members[value eq "{ada_id}"]"#))
+        ))
+        .await
+        .expect_status(200);
+    assert_eq!(by_member["totalResults"], 1);
+    let in_group = scim
+        .get(&format!(
+            "/Users?filter={}",
+            urlencode(&format!(r#"groups.value eq "{gid}""#))
+        ))
+        .await
+        .expect_status(200);
+    assert_eq!(in_group["totalResults"], 2);
+    let slim = scim
+        .get("/Groups?excludedAttributes=members")
+        .await
+        .expect_status(200);
+    assert!(slim["Resources"][0].get("members").is_none());
+
+    // Removed by a value filter: the role is gone on the next request.
+    scim.patch(
+        &format!("/Groups/{gid}"),
+        json!([{"op": "remove", "path": format!("members[value eq \"{ada_id}\"]")},
+               {"op": "replace", "path": "displayName", "value": "Devs"}]),
+    )
+    .await
+    .expect_status(200);
+    let me = with_session(&browser, &session, Method::GET, "/api/v1/me", None)
+        .await
+        .expect_status(200);
+    assert_eq!(permissions(me), json!([]));
+    let group = scim.get(&format!("/Groups/{gid}")).await.expect_status(200);
+    assert_eq!(group["displayName"], "Devs");
+    assert_eq!(
+        group["members"],
+        json!([{"value": bob_id, "display": "bob", "type": "User", "$ref": group["members"][0]["$ref"]}])
+    );
+    scim_error(
+        scim.patch(
+            &format!("/Groups/{gid}"),
+            json!([{"op": "remove", "path": format!("members[value eq \"{ada_id}\"]")}]),
+        )
+        .await,
+        400,
+        Some("noTarget"),
+    );
+    // PUT sets the whole membership.
+    let put = scim
+        .send(
+            Method::PUT,
+            &format!("/Groups/{gid}"),
+            Some(
+                json!({"schemas": [GROUP], "displayName": "Devs", "members": [{"value": ada_id}]}),
+            ),
+        )
+        .await
+        .expect_status(200);
+    assert_eq!(put["members"][0]["value"], ada_id);
+    assert_eq!(put["members"].as_array().unwrap().len(), 1);
+
+    // A group carrying `owner` is out of SCIM's reach.
+    let owners = scim
+        .post(
+            "/Groups",
+            json!({"schemas": [GROUP], "displayName": "Owners"}),
+        )
+        .await
+        .expect_status(201);
+    let oid = owners["id"].as_str().unwrap();
+    app.admin()
+        .post(
+            "/api/v1/tenants/acme/role-bindings",
+            json!({"role": "owner", "subject_type": "group", "subject_id": oid}),
+        )
+        .await
+        .expect_status(201);
+    scim_error(
+        scim.patch(
+            &format!("/Groups/{oid}"),
+            json!([{"op": "add", "path": "members", "value": [{"value": ada_id}]}]),
+        )
+        .await,
+        403,
+        None,
+    );
+    scim_error(
+        scim.send(Method::DELETE, &format!("/Groups/{oid}"), None)
+            .await,
+        403,
+        None,
+    );
+
+    scim.send(Method::DELETE, &format!("/Groups/{gid}"), None)
+        .await
+        .expect_status(204);
+    scim_error(scim.get(&format!("/Groups/{gid}")).await, 404, None);
+
+    // Every change is in the tenant's chain, by the SCIM token.
+    let events = app.admin().collect("/api/v1/tenants/acme/audit", 200).await;
+    let by_scim: Vec<&str> = events
+        .iter()
+        .filter(|e| e["actor_type"] == "scim_token")
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    for action in [
+        "users.create",
+        "groups.create",
+        "group_members.add",
+        "group_members.remove",
+        "groups.update",
+        "groups.delete",
+    ] {
+        assert!(by_scim.contains(&action), "{action} not in {by_scim:?}");
+    }
+    let verified = app
+        .admin()
+        .get("/api/v1/tenants/acme/audit/verification")
+        .await
+        .expect_status(200);
+    assert_eq!(verified["valid"], true, "{verified}");
+}
+
+#[tokio::test]
+async fn deactivation_ends_sessions_tokens_and_gateway_keys_at_once() {
+    let app = TestApp::spawn().await;
+    app.tenant("acme").await;
+    let admin = app.admin();
+    let scim = Scim::new(&app, "acme").await;
+    let ada = scim.user("ada@acme.example", json!({})).await;
+    let id = ada["id"].as_str().unwrap();
+    set_password(&app, "acme", id).await;
+    admin
+        .post(
+            "/api/v1/tenants/acme/role-bindings",
+            json!({"role": "developer", "subject_type": "user", "subject_id": id}),
+        )
+        .await
+        .expect_status(201);
+    let project = admin.project("acme", "p").await;
+    let key = admin
+        .post(
+            "/api/v1/tenants/acme/api-keys",
+            json!({"project_id": project, "name": "ada's", "owner_user_id": id}),
+        )
+        .await
+        .expect_status(201);
+    let secret = key["secret"].as_str().unwrap().to_owned();
+    let other = admin
+        .post(
+            "/api/v1/tenants/acme/api-keys",
+            json!({"project_id": project, "name": "nobody's"}),
+        )
+        .await
+        .expect_status(201);
+    let other_secret = other["secret"].as_str().unwrap().to_owned();
+    app.gateway_caught_up("acme").await;
+    let gateway = |secret: String| {
+        let api = app.with_token(&secret);
+        async move { api.get("/t/acme/v1/models").await.status }
+    };
+    assert_eq!(gateway(secret.clone()).await, 200);
+
+    let (browser, session) = sign_in(&app, "acme", "ada@acme.example").await;
+    let expires = (chrono::Utc::now() + chrono::Duration::days(1)).to_rfc3339();
+    let pat = with_session(
+        &browser,
+        &session,
+        Method::POST,
+        "/api/v1/me/tokens",
+        Some(json!({"name": "ci", "expires_at": expires})),
+    )
+    .await
+    .expect_status(201);
+    let pat = app.with_token(pat["secret"].as_str().unwrap());
+    pat.get("/api/v1/me").await.expect_status(200);
+
+    let deactivated = scim
+        .patch(
+            &format!("/Users/{id}"),
+            json!([{"op": "replace", "value": {"active": false}}]),
+        )
+        .await
+        .expect_status(200);
+    assert_eq!(deactivated["active"], false);
+    let at = Instant::now();
+
+    // Sessions and personal tokens end with the request.
+    with_session(&browser, &session, Method::GET, "/api/v1/me", None)
+        .await
+        .expect_problem(401);
+    pat.get("/api/v1/me").await.expect_problem(401);
+    // The key is revoked in the database and stops working at the gateway
+    // within a second; other keys are untouched.
+    let keys = admin
+        .get(&format!("/api/v1/tenants/acme/api-keys?owner_user_id={id}"))
+        .await
+        .expect_status(200);
+    assert_eq!(keys["items"][0]["status"], "revoked");
+    loop {
+        if gateway(secret.clone()).await == 401 {
+            break;
+        }
+        assert!(
+            at.elapsed() < Duration::from_secs(1),
+            "the key still works after 1 s"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(gateway(other_secret.clone()).await, 200);
+    // A deactivated user cannot sign in.
+    let refused = app
+        .anonymous()
+        .post(
+            "/api/v1/auth/sign-in",
+            json!({"tenant": "acme", "email": "ada@acme.example", "password": PASSWORD}),
+        )
+        .await;
+    assert_ne!(refused.status, 200);
+
+    let events = admin.collect("/api/v1/tenants/acme/audit", 200).await;
+    let deprovision = events
+        .iter()
+        .find(|e| e["action"] == "users.deprovision")
+        .expect("a deprovision event");
+    assert_eq!(deprovision["actor_type"], "scim_token");
+    assert_eq!(deprovision["after"]["sessions_revoked"], 1);
+    assert_eq!(deprovision["after"]["access_tokens_revoked"], 1);
+
+    // Deleting a user takes their keys with them too.
+    let bob = scim.user("bob@acme.example", json!({})).await;
+    let bob_id = bob["id"].as_str().unwrap();
+    let bob_key = admin
+        .post(
+            "/api/v1/tenants/acme/api-keys",
+            json!({"project_id": project, "name": "bob's", "owner_user_id": bob_id}),
+        )
+        .await
+        .expect_status(201);
+    let bob_secret = bob_key["secret"].as_str().unwrap().to_owned();
+    app.gateway_caught_up("acme").await;
+    assert_eq!(gateway(bob_secret.clone()).await, 200);
+    scim.send(Method::DELETE, &format!("/Users/{bob_id}"), None)
+        .await
+        .expect_status(204);
+    let at = Instant::now();
+    while gateway(bob_secret.clone()).await != 401 {
+        assert!(
+            at.elapsed() < Duration::from_secs(1),
+            "the key still works after 1 s"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
