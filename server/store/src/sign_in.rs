@@ -627,22 +627,29 @@ impl Store {
         recovery_code_hashes: &[[u8; 32]],
     ) -> Result<()> {
         let mut tx = self.tenant_tx(scope).await?;
-        let enabled: Option<bool> = sqlx::query_scalar(
+        let was_enabled: Option<bool> = sqlx::query_scalar(
+            "SELECT totp_enabled_at IS NOT NULL FROM user_credentials
+             WHERE user_id = $1 AND totp_secret IS NOT NULL FOR UPDATE",
+        )
+        .bind(user.0)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db)?;
+        let spent = sqlx::query(
             "UPDATE user_credentials
              SET totp_enabled_at = COALESCE(totp_enabled_at, now()), totp_last_step = $2,
                  updated_at = now()
              WHERE user_id = $1 AND totp_secret IS NOT NULL
-               AND (totp_last_step IS NULL OR totp_last_step < $2)
-             RETURNING (xmax = 0)",
+               AND (totp_last_step IS NULL OR totp_last_step < $2)",
         )
         .bind(user.0)
         .bind(step)
-        .fetch_optional(&mut *tx)
+        .execute(&mut *tx)
         .await
         .map_err(db)?;
-        if enabled.is_none() {
+        let (Some(was_enabled), 1) = (was_enabled, spent.rows_affected()) else {
             return Err(Error::Conflict("this code was already used".into()));
-        }
+        };
         sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
             .bind(user.0)
             .execute(&mut *tx)
@@ -662,11 +669,14 @@ impl Store {
         .execute(&mut *tx)
         .await
         .map_err(db)?;
-        let change = Change::new("credentials.totp_enable", "user")
-            .target(user)
-            .after(Some(
-                json!({ "recovery_codes": recovery_code_hashes.len() }),
-            ));
+        let action = if was_enabled {
+            "credentials.recovery_codes_regenerate"
+        } else {
+            "credentials.totp_enable"
+        };
+        let change = Change::new(action, "user").target(user).after(Some(
+            json!({ "recovery_codes": recovery_code_hashes.len() }),
+        ));
         audit::record(&mut tx, scope, change).await?;
         tx.commit().await.map_err(db)?;
         Ok(())

@@ -48,10 +48,30 @@ fn mutating_operations() -> BTreeSet<String> {
     ops
 }
 
-/// `access_tokens_create` → `access_tokens.create`.
+/// `access_tokens_create` → `access_tokens.create`; sign-in and credential
+/// operations record what happened to the person.
 fn action_of(operation: &str) -> String {
-    let (resource, verb) = operation.rsplit_once('_').unwrap();
-    format!("{resource}.{verb}")
+    let named = match operation {
+        "auth_sign_in" => "auth.sign_in",
+        "auth_sign_out" => "auth.sign_out",
+        "me_sessions_revoke" => "sessions.revoke",
+        "me_password_change" => "credentials.password_change",
+        "me_totp_begin" => "credentials.totp_begin",
+        "me_totp_confirm" => "credentials.totp_enable",
+        "me_totp_disable" => "credentials.totp_disable",
+        "me_recovery_codes_regenerate" => "credentials.recovery_codes_regenerate",
+        "me_tokens_create" => "access_tokens.create",
+        "me_tokens_revoke" | "users_tokens_revoke" => "access_tokens.revoke",
+        "users_password_set" => "credentials.password_set",
+        "users_unlock" => "credentials.unlock",
+        "users_totp_reset" => "credentials.totp_reset",
+        "users_sessions_revoke" => "sessions.revoke_all",
+        _ => {
+            let (resource, verb) = operation.rsplit_once('_').unwrap();
+            return format!("{resource}.{verb}");
+        }
+    };
+    named.to_owned()
 }
 
 /// Events recorded for callers (not by the system, e.g. an export run
@@ -69,16 +89,29 @@ struct Driver<'a> {
     api: Api,
     driven: BTreeSet<String>,
     secrets: Vec<String>,
+    /// Who the events must name: `service_account`, or `user` once the
+    /// driver acts through a signed-in user's session.
+    actor_type: &'static str,
+    /// The session cookie and CSRF token sent with each call, if any.
+    session: Option<(String, String)>,
+    /// The cookies the last call set.
+    last_cookies: Vec<String>,
 }
 
 impl Driver<'_> {
     async fn call(&mut self, op: &str, method: Method, path: &str, body: Option<Value>) -> Value {
         let before = callers_events(self.app).await.len();
+        let session = self.session.clone();
         let resp = self
             .api
-            .raw(method, path, |r| match body {
-                Some(b) => r.json(&b),
-                None => r,
+            .raw(method, path, |mut r| {
+                if let Some((cookie, csrf)) = session {
+                    r = r.header("cookie", cookie).header("x-csrf-token", csrf);
+                }
+                match body {
+                    Some(b) => r.json(&b),
+                    None => r,
+                }
             })
             .await;
         assert!(
@@ -87,6 +120,12 @@ impl Driver<'_> {
             resp.status,
             resp.text
         );
+        self.last_cookies = resp
+            .headers
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok().map(str::to_owned))
+            .collect();
         let out: Value = serde_json::from_str(&resp.text).unwrap_or(Value::Null);
         if let Some(s) = out["secret"].as_str() {
             self.secrets.push(s.to_owned());
@@ -105,7 +144,7 @@ impl Driver<'_> {
             "{op}"
         );
         assert_eq!(event["source_ip"], "127.0.0.1", "{op}");
-        assert_eq!(event["actor_type"], "service_account", "{op}");
+        assert_eq!(event["actor_type"], self.actor_type, "{op}");
         let text = event.to_string();
         for secret in &self.secrets {
             assert!(
@@ -176,6 +215,9 @@ async fn every_mutating_operation_records_exactly_one_event_without_secrets() {
             "s3-secret-access-key-1".into(),
             "s3-secret-access-key-2".into(),
         ],
+        actor_type: "service_account",
+        session: None,
+        last_cookies: Vec::new(),
     };
     let t = "/api/v1/tenants/acme";
     let price = json!({"input_usd_per_million_tokens": "1", "output_usd_per_million_tokens": "2"});
@@ -382,6 +424,8 @@ async fn every_mutating_operation_records_exactly_one_event_without_secrets() {
     )
     .await;
 
+    drive_people(&mut d, t, &user).await;
+
     d.delete("budgets_delete", &format!("{t}/budgets/{budget}"))
         .await;
     d.delete("rate_limits_delete", &format!("{t}/rate-limits/{limit}"))
@@ -418,6 +462,158 @@ async fn every_mutating_operation_records_exactly_one_event_without_secrets() {
     assert_eq!(report["valid"], true, "{report}");
     let kept = all_events(&app).await;
     assert!(kept.iter().any(|e| e["action"] == "budgets.delete"));
+}
+
+/// Groups, an administrator's work on a user's sign-in, and what the user
+/// does through a session of their own.
+async fn drive_people(d: &mut Driver<'_>, t: &str, user: &str) {
+    const PASSWORD: &str = "correct horse battery staple";
+    let group = d
+        .create_then_update(
+            "groups",
+            &format!("{t}/groups"),
+            json!({"name": "g"}),
+            json!({"name": "g2"}),
+        )
+        .await;
+    let members = format!("{t}/groups/{group}/members");
+    d.post("group_members_add", &members, json!({"user_id": user}))
+        .await;
+    d.delete("group_members_remove", &format!("{members}/{user}"))
+        .await;
+    d.delete("groups_delete", &format!("{t}/groups/{group}"))
+        .await;
+    d.secrets.push(PASSWORD.into());
+    d.put(
+        "users_password_set",
+        &format!("{t}/users/{user}/password"),
+        json!({"password": PASSWORD, "must_change": false}),
+    )
+    .await;
+    d.post_empty("users_unlock", &format!("{t}/users/{user}/unlock"))
+        .await;
+
+    // As the user: sign in, then act with the session.
+    let admin = std::mem::replace(&mut d.api, d.app.anonymous());
+    d.actor_type = "user";
+    let sign_in = json!({"tenant": "acme", "email": "u@example.com", "password": PASSWORD});
+    let signed = d
+        .post("auth_sign_in", "/api/v1/auth/sign-in", sign_in.clone())
+        .await;
+    let csrf = signed["csrf_token"].as_str().unwrap().to_owned();
+    let other = d
+        .app
+        .anonymous()
+        .raw(Method::POST, "/api/v1/auth/sign-in", |r| r.json(&sign_in))
+        .await
+        .expect_status(200);
+    let session = d
+        .last_cookies
+        .iter()
+        .find_map(|c| c.strip_prefix("ditto_session="))
+        .and_then(|c| c.split(';').next())
+        .unwrap()
+        .to_owned();
+    d.secrets.extend([csrf.clone(), session.clone()]);
+    d.session = Some((format!("ditto_session={session}"), csrf));
+    d.delete(
+        "me_sessions_revoke",
+        &format!(
+            "/api/v1/me/sessions/{}",
+            other["session"]["id"].as_str().unwrap()
+        ),
+    )
+    .await;
+    let enrolment = d.post_empty("me_totp_begin", "/api/v1/me/totp").await;
+    let secret = base32(enrolment["secret"].as_str().unwrap());
+    let step = ditto_identity::totp::step_of(chrono::Utc::now().timestamp());
+    let code = |s| ditto_identity::totp::code_at_step(&secret, s);
+    let confirmed = d
+        .post(
+            "me_totp_confirm",
+            "/api/v1/me/totp/confirm",
+            json!({"code": code(step)}),
+        )
+        .await;
+    for c in confirmed["codes"].as_array().unwrap() {
+        d.secrets.push(c.as_str().unwrap().to_owned());
+    }
+    let codes = d
+        .post(
+            "me_recovery_codes_regenerate",
+            "/api/v1/me/totp/recovery-codes",
+            json!({"code": code(step + 1)}),
+        )
+        .await["codes"]
+        .clone();
+    let first = codes[0].as_str().unwrap().to_owned();
+    d.secrets.extend(
+        codes
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c.as_str().unwrap().to_owned()),
+    );
+    d.post(
+        "me_totp_disable",
+        "/api/v1/me/totp/disable",
+        json!({"code": first}),
+    )
+    .await;
+    d.post(
+        "me_password_change",
+        "/api/v1/me/password",
+        json!({"current_password": PASSWORD, "new_password": "another fine passphrase"}),
+    )
+    .await;
+    d.secrets.push("another fine passphrase".into());
+    let expires = (chrono::Utc::now() + chrono::Duration::days(1)).to_rfc3339();
+    let pat = d
+        .post(
+            "me_tokens_create",
+            "/api/v1/me/tokens",
+            json!({"name": "t", "expires_at": expires}),
+        )
+        .await;
+    let pat = id(&pat["token"]);
+    d.post_empty(
+        "me_tokens_revoke",
+        &format!("/api/v1/me/tokens/{pat}/revoke"),
+    )
+    .await;
+    d.post_empty("auth_sign_out", "/api/v1/auth/sign-out").await;
+
+    // Back to the administrator.
+    d.api = admin;
+    d.actor_type = "service_account";
+    d.session = None;
+    d.delete("users_totp_reset", &format!("{t}/users/{user}/totp"))
+        .await;
+    d.post_empty(
+        "users_sessions_revoke",
+        &format!("{t}/users/{user}/sessions/revoke"),
+    )
+    .await;
+    d.post_empty(
+        "users_tokens_revoke",
+        &format!("{t}/users/{user}/tokens/{pat}/revoke"),
+    )
+    .await;
+}
+
+fn base32(text: &str) -> Vec<u8> {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let (mut buffer, mut bits, mut out) = (0u32, 0u32, Vec::new());
+    for c in text.bytes() {
+        let v = ALPHABET.iter().position(|a| *a == c).unwrap() as u32;
+        buffer = (buffer << 5) | v;
+        bits += 5;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((buffer >> bits) as u8);
+        }
+    }
+    out
 }
 
 #[tokio::test]
