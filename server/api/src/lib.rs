@@ -126,6 +126,8 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(routes::me::router())
         .merge(routes::me_security::router())
         .merge(routes::sign_in::router())
+        .merge(routes::sso::router())
+        .merge(routes::sso_connections::router())
         .merge(routes::user_sign_in::router())
         .merge(routes::roles::router())
         .merge(routes::scim_tokens::router())

@@ -130,6 +130,10 @@ permissions! {
     AuditExport => "audit:export",
     /// Set how long audit events are kept, and apply that retention.
     AuditManage => "audit:manage",
+    /// See a tenant's single sign-on connections (never their secrets).
+    SsoRead => "sso:read",
+    /// Add, change and remove single sign-on connections.
+    SsoWrite => "sso:write",
     /// See a tenant's SCIM provisioning tokens (never their secrets).
     ScimRead => "scim:read",
     /// Create and revoke SCIM provisioning tokens: whoever holds one

@@ -176,6 +176,13 @@ pub const OPERATIONS: &[(&str, Access)] = {
         ("scim_tokens_list", Tenant(P::ScimRead)),
         ("scim_tokens_create", Tenant(P::ScimWrite)),
         ("scim_tokens_revoke", Tenant(P::ScimWrite)),
+        ("sso_connections_list", Tenant(P::SsoRead)),
+        ("sso_connections_create", Tenant(P::SsoWrite)),
+        ("sso_connections_get", Tenant(P::SsoRead)),
+        ("sso_connections_update", Tenant(P::SsoWrite)),
+        ("sso_connections_delete", Tenant(P::SsoWrite)),
+        ("auth_sso_start", Public),
+        ("auth_sso_callback", Public),
     ]
 };
 

@@ -5,6 +5,7 @@
 pub mod password;
 pub mod session;
 pub mod sign_in;
+pub mod sso;
 pub mod tokens;
 pub mod totp;
 

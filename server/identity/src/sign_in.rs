@@ -159,6 +159,7 @@ impl Identity {
                 recovery_code_hash,
                 replaces,
                 rehashed_password,
+                sso_connection: None,
             })
             .await;
         let session = match opened {

@@ -8,6 +8,10 @@ use ditto_core::Error;
 const UNIQUE: &[(&str, &str)] = &[
     ("tenants_slug_key", "a tenant with this slug already exists"),
     (
+        "sso_connections_tenant_name_key",
+        "an SSO connection with this name already exists in this tenant",
+    ),
+    (
         "projects_tenant_name_key",
         "a project with this name already exists in this tenant",
     ),

@@ -41,6 +41,7 @@ mod scim_tokens;
 mod scim_users;
 mod service_accounts;
 pub mod sign_in;
+pub mod sso;
 mod tenants;
 mod usage;
 mod users;

@@ -58,6 +58,8 @@ pub struct NewSession {
     pub replaces: Option<[u8; 32]>,
     /// A new hash of the same password, when the cost parameters changed.
     pub rehashed_password: Option<String>,
+    /// The single sign-on connection the user came through.
+    pub sso_connection: Option<ditto_types::SsoConnectionId>,
 }
 
 /// The holder of a live session.
@@ -328,9 +330,12 @@ impl Store {
         .map_err(db)?;
         let change = Change::new("auth.sign_in", "user")
             .target(new.user_id)
-            .after(Some(
-                json!({ "session_id": row.id, "method": new.method.as_str() }),
-            ));
+            .after(Some(match new.sso_connection {
+                Some(connection) => json!({
+                    "session_id": row.id, "method": new.method.as_str(), "connection_id": connection,
+                }),
+                None => json!({ "session_id": row.id, "method": new.method.as_str() }),
+            }));
         record_sign_in_event(&mut tx, new.tenant_id, Some(new.user_id), change).await?;
         tx.commit().await.map_err(db)?;
         let id = row.id.into();

@@ -8,6 +8,7 @@
 
 pub mod logs;
 pub mod moto;
+pub mod oidc;
 pub mod pg;
 pub mod redis;
 

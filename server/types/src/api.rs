@@ -1455,3 +1455,6 @@ pub use groups::*;
 
 mod scim;
 pub use scim::*;
+
+mod sso;
+pub use sso::*;

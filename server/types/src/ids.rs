@@ -113,3 +113,7 @@ id_type!(
     /// A signed-in browser session of a user.
     SessionId
 );
+id_type!(
+    /// A single sign-on connection of a tenant (an OpenID provider).
+    SsoConnectionId
+);

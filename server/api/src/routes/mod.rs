@@ -19,6 +19,8 @@ pub(crate) mod scim;
 pub(crate) mod scim_tokens;
 pub(crate) mod service_accounts;
 pub(crate) mod sign_in;
+pub(crate) mod sso;
+pub(crate) mod sso_connections;
 pub(crate) mod tenants;
 pub(crate) mod usage;
 pub(crate) mod user_sign_in;

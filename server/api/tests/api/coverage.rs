@@ -101,6 +101,9 @@ fn body_for(op: &Operation) -> Value {
             "subject_type": "service_account",
             "subject_id": uuid::Uuid::now_v7(),
         }),
+        "sso_connections_create" => {
+            json!({"name": "probe", "issuer": "http://127.0.0.1:9", "client_id": "probe"})
+        }
         _ => json!({}),
     }
 }
@@ -122,6 +125,7 @@ fn random_ids() -> Vec<(&'static str, String)> {
         "session_id",
         "group_id",
         "scim_token_id",
+        "connection_id",
     ]
     .into_iter()
     .map(|p| (p, uuid::Uuid::now_v7().to_string()))
@@ -249,6 +253,16 @@ pub(crate) async fn resources_of(app: &TestApp, tenant: &str) -> Vec<(&'static s
         )
         .await
         .expect_status(201);
+    // Switched off, so starting a sign-in through it answers the same to
+    // everyone without leaving the server.
+    let connection = admin
+        .post(
+            &format!("{base}/sso-connections"),
+            json!({"name": "sso", "issuer": ditto_testkit::oidc::discovery_fixture(),
+                   "client_id": "probe", "client_secret": "probe-secret", "enabled": false}),
+        )
+        .await
+        .expect_status(201);
     let destination = admin
         .post(
             &format!("{base}/audit/export-destinations"),
@@ -286,6 +300,7 @@ pub(crate) async fn resources_of(app: &TestApp, tenant: &str) -> Vec<(&'static s
         ("group_id", id(&group)),
         // Sessions are made by signing in; their operations are the user's own.
         ("session_id", uuid::Uuid::now_v7().to_string()),
+        ("connection_id", id(&connection)),
     ]
 }
 
@@ -318,6 +333,7 @@ async fn no_operation_lets_one_tenant_reach_another() {
             "model-prices",
             "audit/export-destinations",
             "audit/exports",
+            "sso-connections",
         ] {
             all.push(snapshot(path).await);
         }

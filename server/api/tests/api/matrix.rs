@@ -62,6 +62,10 @@ const MATRIX: &[(&str, u16)] = &[
     ("audit_signing_key_get", 200),
     ("auth_sign_in", 422),
     ("auth_sign_out", 204),
+    // The probe connection is switched off.
+    ("auth_sso_start", 404),
+    // No sign-in in progress in this "browser".
+    ("auth_sso_callback", 400),
     ("me_sessions_list", 200),
     ("me_tokens_list", 200),
     ("me_totp_begin", 200),
@@ -75,6 +79,8 @@ const MATRIX: &[(&str, u16)] = &[
     ("groups_list", 200),
     ("groups_get", 200),
     ("group_members_list", 200),
+    ("sso_connections_list", 200),
+    ("sso_connections_get", 200),
     ("scim_tokens_list", 200),
     ("groups_create", 201),
     ("groups_update", 200),
@@ -107,6 +113,7 @@ const MATRIX: &[(&str, u16)] = &[
     ("role_bindings_create", 201),
     ("audit_export_destinations_create", 201),
     ("audit_exports_create", 202),
+    ("sso_connections_create", 201),
     ("scim_tokens_create", 201),
     ("tenants_update", 200),
     ("projects_update", 200),
@@ -122,6 +129,7 @@ const MATRIX: &[(&str, u16)] = &[
     ("audit_retention_update", 200),
     ("audit_retention_apply", 200),
     ("audit_export_destinations_update", 200),
+    ("sso_connections_update", 200),
     ("access_tokens_revoke", 200),
     ("scim_tokens_revoke", 200),
     ("api_keys_rotate", 200),
@@ -134,6 +142,7 @@ const MATRIX: &[(&str, u16)] = &[
     ("roles_delete", 204),
     ("role_bindings_delete", 204),
     ("audit_export_destinations_delete", 204),
+    ("sso_connections_delete", 204),
     ("service_accounts_delete", 204),
     ("groups_delete", 204),
     ("users_delete", 204),
@@ -310,6 +319,14 @@ fn body(op: &str, ids: &[(&'static str, String)], n: usize) -> Value {
         }
         "roles_create" => json!({"name": "probe-role", "permissions": ["projects:read"]}),
         "roles_update" => json!({"description": "changed"}),
+        "sso_connections_create" => json!({
+            "name": "probe",
+            "issuer": ditto_testkit::oidc::discovery_fixture(),
+            "client_id": "probe",
+            "client_secret": "probe-secret",
+            "group_role_mappings": [{"group": "g", "role": "viewer"}],
+        }),
+        "sso_connections_update" => json!({"name": "renamed connection"}),
         "role_bindings_create" => json!({
             "role": "viewer",
             "subject_type": "user",

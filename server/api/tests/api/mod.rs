@@ -18,6 +18,7 @@ mod secrets;
 mod service_accounts;
 mod sign_in;
 mod spec;
+mod sso;
 mod support;
 mod tenants;
 mod usage;

@@ -1,0 +1,189 @@
+//! Signing in to the console through a tenant's OpenID provider: the
+//! browser is sent to the provider and comes back to the callback, which
+//! opens a session exactly as a password sign-in does.
+
+use std::net::SocketAddr;
+
+use axum::Extension;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use ditto_core::secrets::sha256;
+use ditto_identity::Client;
+use ditto_identity::session::cookie;
+use ditto_identity::sso::{
+    LOGIN_COOKIE, SsoError, SsoErrorKind, callback_url, cleared_login_cookie, login_cookie,
+    safe_return_to,
+};
+use ditto_types::SsoConnectionId;
+use ditto_types::api::{SsoCallbackParams, SsoStartParams};
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use crate::AppState;
+use crate::error::{ApiError, problem, problem_response};
+use crate::extract::{Path, Query, session_cookie};
+
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(start))
+        .routes(routes!(callback))
+}
+
+/// The host the browser used, if it is a plain host name (and port).
+fn request_host(headers: &HeaderMap) -> Option<&str> {
+    let host = headers.get(header::HOST)?.to_str().ok()?;
+    let plain = !host.is_empty()
+        && host.len() <= 255
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b));
+    plain.then_some(host)
+}
+
+fn no_store(response: &mut Response) {
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+}
+
+fn set_cookie(response: &mut Response, value: &str) {
+    if let Ok(v) = HeaderValue::from_str(value) {
+        response.headers_mut().append(header::SET_COOKIE, v);
+    }
+}
+
+fn refusal(app: &AppState, e: SsoError) -> Response {
+    let (status, title) = match e.kind {
+        SsoErrorKind::ConnectionUnavailable => {
+            (StatusCode::NOT_FOUND, "SSO connection unavailable")
+        }
+        SsoErrorKind::InvalidState => (StatusCode::BAD_REQUEST, "Sign-in state is not valid"),
+        SsoErrorKind::ProviderRefused => {
+            (StatusCode::UNAUTHORIZED, "The identity provider refused")
+        }
+        SsoErrorKind::ExchangeFailed => (StatusCode::BAD_GATEWAY, "The identity provider failed"),
+        SsoErrorKind::InvalidIdToken => (StatusCode::UNAUTHORIZED, "The ID token is not valid"),
+        SsoErrorKind::AccessDenied => (StatusCode::FORBIDDEN, "Sign-in not allowed"),
+        SsoErrorKind::Other => {
+            let mut response = match e.error {
+                Some(error) => ApiError(error).into_response(),
+                None => ApiError(ditto_core::Error::Internal(e.detail)).into_response(),
+            };
+            set_cookie(&mut response, &cleared_login_cookie(&app.identity.sessions));
+            return response;
+        }
+    };
+    tracing::info!(target: "ditto::auth", code = e.kind.code(), detail = %e.detail, "SSO sign-in failed");
+    let mut response = problem_response(problem(status, e.kind.code(), title, Some(e.detail)));
+    set_cookie(&mut response, &cleared_login_cookie(&app.identity.sessions));
+    no_store(&mut response);
+    response
+}
+
+/// Start signing in through an SSO connection: answers 302 to the identity
+/// provider (authorization code flow with PKCE S256, state and nonce) and
+/// sets the short-lived `ditto_sso` cookie that binds this browser to the
+/// sign-in. A connection that does not exist or is switched off answers
+/// 404 `sso-connection-unavailable`.
+#[utoipa::path(get, path = "/api/v1/auth/sso/{connection_id}/start", tag = "auth",
+    operation_id = "auth_sso_start",
+    params(("connection_id" = SsoConnectionId, Path), SsoStartParams), security(()),
+    responses((status = 302, description = "To the identity provider"), (status = 404), (status = 422)))]
+async fn start(
+    State(app): State<AppState>,
+    Path(id): Path<SsoConnectionId>,
+    Query(params): Query<SsoStartParams>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let return_to = safe_return_to(params.return_to.as_deref())
+        .map_err(|m| ditto_core::Error::invalid("/return_to", "invalid", m))?;
+    let host = request_host(&headers)
+        .ok_or_else(|| ditto_core::Error::BadRequest("the request has no usable Host".into()))?;
+    let callback = callback_url(&app.identity.sessions, host);
+    let started = match app
+        .identity
+        .start_sso(&app.store, id, &callback, return_to)
+        .await
+    {
+        Ok(started) => started,
+        Err(e) => return Ok(refusal(&app, e)),
+    };
+    let mut response = StatusCode::FOUND.into_response();
+    let location = HeaderValue::from_str(&started.authorize_url)
+        .map_err(|_| ditto_core::Error::Internal("an authorization URL is not a header".into()))?;
+    response.headers_mut().insert(header::LOCATION, location);
+    set_cookie(
+        &mut response,
+        &login_cookie(&app.identity.sessions, &started.cookie_token.0),
+    );
+    no_store(&mut response);
+    Ok(response)
+}
+
+/// Where the identity provider sends the browser back. Checks the state
+/// against the sign-in this browser started (once: a state cannot be
+/// replayed), exchanges the code, verifies the ID token (signature,
+/// issuer, audience, expiry, nonce), finds, links or creates the user and
+/// applies the connection's group → role mappings. Success answers 302 to
+/// the `return_to` given at the start, with the session cookies a password
+/// sign-in sets. Failures answer a problem document: 400
+/// `sso-invalid-state`, 401 `sso-provider-refused` or
+/// `sso-invalid-id-token`, 403 `sso-access-denied`, 404
+/// `sso-connection-unavailable`, 502 `sso-exchange-failed`.
+#[utoipa::path(get, path = "/api/v1/auth/sso/callback", tag = "auth",
+    operation_id = "auth_sso_callback", params(SsoCallbackParams), security(()),
+    responses((status = 302, description = "Signed in"), (status = 400), (status = 401),
+        (status = 403), (status = 404), (status = 502)))]
+async fn callback(
+    State(app): State<AppState>,
+    connect: Option<Extension<ConnectInfo<SocketAddr>>>,
+    Query(params): Query<SsoCallbackParams>,
+    headers: HeaderMap,
+) -> Response {
+    let token = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|h| cookie(h, LOGIN_COOKIE))
+        .map(str::to_owned);
+    let client = Client {
+        ip: connect.map(|c| c.0.0.ip().to_string()),
+        user_agent: headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+    };
+    let replaces = session_cookie(&headers).map(|t| sha256(t.as_bytes()));
+    let provider_error = params
+        .error
+        .as_deref()
+        .map(|e| (e, params.error_description.as_deref()));
+    let result = app
+        .identity
+        .finish_sso(
+            &app.store,
+            app.master_key.as_ref(),
+            token.as_deref(),
+            params.state.as_deref(),
+            params.code.as_deref(),
+            provider_error,
+            params.iss.as_deref(),
+            client,
+            replaces,
+        )
+        .await;
+    let (_session, secrets, return_to, _tenant) = match result {
+        Ok(done) => done,
+        Err(e) => return refusal(&app, e),
+    };
+    let mut response = StatusCode::FOUND.into_response();
+    if let Ok(location) = HeaderValue::from_str(&return_to) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    for cookie in app.identity.sessions.cookies(&secrets) {
+        set_cookie(&mut response, &cookie);
+    }
+    set_cookie(&mut response, &cleared_login_cookie(&app.identity.sessions));
+    no_store(&mut response);
+    response
+}

@@ -1,0 +1,728 @@
+//! Single sign-on: a tenant's connections to OpenID providers (managed in
+//! a [`TenantScope`]), sign-ins in flight, and what a completed sign-in does
+//! to our users: find or create the account, link the provider's subject,
+//! and keep the roles the provider's groups bring in step. The sign-in steps
+//! run before anyone is authorized, so, like password sign-in, they use the
+//! platform path, name the tenant in every query, and record their events
+//! in that tenant's chain themselves.
+
+use chrono::{DateTime, Utc};
+use ditto_core::rbac::builtin_grants;
+use ditto_core::{Actor, Error, Result, TenantRef, TenantScope};
+use ditto_types::api::{
+    ClaimMapping, GroupRoleMapping, NameFilter, PageParams, SsoConnection, SsoConnectionPage,
+    SsoProtocol, TenantStatus,
+};
+use ditto_types::{SsoConnectionId, TenantId, UserId};
+use serde_json::{Value, json};
+use sqlx::FromRow;
+use uuid::Uuid;
+
+use crate::audit::{self, Change};
+use crate::tx::Tx;
+use crate::{Store, error::db};
+
+/// Where the browser starts and ends a sign-in.
+pub const CALLBACK_PATH: &str = "/api/v1/auth/sso/callback";
+
+pub fn login_path(id: SsoConnectionId) -> String {
+    format!("/api/v1/auth/sso/{id}/start")
+}
+
+const COLUMNS: &str = "id, tenant_id, name, protocol, issuer, client_id,
+    client_secret IS NOT NULL AS has_client_secret, scopes, email_claim, name_claim,
+    groups_claim, jit_provisioning, group_role_mappings, enabled, created_at, updated_at";
+
+#[derive(FromRow)]
+struct Row {
+    id: Uuid,
+    tenant_id: Uuid,
+    name: String,
+    #[allow(dead_code)]
+    protocol: String,
+    issuer: String,
+    client_id: String,
+    has_client_secret: bool,
+    scopes: Vec<String>,
+    email_claim: String,
+    name_claim: String,
+    groups_claim: String,
+    jit_provisioning: bool,
+    group_role_mappings: Value,
+    enabled: bool,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+fn mappings(value: Value) -> Vec<GroupRoleMapping> {
+    serde_json::from_value(value).unwrap_or_default()
+}
+
+impl From<Row> for SsoConnection {
+    fn from(r: Row) -> Self {
+        let id = SsoConnectionId(r.id);
+        SsoConnection {
+            id,
+            tenant_id: r.tenant_id.into(),
+            name: r.name,
+            protocol: SsoProtocol::Oidc,
+            issuer: r.issuer,
+            client_id: r.client_id,
+            has_client_secret: r.has_client_secret,
+            scopes: r.scopes,
+            claims: ClaimMapping {
+                email: r.email_claim,
+                name: r.name_claim,
+                groups: r.groups_claim,
+            },
+            jit_provisioning: r.jit_provisioning,
+            group_role_mappings: mappings(r.group_role_mappings),
+            enabled: r.enabled,
+            login_url: login_path(id),
+            callback_path: CALLBACK_PATH.to_owned(),
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+/// A connection's settings after validation, with the discovery document
+/// just fetched and the client secret already sealed to the connection.
+#[derive(Debug)]
+pub struct SsoConnectionSettings {
+    pub name: String,
+    pub issuer: String,
+    pub client_id: String,
+    pub scopes: Vec<String>,
+    pub claims: ClaimMapping,
+    pub jit_provisioning: bool,
+    pub group_role_mappings: Vec<GroupRoleMapping>,
+    pub enabled: bool,
+    pub metadata: Value,
+}
+
+/// A change to a connection; `None` keeps the field.
+#[derive(Debug, Default)]
+pub struct SsoConnectionChange {
+    pub name: Option<String>,
+    /// The issuer with its freshly fetched discovery document.
+    pub issuer: Option<(String, Value)>,
+    pub client_id: Option<String>,
+    /// `Some(None)` removes the secret.
+    pub sealed_secret: Option<Option<Vec<u8>>>,
+    pub scopes: Option<Vec<String>>,
+    pub claims: Option<ClaimMapping>,
+    pub jit_provisioning: Option<bool>,
+    pub group_role_mappings: Option<Vec<GroupRoleMapping>>,
+    pub enabled: Option<bool>,
+}
+
+/// What a sign-in through a connection needs to know about it.
+#[derive(Clone, Debug)]
+pub struct SsoLoginConnection {
+    pub id: SsoConnectionId,
+    pub tenant: TenantRef,
+    pub issuer: String,
+    pub client_id: String,
+    pub sealed_secret: Option<Vec<u8>>,
+    pub scopes: Vec<String>,
+    pub claims: ClaimMapping,
+    pub jit_provisioning: bool,
+    pub group_role_mappings: Vec<GroupRoleMapping>,
+    pub enabled: bool,
+    pub metadata: Value,
+}
+
+/// A sign-in started at the provider and not yet back.
+#[derive(Clone, Debug)]
+pub struct SsoLogin {
+    pub tenant_id: TenantId,
+    pub connection_id: SsoConnectionId,
+    pub state: String,
+    pub nonce: String,
+    pub pkce_verifier: String,
+    pub redirect_uri: String,
+    pub return_to: String,
+}
+
+/// Who the provider says signed in, after the ID token was verified.
+#[derive(Clone, Debug)]
+pub struct SsoSubject {
+    pub subject: String,
+    pub email: Option<String>,
+    pub email_verified: bool,
+    pub name: Option<String>,
+    pub groups: Vec<String>,
+}
+
+/// Why a verified subject still may not sign in.
+#[derive(Debug)]
+pub enum SsoRefusal {
+    /// No linked account, no account with a verified email, and no JIT.
+    NoAccount,
+    /// An account has this email but the provider has not verified it.
+    EmailNotVerified,
+    /// The provider sent no email, and one is needed to find or create the
+    /// account.
+    NoEmail,
+    UserDisabled,
+    TenantSuspended,
+}
+
+impl Store {
+    pub async fn create_sso_connection(
+        &self,
+        scope: &TenantScope,
+        id: SsoConnectionId,
+        s: &SsoConnectionSettings,
+        sealed_secret: Option<Vec<u8>>,
+    ) -> Result<SsoConnection> {
+        let mut tx = self.tenant_tx(scope).await?;
+        let row: Row = sqlx::query_as(sql!(
+            "INSERT INTO sso_connections (id, tenant_id, name, issuer, client_id, client_secret,
+                 scopes, email_claim, name_claim, groups_claim, jit_provisioning,
+                 group_role_mappings, enabled, metadata)
+             VALUES ($1, ditto_current_tenant(), $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+             RETURNING {COLUMNS}"
+        ))
+        .bind(id.0)
+        .bind(&s.name)
+        .bind(&s.issuer)
+        .bind(&s.client_id)
+        .bind(sealed_secret)
+        .bind(&s.scopes)
+        .bind(&s.claims.email)
+        .bind(&s.claims.name)
+        .bind(&s.claims.groups)
+        .bind(s.jit_provisioning)
+        .bind(json!(s.group_role_mappings))
+        .bind(s.enabled)
+        .bind(&s.metadata)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db)?;
+        let change = Change::new("sso_connections.create", "sso_connection")
+            .target(id)
+            .after(Some(audit_image(&row)));
+        audit::record(&mut tx, scope, change).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(row.into())
+    }
+
+    pub async fn list_sso_connections(
+        &self,
+        scope: &TenantScope,
+        filter: &NameFilter,
+        page: &PageParams,
+    ) -> Result<SsoConnectionPage> {
+        let (rows, next_cursor) = self
+            .list_searchable(
+                scope,
+                format!("SELECT {COLUMNS} FROM sso_connections WHERE true"),
+                ("name", "name"),
+                filter.q.as_deref(),
+                page,
+                |r: &Row| (r.id, r.name.clone()),
+            )
+            .await?;
+        Ok(SsoConnectionPage {
+            items: rows.into_iter().map(Into::into).collect(),
+            next_cursor,
+        })
+    }
+
+    pub async fn get_sso_connection(
+        &self,
+        scope: &TenantScope,
+        id: SsoConnectionId,
+    ) -> Result<SsoConnection> {
+        let mut tx = self.tenant_tx(scope).await?;
+        let row = fetch(&mut tx, id).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(row.into())
+    }
+
+    pub async fn update_sso_connection(
+        &self,
+        scope: &TenantScope,
+        id: SsoConnectionId,
+        c: &SsoConnectionChange,
+    ) -> Result<SsoConnection> {
+        let mut tx = self.tenant_tx(scope).await?;
+        let before = audit_image(&fetch(&mut tx, id).await?);
+        let (issuer, metadata) = match &c.issuer {
+            Some((issuer, metadata)) => (Some(issuer.as_str()), Some(metadata)),
+            None => (None, None),
+        };
+        let row: Row = sqlx::query_as(sql!(
+            "UPDATE sso_connections SET name = COALESCE($2, name),
+                 issuer = COALESCE($3, issuer), metadata = COALESCE($4, metadata),
+                 client_id = COALESCE($5, client_id),
+                 client_secret = CASE WHEN $6 THEN $7 ELSE client_secret END,
+                 scopes = COALESCE($8, scopes),
+                 email_claim = COALESCE($9, email_claim), name_claim = COALESCE($10, name_claim),
+                 groups_claim = COALESCE($11, groups_claim),
+                 jit_provisioning = COALESCE($12, jit_provisioning),
+                 group_role_mappings = COALESCE($13, group_role_mappings),
+                 enabled = COALESCE($14, enabled), updated_at = now()
+             WHERE id = $1 RETURNING {COLUMNS}"
+        ))
+        .bind(id.0)
+        .bind(c.name.as_deref())
+        .bind(issuer)
+        .bind(metadata)
+        .bind(c.client_id.as_deref())
+        .bind(c.sealed_secret.is_some())
+        .bind(c.sealed_secret.clone().flatten())
+        .bind(c.scopes.as_ref())
+        .bind(c.claims.as_ref().map(|m| m.email.as_str()))
+        .bind(c.claims.as_ref().map(|m| m.name.as_str()))
+        .bind(c.claims.as_ref().map(|m| m.groups.as_str()))
+        .bind(c.jit_provisioning)
+        .bind(c.group_role_mappings.as_ref().map(|m| json!(m)))
+        .bind(c.enabled)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db)?;
+        let change = Change::new("sso_connections.update", "sso_connection")
+            .target(id)
+            .before(Some(before))
+            .after(Some(audit_image(&row)));
+        audit::record(&mut tx, scope, change).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(row.into())
+    }
+
+    /// Deletes a connection, its subject links and sign-ins in flight. The
+    /// role bindings it made stay (they are ordinary bindings from then on).
+    pub async fn delete_sso_connection(
+        &self,
+        scope: &TenantScope,
+        id: SsoConnectionId,
+    ) -> Result<()> {
+        let mut tx = self.tenant_tx(scope).await?;
+        let before = audit_image(&fetch(&mut tx, id).await?);
+        sqlx::query("DELETE FROM sso_connections WHERE id = $1")
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        let change = Change::new("sso_connections.delete", "sso_connection")
+            .target(id)
+            .before(Some(before));
+        audit::record(&mut tx, scope, change).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(())
+    }
+
+    /// The connection a sign-in names, with its tenant, if it exists.
+    pub async fn sso_login_connection(
+        &self,
+        id: SsoConnectionId,
+    ) -> Result<Option<SsoLoginConnection>> {
+        let mut tx = self.unscoped_platform_tx().await?;
+        #[allow(clippy::type_complexity)]
+        let row: Option<(
+            Uuid,
+            String,
+            String,
+            String,
+            Option<Vec<u8>>,
+            Vec<String>,
+            String,
+            String,
+            String,
+            bool,
+            Value,
+            bool,
+            Value,
+        )> = sqlx::query_as(
+            "SELECT t.id, t.status, c.issuer, c.client_id, c.client_secret, c.scopes,
+                    c.email_claim, c.name_claim, c.groups_claim, c.jit_provisioning,
+                    c.group_role_mappings, c.enabled, c.metadata
+             FROM sso_connections c JOIN tenants t ON t.id = c.tenant_id
+             WHERE c.id = $1",
+        )
+        .bind(id.0)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok(row.map(
+            |(
+                tenant,
+                status,
+                issuer,
+                client_id,
+                secret,
+                scopes,
+                email,
+                name,
+                groups,
+                jit,
+                maps,
+                enabled,
+                metadata,
+            )| {
+                SsoLoginConnection {
+                    id,
+                    tenant: TenantRef {
+                        id: tenant.into(),
+                        status: if status == "suspended" {
+                            TenantStatus::Suspended
+                        } else {
+                            TenantStatus::Active
+                        },
+                    },
+                    issuer,
+                    client_id,
+                    sealed_secret: secret,
+                    scopes,
+                    claims: ClaimMapping {
+                        email,
+                        name,
+                        groups,
+                    },
+                    jit_provisioning: jit,
+                    group_role_mappings: mappings(maps),
+                    enabled,
+                    metadata,
+                }
+            },
+        ))
+    }
+
+    /// Remembers a sign-in sent to the provider; the browser holds the
+    /// token whose digest is `token_hash`. Sign-ins that ended long ago go.
+    pub async fn begin_sso_login(
+        &self,
+        token_hash: &[u8; 32],
+        login: &SsoLogin,
+        ttl_secs: i64,
+    ) -> Result<()> {
+        let mut tx = self.unscoped_platform_tx().await?;
+        sqlx::query("DELETE FROM sso_logins WHERE expires_at < now() - interval '1 day'")
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        sqlx::query(
+            "INSERT INTO sso_logins (token_hash, tenant_id, connection_id, state, nonce,
+                 pkce_verifier, redirect_uri, return_to, expires_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now() + make_interval(secs => $9))",
+        )
+        .bind(token_hash.as_slice())
+        .bind(login.tenant_id.0)
+        .bind(login.connection_id.0)
+        .bind(&login.state)
+        .bind(&login.nonce)
+        .bind(&login.pkce_verifier)
+        .bind(&login.redirect_uri)
+        .bind(&login.return_to)
+        .bind(ttl_secs as f64)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok(())
+    }
+
+    /// Spends the sign-in the browser's token names: it is returned once,
+    /// if it has not expired; every later call finds nothing.
+    pub async fn take_sso_login(&self, token_hash: &[u8; 32]) -> Result<Option<SsoLogin>> {
+        let mut tx = self.unscoped_platform_tx().await?;
+        #[allow(clippy::type_complexity)]
+        let row: Option<(Uuid, Uuid, String, String, String, String, String)> = sqlx::query_as(
+            "UPDATE sso_logins SET used_at = now()
+             WHERE token_hash = $1 AND used_at IS NULL AND expires_at > now()
+             RETURNING tenant_id, connection_id, state, nonce, pkce_verifier, redirect_uri,
+                       return_to",
+        )
+        .bind(token_hash.as_slice())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok(row.map(
+            |(tenant, connection, state, nonce, pkce_verifier, redirect_uri, return_to)| SsoLogin {
+                tenant_id: tenant.into(),
+                connection_id: connection.into(),
+                state,
+                nonce,
+                pkce_verifier,
+                redirect_uri,
+                return_to,
+            },
+        ))
+    }
+
+    /// The account a verified subject signs in as: the one linked to the
+    /// subject, else the one with the provider-verified email (then linked),
+    /// else a new one when the connection provisions just in time. Then the
+    /// roles the connection maps from the subject's groups are bound and
+    /// the ones it bound before and no longer maps are removed. All in one
+    /// transaction, recorded in the tenant's chain.
+    pub async fn sso_account(
+        &self,
+        connection: &SsoLoginConnection,
+        who: &SsoSubject,
+    ) -> Result<std::result::Result<UserId, SsoRefusal>> {
+        if connection.tenant.status == TenantStatus::Suspended {
+            return Ok(Err(SsoRefusal::TenantSuspended));
+        }
+        let tenant = connection.tenant.id;
+        let conn = connection.id;
+        let mut tx = self.unscoped_platform_tx().await?;
+        let linked: Option<(Uuid, String)> = sqlx::query_as(
+            "SELECT u.id, u.status FROM sso_identities i
+             JOIN users u ON u.tenant_id = i.tenant_id AND u.id = i.user_id
+             WHERE i.tenant_id = $1 AND i.connection_id = $2 AND i.subject = $3",
+        )
+        .bind(tenant.0)
+        .bind(conn.0)
+        .bind(&who.subject)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db)?;
+        let (user, status, newly_linked) = match linked {
+            Some((user, status)) => (user, status, false),
+            None => {
+                let Some(email) = who
+                    .email
+                    .as_deref()
+                    .map(str::trim)
+                    .filter(|e| !e.is_empty())
+                else {
+                    return Ok(Err(SsoRefusal::NoEmail));
+                };
+                let existing: Option<(Uuid, String)> = sqlx::query_as(
+                    "SELECT id, status FROM users WHERE tenant_id = $1 AND lower(email) = lower($2)",
+                )
+                .bind(tenant.0)
+                .bind(email)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db)?;
+                match existing {
+                    Some(_) if !who.email_verified => {
+                        return Ok(Err(SsoRefusal::EmailNotVerified));
+                    }
+                    Some((user, status)) => (user, status, true),
+                    None if !connection.jit_provisioning => return Ok(Err(SsoRefusal::NoAccount)),
+                    None => {
+                        let user = create_user(&mut tx, tenant, email, who).await?;
+                        (user, "active".to_owned(), true)
+                    }
+                }
+            }
+        };
+        let user_id = UserId(user);
+        if status != "active" {
+            let change = Change::new("auth.sign_in_failed", "user")
+                .target(user_id)
+                .after(Some(json!({
+                    "reason": "user_disabled", "method": "oidc", "connection_id": conn,
+                })));
+            audit::append(&mut tx, Some(tenant.0), None, change).await?;
+            tx.commit().await.map_err(db)?;
+            return Ok(Err(SsoRefusal::UserDisabled));
+        }
+        if newly_linked {
+            sqlx::query(
+                "INSERT INTO sso_identities (tenant_id, connection_id, subject, user_id)
+                 VALUES ($1, $2, $3, $4)",
+            )
+            .bind(tenant.0)
+            .bind(conn.0)
+            .bind(&who.subject)
+            .bind(user)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+            let change = Change::new("sso_identities.link", "user")
+                .target(user_id)
+                .after(Some(
+                    json!({ "connection_id": conn, "subject": who.subject }),
+                ));
+            audit::append(&mut tx, Some(tenant.0), Some(Actor::User(user_id)), change).await?;
+        } else {
+            sqlx::query(
+                "UPDATE sso_identities SET last_sign_in_at = now()
+                 WHERE tenant_id = $1 AND connection_id = $2 AND subject = $3",
+            )
+            .bind(tenant.0)
+            .bind(conn.0)
+            .bind(&who.subject)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        }
+        let changed = sync_roles(&mut tx, connection, user_id, &who.groups).await?;
+        tx.commit().await.map_err(db)?;
+        if changed {
+            self.policies_changed(tenant);
+        }
+        Ok(Ok(user_id))
+    }
+}
+
+async fn fetch(tx: &mut Tx, id: SsoConnectionId) -> Result<Row> {
+    let row: Option<Row> =
+        sqlx::query_as(sql!("SELECT {COLUMNS} FROM sso_connections WHERE id = $1"))
+            .bind(id.0)
+            .fetch_optional(&mut **tx)
+            .await
+            .map_err(db)?;
+    row.ok_or(Error::NotFound("SSO connection"))
+}
+
+/// What the audit chain keeps of a connection: its settings, not its secret.
+fn audit_image(r: &Row) -> Value {
+    json!({
+        "id": r.id, "name": r.name, "issuer": r.issuer, "client_id": r.client_id,
+        "has_client_secret": r.has_client_secret, "scopes": r.scopes,
+        "claims": { "email": r.email_claim, "name": r.name_claim, "groups": r.groups_claim },
+        "jit_provisioning": r.jit_provisioning, "group_role_mappings": r.group_role_mappings,
+        "enabled": r.enabled,
+    })
+}
+
+async fn create_user(tx: &mut Tx, tenant: TenantId, email: &str, who: &SsoSubject) -> Result<Uuid> {
+    let fallback = email.split('@').next().unwrap_or(email);
+    let name: String = who
+        .name
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .unwrap_or(fallback)
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(200)
+        .collect();
+    let name = if name.is_empty() {
+        "user".to_owned()
+    } else {
+        name
+    };
+    let user = UserId::new();
+    sqlx::query("INSERT INTO users (id, tenant_id, email, display_name) VALUES ($1, $2, $3, $4)")
+        .bind(user.0)
+        .bind(tenant.0)
+        .bind(email)
+        .bind(&name)
+        .execute(&mut **tx)
+        .await
+        .map_err(db)?;
+    let change = Change::new("users.create", "user")
+        .target(user)
+        .after(Some(json!({
+            "id": user, "email": email, "display_name": name, "status": "active",
+            "provisioned_by": "sso",
+        })));
+    audit::append(tx, Some(tenant.0), Some(Actor::User(user)), change).await?;
+    Ok(user.0)
+}
+
+/// Binds the roles the connection maps from `groups` and removes those it
+/// bound before and no longer maps. Roles bound by hand are left alone,
+/// and so is a tenant's last owner. Whether anything changed.
+async fn sync_roles(
+    tx: &mut Tx,
+    connection: &SsoLoginConnection,
+    user: UserId,
+    groups: &[String],
+) -> Result<bool> {
+    let tenant = connection.tenant.id.0;
+    let mut wanted: Vec<&str> = connection
+        .group_role_mappings
+        .iter()
+        .filter(|m| groups.contains(&m.group))
+        .map(|m| m.role.as_str())
+        .collect();
+    wanted.sort_unstable();
+    wanted.dedup();
+    // A custom role deleted since the mapping was made binds nothing.
+    let custom: Vec<String> = sqlx::query_scalar("SELECT name FROM roles WHERE tenant_id = $1")
+        .bind(tenant)
+        .fetch_all(&mut **tx)
+        .await
+        .map_err(db)?;
+    wanted.retain(|r| builtin_grants(r).is_some() || custom.iter().any(|c| c == r));
+
+    let managed: Vec<(Uuid, String)> = sqlx::query_as(
+        "SELECT b.id, b.role FROM sso_role_bindings s JOIN role_bindings b ON b.id = s.binding_id
+         WHERE s.tenant_id = $1 AND s.connection_id = $2 AND b.user_id = $3
+           AND b.project_id IS NULL",
+    )
+    .bind(tenant)
+    .bind(connection.id.0)
+    .bind(user.0)
+    .fetch_all(&mut **tx)
+    .await
+    .map_err(db)?;
+    let mut changed = false;
+    for (binding, role) in &managed {
+        if wanted.contains(&role.as_str()) {
+            continue;
+        }
+        if role == "owner" {
+            let owners: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM role_bindings
+                 WHERE tenant_id = $1 AND role = 'owner' AND project_id IS NULL",
+            )
+            .bind(tenant)
+            .fetch_one(&mut **tx)
+            .await
+            .map_err(db)?;
+            if owners <= 1 {
+                continue;
+            }
+        }
+        sqlx::query("DELETE FROM role_bindings WHERE id = $1")
+            .bind(binding)
+            .execute(&mut **tx)
+            .await
+            .map_err(db)?;
+        let change = Change::new("role_bindings.delete", "role_binding")
+            .target(binding)
+            .before(Some(json!({
+                "role": role, "user_id": user, "sso_connection_id": connection.id,
+            })));
+        audit::append(tx, Some(tenant), Some(Actor::User(user)), change).await?;
+        changed = true;
+    }
+    for role in wanted {
+        if managed.iter().any(|(_, r)| r == role) {
+            continue;
+        }
+        let binding: Option<Uuid> = sqlx::query_scalar(
+            "INSERT INTO role_bindings (id, tenant_id, role, user_id) VALUES ($1, $2, $3, $4)
+             ON CONFLICT DO NOTHING RETURNING id",
+        )
+        .bind(Uuid::now_v7())
+        .bind(tenant)
+        .bind(role)
+        .bind(user.0)
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(db)?;
+        // Already bound by hand: that binding is not the connection's.
+        let Some(binding) = binding else { continue };
+        sqlx::query(
+            "INSERT INTO sso_role_bindings (binding_id, tenant_id, connection_id) VALUES ($1, $2, $3)",
+        )
+        .bind(binding)
+        .bind(tenant)
+        .bind(connection.id.0)
+        .execute(&mut **tx)
+        .await
+        .map_err(db)?;
+        let change = Change::new("role_bindings.create", "role_binding")
+            .target(binding)
+            .after(Some(json!({
+                "role": role, "user_id": user, "sso_connection_id": connection.id,
+            })));
+        audit::append(tx, Some(tenant), Some(Actor::User(user)), change).await?;
+        changed = true;
+    }
+    Ok(changed)
+}
