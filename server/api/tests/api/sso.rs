@@ -364,7 +364,10 @@ async fn a_full_sign_in_provisions_the_user_and_maps_groups_to_roles() {
         .await
         .expect_status(200);
     assert!(!all.to_string().contains("ditto-secret"));
-    assert!(!ditto_testkit::logs::captured().contains("ditto-secret"));
+    let logs = ditto_testkit::logs::captured();
+    assert!(!logs.contains("ditto-secret"));
+    // Nor as the Basic credentials sent to the token endpoint.
+    assert!(!logs.contains("ZGl0dG86ZGl0dG8tc2VjcmV0"));
 }
 
 #[tokio::test]
