@@ -424,6 +424,24 @@ async fn every_mutating_operation_records_exactly_one_event_without_secrets() {
     )
     .await;
 
+    // SSO connections: their client secrets are in no event.
+    d.secrets.push("sso-client-secret-1".into());
+    d.secrets.push("sso-client-secret-2".into());
+    let sso = d
+        .create_then_update(
+            "sso_connections",
+            &format!("{t}/sso-connections"),
+            json!({"name": "idp", "issuer": ditto_testkit::oidc::discovery_fixture(),
+                   "client_id": "c", "client_secret": "sso-client-secret-1"}),
+            json!({"client_secret": "sso-client-secret-2", "enabled": false}),
+        )
+        .await;
+    d.delete(
+        "sso_connections_delete",
+        &format!("{t}/sso-connections/{sso}"),
+    )
+    .await;
+
     drive_people(&mut d, t, &user).await;
 
     d.delete("budgets_delete", &format!("{t}/budgets/{budget}"))
