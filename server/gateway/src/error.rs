@@ -211,6 +211,14 @@ impl GatewayError {
         }
     }
 
+    /// The value of a header the error is sent with.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.as_str() == name)
+            .and_then(|(_, v)| v.to_str().ok())
+    }
+
     /// A short label for logs, metrics and usage rows.
     pub fn label(&self) -> &'static str {
         self.code.unwrap_or(self.kind)

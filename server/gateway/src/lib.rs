@@ -6,6 +6,7 @@
 mod backend;
 mod error;
 mod glob;
+mod governance;
 mod governor;
 mod health;
 mod loader;
@@ -51,6 +52,8 @@ pub struct GatewayConfig {
     /// Interval of active health checks (`GET {base}/models`); `None` turns them off.
     pub health_check_every: Option<Duration>,
     pub limits: LimitsConfig,
+    /// How often refusals counted in memory go to the audit trail.
+    pub governance_every: Duration,
 }
 
 impl Default for GatewayConfig {
@@ -65,6 +68,7 @@ impl Default for GatewayConfig {
             usage_spool: None,
             health_check_every: Some(Duration::from_secs(15)),
             limits: LimitsConfig::default(),
+            governance_every: Duration::from_secs(60),
         }
     }
 }
@@ -74,6 +78,7 @@ pub struct Gateway {
     snapshot: Arc<ArcSwap<snapshot::Snapshot>>,
     usage: usage::UsageSink,
     governor: Arc<governor::Governor>,
+    governance: Arc<governance::Governance>,
     config: GatewayConfig,
     metrics: Arc<metrics::Metrics>,
 }
@@ -84,6 +89,7 @@ pub struct Handle {
     health: Option<JoinHandle<()>>,
     reaper: JoinHandle<()>,
     writer: usage::UsageWriter,
+    governance: governance::GovernanceWriter,
 }
 
 impl Handle {
@@ -96,6 +102,7 @@ impl Handle {
         }
         self.reaper.abort();
         self.writer.finish().await;
+        self.governance.finish().await;
     }
 }
 
@@ -133,10 +140,13 @@ impl Gateway {
             metrics.clone(),
         );
         let reaper = tokio::spawn(governor.clone().reap(snapshot.clone(), sink.clone()));
+        let (governance, governance_writer) =
+            governance::start(store.clone(), config.governance_every);
         let gateway = Arc::new(Self {
             snapshot,
             usage: sink,
             governor,
+            governance,
             config,
             metrics,
         });
@@ -147,6 +157,7 @@ impl Gateway {
                 health,
                 reaper,
                 writer,
+                governance: governance_writer,
             },
         ))
     }

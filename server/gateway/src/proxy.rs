@@ -232,6 +232,13 @@ impl Call {
     /// charges against limits refunded.
     fn refuse(self, error: GatewayError, attempts: u32) -> Response {
         self.gw.metrics.response(error.status.as_u16());
+        self.gw.governance.request_refused(
+            self.tenant.id,
+            self.key.key_id,
+            self.model.as_deref(),
+            &error,
+            Utc::now(),
+        );
         let event = self.event(
             error.status.as_u16(),
             attempts,
@@ -270,7 +277,7 @@ impl Call {
     }
 }
 
-fn presented_key(headers: &HeaderMap) -> Option<&str> {
+pub(crate) fn presented_key(headers: &HeaderMap) -> Option<&str> {
     let bearer = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -339,6 +346,8 @@ async fn handle(
         Ok(found) => found,
         Err(e) => {
             gw.metrics.response(e.status.as_u16());
+            gw.governance
+                .key_refused(&gw.snapshot.load(), tenant, &headers, Utc::now());
             let mut response = e.into_response();
             response
                 .headers_mut()

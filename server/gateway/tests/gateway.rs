@@ -9,6 +9,8 @@ use ditto_testkit::{Api, Options, TestApp, quick_gateway_config};
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 
+#[path = "gateway/governance.rs"]
+mod governance;
 #[path = "gateway/limits.rs"]
 mod limits;
 #[path = "gateway/providers.rs"]
@@ -760,33 +762,47 @@ async fn host_based_tenancy() {
     assert_eq!(wrong.status(), 401);
 }
 
-#[tokio::test]
-async fn keeps_serving_while_the_database_is_down_and_loses_no_usage() {
-    let w = world().await;
-    assert_eq!(w.client.chat("gpt-4o").await.status(), 200);
-
-    // Take the test database away: terminate its connections and rename it.
-    let mut admin_conn = w.app.db.admin_connection().await;
-    let away = format!("{}_away", w.app.db.name);
-    let mut renamed = false;
+/// Takes the test database away (terminates its connections and renames
+/// it); returns the name it has meanwhile.
+async fn take_database_away(app: &TestApp) -> String {
+    let mut admin_conn = app.db.admin_connection().await;
+    let away = format!("{}_away", app.db.name);
     for _ in 0..100 {
         sqlx::query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1")
-            .bind(&w.app.db.name)
+            .bind(&app.db.name)
             .execute(&mut admin_conn)
             .await
             .unwrap();
-        let rename = format!("ALTER DATABASE {} RENAME TO {away}", w.app.db.name);
+        let rename = format!("ALTER DATABASE {} RENAME TO {away}", app.db.name);
         if sqlx::query(sqlx::AssertSqlSafe(rename))
             .execute(&mut admin_conn)
             .await
             .is_ok()
         {
-            renamed = true;
-            break;
+            return away;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    assert!(renamed, "could not take the database away");
+    panic!("could not take the database away");
+}
+
+async fn bring_database_back(app: &TestApp, away: &str) {
+    let mut admin_conn = app.db.admin_connection().await;
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "ALTER DATABASE {away} RENAME TO {}",
+        app.db.name
+    )))
+    .execute(&mut admin_conn)
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn keeps_serving_while_the_database_is_down_and_loses_no_usage() {
+    let w = world().await;
+    assert_eq!(w.client.chat("gpt-4o").await.status(), 200);
+
+    let away = take_database_away(&w.app).await;
     for _ in 0..5 {
         assert_eq!(
             w.client.chat("gpt-4o").await.status(),
@@ -799,13 +815,7 @@ async fn keeps_serving_while_the_database_is_down_and_loses_no_usage() {
         "the database really is unreachable"
     );
 
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "ALTER DATABASE {away} RENAME TO {}",
-        w.app.db.name
-    )))
-    .execute(&mut admin_conn)
-    .await
-    .unwrap();
+    bring_database_back(&w.app, &away).await;
     let rows = usage_rows(&w.app, 7).await;
     let chats = rows
         .iter()

@@ -27,6 +27,7 @@ mod auth;
 mod backends;
 mod budgets;
 pub mod gateway;
+pub mod governance;
 mod groups;
 pub mod personal_tokens;
 mod prices;

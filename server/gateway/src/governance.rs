@@ -1,0 +1,251 @@
+//! Governance events: keys refused at the door and requests refused by rate
+//! limits, budgets or model access go to the tenant's audit trail. A refusal
+//! on the request path only bumps a counter in memory; every interval the
+//! counts are written as one event per tenant, key, kind and reason, with
+//! how many times and when first and last. A batch the database does not
+//! take is kept and retried, and what is left is written at shutdown, so
+//! none is lost while the process lives.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::http::HeaderMap;
+use chrono::{DateTime, Utc};
+use ditto_core::secrets;
+use ditto_store::Store;
+use ditto_store::governance::GovernanceEvent;
+use serde_json::json;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use uuid::Uuid;
+
+use crate::error::GatewayError;
+use crate::snapshot::Snapshot;
+
+/// Distinct refusals kept per interval; past it, a tenant's further ones are
+/// counted together (a flood of made-up keys cannot exhaust memory).
+const MAX_DISTINCT: usize = 10_000;
+
+/// What was refused, as one event counts it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct Refusal {
+    tenant_id: Uuid,
+    action: &'static str,
+    key_id: Option<Uuid>,
+    /// The presented key's public part (`dk-<id>`) when it matched no key.
+    key_prefix: Option<String>,
+    reason: String,
+    model: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Tally {
+    count: u64,
+    first_at: DateTime<Utc>,
+    last_at: DateTime<Utc>,
+}
+
+impl Tally {
+    fn merge(&mut self, other: Tally) {
+        self.count += other.count;
+        self.first_at = self.first_at.min(other.first_at);
+        self.last_at = self.last_at.max(other.last_at);
+    }
+}
+
+#[derive(Default)]
+pub struct Governance {
+    pending: Mutex<HashMap<Refusal, Tally>>,
+}
+
+impl Governance {
+    fn note(&self, mut refusal: Refusal, at: DateTime<Utc>) {
+        let mut pending = self.pending.lock().expect("lock");
+        if pending.len() >= MAX_DISTINCT && !pending.contains_key(&refusal) {
+            refusal.key_id = None;
+            refusal.key_prefix = None;
+            refusal.model = None;
+            refusal.reason = "many_distinct".into();
+        }
+        let tally = Tally {
+            count: 1,
+            first_at: at,
+            last_at: at,
+        };
+        pending
+            .entry(refusal)
+            .and_modify(|t| t.merge(tally))
+            .or_insert(tally);
+    }
+
+    /// A key refused at the door of `tenant` (the slug or host in the URL).
+    /// Tenants that do not exist have no trail, so nothing is noted for them.
+    pub fn key_refused(
+        &self,
+        snapshot: &Snapshot,
+        tenant: &str,
+        headers: &HeaderMap,
+        at: DateTime<Utc>,
+    ) {
+        let Some(tenant) = snapshot.tenant(tenant) else {
+            return;
+        };
+        let presented = crate::proxy::presented_key(headers);
+        let (reason, key_id, key_prefix) = match presented {
+            None => ("missing_key", None, None),
+            Some(_) if !tenant.active => ("tenant_suspended", None, None),
+            Some(presented) => match secrets::split(secrets::API_KEY_PREFIX, presented) {
+                None => ("malformed_key", None, None),
+                Some((public_id, secret)) => {
+                    let prefix = Some(format!("{}-{public_id}", secrets::API_KEY_PREFIX));
+                    match tenant.keys.get(public_id) {
+                        None => ("unknown_key", None, prefix),
+                        Some(key) if !secrets::verify(secret, &key.secret_hash) => {
+                            ("wrong_secret", Some(key.key_id), None)
+                        }
+                        Some(key) => ("expired_key", Some(key.key_id), None),
+                    }
+                }
+            },
+        };
+        self.note(
+            Refusal {
+                tenant_id: tenant.id,
+                action: "gateway.key_refused",
+                key_id,
+                key_prefix,
+                reason: reason.into(),
+                model: None,
+            },
+            at,
+        );
+    }
+
+    /// A request refused after its key was accepted, if the refusal is a
+    /// governance decision (limits, budgets, model access).
+    pub fn request_refused(
+        &self,
+        tenant_id: Uuid,
+        key_id: Uuid,
+        model: Option<&str>,
+        error: &GatewayError,
+        at: DateTime<Utc>,
+    ) {
+        let action = match error.label() {
+            "rate_limit_exceeded" => "gateway.rate_limited",
+            "insufficient_quota" => "gateway.budget_exceeded",
+            "model_not_allowed" => "gateway.model_refused",
+            "limits_unavailable" => "gateway.limits_unavailable",
+            "model_not_priced" => "gateway.model_not_priced",
+            _ => return,
+        };
+        // Which limit: `<scope>:<id>:<kind>`, as the response names it.
+        let reason = error
+            .header("x-ditto-limit")
+            .unwrap_or(error.label())
+            .to_owned();
+        self.note(
+            Refusal {
+                tenant_id,
+                action,
+                key_id: Some(key_id),
+                key_prefix: None,
+                reason,
+                model: model.map(str::to_owned),
+            },
+            at,
+        );
+    }
+
+    fn take(&self) -> HashMap<Refusal, Tally> {
+        std::mem::take(&mut *self.pending.lock().expect("lock"))
+    }
+
+    fn put_back(&self, batch: HashMap<Refusal, Tally>) {
+        let mut pending = self.pending.lock().expect("lock");
+        for (refusal, tally) in batch {
+            pending
+                .entry(refusal)
+                .and_modify(|t| t.merge(tally))
+                .or_insert(tally);
+        }
+    }
+
+    /// Writes what is pending; keeps it on failure.
+    async fn flush(&self, store: &Store) -> bool {
+        let batch = self.take();
+        if batch.is_empty() {
+            return true;
+        }
+        let events: Vec<GovernanceEvent> = batch
+            .iter()
+            .map(|(r, t)| GovernanceEvent {
+                tenant_id: r.tenant_id,
+                action: r.action,
+                key_id: r.key_id,
+                details: json!({
+                    "reason": r.reason,
+                    "count": t.count,
+                    "first_at": t.first_at,
+                    "last_at": t.last_at,
+                    "key_prefix": r.key_prefix,
+                    "model": r.model,
+                }),
+            })
+            .collect();
+        match store.record_governance(&events).await {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(target: "ditto::audit", error = %e, events = events.len(),
+                    "governance events not written yet; kept for the next attempt");
+                self.put_back(batch);
+                false
+            }
+        }
+    }
+}
+
+/// The task writing governance events.
+pub struct GovernanceWriter {
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl GovernanceWriter {
+    /// Stops the interval and writes what is left (retrying for a while if
+    /// the database is away).
+    pub async fn finish(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+    }
+}
+
+pub fn start(store: Store, every: Duration) -> (Arc<Governance>, GovernanceWriter) {
+    let governance = Arc::new(Governance::default());
+    let (stop, mut stopped) = watch::channel(false);
+    let g = governance.clone();
+    let task = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // Without its writer handle (dropped, not finished) the task keeps
+        // writing on every tick for as long as the process runs.
+        let mut detached = false;
+        loop {
+            tokio::select! {
+                _ = tick.tick() => { g.flush(&store).await; }
+                changed = stopped.changed(), if !detached => match changed {
+                    Ok(()) => break,
+                    Err(_) => detached = true,
+                },
+            }
+        }
+        for _ in 0..10 {
+            if g.flush(&store).await {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    });
+    (governance, GovernanceWriter { stop, task })
+}
