@@ -65,6 +65,10 @@ impl AttrPath {
     /// Parses `[urn:…:]attr[.sub]`.
     pub fn parse(text: &str) -> Result<Self, ScimError> {
         let bad = || ScimError::invalid_path(format!("`{text}` is not an attribute path"));
+        // An extension's URN alone names the extension's object.
+        if text.eq_ignore_ascii_case(crate::ENTERPRISE_USER_SCHEMA) {
+            return Ok(Self::simple(crate::ENTERPRISE_USER_SCHEMA));
+        }
         let (schema, rest) = if text.len() > 4 && text[..4].eq_ignore_ascii_case("urn:") {
             let (schema, rest) = text.rsplit_once(':').ok_or_else(bad)?;
             // `urn:…:User` alone names the extension object itself.

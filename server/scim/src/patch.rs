@@ -531,6 +531,29 @@ mod tests {
     }
 
     #[test]
+    fn an_extension_urn_alone_names_its_object() {
+        let mut u = json!({"userName": "a"});
+        patch(
+            &mut u,
+            json!([{"op": "add", "path": ENTERPRISE_USER_SCHEMA, "value": {"department": "R&D"}},
+                   {"op": "add", "path": ENTERPRISE_USER_SCHEMA, "value": {"division": "Labs"}}]),
+            USER_SCHEMA,
+        )
+        .unwrap();
+        assert_eq!(
+            u,
+            json!({"userName": "a", ENTERPRISE_USER_SCHEMA: {"department": "R&D", "division": "Labs"}})
+        );
+        patch(
+            &mut u,
+            json!([{"op": "remove", "path": ENTERPRISE_USER_SCHEMA}]),
+            USER_SCHEMA,
+        )
+        .unwrap();
+        assert_eq!(u, json!({"userName": "a"}));
+    }
+
+    #[test]
     fn refuses_bad_requests() {
         let mut u = json!({"userName": "a"});
         for (ops, kind) in [

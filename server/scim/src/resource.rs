@@ -28,16 +28,7 @@ pub struct UserInput {
 }
 
 /// Attributes with a column of their own, or that the server owns.
-const NOT_KEPT: &[&str] = &[
-    "id",
-    "meta",
-    "schemas",
-    "userName",
-    "externalId",
-    "active",
-    "password",
-    "groups",
-];
+const NOT_KEPT: &[&str] = &["id", "meta", "userName", "externalId", "password", "groups"];
 
 fn string_attr(body: &Value, name: &str, max: usize) -> Result<Option<String>, ScimError> {
     match get_ci(body, name) {
@@ -97,6 +88,16 @@ pub fn user_from_json(body: &Value) -> Result<UserInput, ScimError> {
     let mut attributes = Map::new();
     for (k, v) in body.as_object().into_iter().flatten() {
         if NOT_KEPT.iter().any(|n| n.eq_ignore_ascii_case(k)) || v.is_null() {
+            continue;
+        }
+        if k.eq_ignore_ascii_case("active") {
+            // Kept as a mark that the client set it (the status is the value).
+            attributes.insert("active".into(), json!(active));
+            continue;
+        }
+        if k.eq_ignore_ascii_case("schemas") {
+            // Kept as the mark of a user written through SCIM.
+            attributes.insert("schemas".into(), v.clone());
             continue;
         }
         if k.eq_ignore_ascii_case("displayName") {
@@ -184,7 +185,9 @@ pub fn user_json(u: &UserRecord<'_>, base: &str) -> Value {
     out.insert("schemas".into(), Value::Array(schemas));
     out.insert("id".into(), json!(u.id));
     for (k, v) in u.attributes {
-        out.insert(k.clone(), v.clone());
+        if k != "schemas" && k != "active" {
+            out.insert(k.clone(), v.clone());
+        }
     }
     if out.contains_key("displayName") {
         out.insert("displayName".into(), json!(u.display_name));
@@ -193,7 +196,13 @@ pub fn user_json(u: &UserRecord<'_>, base: &str) -> Value {
         out.insert("externalId".into(), json!(e));
     }
     out.insert("userName".into(), json!(u.user_name));
-    out.insert("active".into(), json!(u.active));
+    // `active` shows when the client set it, when the user is disabled, and
+    // for users never written through SCIM; a client that removed it does
+    // not get it back.
+    let written_by_scim = u.attributes.contains_key("schemas");
+    if u.attributes.contains_key("active") || !u.active || !written_by_scim {
+        out.insert("active".into(), json!(u.active));
+    }
     if !u.groups.is_empty() {
         let groups: Vec<Value> = u
             .groups
@@ -271,6 +280,8 @@ pub struct GroupRecord<'a> {
     pub display_name: &'a str,
     pub external_id: Option<&'a str>,
     /// `(user id, display name)`; `None`: leave `members` out (excluded).
+    /// A member's `display` is not returned: it is read-only, and clients
+    /// compare members with what they sent.
     pub members: Option<&'a [(String, String)]>,
     pub created: DateTime<Utc>,
     pub last_modified: DateTime<Utc>,
@@ -289,9 +300,7 @@ pub fn group_json(g: &GroupRecord<'_>, base: &str) -> Value {
     if let Some(members) = g.members {
         out["members"] = members
             .iter()
-            .map(|(id, name)| {
-                json!({"value": id, "$ref": format!("{base}/Users/{id}"), "display": name, "type": "User"})
-            })
+            .map(|(id, _)| json!({"value": id, "$ref": format!("{base}/Users/{id}"), "type": "User"}))
             .collect();
     }
     out
@@ -393,6 +402,50 @@ mod tests {
                 .as_str()
                 .unwrap()
                 .starts_with("W/\"")
+        );
+    }
+
+    fn render(input: &UserInput) -> Value {
+        user_json(
+            &UserRecord {
+                id: "u1".into(),
+                user_name: &input.user_name,
+                display_name: &input.display_name,
+                external_id: None,
+                active: input.active,
+                attributes: &input.attributes,
+                groups: &[],
+                created: Utc::now(),
+                last_modified: Utc::now(),
+            },
+            "https://x",
+        )
+    }
+
+    #[test]
+    fn active_shows_when_set_or_disabled() {
+        let sent = |body: Value| render(&user_from_json(&body).unwrap());
+        let set = sent(json!({"schemas": [USER_SCHEMA], "userName": "a@b.c", "active": true}));
+        assert_eq!(set["active"], true);
+        // Removed by the client: not given back while the user is active.
+        let unset = sent(json!({"schemas": [USER_SCHEMA], "userName": "a@b.c"}));
+        assert!(unset.get("active").is_none(), "{unset}");
+        let disabled =
+            sent(json!({"schemas": [USER_SCHEMA], "userName": "a@b.c", "active": false}));
+        assert_eq!(disabled["active"], false);
+        // A user made in the admin API (nothing kept from SCIM) shows it.
+        let admin_made = UserInput {
+            user_name: "a@b.c".into(),
+            display_name: "a".into(),
+            external_id: None,
+            active: true,
+            attributes: Map::new(),
+        };
+        assert_eq!(render(&admin_made)["active"], true);
+        assert!(
+            render(&admin_made)
+                .get("schemas")
+                .is_some_and(|s| s == &json!([USER_SCHEMA]))
         );
     }
 

@@ -159,26 +159,22 @@ async fn fetch(tx: &mut Tx, id: Uuid, lock: bool) -> Result<ScimGroup> {
     Ok(row.into_group(members))
 }
 
-/// The users `values` name, checked to be users of the tenant.
+/// The users of the tenant `values` name. Ids are ours, so a value that
+/// names no user here (a deleted user, another tenant's, or no id at all)
+/// names nobody who could get the group's roles: it is left out, as RFC
+/// 7644 does not ask servers to refuse it and identity providers race
+/// deletions against membership updates.
 async fn member_ids(tx: &mut Tx, values: &[String]) -> Result<Vec<Uuid>> {
-    let mut ids = Vec::with_capacity(values.len());
-    for v in values {
-        let id = Uuid::parse_str(v)
-            .map_err(|_| scim_error("invalidValue", format!("member `{v}` is not a user here")))?;
-        ids.push(id);
-    }
+    let ids: Vec<Uuid> = values
+        .iter()
+        .filter_map(|v| Uuid::parse_str(v).ok())
+        .collect();
     let found: Vec<Uuid> = sqlx::query_scalar("SELECT id FROM users WHERE id = ANY($1)")
         .bind(&ids)
         .fetch_all(&mut **tx)
         .await
         .map_err(db)?;
-    if let Some(missing) = ids.iter().find(|id| !found.contains(id)) {
-        return Err(scim_error(
-            "invalidValue",
-            format!("member `{missing}` is not a user here"),
-        ));
-    }
-    Ok(ids)
+    Ok(ids.into_iter().filter(|id| found.contains(id)).collect())
 }
 
 /// Makes the group's members exactly `wanted`, auditing each change.

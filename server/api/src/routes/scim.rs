@@ -13,7 +13,7 @@ use axum::extract::{FromRequestParts, Query, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use ditto_core::{Actor, Ctx, Error, Grants, Permission, Principal, TenantScope};
 use ditto_scim::filter::{AttrPath, Filter};
 use ditto_scim::resource::{self, GroupRecord, UserRecord};
@@ -43,6 +43,8 @@ pub(crate) fn router() -> Router<AppState> {
             "/t/{tenant}/scim/v2/Users",
             get(list_users).post(create_user),
         )
+        .route("/t/{tenant}/scim/v2/.search", post(search_all))
+        .route("/t/{tenant}/scim/v2/Users/.search", post(search_users))
         .route(
             "/t/{tenant}/scim/v2/Users/{id}",
             get(get_user)
@@ -54,6 +56,7 @@ pub(crate) fn router() -> Router<AppState> {
             "/t/{tenant}/scim/v2/Groups",
             get(list_groups).post(create_group),
         )
+        .route("/t/{tenant}/scim/v2/Groups/.search", post(search_groups))
         .route(
             "/t/{tenant}/scim/v2/Groups/{id}",
             get(get_group)
@@ -294,6 +297,48 @@ fn list_query(params: &HashMap<String, String>) -> ScimResult<ScimQuery> {
     })
 }
 
+/// A search request (`POST …/.search`, RFC 7644 §3.4.3) as the list
+/// parameters it stands for.
+fn search_params(body: &Value) -> ScimResult<HashMap<String, String>> {
+    const SEARCH_REQUEST: &str = "urn:ietf:params:scim:api:messages:2.0:SearchRequest";
+    let Some(object) = body.as_object() else {
+        return Err(ScimError::invalid_syntax("a search request is a JSON object").into());
+    };
+    if !object.keys().any(|k| k.eq_ignore_ascii_case("schemas")) {
+        return Err(ScimError::invalid_syntax(format!(
+            "a search request has `schemas: [\"{SEARCH_REQUEST}\"]`"
+        ))
+        .into());
+    }
+    let mut params = HashMap::new();
+    for (k, v) in object {
+        let text = match v {
+            Value::String(s) => s.clone(),
+            Value::Number(n) => n.to_string(),
+            Value::Array(items) if k.eq_ignore_ascii_case("schemas") => {
+                if !items.iter().any(|i| i == SEARCH_REQUEST) {
+                    return Err(ScimError::invalid_syntax(format!(
+                        "a search request has `schemas: [\"{SEARCH_REQUEST}\"]`"
+                    ))
+                    .into());
+                }
+                continue;
+            }
+            Value::Array(items) => items
+                .iter()
+                .filter_map(Value::as_str)
+                .collect::<Vec<_>>()
+                .join(","),
+            Value::Null => continue,
+            _ => {
+                return Err(ScimError::invalid_value(format!("`{k}` has the wrong type")).into());
+            }
+        };
+        params.insert(k.clone(), text);
+    }
+    Ok(params)
+}
+
 /// `attributes` and `excludedAttributes`, comma-separated.
 fn projection(params: &HashMap<String, String>) -> (Vec<String>, Vec<String>) {
     let list = |name: &str| -> Vec<String> {
@@ -432,6 +477,62 @@ async fn unknown_endpoint(_scim: Scim) -> ScimFailure {
     ScimError::not_found("no such SCIM endpoint; see /ResourceTypes").into()
 }
 
+/// `POST /.search`: users, then groups, as one list.
+async fn search_all(
+    State(app): State<AppState>,
+    scim: Scim,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ScimResult {
+    let params = search_params(&body_json(&headers, &body)?)?;
+    let scope = scim.scope(Permission::UsersRead)?;
+    let query = list_query(&params)?;
+    // A filter naming what one resource type lacks matches none of it.
+    let lacking = |e: &Error| matches!(e, Error::Validation(f) if f.iter().any(|f| f.code == "invalidFilter"));
+    let users = match app.store.scim_list_users(&scope, &query).await {
+        Ok(page) => page,
+        Err(e) if lacking(&e) && query.filter.is_some() => ditto_store::scim::ScimPage {
+            total: 0,
+            items: Vec::new(),
+        },
+        Err(e) => return Err(e.into()),
+    };
+    let mut resources: Vec<Value> = users
+        .items
+        .iter()
+        .map(|u| project(user_json(u, &scim.base), &params))
+        .collect();
+    let group_query = ScimQuery {
+        start_index: (query.start_index - users.total).max(1),
+        count: query.count - resources.len() as i64,
+        ..query.clone()
+    };
+    let with_members = !members_excluded(&params);
+    let groups = match app
+        .store
+        .scim_list_groups(&scope, &group_query, with_members)
+        .await
+    {
+        Ok(page) => page,
+        Err(e) if lacking(&e) && query.filter.is_some() => ditto_store::scim::ScimPage {
+            total: 0,
+            items: Vec::new(),
+        },
+        Err(e) => return Err(e.into()),
+    };
+    resources.extend(
+        groups
+            .items
+            .iter()
+            .map(|g| project(group_json(g, &scim.base, with_members), &params)),
+    );
+    Ok(list_response(
+        users.total + groups.total,
+        query.start_index,
+        resources,
+    ))
+}
+
 // ---------------------------------------------------------------- users
 
 async fn list_users(
@@ -439,13 +540,27 @@ async fn list_users(
     scim: Scim,
     Query(params): Query<HashMap<String, String>>,
 ) -> ScimResult {
+    users_page(&app, &scim, &params).await
+}
+
+async fn search_users(
+    State(app): State<AppState>,
+    scim: Scim,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ScimResult {
+    let params = search_params(&body_json(&headers, &body)?)?;
+    users_page(&app, &scim, &params).await
+}
+
+async fn users_page(app: &AppState, scim: &Scim, params: &HashMap<String, String>) -> ScimResult {
     let scope = scim.scope(Permission::UsersRead)?;
-    let query = list_query(&params)?;
+    let query = list_query(params)?;
     let page = app.store.scim_list_users(&scope, &query).await?;
     let resources = page
         .items
         .iter()
-        .map(|u| project(user_json(u, &scim.base), &params))
+        .map(|u| project(user_json(u, &scim.base), params))
         .collect();
     Ok(list_response(page.total, query.start_index, resources))
 }
@@ -572,9 +687,23 @@ async fn list_groups(
     scim: Scim,
     Query(params): Query<HashMap<String, String>>,
 ) -> ScimResult {
+    groups_page(&app, &scim, &params).await
+}
+
+async fn search_groups(
+    State(app): State<AppState>,
+    scim: Scim,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ScimResult {
+    let params = search_params(&body_json(&headers, &body)?)?;
+    groups_page(&app, &scim, &params).await
+}
+
+async fn groups_page(app: &AppState, scim: &Scim, params: &HashMap<String, String>) -> ScimResult {
     let scope = scim.scope(Permission::UsersRead)?;
-    let query = list_query(&params)?;
-    let with_members = !members_excluded(&params);
+    let query = list_query(params)?;
+    let with_members = !members_excluded(params);
     let page = app
         .store
         .scim_list_groups(&scope, &query, with_members)
@@ -582,7 +711,7 @@ async fn list_groups(
     let resources = page
         .items
         .iter()
-        .map(|g| project(group_json(g, &scim.base, with_members), &params))
+        .map(|g| project(group_json(g, &scim.base, with_members), params))
         .collect();
     Ok(list_response(page.total, query.start_index, resources))
 }
