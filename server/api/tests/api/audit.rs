@@ -285,6 +285,19 @@ async fn every_mutating_operation_records_exactly_one_event_without_secrets() {
         &format!("{t}/service-accounts/{account}/tokens/{token}/revoke"),
     )
     .await;
+    let scim_token = d
+        .post(
+            "scim_tokens_create",
+            &format!("{t}/scim-tokens"),
+            json!({"name": "idp"}),
+        )
+        .await;
+    let scim_token = id(&scim_token["token"]);
+    d.post_empty(
+        "scim_tokens_revoke",
+        &format!("{t}/scim-tokens/{scim_token}/revoke"),
+    )
+    .await;
     let key = d
         .post(
             "api_keys_create",
