@@ -6,12 +6,13 @@ use ditto_core::rbac::{TENANT_ROLES, builtin_grants};
 use ditto_core::{Error, Grants, Result, TenantScope};
 use ditto_types::RoleBindingId;
 use ditto_types::api::{
-    CreateRole, CreateRoleBinding, Role, RoleBinding, RoleBindingFilter, RoleBindingList, RoleList,
-    SubjectKind, UpdateRole,
+    CreateRole, CreateRoleBinding, PageParams, Role, RoleBinding, RoleBindingFilter,
+    RoleBindingPage, RoleList, SubjectKind, UpdateRole,
 };
-use sqlx::FromRow;
+use sqlx::{FromRow, QueryBuilder};
 use uuid::Uuid;
 
+use crate::page::{BY_CREATION, Keyset};
 use crate::rbac::grants_from_names;
 use crate::tx::Tx;
 use crate::{Store, audit, error::db};
@@ -214,22 +215,29 @@ impl Store {
         &self,
         scope: &TenantScope,
         filter: &RoleBindingFilter,
-    ) -> Result<RoleBindingList> {
+        page: &PageParams,
+    ) -> Result<RoleBindingPage> {
+        let keyset = Keyset::parse(page, &[BY_CREATION])?;
+        let mut qb = QueryBuilder::new(format!(
+            "SELECT {BINDING_COLUMNS} FROM role_bindings WHERE true"
+        ));
+        if let Some(role) = &filter.role {
+            qb.push(" AND role = ").push_bind(role.clone());
+        }
+        if let Some(subject) = filter.subject_id {
+            qb.push(" AND ")
+                .push_bind(subject)
+                .push(" IN (user_id, group_id, service_account_id)");
+        }
+        keyset.push_after(&mut qb);
+        keyset.push_order_limit(&mut qb);
         let mut tx = self.tenant_tx(scope).await?;
-        let rows: Vec<BindingRow> = sqlx::query_as(sql!(
-            "SELECT {BINDING_COLUMNS} FROM role_bindings
-             WHERE ($1::text IS NULL OR role = $1)
-               AND ($2::uuid IS NULL OR $2 IN (user_id, group_id, service_account_id))
-             ORDER BY created_at, id"
-        ))
-        .bind(filter.role.as_deref())
-        .bind(filter.subject_id)
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(db)?;
+        let rows: Vec<BindingRow> = qb.build_query_as().fetch_all(&mut *tx).await.map_err(db)?;
         tx.commit().await.map_err(db)?;
-        Ok(RoleBindingList {
+        let (rows, next_cursor) = keyset.finish(rows, |r, _| (r.id, None));
+        Ok(RoleBindingPage {
             items: rows.into_iter().map(Into::into).collect(),
+            next_cursor,
         })
     }
 

@@ -1390,10 +1390,7 @@ pub struct RoleBinding {
     pub created_at: DateTime<Utc>,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
-pub struct RoleBindingList {
-    pub items: Vec<RoleBinding>,
-}
+page_type!(RoleBindingPage, RoleBinding);
 
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

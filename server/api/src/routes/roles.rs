@@ -8,8 +8,8 @@ use ditto_core::{Error, Grants, validate};
 use ditto_store::rbac::grants_from_names;
 use ditto_types::RoleBindingId;
 use ditto_types::api::{
-    CreateRole, CreateRoleBinding, Role, RoleBinding, RoleBindingFilter, RoleBindingList, RoleList,
-    UpdateRole,
+    CreateRole, CreateRoleBinding, PageParams, Role, RoleBinding, RoleBindingFilter,
+    RoleBindingPage, RoleList, UpdateRole,
 };
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -138,18 +138,22 @@ async fn custom_role(
 /// List who holds which role, tenant-wide or on a project.
 #[utoipa::path(get, path = "/api/v1/tenants/{tenant}/role-bindings", tag = "roles",
     operation_id = "role_bindings_list",
-    params(("tenant" = String, Path, description = "Tenant slug or id"), RoleBindingFilter),
-    security(("bearer" = [])), responses((status = 200, body = RoleBindingList)))]
+    params(("tenant" = String, Path, description = "Tenant slug or id"), PageParams,
+        RoleBindingFilter),
+    security(("bearer" = [])), responses((status = 200, body = RoleBindingPage)))]
 async fn list_bindings(
     State(app): State<AppState>,
     Auth(ctx): Auth,
     Path(tenant): Path<String>,
+    Query(page): Query<PageParams>,
     Query(filter): Query<RoleBindingFilter>,
-) -> ApiResult<Json<RoleBindingList>> {
+) -> ApiResult<Json<RoleBindingPage>> {
     let scope = app
         .tenant_scope(&ctx, &tenant, permission("role_bindings_list"))
         .await?;
-    Ok(Json(app.store.list_role_bindings(&scope, &filter).await?))
+    Ok(Json(
+        app.store.list_role_bindings(&scope, &filter, &page).await?,
+    ))
 }
 
 /// Grant a role to a user, group or service account. You must hold every

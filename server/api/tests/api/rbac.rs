@@ -164,7 +164,7 @@ async fn an_admin_cannot_touch_owners_and_the_last_owner_stays() {
     // An owner cannot remove the last owner either (itself included).
     let owner = app.tenant_member_as("acme", "owner").await;
     let bindings = platform
-        .get("/api/v1/tenants/acme/role-bindings?role=owner")
+        .get("/api/v1/tenants/acme/role-bindings?role=owner&sort=created_at")
         .await
         .expect_status(200);
     let ids: Vec<String> = bindings["items"]
@@ -474,4 +474,43 @@ async fn the_last_owner_does_not_go_with_its_account_or_user() {
         .delete("/api/v1/tenants/acme")
         .await
         .expect_status(204);
+}
+
+#[tokio::test]
+async fn role_bindings_are_listed_a_page_at_a_time() {
+    let app = TestApp::spawn().await;
+    app.tenant("acme").await;
+    let admin = app.admin();
+    let mut made = Vec::new();
+    for i in 0..5 {
+        let sa = account(&admin, "acme", &format!("sa{i}")).await;
+        let role = if i % 2 == 0 { "viewer" } else { "auditor" };
+        let binding = admin
+            .post(
+                "/api/v1/tenants/acme/role-bindings",
+                json!({"role": role, "subject_type": "service_account", "subject_id": sa}),
+            )
+            .await
+            .expect_status(201);
+        made.push(binding["id"].as_str().unwrap().to_owned());
+    }
+    let first = admin
+        .get("/api/v1/tenants/acme/role-bindings?limit=2&sort=created_at")
+        .await
+        .expect_status(200);
+    assert_eq!(first["items"].as_array().unwrap().len(), 2);
+    assert!(first["next_cursor"].is_string());
+    let all = admin
+        .collect("/api/v1/tenants/acme/role-bindings?sort=created_at", 2)
+        .await;
+    let ids: Vec<&str> = all.iter().map(|b| b["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, made, "every binding once, in creation order");
+    let viewers = admin
+        .collect("/api/v1/tenants/acme/role-bindings?role=viewer", 1)
+        .await;
+    assert_eq!(viewers.len(), 3);
+    admin
+        .get("/api/v1/tenants/acme/role-bindings?limit=0")
+        .await
+        .expect_problem(422);
 }
