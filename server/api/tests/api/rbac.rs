@@ -514,3 +514,86 @@ async fn role_bindings_are_listed_a_page_at_a_time() {
         .await
         .expect_problem(422);
 }
+
+#[tokio::test]
+async fn the_last_active_owner_cannot_be_disabled() {
+    let app = TestApp::spawn().await;
+    app.tenant("acme").await;
+    let platform = app.admin();
+    let sa = account(&platform, "acme", "robot").await;
+    platform
+        .post("/api/v1/tenants/acme/role-bindings", binding("owner", &sa))
+        .await
+        .expect_status(201);
+    let user = platform
+        .post(
+            "/api/v1/tenants/acme/users",
+            json!({"email": "boss@acme.example"}),
+        )
+        .await
+        .expect_status(201)["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let group = platform
+        .post("/api/v1/tenants/acme/groups", json!({"name": "owners"}))
+        .await
+        .expect_status(201)["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    platform
+        .post(
+            "/api/v1/tenants/acme/role-bindings",
+            json!({"role": "owner", "subject_type": "group", "subject_id": group}),
+        )
+        .await
+        .expect_status(201);
+    platform
+        .post(
+            &format!("/api/v1/tenants/acme/groups/{group}/members"),
+            json!({"user_id": user}),
+        )
+        .await
+        .expect_status(204);
+
+    // Two active owners (the account, and the user through the group):
+    // one may be disabled, not the other.
+    platform
+        .patch(
+            &format!("/api/v1/tenants/acme/service-accounts/{sa}"),
+            json!({"disabled": true}),
+        )
+        .await
+        .expect_status(200);
+    let body = platform
+        .patch(
+            &format!("/api/v1/tenants/acme/users/{user}"),
+            json!({"status": "disabled"}),
+        )
+        .await
+        .expect_problem(409);
+    assert!(body["detail"].as_str().unwrap().contains("last owner"));
+    // Re-enabling the account makes room.
+    platform
+        .patch(
+            &format!("/api/v1/tenants/acme/service-accounts/{sa}"),
+            json!({"disabled": false}),
+        )
+        .await
+        .expect_status(200);
+    platform
+        .patch(
+            &format!("/api/v1/tenants/acme/users/{user}"),
+            json!({"status": "disabled"}),
+        )
+        .await
+        .expect_status(200);
+    platform
+        .patch(
+            &format!("/api/v1/tenants/acme/service-accounts/{sa}"),
+            json!({"disabled": true}),
+        )
+        .await
+        .expect_problem(409);
+}
