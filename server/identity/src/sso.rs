@@ -673,6 +673,72 @@ mod tests {
         }
     }
 
+    /// A test-only Ed25519 key.
+    const TEST_KEY: &str = "-----BEGIN PRIVATE KEY-----
+MC4CAQAwBQYDK2VwBCIEIK90LcDVlp9E2UdOJWz+HALhPVnfUyvV96CWds6CsW81
+-----END PRIVATE KEY-----";
+    const ISSUER: &str = "https://idp.example";
+
+    fn token(
+        key: &impl openidconnect::PrivateSigningKey<
+            VerificationKey = openidconnect::core::CoreJsonWebKey,
+        >,
+        alg: openidconnect::core::CoreJwsSigningAlgorithm,
+        audience: &str,
+        nonce: Option<&str>,
+        issued: chrono::DateTime<chrono::Utc>,
+    ) -> CoreIdToken {
+        use openidconnect::core::CoreIdTokenClaims;
+        use openidconnect::{Audience, EmptyAdditionalClaims, StandardClaims, SubjectIdentifier};
+        let claims = CoreIdTokenClaims::new(
+            IssuerUrl::new(ISSUER.into()).unwrap(),
+            vec![Audience::new(audience.into())],
+            issued + chrono::Duration::minutes(5),
+            issued,
+            StandardClaims::new(SubjectIdentifier::new("sub-1".into())),
+            EmptyAdditionalClaims {},
+        )
+        .set_nonce(nonce.map(|n| Nonce::new(n.into())));
+        CoreIdToken::new(claims, key, alg, None, None).unwrap()
+    }
+
+    #[test]
+    fn id_tokens_are_checked_against_the_clock_audience_nonce_and_key() {
+        use openidconnect::PrivateSigningKey;
+        use openidconnect::core::{
+            CoreEdDsaPrivateSigningKey, CoreHmacKey, CoreJwsSigningAlgorithm as Alg,
+        };
+        let key = CoreEdDsaPrivateSigningKey::from_ed25519_pem(TEST_KEY, None).unwrap();
+        let jwks = JsonWebKeySet::new(vec![key.as_verification_key()]);
+        let now = chrono::Utc::now();
+        let good = token(&key, Alg::EdDsa, "ditto", Some("n-1"), now);
+        let check = |t: &CoreIdToken, nonce: &str, at| {
+            verify_id_token(t, "ditto", ISSUER, &jwks, nonce, at)
+        };
+        let claims = check(&good, "n-1", now).unwrap();
+        assert_eq!(claims["sub"], "sub-1");
+
+        let refused = |r: std::result::Result<Map<String, Value>, SsoError>| {
+            let e = r.unwrap_err();
+            assert_eq!(e.kind, SsoErrorKind::InvalidIdToken, "{}", e.detail);
+            e.detail.to_lowercase()
+        };
+        // Expired: the same token an hour later.
+        assert!(refused(check(&good, "n-1", now + chrono::Duration::hours(1))).contains("expired"));
+        assert!(refused(check(&good, "n-2", now)).contains("nonce"));
+        let missing_nonce = token(&key, Alg::EdDsa, "ditto", None, now);
+        assert!(refused(check(&missing_nonce, "n-1", now)).contains("nonce"));
+        let other = token(&key, Alg::EdDsa, "someone-else", Some("n-1"), now);
+        assert!(refused(check(&other, "n-1", now)).contains("audience"));
+        let wrong_issuer =
+            verify_id_token(&good, "ditto", "https://other.example", &jwks, "n-1", now);
+        assert!(refused(wrong_issuer).contains("issuer"));
+        // Signed with the client secret instead of the provider's key.
+        let hmac = CoreHmacKey::new("the-client-secret");
+        let hs = token(&hmac, Alg::HmacSha256, "ditto", Some("n-1"), now);
+        refused(check(&hs, "n-1", now));
+    }
+
     #[test]
     fn issuers_use_https_unless_on_loopback() {
         assert_eq!(
