@@ -85,7 +85,14 @@ impl From<Error> for ScimFailure {
     fn from(e: Error) -> Self {
         Self(match e {
             Error::NotFound(what) => ScimError::not_found(format!("no such {what}")),
-            Error::Conflict(message) => ScimError::uniqueness(message),
+            // A duplicate is `uniqueness`; other conflicts (the tenant's
+            // last owner) have no scimType of their own.
+            Error::Conflict(message)
+                if message.contains("already exists") || message.contains("an existing") =>
+            {
+                ScimError::uniqueness(message)
+            }
+            Error::Conflict(message) => ScimError::new(409, None, message),
             Error::Validation(fields) => {
                 const TYPES: &[&str] = &[
                     "invalidFilter",
