@@ -22,12 +22,12 @@ pub struct SettingsArgs {
     pub config: Option<PathBuf>,
     /// Postgres URL. Absent: run a private Postgres in the data directory.
     #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
-    pub database_url: Option<String>,
+    pub database_url: Option<Redacted>,
     /// Redis URL (redis:// or rediss://). Optional: without it, rate limits
     /// and budgets are counted in this process (exact for one replica only).
     /// With --redis-cluster, a comma-separated list of cluster nodes.
     #[arg(long, env = "REDIS_URL", global = true, hide_env_values = true)]
-    pub redis_url: Option<String>,
+    pub redis_url: Option<Redacted>,
     /// REDIS_URL names nodes of a Redis Cluster (`true`/`false`) [default: false].
     #[arg(long, env = "DITTO_REDIS_CLUSTER", global = true)]
     pub redis_cluster: Option<String>,
@@ -51,7 +51,7 @@ pub struct SettingsArgs {
         global = true,
         hide_env_values = true
     )]
-    pub bootstrap_token: Option<String>,
+    pub bootstrap_token: Option<Redacted>,
     /// Where the embedded Postgres keeps its data [default: ./.ditto].
     #[arg(long, env = "DITTO_DATA_DIR", global = true)]
     pub data_dir: Option<PathBuf>,
@@ -61,7 +61,7 @@ pub struct SettingsArgs {
     /// Base64 of 32 random bytes (`openssl rand -base64 32`) that encrypts
     /// upstream credentials at rest. The embedded setup makes one.
     #[arg(long, env = "DITTO_MASTER_KEY", global = true, hide_env_values = true)]
-    pub master_key: Option<String>,
+    pub master_key: Option<Redacted>,
     /// Base64 of a 32-byte Ed25519 seed (`openssl rand -base64 32`) that signs
     /// audit checkpoints. The embedded setup makes one.
     #[arg(
@@ -70,7 +70,7 @@ pub struct SettingsArgs {
         global = true,
         hide_env_values = true
     )]
-    pub audit_signing_key: Option<String>,
+    pub audit_signing_key: Option<Redacted>,
     /// Public keys (base64, comma-separated) of audit signing keys this
     /// server used before: checkpoints they signed still verify. Rotate by
     /// putting the current key's public key (`GET /api/v1/audit/signing-key`)
@@ -121,7 +121,7 @@ pub struct SettingsArgs {
 
 /// The optional config file. Unknown keys are errors, so typos do not pass
 /// silently.
-#[derive(Deserialize, Debug, Default)]
+#[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct FileSettings {
     database_url: Option<String>,
@@ -209,6 +209,7 @@ impl Config {
         let database = match args
             .database_url
             .clone()
+            .map(|r| r.0)
             .or(file.database_url)
             .filter(|s| !s.is_empty())
         {
@@ -274,6 +275,7 @@ impl Config {
         let raw_redis = args
             .redis_url
             .clone()
+            .map(|r| r.0)
             .or(file.redis_url)
             .filter(|s| !s.is_empty());
         let mut redis_nodes = Vec::new();
@@ -327,6 +329,7 @@ impl Config {
         let bootstrap_token = match args
             .bootstrap_token
             .clone()
+            .map(|r| r.0)
             .or(file.bootstrap_token)
             .filter(|s| !s.is_empty())
         {
@@ -408,6 +411,7 @@ impl Config {
         let master_key = match args
             .master_key
             .clone()
+            .map(|r| r.0)
             .or(file.master_key)
             .filter(|s| !s.is_empty())
         {
@@ -424,6 +428,7 @@ impl Config {
         let audit_signing_key = match args
             .audit_signing_key
             .clone()
+            .map(|r| r.0)
             .or(file.audit_signing_key)
             .filter(|s| !s.is_empty())
         {
@@ -771,10 +776,10 @@ mod tests {
     #[test]
     fn reports_every_bad_value_without_echoing_secrets() {
         let err = load(SettingsArgs {
-            database_url: Some("mysql://u:hunter2@h/db".into()),
-            redis_url: Some("http://x".into()),
+            database_url: Some(Redacted("mysql://u:hunter2@h/db".into())),
+            redis_url: Some(Redacted("http://x".into())),
             listen: Some("nope".into()),
-            bootstrap_token: Some("short".into()),
+            bootstrap_token: Some(Redacted("short".into())),
             log_format: Some("xml".into()),
             db_max_connections: Some("0".into()),
             ..Default::default()

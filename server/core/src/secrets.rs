@@ -26,6 +26,15 @@ impl std::fmt::Debug for Redacted {
     }
 }
 
+/// So command-line and environment settings can hold secrets as `Redacted`.
+impl std::str::FromStr for Redacted {
+    type Err = std::convert::Infallible;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self(s.to_owned()))
+    }
+}
+
 /// A freshly minted secret, before it is shown to its owner once.
 #[derive(Debug)]
 pub struct Minted {
