@@ -959,3 +959,42 @@ async fn deactivation_ends_sessions_tokens_and_gateway_keys_at_once() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+#[tokio::test]
+async fn the_last_active_owner_cannot_be_deprovisioned_through_scim() {
+    let app = TestApp::spawn().await;
+    app.tenant("acme").await;
+    let scim = Scim::new(&app, "acme").await;
+    let ada = scim.user("ada@acme.example", json!({"active": true})).await;
+    let id = ada["id"].as_str().unwrap();
+    set_password(&app, "acme", id).await;
+    app.admin()
+        .post(
+            "/api/v1/tenants/acme/role-bindings",
+            json!({"role": "owner", "subject_type": "user", "subject_id": id}),
+        )
+        .await
+        .expect_status(201);
+    let (browser, session) = sign_in(&app, "acme", "ada@acme.example").await;
+
+    let refused = scim
+        .patch(
+            &format!("/Users/{id}"),
+            json!([{"op": "replace", "path": "active", "value": false}]),
+        )
+        .await;
+    scim_error(refused, 409, None);
+    // Nothing was revoked: the change and its deprovisioning are one
+    // transaction.
+    with_session(&browser, &session, Method::GET, "/api/v1/me", None)
+        .await
+        .expect_status(200);
+    let ada = scim.get(&format!("/Users/{id}")).await.expect_status(200);
+    assert_eq!(ada["active"], true);
+    scim_error(
+        scim.send(Method::DELETE, &format!("/Users/{id}"), None)
+            .await,
+        409,
+        None,
+    );
+}
