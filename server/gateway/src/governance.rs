@@ -3,10 +3,12 @@
 //! on the request path only bumps a counter in memory; every interval the
 //! counts are written as one event per tenant, key, kind and reason, with
 //! how many times and when first and last. A batch the database does not
-//! take is kept and retried, and what is left is written at shutdown, so
-//! none is lost while the process lives.
+//! take goes to the disk spool (like usage) and is replayed, oldest first,
+//! when the database answers, also after a restart; what is counted is
+//! written (or spooled) at shutdown.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -22,6 +24,7 @@ use uuid::Uuid;
 
 use crate::error::GatewayError;
 use crate::snapshot::Snapshot;
+use crate::spool::Spool;
 
 /// Distinct refusals kept per interval; past it, a tenant's further ones are
 /// counted together (a flood of made-up keys cannot exhaust memory).
@@ -162,27 +165,13 @@ impl Governance {
         std::mem::take(&mut *self.pending.lock().expect("lock"))
     }
 
-    fn put_back(&self, batch: HashMap<Refusal, Tally>) {
-        let mut pending = self.pending.lock().expect("lock");
-        for (refusal, tally) in batch {
-            pending
-                .entry(refusal)
-                .and_modify(|t| t.merge(tally))
-                .or_insert(tally);
-        }
-    }
-
-    /// Writes what is pending; keeps it on failure.
-    async fn flush(&self, store: &Store) -> bool {
-        let batch = self.take();
-        if batch.is_empty() {
-            return true;
-        }
-        let events: Vec<GovernanceEvent> = batch
-            .iter()
+    /// The pending counts as events, leaving nothing pending.
+    fn drain(&self) -> Vec<GovernanceEvent> {
+        self.take()
+            .into_iter()
             .map(|(r, t)| GovernanceEvent {
                 tenant_id: r.tenant_id,
-                action: r.action,
+                action: r.action.to_owned(),
                 key_id: r.key_id,
                 details: json!({
                     "reason": r.reason,
@@ -193,15 +182,56 @@ impl Governance {
                     "model": r.model,
                 }),
             })
-            .collect();
-        match store.record_governance(&events).await {
-            Ok(()) => true,
-            Err(e) => {
-                tracing::warn!(target: "ditto::audit", error = %e, events = events.len(),
-                    "governance events not written yet; kept for the next attempt");
-                self.put_back(batch);
-                false
+            .collect()
+    }
+}
+
+/// Writes governance events; keeps what the database refuses.
+struct Writer {
+    store: Store,
+    governance: Arc<Governance>,
+    spool: Option<Spool<GovernanceEvent>>,
+    /// Refused and not spooled (no spool, or the disk refused too).
+    held: Vec<GovernanceEvent>,
+}
+
+impl Writer {
+    /// Replays the spool, then writes what is held and what was counted.
+    /// Returns whether nothing is left in memory.
+    async fn flush(&mut self) -> bool {
+        self.replay().await;
+        let mut batch = std::mem::take(&mut self.held);
+        batch.extend(self.governance.drain());
+        if batch.is_empty() {
+            return true;
+        }
+        // Older batches first: while some are spooled, new ones queue behind them.
+        let spooled = self.spool.as_ref().is_some_and(|s| s.pending > 0);
+        if !spooled {
+            match self.store.record_governance(&batch).await {
+                Ok(()) => return true,
+                Err(e) => tracing::warn!(target: "ditto::audit", error = %e, events = batch.len(),
+                    "governance events not written yet; kept for the next attempt"),
             }
+        }
+        if let Some(spool) = &mut self.spool {
+            match spool.push(&batch) {
+                Ok(()) => return true,
+                Err(io) => tracing::error!(target: "ditto::audit", error = %io,
+                    "cannot spool governance events; keeping them in memory"),
+            }
+        }
+        self.held = batch;
+        false
+    }
+
+    async fn replay(&mut self) {
+        let Some(spool) = &mut self.spool else { return };
+        while let Some((path, events)) = spool.oldest() {
+            if self.store.record_governance(&events).await.is_err() {
+                return;
+            }
+            spool.remove(&path);
         }
     }
 }
@@ -221,10 +251,20 @@ impl GovernanceWriter {
     }
 }
 
-pub fn start(store: Store, every: Duration) -> (Arc<Governance>, GovernanceWriter) {
+/// Starts counting and writing; `spool`: where refused batches wait on disk.
+pub fn start(
+    store: Store,
+    every: Duration,
+    spool: Option<PathBuf>,
+) -> (Arc<Governance>, GovernanceWriter) {
     let governance = Arc::new(Governance::default());
     let (stop, mut stopped) = watch::channel(false);
-    let g = governance.clone();
+    let mut writer = Writer {
+        store,
+        governance: governance.clone(),
+        spool: spool.map(|dir| Spool::open(dir, "governance events")),
+        held: Vec::new(),
+    };
     let task = tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -233,15 +273,16 @@ pub fn start(store: Store, every: Duration) -> (Arc<Governance>, GovernanceWrite
         let mut detached = false;
         loop {
             tokio::select! {
-                _ = tick.tick() => { g.flush(&store).await; }
+                _ = tick.tick() => { writer.flush().await; }
                 changed = stopped.changed(), if !detached => match changed {
                     Ok(()) => break,
                     Err(_) => detached = true,
                 },
             }
         }
+        // Shutting down: written or spooled; without a spool, a few tries.
         for _ in 0..10 {
-            if g.flush(&store).await {
+            if writer.flush().await {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(500)).await;

@@ -16,6 +16,7 @@ mod providers;
 mod proxy;
 mod rules;
 mod snapshot;
+mod spool;
 pub mod usage;
 
 use std::sync::Arc;
@@ -46,8 +47,9 @@ pub struct GatewayConfig {
     pub breaker: BreakerConfig,
     /// Usage events queued before the request path waits.
     pub usage_queue: usize,
-    /// Where usage batches wait while the database is unreachable; `None`
-    /// keeps them in memory (lost if the process dies meanwhile).
+    /// Where usage batches (and, in `governance/`, governance events) wait
+    /// while the database is unreachable; `None` keeps them in memory (lost
+    /// if the process dies meanwhile).
     pub usage_spool: Option<std::path::PathBuf>,
     /// Interval of active health checks (`GET {base}/models`); `None` turns them off.
     pub health_check_every: Option<Duration>,
@@ -140,8 +142,14 @@ impl Gateway {
             metrics.clone(),
         );
         let reaper = tokio::spawn(governor.clone().reap(snapshot.clone(), sink.clone()));
-        let (governance, governance_writer) =
-            governance::start(store.clone(), config.governance_every);
+        let (governance, governance_writer) = governance::start(
+            store.clone(),
+            config.governance_every,
+            config
+                .usage_spool
+                .as_ref()
+                .map(|dir| dir.join("governance")),
+        );
         let gateway = Arc::new(Self {
             snapshot,
             usage: sink,

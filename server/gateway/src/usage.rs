@@ -4,7 +4,7 @@
 //! oldest first, once the database answers again (also after a restart).
 //! Writes are idempotent by request id, so a replay never counts twice.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -14,6 +14,7 @@ use ditto_store::{DbConfig, Store};
 use tokio::sync::mpsc;
 
 use crate::metrics::Metrics;
+use crate::spool::Spool;
 
 const BATCH: usize = 1000;
 // Fewer, larger transactions: each commit costs Postgres a WAL flush.
@@ -77,7 +78,7 @@ pub fn start(
                 let store = Store::connect_lazy(options, &config);
                 let mut writer = Writer {
                     store: store.clone(),
-                    spool: spool.map(Spool::open),
+                    spool: spool.map(|dir| Spool::open(dir, "usage")),
                     metrics,
                 };
                 writer.run(rx).await;
@@ -97,7 +98,7 @@ impl UsageWriter {
 
 struct Writer {
     store: Store,
-    spool: Option<Spool>,
+    spool: Option<Spool<UsageEvent>>,
     metrics: Arc<Metrics>,
 }
 
@@ -222,86 +223,6 @@ impl Writer {
     }
 }
 
-/// Batches on disk, one JSON-lines file each, named so that they sort in
-/// the order they were written.
-struct Spool {
-    dir: PathBuf,
-    pending: usize,
-}
-
-impl Spool {
-    fn open(dir: PathBuf) -> Self {
-        let pending = Self::files(&dir).len();
-        if pending > 0 {
-            tracing::info!(batches = pending, dir = %dir.display(), "found spooled usage to replay");
-        }
-        Self { dir, pending }
-    }
-
-    fn files(dir: &Path) -> Vec<PathBuf> {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-            .map(|entries| {
-                entries
-                    .filter_map(|e| e.ok().map(|e| e.path()))
-                    .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
-                    .collect()
-            })
-            .unwrap_or_default();
-        files.sort();
-        files
-    }
-
-    fn push(&mut self, batch: &[UsageEvent]) -> std::io::Result<()> {
-        use std::io::Write;
-        std::fs::create_dir_all(&self.dir)?;
-        let name = format!("{}.jsonl", uuid::Uuid::now_v7());
-        let partial = self.dir.join(format!("{name}.partial"));
-        let mut file = std::fs::File::create(&partial)?;
-        let mut out = std::io::BufWriter::new(&mut file);
-        for event in batch {
-            serde_json::to_writer(&mut out, event)?;
-            out.write_all(b"\n")?;
-        }
-        out.flush()?;
-        drop(out);
-        file.sync_all()?;
-        // Renamed once complete, so a crash mid-write leaves no half batch to replay.
-        std::fs::rename(&partial, self.dir.join(name))?;
-        self.pending += 1;
-        Ok(())
-    }
-
-    /// The oldest batch, skipping (and setting aside) files that do not parse.
-    fn oldest(&mut self) -> Option<(PathBuf, Vec<UsageEvent>)> {
-        for path in Self::files(&self.dir) {
-            let parsed = std::fs::read_to_string(&path).map(|text| {
-                text.lines()
-                    .filter(|l| !l.is_empty())
-                    .map(serde_json::from_str)
-                    .collect::<Result<Vec<UsageEvent>, _>>()
-            });
-            match parsed {
-                Ok(Ok(events)) => return Some((path, events)),
-                other => {
-                    tracing::error!(file = %path.display(), result = ?other.map(|r| r.map(|e| e.len())),
-                        "unreadable usage spool file set aside as .bad");
-                    let _ = std::fs::rename(&path, path.with_extension("bad"));
-                    self.pending = self.pending.saturating_sub(1);
-                }
-            }
-        }
-        self.pending = 0;
-        None
-    }
-
-    fn remove(&mut self, path: &Path) {
-        if let Err(e) = std::fs::remove_file(path) {
-            tracing::error!(file = %path.display(), error = %e, "cannot remove a replayed usage spool file");
-        }
-        self.pending = self.pending.saturating_sub(1);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -334,14 +255,14 @@ mod tests {
     #[test]
     fn spooled_batches_come_back_in_order_and_whole() {
         let dir = tempfile::tempdir().unwrap();
-        let mut spool = Spool::open(dir.path().join("spool"));
+        let mut spool = Spool::<UsageEvent>::open(dir.path().join("spool"), "usage");
         let first = vec![event(), event()];
         let second = vec![event()];
         spool.push(&first).unwrap();
         spool.push(&second).unwrap();
         std::fs::write(dir.path().join("spool/zzz.jsonl.partial"), "{half").unwrap();
         // A reopened spool (a restart) finds both batches.
-        let mut spool = Spool::open(dir.path().join("spool"));
+        let mut spool = Spool::<UsageEvent>::open(dir.path().join("spool"), "usage");
         assert_eq!(spool.pending, 2);
         let (path, events) = spool.oldest().unwrap();
         assert_eq!(
@@ -361,7 +282,7 @@ mod tests {
     fn an_unreadable_file_is_set_aside() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("0001.jsonl"), "not json\n").unwrap();
-        let mut spool = Spool::open(dir.path().to_owned());
+        let mut spool = Spool::<UsageEvent>::open(dir.path().to_owned(), "usage");
         assert!(spool.oldest().is_none());
         assert!(dir.path().join("0001.bad").exists());
     }

@@ -3,6 +3,7 @@
 //! The gateway counts them in memory and hands them over in batches.
 
 use ditto_core::Result;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -10,11 +11,11 @@ use crate::audit::{self, Change};
 use crate::{Store, error::db};
 
 /// One aggregated refusal, ready for the tenant's chain.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct GovernanceEvent {
     pub tenant_id: Uuid,
     /// `gateway.<what>`, e.g. `gateway.rate_limited`.
-    pub action: &'static str,
+    pub action: String,
     /// The key concerned, when it is known.
     pub key_id: Option<Uuid>,
     /// Counts, times and details (never a secret).
@@ -39,7 +40,7 @@ impl Store {
             .map_err(db)?;
         for event in events.iter().filter(|e| live.contains(&e.tenant_id)) {
             let mut change =
-                Change::new(event.action, "api_key").after(Some(event.details.clone()));
+                Change::new(event.action.clone(), "api_key").after(Some(event.details.clone()));
             if let Some(key) = event.key_id {
                 change = change.target(key);
             }

@@ -155,7 +155,10 @@ async fn refusals_reach_the_audit_trail_counted_not_one_by_one() {
 
 #[tokio::test]
 async fn refusals_counted_while_the_database_is_away_are_written_when_it_returns() {
-    let w = world_with(counted_quickly()).await;
+    let spool = tempfile::tempdir().unwrap();
+    let mut options = counted_quickly();
+    options.gateway.usage_spool = Some(spool.path().to_owned());
+    let w = world_with(options).await;
     let public = &w.client.key[..w.client.key.rfind('-').unwrap()];
     let wrong_secret = format!("{public}-{}", "w".repeat(40));
     let away = take_database_away(&w.app).await;
@@ -165,8 +168,20 @@ async fn refusals_counted_while_the_database_is_away_are_written_when_it_returns
             .await;
         assert_eq!(resp.status(), 401, "refused from the snapshot");
     }
-    // Several intervals pass with every write failing.
+    // Several intervals pass with every write failing: the counts wait on
+    // disk, where a restart would find them too.
     tokio::time::sleep(Duration::from_millis(1500)).await;
+    let spooled = std::fs::read_dir(spool.path().join("governance"))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "jsonl")
+        })
+        .count();
+    assert!(spooled >= 1, "nothing spooled");
     bring_database_back(&w.app, &away).await;
     counted(&w.app, "gateway.key_refused", ("reason", "wrong_secret"), 4).await;
 }
