@@ -9,9 +9,12 @@ use ditto_core::{Error, Result};
 use ditto_scim::filter::{AttrPath, CompareOp, Filter, is_case_exact};
 use ditto_types::problem::FieldError;
 use serde_json::Value;
-use sqlx::{Postgres, QueryBuilder};
+use sqlx::postgres::PgRow;
+use sqlx::{FromRow, Postgres, QueryBuilder};
 
+use crate::error::db;
 use crate::tenants::like_escape;
+use crate::tx::Tx;
 
 /// What a list asks for (RFC 7644 §3.4.2).
 #[derive(Clone, Debug, Default)]
@@ -38,6 +41,52 @@ pub(crate) fn scim_error(scim_type: &str, message: impl Into<String>) -> Error {
         code: scim_type.into(),
         message: message.into(),
     }])
+}
+
+/// One page of `table`'s rows (`columns`) that `query` asks for, and how
+/// many rows its filter matches; `resolve` maps the filter's and `sortBy`'s
+/// attribute paths. Without `sortBy` the oldest come first.
+pub(crate) async fn list_rows<R>(
+    tx: &mut Tx,
+    table: &str,
+    columns: &str,
+    query: &ScimQuery,
+    resolve: fn(&AttrPath) -> Result<Target>,
+) -> Result<(i64, Vec<R>)>
+where
+    R: for<'r> FromRow<'r, PgRow> + Send + Unpin,
+{
+    let mut alias = 0;
+    let mut count_qb = QueryBuilder::new(format!("SELECT count(*) FROM {table} WHERE true"));
+    let mut qb = QueryBuilder::new(format!("SELECT {columns} FROM {table} WHERE true"));
+    if let Some(filter) = &query.filter {
+        count_qb.push(" AND ");
+        push_filter(&mut count_qb, filter, &resolve, &mut alias)?;
+        qb.push(" AND ");
+        push_filter(&mut qb, filter, &resolve, &mut alias)?;
+    }
+    let order = match &query.sort_by {
+        Some(path) => sort_expr(&resolve(path)?)?,
+        None => format!("{table}.created_at"),
+    };
+    let dir = if query.descending { "DESC" } else { "ASC" };
+    qb.push(format!(
+        " ORDER BY {order} {dir} NULLS LAST, {table}.id {dir} LIMIT "
+    ))
+    .push_bind(query.count)
+    .push(" OFFSET ")
+    .push_bind(query.start_index.max(1) - 1);
+    let total: i64 = count_qb
+        .build_query_scalar()
+        .fetch_one(&mut **tx)
+        .await
+        .map_err(db)?;
+    let rows = if query.count > 0 {
+        qb.build_query_as().fetch_all(&mut **tx).await.map_err(db)?
+    } else {
+        Vec::new()
+    };
+    Ok((total, rows))
 }
 
 fn invalid_filter(message: impl Into<String>) -> Error {

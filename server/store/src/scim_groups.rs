@@ -10,11 +10,11 @@ use ditto_scim::filter::AttrPath;
 use ditto_scim::resource::GroupInput;
 use ditto_types::GroupId;
 use serde_json::json;
-use sqlx::{FromRow, QueryBuilder};
+use sqlx::FromRow;
 use uuid::Uuid;
 
 use crate::audit::{self, Change};
-use crate::scim::{ScimPage, ScimQuery, Target, push_filter, scim_error, sort_expr};
+use crate::scim::{ScimPage, ScimQuery, Target, list_rows, scim_error};
 use crate::scim_users::parse_id;
 use crate::tx::Tx;
 use crate::{Store, error::db};
@@ -238,37 +238,9 @@ impl Store {
         query: &ScimQuery,
         with_members: bool,
     ) -> Result<ScimPage<ScimGroup>> {
-        let mut alias = 0;
-        let mut count_qb = QueryBuilder::new("SELECT count(*) FROM groups WHERE true");
-        let mut qb = QueryBuilder::new(format!("SELECT {COLUMNS} FROM groups WHERE true"));
-        if let Some(filter) = &query.filter {
-            count_qb.push(" AND ");
-            push_filter(&mut count_qb, filter, &resolve, &mut alias)?;
-            qb.push(" AND ");
-            push_filter(&mut qb, filter, &resolve, &mut alias)?;
-        }
-        let order = match &query.sort_by {
-            Some(path) => sort_expr(&resolve(path)?)?,
-            None => "groups.created_at".into(),
-        };
-        let dir = if query.descending { "DESC" } else { "ASC" };
-        qb.push(format!(
-            " ORDER BY {order} {dir} NULLS LAST, groups.id {dir} LIMIT "
-        ))
-        .push_bind(query.count)
-        .push(" OFFSET ")
-        .push_bind(query.start_index.max(1) - 1);
         let mut tx = self.tenant_tx(scope).await?;
-        let total: i64 = count_qb
-            .build_query_scalar()
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(db)?;
-        let rows: Vec<Row> = if query.count > 0 {
-            qb.build_query_as().fetch_all(&mut *tx).await.map_err(db)?
-        } else {
-            Vec::new()
-        };
+        let (total, rows): (_, Vec<Row>) =
+            list_rows(&mut tx, "groups", COLUMNS, query, resolve).await?;
         let members = if with_members {
             let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
             members_of(&mut tx, &ids).await?

@@ -11,11 +11,11 @@ use ditto_scim::filter::AttrPath;
 use ditto_scim::resource::UserInput;
 use ditto_types::UserId;
 use serde_json::{Map, Value, json};
-use sqlx::{FromRow, QueryBuilder};
+use sqlx::FromRow;
 use uuid::Uuid;
 
 use crate::audit::{self, Change};
-use crate::scim::{ScimPage, ScimQuery, Target, json_target, push_filter, sort_expr};
+use crate::scim::{ScimPage, ScimQuery, Target, json_target, list_rows};
 use crate::tx::Tx;
 use crate::{Store, error::db};
 
@@ -219,37 +219,9 @@ impl Store {
         scope: &TenantScope,
         query: &ScimQuery,
     ) -> Result<ScimPage<ScimUser>> {
-        let mut alias = 0;
-        let mut count_qb = QueryBuilder::new("SELECT count(*) FROM users WHERE true");
-        let mut qb = QueryBuilder::new(format!("SELECT {COLUMNS} FROM users WHERE true"));
-        if let Some(filter) = &query.filter {
-            count_qb.push(" AND ");
-            push_filter(&mut count_qb, filter, &resolve, &mut alias)?;
-            qb.push(" AND ");
-            push_filter(&mut qb, filter, &resolve, &mut alias)?;
-        }
-        let order = match &query.sort_by {
-            Some(path) => sort_expr(&resolve(path)?)?,
-            None => "users.created_at".into(),
-        };
-        let dir = if query.descending { "DESC" } else { "ASC" };
-        qb.push(format!(
-            " ORDER BY {order} {dir} NULLS LAST, users.id {dir} LIMIT "
-        ))
-        .push_bind(query.count)
-        .push(" OFFSET ")
-        .push_bind(query.start_index.max(1) - 1);
         let mut tx = self.tenant_tx(scope).await?;
-        let total: i64 = count_qb
-            .build_query_scalar()
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(db)?;
-        let rows: Vec<Row> = if query.count > 0 {
-            qb.build_query_as().fetch_all(&mut *tx).await.map_err(db)?
-        } else {
-            Vec::new()
-        };
+        let (total, rows): (_, Vec<Row>) =
+            list_rows(&mut tx, "users", COLUMNS, query, resolve).await?;
         let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
         let groups = groups_of(&mut tx, &ids).await?;
         tx.commit().await.map_err(db)?;
