@@ -20,8 +20,8 @@ use ditto_core::{Error, Result};
 use ditto_store::Store;
 use ditto_store::sign_in::NewSession;
 use ditto_store::sso::{SsoLogin, SsoLoginConnection, SsoRefusal, SsoSubject};
-use ditto_types::api::{Session, SignInMethod, TenantStatus};
-use ditto_types::{SsoConnectionId, TenantId};
+use ditto_types::SsoConnectionId;
+use ditto_types::api::{SignInMethod, TenantStatus};
 use openidconnect::core::{
     CoreAuthenticationFlow, CoreClient, CoreGenderClaim, CoreIdToken, CoreProviderMetadata,
     CoreResponseType,
@@ -406,7 +406,7 @@ impl Identity {
 
     /// Completes a sign-in at the callback: `cookie_token` is the browser's
     /// [`LOGIN_COOKIE`], `state` and `code` what the provider sent back.
-    /// Returns the new session, where to go, and the tenant.
+    /// Returns the new session's secrets and where to go.
     #[allow(clippy::too_many_arguments)]
     pub async fn finish_sso(
         &self,
@@ -419,7 +419,7 @@ impl Identity {
         provider_issuer: Option<&str>,
         client: Client,
         replaces: Option<[u8; 32]>,
-    ) -> std::result::Result<(Session, SessionSecrets, String, TenantId), SsoError> {
+    ) -> std::result::Result<(SessionSecrets, String), SsoError> {
         let bad_state = |detail: &str| fail(SsoErrorKind::InvalidState, detail);
         let token = cookie_token.ok_or_else(|| {
             bad_state("this browser has no sign-in in progress (the sign-in cookie is missing)")
@@ -470,7 +470,7 @@ impl Identity {
             }
         };
         let secrets = SessionSecrets::mint();
-        let session = store
+        store
             .open_session(NewSession {
                 tenant_id: connection.tenant.id,
                 user_id: user,
@@ -490,7 +490,7 @@ impl Identity {
                 sso_connection: Some(connection.id),
             })
             .await?;
-        Ok((session, secrets, login.return_to, connection.tenant.id))
+        Ok((secrets, login.return_to))
     }
 
     /// Exchanges the code, verifies the ID token and gathers the claims.

@@ -53,6 +53,12 @@ fn set_cookie(response: &mut Response, value: &str) {
 }
 
 fn refusal(app: &AppState, e: SsoError) -> Response {
+    // Every failure ends the sign-in in this browser and is not cached.
+    let ended = |mut response: Response| {
+        set_cookie(&mut response, &cleared_login_cookie(&app.identity.sessions));
+        no_store(&mut response);
+        response
+    };
     let (status, title) = match e.kind {
         SsoErrorKind::ConnectionUnavailable => {
             (StatusCode::NOT_FOUND, "SSO connection unavailable")
@@ -65,19 +71,17 @@ fn refusal(app: &AppState, e: SsoError) -> Response {
         SsoErrorKind::InvalidIdToken => (StatusCode::UNAUTHORIZED, "The ID token is not valid"),
         SsoErrorKind::AccessDenied => (StatusCode::FORBIDDEN, "Sign-in not allowed"),
         SsoErrorKind::Other => {
-            let mut response = match e.error {
-                Some(error) => ApiError(error).into_response(),
-                None => ApiError(ditto_core::Error::Internal(e.detail)).into_response(),
-            };
-            set_cookie(&mut response, &cleared_login_cookie(&app.identity.sessions));
-            return response;
+            let error = e.error.unwrap_or(ditto_core::Error::Internal(e.detail));
+            return ended(ApiError(error).into_response());
         }
     };
     tracing::info!(target: "ditto::auth", code = e.kind.code(), detail = %e.detail, "SSO sign-in failed");
-    let mut response = problem_response(problem(status, e.kind.code(), title, Some(e.detail)));
-    set_cookie(&mut response, &cleared_login_cookie(&app.identity.sessions));
-    no_store(&mut response);
-    response
+    ended(problem_response(problem(
+        status,
+        e.kind.code(),
+        title,
+        Some(e.detail),
+    )))
 }
 
 /// Start signing in through an SSO connection: answers 302 to the identity
@@ -172,7 +176,7 @@ async fn callback(
             replaces,
         )
         .await;
-    let (_session, secrets, return_to, _tenant) = match result {
+    let (secrets, return_to) = match result {
         Ok(done) => done,
         Err(e) => return refusal(&app, e),
     };
