@@ -56,13 +56,23 @@ impl AppState {
         permission: Permission,
     ) -> Result<TenantScope> {
         let tenant = self.store.resolve_tenant(tenant).await?;
-        match ctx.tenant(tenant, permission) {
-            Err(ditto_core::Error::Forbidden(reason)) => {
-                denials::record(self, ctx, Some(tenant.id), permission, &reason).await;
-                Err(ditto_core::Error::Forbidden(reason))
-            }
-            other => other,
+        self.noting_refusal(ctx, tenant, permission, ctx.tenant(tenant, permission))
+            .await
+    }
+
+    /// Passes an authorization's outcome on, recording it first when it is
+    /// a refusal inside `tenant`.
+    pub(crate) async fn noting_refusal(
+        &self,
+        ctx: &Ctx,
+        tenant: ditto_core::TenantRef,
+        permission: Permission,
+        outcome: Result<TenantScope>,
+    ) -> Result<TenantScope> {
+        if let Err(ditto_core::Error::Forbidden(reason)) = &outcome {
+            denials::record(self, ctx, Some(tenant.id), permission, reason).await;
         }
+        outcome
     }
 
     /// Authorizes reading what the platform shares with every tenant: a

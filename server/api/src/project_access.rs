@@ -1,9 +1,10 @@
 //! Authorization by project: roles bound on a project give their
 //! permissions for that project's resources (its keys, the project itself).
 //! A caller without the permission tenant-wide is checked against its
-//! project bindings; lists show only the projects those allow.
+//! project bindings; lists show only the projects those allow. The tenant
+//! is resolved once, and a refusal is recorded like any other.
 
-use ditto_core::{Ctx, Error, Grants, Permission, Result, TenantScope};
+use ditto_core::{Ctx, Grants, Permission, Result, TenantRef, TenantScope};
 use uuid::Uuid;
 
 use crate::AppState;
@@ -31,7 +32,34 @@ impl Reach {
     }
 }
 
+/// Whether the caller, a member of `tenant`, lacks `permission` tenant-wide,
+/// so that its project bindings are worth looking up.
+fn needs_project_grants(ctx: &Ctx, tenant: TenantRef, permission: Permission) -> bool {
+    ctx.principal.platform_role.is_none()
+        && ctx.principal.tenant_id == Some(tenant.id)
+        && !ctx.principal.grants.contains(permission)
+}
+
 impl AppState {
+    /// What the caller holds on `project` through project bindings (none
+    /// when it needs none or has none).
+    async fn project_grants(
+        &self,
+        ctx: &Ctx,
+        tenant: TenantRef,
+        permission: Permission,
+        project: Option<Uuid>,
+    ) -> Result<Grants> {
+        match project {
+            Some(project) if needs_project_grants(ctx, tenant, permission) => {
+                self.store
+                    .grants_in_project(tenant.id, ctx.principal.actor, project)
+                    .await
+            }
+            _ => Ok(Grants::NONE),
+        }
+    }
+
     /// Authorizes `permission` on `project` of `tenant`.
     pub(crate) async fn project_scope(
         &self,
@@ -40,23 +68,16 @@ impl AppState {
         project: Uuid,
         permission: Permission,
     ) -> Result<TenantScope> {
-        let tenant_ref = self.store.resolve_tenant(tenant).await?;
-        if let Err(Error::Forbidden(_)) = ctx.tenant(tenant_ref, permission)
-            && ctx.principal.tenant_id == Some(tenant_ref.id)
-        {
-            let in_project = self
-                .store
-                .grants_in_project(tenant_ref.id, ctx.principal.actor, project)
-                .await?;
-            if let Ok(scope) = ctx.project(tenant_ref, permission, in_project) {
-                return Ok(scope);
-            }
-        }
-        // The tenant-wide check, with its answer (and its audit of a refusal).
-        self.tenant_scope(ctx, tenant, permission).await
+        let tenant = self.store.resolve_tenant(tenant).await?;
+        let in_project = self
+            .project_grants(ctx, tenant, permission, Some(project))
+            .await?;
+        let outcome = ctx.project(tenant, permission, in_project);
+        self.noting_refusal(ctx, tenant, permission, outcome).await
     }
 
-    /// Authorizes `permission` on the project an API key belongs to.
+    /// Authorizes `permission` on the project an API key belongs to. An
+    /// unknown key is judged tenant-wide.
     pub(crate) async fn key_scope(
         &self,
         ctx: &Ctx,
@@ -64,19 +85,17 @@ impl AppState {
         key: ditto_types::ApiKeyId,
         permission: Permission,
     ) -> Result<TenantScope> {
-        let tenant_ref = self.store.resolve_tenant(tenant).await?;
-        if ctx.principal.platform_role.is_none()
-            && ctx.principal.tenant_id == Some(tenant_ref.id)
-            && !ctx.principal.grants.contains(permission)
-        {
-            // Which project the key is in decides; an unknown key falls
-            // through to the tenant-wide check.
-            let home = ctx.home(tenant_ref)?;
-            if let Some(project) = self.store.api_key_project(&home, key).await? {
-                return self.project_scope(ctx, tenant, project, permission).await;
-            }
-        }
-        self.tenant_scope(ctx, tenant, permission).await
+        let tenant = self.store.resolve_tenant(tenant).await?;
+        let project = if needs_project_grants(ctx, tenant, permission) {
+            self.store.api_key_project(&ctx.home(tenant)?, key).await?
+        } else {
+            None
+        };
+        let in_project = self
+            .project_grants(ctx, tenant, permission, project)
+            .await?;
+        let outcome = ctx.project(tenant, permission, in_project);
+        self.noting_refusal(ctx, tenant, permission, outcome).await
     }
 
     /// Authorizes listing what `permission` reads: the whole tenant, or the
@@ -87,22 +106,23 @@ impl AppState {
         tenant: &str,
         permission: Permission,
     ) -> Result<Reach> {
-        let tenant_ref = self.store.resolve_tenant(tenant).await?;
-        if let Err(Error::Forbidden(_)) = ctx.tenant(tenant_ref, permission)
-            && ctx.principal.tenant_id == Some(tenant_ref.id)
+        let tenant = self.store.resolve_tenant(tenant).await?;
+        if needs_project_grants(ctx, tenant, permission)
+            && ctx.principal.limit.is_none_or(|l| l.contains(permission))
         {
             let projects = self
                 .store
-                .projects_granting(tenant_ref.id, ctx.principal.actor, permission)
+                .projects_granting(tenant.id, ctx.principal.actor, permission)
                 .await?;
-            let limited = ctx.principal.limit.is_none_or(|l| l.contains(permission));
-            if !projects.is_empty() && limited {
-                let scope = ctx.project(tenant_ref, permission, Grants::of(&[permission]))?;
+            if !projects.is_empty() {
+                let scope = ctx.project(tenant, permission, Grants::of(&[permission]))?;
                 return Ok(Reach::Projects(scope, projects));
             }
         }
+        let outcome = ctx.tenant(tenant, permission);
         Ok(Reach::Tenant(
-            self.tenant_scope(ctx, tenant, permission).await?,
+            self.noting_refusal(ctx, tenant, permission, outcome)
+                .await?,
         ))
     }
 }
