@@ -351,14 +351,19 @@ impl Store {
     ) -> Result<Option<SessionHolder>> {
         let mut tx = self.unscoped_platform_tx().await?;
         let row: Option<(Uuid, Uuid, Uuid, Vec<u8>)> = sqlx::query_as(
-            "UPDATE sessions s SET last_seen_at = CASE
-                 WHEN s.last_seen_at < now() - make_interval(secs => least(60, s.idle_timeout_secs / 10.0))
-                 THEN now() ELSE s.last_seen_at END
-             FROM users u
-             WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > now()
-               AND s.last_seen_at + make_interval(secs => s.idle_timeout_secs) > now()
-               AND u.tenant_id = s.tenant_id AND u.id = s.user_id AND u.status = 'active'
-             RETURNING s.id, s.tenant_id, s.user_id, s.csrf_hash",
+            // Reading a live session writes only when its idle clock is
+            // stale, not on every request.
+            "WITH live AS (
+                 SELECT s.id, s.tenant_id, s.user_id, s.csrf_hash,
+                        s.last_seen_at < now() - make_interval(secs => least(60, s.idle_timeout_secs / 10.0)) AS stale
+                 FROM sessions s
+                 JOIN users u ON u.tenant_id = s.tenant_id AND u.id = s.user_id AND u.status = 'active'
+                 WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > now()
+                   AND s.last_seen_at + make_interval(secs => s.idle_timeout_secs) > now()
+             ), seen AS (
+                 UPDATE sessions SET last_seen_at = now() FROM live WHERE sessions.id = live.id AND live.stale
+             )
+             SELECT id, tenant_id, user_id, csrf_hash FROM live",
         )
         .bind(token_hash.as_slice())
         .fetch_optional(&mut *tx)
