@@ -12,9 +12,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::http::HeaderMap;
 use chrono::{DateTime, Utc};
-use ditto_core::secrets;
 use ditto_store::Store;
 use ditto_store::governance::GovernanceEvent;
 use serde_json::json;
@@ -23,7 +21,7 @@ use tokio::task::JoinHandle;
 use uuid::Uuid;
 
 use crate::error::GatewayError;
-use crate::snapshot::Snapshot;
+use crate::proxy::KeyRefusal;
 use crate::spool::Spool;
 
 /// Distinct refusals kept per interval; past it, a tenant's further ones are
@@ -82,43 +80,19 @@ impl Governance {
             .or_insert(tally);
     }
 
-    /// A key refused at the door of `tenant` (the slug or host in the URL).
-    /// Tenants that do not exist have no trail, so nothing is noted for them.
-    pub fn key_refused(
-        &self,
-        snapshot: &Snapshot,
-        tenant: &str,
-        headers: &HeaderMap,
-        at: DateTime<Utc>,
-    ) {
-        let Some(tenant) = snapshot.tenant(tenant) else {
+    /// A key refused at the door. Tenants that do not exist have no trail,
+    /// so nothing is noted for them.
+    pub fn key_refused(&self, refusal: KeyRefusal, at: DateTime<Utc>) {
+        let Some(tenant_id) = refusal.tenant_id else {
             return;
-        };
-        let presented = crate::proxy::presented_key(headers);
-        let (reason, key_id, key_prefix) = match presented {
-            None => ("missing_key", None, None),
-            Some(_) if !tenant.active => ("tenant_suspended", None, None),
-            Some(presented) => match secrets::split(secrets::API_KEY_PREFIX, presented) {
-                None => ("malformed_key", None, None),
-                Some((public_id, secret)) => {
-                    let prefix = Some(format!("{}-{public_id}", secrets::API_KEY_PREFIX));
-                    match tenant.keys.get(public_id) {
-                        None => ("unknown_key", None, prefix),
-                        Some(key) if !secrets::verify(secret, &key.secret_hash) => {
-                            ("wrong_secret", Some(key.key_id), None)
-                        }
-                        Some(key) => ("expired_key", Some(key.key_id), None),
-                    }
-                }
-            },
         };
         self.note(
             Refusal {
-                tenant_id: tenant.id,
+                tenant_id,
                 action: "gateway.key_refused",
-                key_id,
-                key_prefix,
-                reason: reason.into(),
+                key_id: refusal.key_id,
+                key_prefix: refusal.key_prefix,
+                reason: refusal.reason.into(),
                 model: None,
             },
             at,

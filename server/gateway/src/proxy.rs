@@ -277,7 +277,7 @@ impl Call {
     }
 }
 
-pub(crate) fn presented_key(headers: &HeaderMap) -> Option<&str> {
+fn presented_key(headers: &HeaderMap) -> Option<&str> {
     let bearer = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -290,27 +290,60 @@ pub(crate) fn presented_key(headers: &HeaderMap) -> Option<&str> {
         .map(str::trim)
 }
 
+/// Why a key was refused at the door: what the client is told is the same
+/// whatever it was (bar a missing key); the reason goes to the audit trail.
+pub(crate) struct KeyRefusal {
+    /// The tenant named, if it exists.
+    pub tenant_id: Option<Uuid>,
+    pub reason: &'static str,
+    pub key_id: Option<Uuid>,
+    /// The presented key's public part when it matched no key.
+    pub key_prefix: Option<String>,
+}
+
+impl KeyRefusal {
+    fn error(&self) -> GatewayError {
+        if self.reason == "missing_key" {
+            GatewayError::missing_key()
+        } else {
+            GatewayError::invalid_key()
+        }
+    }
+}
+
 /// The tenant and key, straight from the snapshot.
 fn authenticate(
     gw: &Gateway,
     tenant: &str,
     headers: &HeaderMap,
-) -> Result<(Arc<Tenant>, Arc<Key>), GatewayError> {
-    let presented = presented_key(headers).ok_or_else(GatewayError::missing_key)?;
+) -> Result<(Arc<Tenant>, Arc<Key>), KeyRefusal> {
     let snapshot = gw.snapshot.load();
+    let named = snapshot.tenant(tenant);
+    let refused = |reason, key_id, key_prefix| KeyRefusal {
+        tenant_id: named.map(|t| t.id),
+        reason,
+        key_id,
+        key_prefix,
+    };
+    let Some(presented) = presented_key(headers) else {
+        return Err(refused("missing_key", None, None));
+    };
     // Unknown tenant, suspended tenant and bad key all read the same.
-    let tenant = snapshot
-        .tenant(tenant)
-        .filter(|t| t.active)
-        .ok_or_else(GatewayError::invalid_key)?;
-    let (public_id, secret) =
-        secrets::split(secrets::API_KEY_PREFIX, presented).ok_or_else(GatewayError::invalid_key)?;
-    let key = tenant
-        .keys
-        .get(public_id)
-        .ok_or_else(GatewayError::invalid_key)?;
-    if !secrets::verify(secret, &key.secret_hash) || key.expired(Utc::now()) {
-        return Err(GatewayError::invalid_key());
+    let Some(tenant) = named.filter(|t| t.active) else {
+        return Err(refused("tenant_suspended", None, None));
+    };
+    let Some((public_id, secret)) = secrets::split(secrets::API_KEY_PREFIX, presented) else {
+        return Err(refused("malformed_key", None, None));
+    };
+    let Some(key) = tenant.keys.get(public_id) else {
+        let prefix = format!("{}-{public_id}", secrets::API_KEY_PREFIX);
+        return Err(refused("unknown_key", None, Some(prefix)));
+    };
+    if !secrets::verify(secret, &key.secret_hash) {
+        return Err(refused("wrong_secret", Some(key.key_id), None));
+    }
+    if key.expired(Utc::now()) {
+        return Err(refused("expired_key", Some(key.key_id), None));
     }
     Ok((tenant.clone(), key.clone()))
 }
@@ -344,10 +377,10 @@ async fn handle(
     let (request_id, shown_request_id) = request_ids(&headers);
     let (tenant, key) = match authenticate(&gw, tenant, &headers) {
         Ok(found) => found,
-        Err(e) => {
+        Err(refusal) => {
+            let e = refusal.error();
             gw.metrics.response(e.status.as_u16());
-            gw.governance
-                .key_refused(&gw.snapshot.load(), tenant, &headers, Utc::now());
+            gw.governance.key_refused(refusal, Utc::now());
             let mut response = e.into_response();
             response
                 .headers_mut()
