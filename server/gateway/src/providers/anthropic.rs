@@ -4,7 +4,9 @@ use axum::http::StatusCode;
 use serde_json::{Map, Value, json};
 
 use super::sse::{Chunks as Writer, Mapper};
-use super::{Ask, data_url, error_json, shown_status, snippet, text_of, usage_json};
+use super::{
+    Ask, data_url, error_json, push_turn, shown_status, snippet, text_of, tool_call, usage_json,
+};
 use crate::error::GatewayError;
 
 pub const VERSION: &str = "2023-06-01";
@@ -35,13 +37,18 @@ pub fn request(body: &Map<String, Value>, ask: &Ask<'_>) -> Result<Value, Gatewa
                     system.push(json!({"type": "text", "text": text}));
                 }
             }
-            "user" => push(&mut messages, "user", blocks(&message["content"])?),
+            "user" => push_turn(
+                &mut messages,
+                "user",
+                "content",
+                blocks(&message["content"])?,
+            ),
             "assistant" => {
                 let mut content = blocks(&message["content"])?;
                 for call in message["tool_calls"].as_array().unwrap_or(&empty) {
                     content.push(tool_use(call)?);
                 }
-                push(&mut messages, "assistant", content);
+                push_turn(&mut messages, "assistant", "content", content);
             }
             "tool" => {
                 let id = message["tool_call_id"]
@@ -52,7 +59,7 @@ pub fn request(body: &Map<String, Value>, ask: &Ask<'_>) -> Result<Value, Gatewa
                     "tool_use_id": id,
                     "content": text_of(&message["content"], "A tool message")?,
                 });
-                push(&mut messages, "user", vec![result]);
+                push_turn(&mut messages, "user", "content", vec![result]);
             }
             other => {
                 return Err(unsupported(
@@ -101,22 +108,6 @@ pub fn request(body: &Map<String, Value>, ask: &Ask<'_>) -> Result<Value, Gatewa
     Ok(Value::Object(request))
 }
 
-/// Appends `content` as a turn of `role`, joining it to the previous turn of
-/// the same role (tool results follow each other as one user turn).
-fn push(messages: &mut Vec<Value>, role: &str, content: Vec<Value>) {
-    if content.is_empty() {
-        return;
-    }
-    if let Some(last) = messages.last_mut()
-        && last["role"] == role
-        && let Some(existing) = last["content"].as_array_mut()
-    {
-        existing.extend(content);
-        return;
-    }
-    messages.push(json!({"role": role, "content": content}));
-}
-
 /// A message's content as Anthropic content blocks.
 fn blocks(content: &Value) -> Result<Vec<Value>, GatewayError> {
     match content {
@@ -162,18 +153,7 @@ fn block(part: &Value) -> Result<Value, GatewayError> {
 }
 
 fn tool_use(call: &Value) -> Result<Value, GatewayError> {
-    let id = call["id"].as_str();
-    let name = call["function"]["name"].as_str();
-    let (Some(id), Some(name)) = (id, name) else {
-        return Err(invalid("A tool call needs its `id` and `function.name`."));
-    };
-    let arguments = call["function"]["arguments"].as_str().unwrap_or("");
-    let input: Value = if arguments.trim().is_empty() {
-        json!({})
-    } else {
-        serde_json::from_str(arguments)
-            .map_err(|_| invalid(format!("The arguments of tool call `{id}` are not JSON.")))?
-    };
+    let (id, name, input) = tool_call(call)?;
     Ok(json!({"type": "tool_use", "id": id, "name": name, "input": input}))
 }
 

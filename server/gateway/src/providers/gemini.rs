@@ -7,7 +7,9 @@ use axum::http::StatusCode;
 use serde_json::{Map, Value, json};
 
 use super::sse::{Chunks as Writer, Mapper};
-use super::{Ask, data_url, error_json, shown_status, snippet, text_of, usage_json};
+use super::{
+    Ask, data_url, error_json, push_turn, shown_status, snippet, text_of, tool_call, usage_json,
+};
 use crate::error::GatewayError;
 
 fn unsupported(message: impl Into<String>, param: &'static str) -> GatewayError {
@@ -38,27 +40,15 @@ pub fn request(body: &Map<String, Value>, _ask: &Ask<'_>) -> Result<Value, Gatew
                     system.push(json!({"text": text}));
                 }
             }
-            "user" => push(&mut contents, "user", parts(&message["content"])?),
+            "user" => push_turn(&mut contents, "user", "parts", parts(&message["content"])?),
             "assistant" => {
                 let mut parts = parts(&message["content"])?;
                 for call in message["tool_calls"].as_array().unwrap_or(&empty) {
-                    let id = call["id"].as_str();
-                    let name = call["function"]["name"].as_str();
-                    let (Some(id), Some(name)) = (id, name) else {
-                        return Err(invalid("A tool call needs its `id` and `function.name`."));
-                    };
+                    let (id, name, args) = tool_call(call)?;
                     call_names.insert(id, name);
-                    let arguments = call["function"]["arguments"].as_str().unwrap_or("");
-                    let args: Value = if arguments.trim().is_empty() {
-                        json!({})
-                    } else {
-                        serde_json::from_str(arguments).map_err(|_| {
-                            invalid(format!("The arguments of tool call `{id}` are not JSON."))
-                        })?
-                    };
                     parts.push(json!({"functionCall": {"name": name, "args": args}}));
                 }
-                push(&mut contents, "model", parts);
+                push_turn(&mut contents, "model", "parts", parts);
             }
             "tool" => {
                 let id = message["tool_call_id"]
@@ -74,9 +64,10 @@ pub fn request(body: &Map<String, Value>, _ask: &Ask<'_>) -> Result<Value, Gatew
                     Ok(Value::Object(object)) => Value::Object(object),
                     _ => json!({"content": text}),
                 };
-                push(
+                push_turn(
                     &mut contents,
                     "user",
+                    "parts",
                     vec![json!({"functionResponse": {"name": name, "response": response}})],
                 );
             }
@@ -136,22 +127,6 @@ pub fn request(body: &Map<String, Value>, _ask: &Ask<'_>) -> Result<Value, Gatew
     }
     tools(body, &mut request)?;
     Ok(Value::Object(request))
-}
-
-/// Appends `parts` as a turn of `role`, joining it to the previous turn of
-/// the same role (parallel function responses must be one turn).
-fn push(contents: &mut Vec<Value>, role: &str, parts: Vec<Value>) {
-    if parts.is_empty() {
-        return;
-    }
-    if let Some(last) = contents.last_mut()
-        && last["role"] == role
-        && let Some(existing) = last["parts"].as_array_mut()
-    {
-        existing.extend(parts);
-        return;
-    }
-    contents.push(json!({"role": role, "parts": parts}));
 }
 
 fn parts(content: &Value) -> Result<Vec<Value>, GatewayError> {

@@ -353,6 +353,51 @@ fn text_of(content: &Value, what: &str) -> Result<String, GatewayError> {
     }
 }
 
+/// Appends `items` as a turn of `role` (under `key`: `content` or `parts`),
+/// joining it to the previous turn of the same role: both providers want
+/// alternating turns, and parallel tool results must be one turn.
+fn push_turn(turns: &mut Vec<Value>, role: &str, key: &str, items: Vec<Value>) {
+    if items.is_empty() {
+        return;
+    }
+    if let Some(last) = turns.last_mut()
+        && last["role"] == role
+        && let Some(existing) = last[key].as_array_mut()
+    {
+        existing.extend(items);
+        return;
+    }
+    let mut turn = Map::new();
+    turn.insert("role".into(), role.into());
+    turn.insert(key.into(), Value::Array(items));
+    turns.push(Value::Object(turn));
+}
+
+/// An assistant message's tool call: its id, function name and arguments
+/// (parsed; none is `{}`).
+fn tool_call(call: &Value) -> Result<(&str, &str, Value), GatewayError> {
+    let id = call["id"].as_str();
+    let name = call["function"]["name"].as_str();
+    let (Some(id), Some(name)) = (id, name) else {
+        return Err(GatewayError::bad_request(
+            "A tool call needs its `id` and `function.name`.",
+            Some("messages"),
+        ));
+    };
+    let arguments = call["function"]["arguments"].as_str().unwrap_or("");
+    let arguments = if arguments.trim().is_empty() {
+        json!({})
+    } else {
+        serde_json::from_str(arguments).map_err(|_| {
+            GatewayError::bad_request(
+                format!("The arguments of tool call `{id}` are not JSON."),
+                Some("messages"),
+            )
+        })?
+    };
+    Ok((id, name, arguments))
+}
+
 /// `data:<media type>;base64,<data>`, split.
 fn data_url(url: &str) -> Option<(&str, &str)> {
     let rest = url.strip_prefix("data:")?;
