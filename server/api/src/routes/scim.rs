@@ -9,9 +9,9 @@ use std::collections::HashMap;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{FromRequestParts, Query, State};
+use axum::extract::{FromRequest, FromRequestParts, Query, Request, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use ditto_core::{Actor, Ctx, Error, Grants, Permission, Principal, TenantScope};
@@ -21,7 +21,7 @@ use ditto_scim::{
     CONTENT_TYPE, GROUP_SCHEMA, LIST_RESPONSE_SCHEMA, MAX_PAGE, ScimError, USER_SCHEMA, discovery,
     patch,
 };
-use ditto_store::scim::ScimQuery;
+use ditto_store::scim::{ScimPage, ScimQuery};
 use ditto_store::{ScimGroup, ScimUser};
 use ditto_types::GroupId;
 use serde_json::{Value, json};
@@ -44,7 +44,7 @@ pub(crate) fn router() -> Router<AppState> {
             get(list_users).post(create_user),
         )
         .route("/t/{tenant}/scim/v2/.search", post(search_all))
-        .route("/t/{tenant}/scim/v2/Users/.search", post(search_users))
+        .route("/t/{tenant}/scim/v2/Users/.search", post(list_users))
         .route(
             "/t/{tenant}/scim/v2/Users/{id}",
             get(get_user)
@@ -56,7 +56,7 @@ pub(crate) fn router() -> Router<AppState> {
             "/t/{tenant}/scim/v2/Groups",
             get(list_groups).post(create_group),
         )
-        .route("/t/{tenant}/scim/v2/Groups/.search", post(search_groups))
+        .route("/t/{tenant}/scim/v2/Groups/.search", post(list_groups))
         .route(
             "/t/{tenant}/scim/v2/Groups/{id}",
             get(get_group)
@@ -346,6 +346,29 @@ fn search_params(body: &Value) -> ScimResult<HashMap<String, String>> {
     Ok(params)
 }
 
+/// The list parameters of a request: the query string of a `GET`, the
+/// search request of a `POST …/.search`.
+struct ListParams(HashMap<String, String>);
+
+impl FromRequest<AppState> for ListParams {
+    type Rejection = ScimFailure;
+
+    async fn from_request(req: Request, app: &AppState) -> Result<Self, ScimFailure> {
+        let refused =
+            |status: StatusCode, text: String| ScimError::new(status.as_u16(), None, text);
+        if req.method() != Method::POST {
+            let Query(params) =
+                Query::try_from_uri(req.uri()).map_err(|e| refused(e.status(), e.body_text()))?;
+            return Ok(Self(params));
+        }
+        let headers = req.headers().clone();
+        let body = Bytes::from_request(req, app)
+            .await
+            .map_err(|e| refused(e.status(), e.body_text()))?;
+        Ok(Self(search_params(&body_json(&headers, &body)?)?))
+    }
+}
+
 /// `attributes` and `excludedAttributes`, comma-separated.
 fn projection(params: &HashMap<String, String>) -> (Vec<String>, Vec<String>) {
     let list = |name: &str| -> Vec<String> {
@@ -484,26 +507,31 @@ async fn unknown_endpoint(_scim: Scim) -> ScimFailure {
     ScimError::not_found("no such SCIM endpoint; see /ResourceTypes").into()
 }
 
+/// A filter naming what one resource type lacks matches none of it (in a
+/// search across types).
+fn or_none<T>(listed: Result<ScimPage<T>, Error>, query: &ScimQuery) -> Result<ScimPage<T>, Error> {
+    match listed {
+        Err(Error::Validation(f))
+            if query.filter.is_some() && f.iter().any(|f| f.code == "invalidFilter") =>
+        {
+            Ok(ScimPage {
+                total: 0,
+                items: Vec::new(),
+            })
+        }
+        listed => listed,
+    }
+}
+
 /// `POST /.search`: users, then groups, as one list.
 async fn search_all(
     State(app): State<AppState>,
     scim: Scim,
-    headers: HeaderMap,
-    body: Bytes,
+    ListParams(params): ListParams,
 ) -> ScimResult {
-    let params = search_params(&body_json(&headers, &body)?)?;
     let scope = scim.scope(Permission::UsersRead)?;
     let query = list_query(&params)?;
-    // A filter naming what one resource type lacks matches none of it.
-    let lacking = |e: &Error| matches!(e, Error::Validation(f) if f.iter().any(|f| f.code == "invalidFilter"));
-    let users = match app.store.scim_list_users(&scope, &query).await {
-        Ok(page) => page,
-        Err(e) if lacking(&e) && query.filter.is_some() => ditto_store::scim::ScimPage {
-            total: 0,
-            items: Vec::new(),
-        },
-        Err(e) => return Err(e.into()),
-    };
+    let users = or_none(app.store.scim_list_users(&scope, &query).await, &query)?;
     let mut resources: Vec<Value> = users
         .items
         .iter()
@@ -515,18 +543,12 @@ async fn search_all(
         ..query.clone()
     };
     let with_members = !members_excluded(&params);
-    let groups = match app
-        .store
-        .scim_list_groups(&scope, &group_query, with_members)
-        .await
-    {
-        Ok(page) => page,
-        Err(e) if lacking(&e) && query.filter.is_some() => ditto_store::scim::ScimPage {
-            total: 0,
-            items: Vec::new(),
-        },
-        Err(e) => return Err(e.into()),
-    };
+    let groups = or_none(
+        app.store
+            .scim_list_groups(&scope, &group_query, with_members)
+            .await,
+        &query,
+    )?;
     resources.extend(
         groups
             .items
@@ -542,32 +564,19 @@ async fn search_all(
 
 // ---------------------------------------------------------------- users
 
+/// `GET /Users` and `POST /Users/.search`.
 async fn list_users(
     State(app): State<AppState>,
     scim: Scim,
-    Query(params): Query<HashMap<String, String>>,
+    ListParams(params): ListParams,
 ) -> ScimResult {
-    users_page(&app, &scim, &params).await
-}
-
-async fn search_users(
-    State(app): State<AppState>,
-    scim: Scim,
-    headers: HeaderMap,
-    body: Bytes,
-) -> ScimResult {
-    let params = search_params(&body_json(&headers, &body)?)?;
-    users_page(&app, &scim, &params).await
-}
-
-async fn users_page(app: &AppState, scim: &Scim, params: &HashMap<String, String>) -> ScimResult {
     let scope = scim.scope(Permission::UsersRead)?;
-    let query = list_query(params)?;
+    let query = list_query(&params)?;
     let page = app.store.scim_list_users(&scope, &query).await?;
     let resources = page
         .items
         .iter()
-        .map(|u| project(user_json(u, &scim.base), params))
+        .map(|u| project(user_json(u, &scim.base), &params))
         .collect();
     Ok(list_response(page.total, query.start_index, resources))
 }
@@ -689,28 +698,15 @@ async fn guard_owner_group(app: &AppState, scope: &TenantScope, id: &str) -> Sci
     Ok(())
 }
 
+/// `GET /Groups` and `POST /Groups/.search`.
 async fn list_groups(
     State(app): State<AppState>,
     scim: Scim,
-    Query(params): Query<HashMap<String, String>>,
+    ListParams(params): ListParams,
 ) -> ScimResult {
-    groups_page(&app, &scim, &params).await
-}
-
-async fn search_groups(
-    State(app): State<AppState>,
-    scim: Scim,
-    headers: HeaderMap,
-    body: Bytes,
-) -> ScimResult {
-    let params = search_params(&body_json(&headers, &body)?)?;
-    groups_page(&app, &scim, &params).await
-}
-
-async fn groups_page(app: &AppState, scim: &Scim, params: &HashMap<String, String>) -> ScimResult {
     let scope = scim.scope(Permission::UsersRead)?;
-    let query = list_query(params)?;
-    let with_members = !members_excluded(params);
+    let query = list_query(&params)?;
+    let with_members = !members_excluded(&params);
     let page = app
         .store
         .scim_list_groups(&scope, &query, with_members)
@@ -718,7 +714,7 @@ async fn groups_page(app: &AppState, scim: &Scim, params: &HashMap<String, Strin
     let resources = page
         .items
         .iter()
-        .map(|g| project(group_json(g, &scim.base, with_members), params))
+        .map(|g| project(group_json(g, &scim.base, with_members), &params))
         .collect();
     Ok(list_response(page.total, query.start_index, resources))
 }
