@@ -157,18 +157,13 @@ impl Adapter {
                         Some("model"),
                     )));
                 }
-                let mut url = if ask.stream {
-                    api_url(
-                        base,
-                        "v1beta",
-                        &format!("models/{model}:streamGenerateContent"),
-                    )
+                let (call, query) = if ask.stream {
+                    ("streamGenerateContent", Some("alt=sse"))
                 } else {
-                    api_url(base, "v1beta", &format!("models/{model}:generateContent"))
+                    ("generateContent", None)
                 };
-                if ask.stream {
-                    url.set_query(Some("alt=sse"));
-                }
+                let mut url = api_url(base, "v1beta", &format!("models/{model}:{call}"));
+                url.set_query(query);
                 (url, gemini::request(body, ask))
             }
         };
