@@ -391,7 +391,7 @@ impl Identity {
                     connection_id,
                     state: state.secret().clone(),
                     nonce: nonce.secret().clone(),
-                    pkce_verifier: verifier.secret().clone(),
+                    pkce_verifier: Redacted(verifier.secret().clone()),
                     redirect_uri: callback.to_owned(),
                     return_to,
                 },
@@ -527,7 +527,7 @@ impl Identity {
         let response = client
             .exchange_code(AuthorizationCode::new(code.to_owned()))
             .map_err(|e| fail(SsoErrorKind::Other, e.to_string()))?
-            .set_pkce_verifier(PkceCodeVerifier::new(login.pkce_verifier.clone()))
+            .set_pkce_verifier(PkceCodeVerifier::new(login.pkce_verifier.0.clone()))
             .request_async(http())
             .await
             .map_err(|e| {

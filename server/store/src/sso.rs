@@ -8,6 +8,7 @@
 
 use chrono::{DateTime, Utc};
 use ditto_core::rbac::builtin_grants;
+use ditto_core::secrets::Redacted;
 use ditto_core::{Actor, Error, Result, TenantRef, TenantScope};
 use ditto_types::api::{
     ClaimMapping, GroupRoleMapping, NameFilter, PageParams, SsoConnection, SsoConnectionPage,
@@ -140,7 +141,8 @@ pub struct SsoLogin {
     pub connection_id: SsoConnectionId,
     pub state: String,
     pub nonce: String,
-    pub pkce_verifier: String,
+    /// Redeems the code with the provider, so never printed.
+    pub pkce_verifier: Redacted,
     pub redirect_uri: String,
     pub return_to: String,
 }
@@ -415,7 +417,7 @@ impl Store {
         .bind(login.connection_id.0)
         .bind(&login.state)
         .bind(&login.nonce)
-        .bind(&login.pkce_verifier)
+        .bind(&login.pkce_verifier.0)
         .bind(&login.redirect_uri)
         .bind(&login.return_to)
         .bind(ttl_secs as f64)
@@ -448,7 +450,7 @@ impl Store {
                 connection_id: connection.into(),
                 state,
                 nonce,
-                pkce_verifier,
+                pkce_verifier: Redacted(pkce_verifier),
                 redirect_uri,
                 return_to,
             },
