@@ -322,26 +322,27 @@ impl Store {
         &self,
         id: SsoConnectionId,
     ) -> Result<Option<SsoLoginConnection>> {
+        #[derive(FromRow)]
+        struct LoginRow {
+            tenant_id: Uuid,
+            tenant_status: String,
+            issuer: String,
+            client_id: String,
+            client_secret: Option<Vec<u8>>,
+            scopes: Vec<String>,
+            email_claim: String,
+            name_claim: String,
+            groups_claim: String,
+            jit_provisioning: bool,
+            group_role_mappings: Value,
+            enabled: bool,
+            metadata: Value,
+        }
         let mut tx = self.unscoped_platform_tx().await?;
-        #[allow(clippy::type_complexity)]
-        let row: Option<(
-            Uuid,
-            String,
-            String,
-            String,
-            Option<Vec<u8>>,
-            Vec<String>,
-            String,
-            String,
-            String,
-            bool,
-            Value,
-            bool,
-            Value,
-        )> = sqlx::query_as(
-            "SELECT t.id, t.status, c.issuer, c.client_id, c.client_secret, c.scopes,
-                    c.email_claim, c.name_claim, c.groups_claim, c.jit_provisioning,
-                    c.group_role_mappings, c.enabled, c.metadata
+        let row: Option<LoginRow> = sqlx::query_as(
+            "SELECT t.id AS tenant_id, t.status AS tenant_status, c.issuer, c.client_id,
+                    c.client_secret, c.scopes, c.email_claim, c.name_claim, c.groups_claim,
+                    c.jit_provisioning, c.group_role_mappings, c.enabled, c.metadata
              FROM sso_connections c JOIN tenants t ON t.id = c.tenant_id
              WHERE c.id = $1",
         )
@@ -350,48 +351,30 @@ impl Store {
         .await
         .map_err(db)?;
         tx.commit().await.map_err(db)?;
-        Ok(row.map(
-            |(
-                tenant,
-                status,
-                issuer,
-                client_id,
-                secret,
-                scopes,
-                email,
-                name,
-                groups,
-                jit,
-                maps,
-                enabled,
-                metadata,
-            )| {
-                SsoLoginConnection {
-                    id,
-                    tenant: TenantRef {
-                        id: tenant.into(),
-                        status: if status == "suspended" {
-                            TenantStatus::Suspended
-                        } else {
-                            TenantStatus::Active
-                        },
-                    },
-                    issuer,
-                    client_id,
-                    sealed_secret: secret,
-                    scopes,
-                    claims: ClaimMapping {
-                        email,
-                        name,
-                        groups,
-                    },
-                    jit_provisioning: jit,
-                    group_role_mappings: mappings(maps),
-                    enabled,
-                    metadata,
-                }
+        Ok(row.map(|r| SsoLoginConnection {
+            id,
+            tenant: TenantRef {
+                id: r.tenant_id.into(),
+                status: if r.tenant_status == "suspended" {
+                    TenantStatus::Suspended
+                } else {
+                    TenantStatus::Active
+                },
             },
-        ))
+            issuer: r.issuer,
+            client_id: r.client_id,
+            sealed_secret: r.client_secret,
+            scopes: r.scopes,
+            claims: ClaimMapping {
+                email: r.email_claim,
+                name: r.name_claim,
+                groups: r.groups_claim,
+            },
+            jit_provisioning: r.jit_provisioning,
+            group_role_mappings: mappings(r.group_role_mappings),
+            enabled: r.enabled,
+            metadata: r.metadata,
+        }))
     }
 
     /// Remembers a sign-in sent to the provider; the browser holds the
