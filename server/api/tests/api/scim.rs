@@ -251,10 +251,22 @@ async fn scim_tokens_work_only_on_their_tenant() {
         .post("/api/v1/tenants/acme/scim-tokens", json!({"name": "again"}))
         .await
         .expect_status(201);
-    app.with_token(fresh["secret"].as_str().unwrap())
+    let fresh_secret = fresh["secret"].as_str().unwrap();
+    app.with_token(fresh_secret)
         .get("/api/v1/tenants/acme/users")
         .await
         .expect_problem(401);
+    // Neither the secret nor its hash reaches the audit trail.
+    let events = app.admin().collect("/api/v1/tenants/acme/audit", 200).await;
+    let minted: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["action"] == "scim_tokens.create")
+        .collect();
+    assert!(!minted.is_empty());
+    for event in minted {
+        assert!(!event.to_string().contains(fresh_secret), "{event}");
+        assert_eq!(event["after"]["token_hash"], "[redacted]", "{event}");
+    }
 }
 
 #[tokio::test]
