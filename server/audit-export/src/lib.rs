@@ -15,12 +15,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use ditto_core::audit::{AuditRecord, AuditSigner, ChainLink, ChainWalk};
+use ditto_core::audit::{AuditSigner, ChainWalk};
 use ditto_core::audit_export::is_safe_relative_path;
 use ditto_core::crypto::MasterKey;
 use ditto_store::Store;
 use ditto_store::audit_export::{ClaimedRun, ExportTarget, RunOutcome};
-use ditto_types::api::{AuditEvent, AuditExportKind, AuditExportObject};
+use ditto_types::api::{AuditExportKind, AuditExportObject};
 use object_store::aws::AmazonS3Builder;
 use object_store::buffered::BufWriter;
 use object_store::local::LocalFileSystem;
@@ -222,9 +222,8 @@ impl Exporter {
                 .await
                 .map_err(|e| format!("reading the audit events: {e}"))?;
             let last_batch = (events.len() as i64) < BATCH;
-            for event in events {
+            for (event, link) in events {
                 // Each event must follow the one before it in the chain.
-                let link = link_of(&event)?;
                 let w = walk.get_or_insert_with(|| {
                     first_prev_hash = event.prev_hash.clone();
                     let prev: [u8; 32] = link.prev_hash.as_slice().try_into().unwrap_or([0; 32]);
@@ -406,31 +405,5 @@ async fn close(mut p: Part) -> Result<AuditExportObject, Stop> {
         bytes: p.bytes,
         first_seq: p.first_seq,
         last_seq: p.last_seq,
-    })
-}
-
-/// An exported event as the chain walk checks it.
-fn link_of(e: &AuditEvent) -> Result<ChainLink, String> {
-    let bytes =
-        |h: &str| hex::decode(h).map_err(|_| format!("event {} has a malformed hash", e.seq));
-    Ok(ChainLink {
-        record: AuditRecord {
-            id: e.id,
-            tenant_id: e.tenant_id.map(|t| t.0),
-            seq: e.seq,
-            created_at: e.created_at,
-            actor_type: e.actor_type.clone(),
-            actor_id: e.actor_id,
-            action: e.action.clone(),
-            target_type: e.target_type.clone(),
-            target_id: e.target_id.clone(),
-            before: e.before.clone(),
-            after: e.after.clone(),
-            request_id: e.request_id.clone(),
-            source_ip: e.source_ip.clone(),
-            user_agent: e.user_agent.clone(),
-        },
-        prev_hash: bytes(&e.prev_hash)?,
-        hash: bytes(&e.hash)?,
     })
 }

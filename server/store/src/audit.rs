@@ -305,7 +305,7 @@ pub(crate) async fn image_by_id(
 const EVENT_COLUMNS: &str = "id, tenant_id, seq, prev_hash, hash, created_at, actor_type, actor_id,
     action, target_type, target_id, before, after, request_id, source_ip, user_agent";
 
-#[derive(FromRow)]
+#[derive(Clone, FromRow)]
 struct EventRow {
     id: Uuid,
     tenant_id: Option<Uuid>,
@@ -769,14 +769,14 @@ fn event_stream(tx: Tx) -> impl Stream<Item = Result<AuditEvent>> + Send + 'stat
 }
 
 /// Up to `limit` of a tenant's events after `after` and up to `upto`, in
-/// sequence order.
+/// sequence order, each with its link in the chain.
 pub(crate) async fn event_batch(
     tx: &mut Tx,
     tenant: Uuid,
     after: i64,
     upto: i64,
     limit: i64,
-) -> Result<Vec<AuditEvent>> {
+) -> Result<Vec<(AuditEvent, ChainLink)>> {
     let rows: Vec<EventRow> = sqlx::query_as(sql!(
         "SELECT {EVENT_COLUMNS} FROM audit_events
          WHERE tenant_id = $1 AND seq > $2 AND seq <= $3 ORDER BY seq LIMIT $4"
@@ -788,7 +788,10 @@ pub(crate) async fn event_batch(
     .fetch_all(&mut **tx)
     .await
     .map_err(db)?;
-    Ok(rows.into_iter().map(Into::into).collect())
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.clone().into(), r.link()))
+        .collect())
 }
 
 /// Signs and stores a checkpoint at the tenant's event `seq`.

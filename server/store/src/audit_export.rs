@@ -633,14 +633,14 @@ impl Store {
     }
 
     /// Up to `limit` of a tenant's events after `after` and up to `upto`,
-    /// in sequence order (an export run's read).
+    /// in sequence order, each with its chain link (an export run's read).
     pub async fn audit_events_for_export(
         &self,
         tenant: Uuid,
         after: i64,
         upto: i64,
         limit: i64,
-    ) -> Result<Vec<AuditEvent>> {
+    ) -> Result<Vec<(AuditEvent, ditto_core::audit::ChainLink)>> {
         let mut tx = self.unscoped_platform_tx().await?;
         let events = audit::event_batch(&mut tx, tenant, after, upto, limit).await?;
         tx.commit().await.map_err(db)?;
