@@ -60,6 +60,25 @@ impl AppState {
             .await
     }
 
+    /// Seals a secret the API is given (upstream credentials, a client or
+    /// access secret) with the master key, bound to what it belongs to.
+    /// `field` names it in the error when the server has no master key.
+    pub(crate) fn seal_secret(
+        &self,
+        field: &str,
+        bound_to: &[u8],
+        secret: &str,
+    ) -> Result<Vec<u8>> {
+        let key = self.master_key.as_ref().ok_or_else(|| {
+            ditto_core::Error::invalid(
+                field,
+                "no_master_key",
+                "this server has no master key (DITTO_MASTER_KEY), so it cannot store secrets",
+            )
+        })?;
+        Ok(key.encrypt(secret.as_bytes(), bound_to))
+    }
+
     /// Passes an authorization's outcome on, recording it first when it is
     /// a refusal inside `tenant`.
     pub(crate) async fn noting_refusal(

@@ -5,8 +5,8 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
+use ditto_core::audit_export;
 use ditto_core::catalogue::permission;
-use ditto_core::{Error, audit_export};
 use ditto_types::api::{
     AuditExportDestination, AuditExportDestinationPage, AuditExportRun, AuditExportRunPage,
     CreateAuditExport, CreateAuditExportDestination, PageParams, UpdateAuditExportDestination,
@@ -30,23 +30,6 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(list_runs, create_run))
         .routes(routes!(get_run))
-}
-
-impl AppState {
-    /// Seals a destination's secret access key to the destination.
-    fn seal_export_secret(&self, id: Uuid, secret: Option<&str>) -> Result<Option<Vec<u8>>, Error> {
-        let Some(secret) = secret else {
-            return Ok(None);
-        };
-        let key = self.master_key.as_ref().ok_or_else(|| {
-            Error::invalid(
-                "/secret_access_key",
-                "no_master_key",
-                "this server has no master key (DITTO_MASTER_KEY), so it cannot store secrets",
-            )
-        })?;
-        Ok(Some(key.encrypt(secret.as_bytes(), id.as_bytes())))
-    }
 }
 
 /// Which runs to list.
@@ -101,7 +84,11 @@ async fn create_destination(
         .await?;
     audit_export::create_destination(&body, app.audit_exporter.has_local_root())?;
     let id = Uuid::now_v7();
-    let sealed = app.seal_export_secret(id, body.secret_access_key.as_deref())?;
+    let sealed = body
+        .secret_access_key
+        .as_deref()
+        .map(|k| app.seal_secret("/secret_access_key", id.as_bytes(), k))
+        .transpose()?;
     let destination = app
         .store
         .create_audit_export_destination(&scope, id, &body, sealed)
@@ -149,7 +136,11 @@ async fn update_destination(
         .await?;
     let current = app.store.get_audit_export_destination(&scope, id).await?;
     audit_export::update_destination(&body, current.kind)?;
-    let sealed = app.seal_export_secret(id, body.secret_access_key.as_deref())?;
+    let sealed = body
+        .secret_access_key
+        .as_deref()
+        .map(|k| app.seal_secret("/secret_access_key", id.as_bytes(), k))
+        .transpose()?;
     Ok(Json(
         app.store
             .update_audit_export_destination(&scope, id, &body, sealed)

@@ -4,7 +4,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use ditto_core::catalogue::permission;
-use ditto_core::{Error, validate};
+use ditto_core::validate;
 use ditto_types::BackendId;
 use ditto_types::api::{
     Backend, BackendPage, CreateBackend, NameFilter, PageParams, UpdateBackend,
@@ -19,29 +19,6 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list, create))
         .routes(routes!(get, update, delete))
-}
-
-impl AppState {
-    /// Seals upstream credentials to their backend.
-    fn seal(
-        &self,
-        backend: BackendId,
-        credentials: Option<&str>,
-    ) -> Result<Option<Vec<u8>>, Error> {
-        let Some(credentials) = credentials else {
-            return Ok(None);
-        };
-        let key = self.master_key.as_ref().ok_or_else(|| {
-            Error::invalid(
-                "/credentials",
-                "no_master_key",
-                "this server has no master key (DITTO_MASTER_KEY), so it cannot store credentials",
-            )
-        })?;
-        Ok(Some(
-            key.encrypt(credentials.as_bytes(), backend.0.as_bytes()),
-        ))
-    }
 }
 
 /// List a tenant's backends.
@@ -76,7 +53,11 @@ async fn create(
         .await?;
     validate::create_backend(&body)?;
     let id = BackendId::new();
-    let sealed = app.seal(id, body.credentials.as_deref())?;
+    let sealed = body
+        .credentials
+        .as_deref()
+        .map(|c| app.seal_secret("/credentials", id.0.as_bytes(), c))
+        .transpose()?;
     Ok((
         StatusCode::CREATED,
         Json(app.store.create_backend(&scope, id, &body, sealed).await?),
@@ -114,7 +95,11 @@ async fn update(
         .tenant_scope(&ctx, &tenant, permission("backends_update"))
         .await?;
     validate::update_backend(&body)?;
-    let sealed = app.seal(id, body.credentials.as_deref())?;
+    let sealed = body
+        .credentials
+        .as_deref()
+        .map(|c| app.seal_secret("/credentials", id.0.as_bytes(), c))
+        .transpose()?;
     Ok(Json(
         app.store.update_backend(&scope, id, &body, sealed).await?,
     ))

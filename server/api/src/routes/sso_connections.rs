@@ -116,17 +116,6 @@ async fn check_roles(
     Ok(ctx.may_delegate(scope, carried)?)
 }
 
-fn seal(app: &AppState, id: SsoConnectionId, secret: &str) -> Result<Vec<u8>, Error> {
-    let key = app.master_key.as_ref().ok_or_else(|| {
-        Error::invalid(
-            "/client_secret",
-            "no_master_key",
-            "this server has no master key (DITTO_MASTER_KEY), so it cannot store client secrets",
-        )
-    })?;
-    Ok(key.encrypt(secret.as_bytes(), id.0.as_bytes()))
-}
-
 /// List a tenant's SSO connections.
 #[utoipa::path(get, path = "/api/v1/tenants/{tenant}/sso-connections", tag = "sso",
     operation_id = "sso_connections_list",
@@ -189,7 +178,7 @@ async fn create(
     check_roles(&app, &ctx, &scope, &body.group_role_mappings).await?;
     let id = SsoConnectionId::new();
     let sealed = match body.client_secret.as_deref() {
-        Some(secret) => Some(seal(&app, id, secret)?),
+        Some(secret) => Some(app.seal_secret("/client_secret", id.0.as_bytes(), secret)?),
         None => None,
     };
     let metadata = sso::discover(&issuer).await?;
@@ -284,7 +273,11 @@ async fn update(
         check_roles(&app, &ctx, &scope, mappings).await?;
     }
     let sealed_secret = match (body.client_secret.as_deref(), body.clear_client_secret) {
-        (Some(secret), _) => Some(Some(seal(&app, id, secret)?)),
+        (Some(secret), _) => Some(Some(app.seal_secret(
+            "/client_secret",
+            id.0.as_bytes(),
+            secret,
+        )?)),
         (None, true) => Some(None),
         (None, false) => None,
     };
