@@ -69,6 +69,16 @@ pub fn csrf_matches(presented: &str, stored_hash: &[u8]) -> bool {
 }
 
 impl SessionPolicy {
+    /// The idle timeout, in whole seconds, as sessions store it.
+    pub fn idle_secs(&self) -> i32 {
+        i32::try_from(self.idle_timeout.as_secs()).unwrap_or(i32::MAX)
+    }
+
+    /// The absolute timeout, in whole seconds, as sessions store it.
+    pub fn absolute_secs(&self) -> i64 {
+        i64::try_from(self.absolute_timeout.as_secs()).unwrap_or(i64::MAX)
+    }
+
     fn attributes(&self, http_only: bool, max_age: u64) -> String {
         let mut attrs = format!("; Path=/; SameSite=Lax; Max-Age={max_age}");
         if http_only {

@@ -477,10 +477,8 @@ impl Identity {
                 token_hash: secrets.token_hash,
                 csrf_hash: secrets.csrf_hash,
                 method: SignInMethod::Oidc,
-                idle_timeout_secs: i32::try_from(self.sessions.idle_timeout.as_secs())
-                    .unwrap_or(i32::MAX),
-                absolute_timeout_secs: i64::try_from(self.sessions.absolute_timeout.as_secs())
-                    .unwrap_or(i64::MAX),
+                idle_timeout_secs: self.sessions.idle_secs(),
+                absolute_timeout_secs: self.sessions.absolute_secs(),
                 source_ip: client.ip,
                 user_agent: client.user_agent,
                 totp_step: None,

@@ -37,14 +37,7 @@ async fn sign_in(
     headers: HeaderMap,
     Json(body): Json<SignIn>,
 ) -> Response {
-    let client = Client {
-        ip: connect.map(|c| c.0.0.ip().to_string()),
-        user_agent: headers
-            .get(header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned),
-    };
-    let replaces = session_cookie(&headers).map(|t| sha256(t.as_bytes()));
+    let (client, replaces) = client_of(connect, &headers);
     let result = app
         .identity
         .sign_in(&app.store, app.master_key.as_ref(), &body, client, replaces)
@@ -61,6 +54,23 @@ async fn sign_in(
     }
     no_store(&mut response);
     response
+}
+
+/// Where a sign-in comes from, and the digest of the session the browser
+/// already holds (which the new one replaces).
+pub(crate) fn client_of(
+    connect: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: &HeaderMap,
+) -> (Client, Option<[u8; 32]>) {
+    let client = Client {
+        ip: connect.map(|c| c.0.0.ip().to_string()),
+        user_agent: headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+    };
+    let replaces = session_cookie(headers).map(|t| sha256(t.as_bytes()));
+    (client, replaces)
 }
 
 fn refusal(e: SignInError) -> Response {

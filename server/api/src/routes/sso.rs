@@ -8,8 +8,6 @@ use axum::Extension;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use ditto_core::secrets::sha256;
-use ditto_identity::Client;
 use ditto_identity::session::cookie;
 use ditto_identity::sso::{
     LOGIN_COOKIE, SsoError, SsoErrorKind, callback_url, cleared_login_cookie, login_cookie,
@@ -21,7 +19,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::AppState;
 use crate::error::{ApiError, problem, problem_response};
-use crate::extract::{Path, Query, session_cookie};
+use crate::extract::{Path, Query};
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -150,14 +148,7 @@ async fn callback(
         .filter_map(|v| v.to_str().ok())
         .find_map(|h| cookie(h, LOGIN_COOKIE))
         .map(str::to_owned);
-    let client = Client {
-        ip: connect.map(|c| c.0.0.ip().to_string()),
-        user_agent: headers
-            .get(header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned),
-    };
-    let replaces = session_cookie(&headers).map(|t| sha256(t.as_bytes()));
+    let (client, replaces) = super::sign_in::client_of(connect, &headers);
     let provider_error = params
         .error
         .as_deref()
