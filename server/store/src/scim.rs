@@ -89,6 +89,11 @@ where
     Ok((total, rows))
 }
 
+/// A SCIM id that is not a UUID names no `what` (404, like an unknown one).
+pub(crate) fn parse_id(id: &str, what: &'static str) -> Result<uuid::Uuid> {
+    uuid::Uuid::parse_str(id).map_err(|_| Error::NotFound(what))
+}
+
 fn invalid_filter(message: impl Into<String>) -> Error {
     scim_error("invalidFilter", message)
 }

@@ -14,8 +14,7 @@ use sqlx::FromRow;
 use uuid::Uuid;
 
 use crate::audit::{self, Change};
-use crate::scim::{ScimPage, ScimQuery, Target, list_rows, scim_error};
-use crate::scim_users::parse_id;
+use crate::scim::{ScimPage, ScimQuery, Target, list_rows, parse_id, scim_error};
 use crate::tx::Tx;
 use crate::{Store, error::db};
 
@@ -263,7 +262,7 @@ impl Store {
     }
 
     pub async fn scim_get_group(&self, scope: &TenantScope, id: &str) -> Result<ScimGroup> {
-        let id = parse_id(id)?;
+        let id = parse_id(id, "group")?;
         let mut tx = self.tenant_tx(scope).await?;
         let group = fetch(&mut tx, id, false).await?;
         tx.commit().await.map_err(db)?;
@@ -305,7 +304,7 @@ impl Store {
         id: &str,
         input: &GroupInput,
     ) -> Result<ScimGroup> {
-        let id = parse_id(id)?;
+        let id = parse_id(id, "group")?;
         let mut tx = self.tenant_tx(scope).await?;
         let current = fetch(&mut tx, id, true).await?;
         let members = member_ids(&mut tx, &input.members).await?;
@@ -336,7 +335,7 @@ impl Store {
 
     /// Deletes a group; its memberships and role bindings go with it.
     pub async fn scim_delete_group(&self, scope: &TenantScope, id: &str) -> Result<()> {
-        let id = parse_id(id)?;
+        let id = parse_id(id, "group")?;
         self.delete_group(scope, id.into()).await?;
         self.policies_changed(scope.tenant_id());
         Ok(())

@@ -15,7 +15,7 @@ use sqlx::FromRow;
 use uuid::Uuid;
 
 use crate::audit::{self, Change};
-use crate::scim::{ScimPage, ScimQuery, Target, json_target, list_rows};
+use crate::scim::{ScimPage, ScimQuery, Target, json_target, list_rows, parse_id};
 use crate::tx::Tx;
 use crate::{Store, error::db};
 
@@ -171,11 +171,6 @@ async fn fetch(tx: &mut Tx, id: Uuid, lock: bool) -> Result<ScimUser> {
     Ok(row.into_user(groups))
 }
 
-/// A SCIM id that is not a UUID names nothing.
-pub fn parse_id(id: &str) -> Result<Uuid> {
-    Uuid::parse_str(id).map_err(|_| Error::NotFound("resource"))
-}
-
 /// Ends everything a deactivated user holds, in the transaction that
 /// deactivates them, and records what ended.
 async fn deprovision(tx: &mut Tx, scope: &TenantScope, user: Uuid) -> Result<()> {
@@ -240,7 +235,7 @@ impl Store {
     }
 
     pub async fn scim_get_user(&self, scope: &TenantScope, id: &str) -> Result<ScimUser> {
-        let id = parse_id(id)?;
+        let id = parse_id(id, "user")?;
         let mut tx = self.tenant_tx(scope).await?;
         let user = fetch(&mut tx, id, false).await?;
         tx.commit().await.map_err(db)?;
@@ -280,7 +275,7 @@ impl Store {
         id: &str,
         input: &UserInput,
     ) -> Result<ScimUser> {
-        let id = parse_id(id)?;
+        let id = parse_id(id, "user")?;
         let mut tx = self.tenant_tx(scope).await?;
         let current = fetch(&mut tx, id, true).await?;
         let before = audit::image_by_id(&mut tx, "users", id).await?;
@@ -310,7 +305,7 @@ impl Store {
     /// Deletes a user; their sessions, tokens, keys and memberships go with
     /// them.
     pub async fn scim_delete_user(&self, scope: &TenantScope, id: &str) -> Result<()> {
-        let id = parse_id(id)?;
+        let id = parse_id(id, "user")?;
         self.delete_user(scope, id.into()).await?;
         // Memberships went with the user: their groups' roles no longer apply.
         self.policies_changed(scope.tenant_id());
