@@ -8,6 +8,7 @@ mod error;
 mod extract;
 mod middleware;
 mod project_access;
+mod public_url;
 mod routes;
 
 use axum::Router;

@@ -117,6 +117,15 @@ pub struct SettingsArgs {
     /// Largest number of database connections [default: 16].
     #[arg(long, env = "DITTO_DB_MAX_CONNECTIONS", global = true)]
     pub db_max_connections: Option<String>,
+    /// The URL browsers and identity providers reach this server at
+    /// (`https://ditto.example.com`); redirect URIs and other absolute URLs
+    /// are built from it instead of the request's Host header.
+    #[arg(long, env = "DITTO_PUBLIC_URL", global = true)]
+    pub public_url: Option<String>,
+    /// Identity provider hosts that may be on private addresses,
+    /// comma-separated (all others must resolve to public addresses).
+    #[arg(long, env = "DITTO_SSO_PRIVATE_HOSTS", global = true)]
+    pub sso_private_hosts: Option<String>,
 }
 
 /// The optional config file. Unknown keys are errors, so typos do not pass
@@ -148,6 +157,8 @@ struct FileSettings {
     sign_in_lockout: Option<String>,
     argon2_memory_kib: Option<u32>,
     argon2_iterations: Option<u32>,
+    public_url: Option<String>,
+    sso_private_hosts: Option<Vec<String>>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -654,6 +665,25 @@ impl Config {
                 true
             }
         };
+        let public_url = match args
+            .public_url
+            .clone()
+            .or(file.public_url)
+            .filter(|u| !u.trim().is_empty())
+        {
+            None => None,
+            Some(raw) => match ditto_identity::public_url::PublicUrl::parse(&raw) {
+                Ok(url) => Some(url),
+                Err(message) => {
+                    fail("public_url", "public-url", "DITTO_PUBLIC_URL", message);
+                    None
+                }
+            },
+        };
+        let sso_private_hosts: Vec<String> = match &args.sso_private_hosts {
+            Some(list) => list.split(',').map(|h| h.trim().to_owned()).collect(),
+            None => file.sso_private_hosts.unwrap_or_default(),
+        };
         if absolute < idle {
             fail(
                 "session_absolute_timeout",
@@ -684,6 +714,13 @@ impl Config {
                     max_failures,
                     lockout,
                 },
+                public_url,
+                // Loopback providers only on a development server, as
+                // plain-http issuers.
+                providers: ditto_identity::egress::ProviderAccess::new(
+                    sso_private_hosts,
+                    !secure_cookies,
+                ),
             }),
             Err(message) => {
                 fail(
@@ -855,6 +892,30 @@ mod tests {
         })
         .unwrap_err();
         assert!(err.contains("shorter than the idle timeout"), "{err}");
+    }
+
+    #[test]
+    fn public_url_is_an_absolute_http_url() {
+        let config = load(SettingsArgs {
+            public_url: Some("https://ditto.example.com/".into()),
+            sso_private_hosts: Some("idp.internal, 10.0.0.5".into()),
+            ..Default::default()
+        })
+        .unwrap();
+        let url = config.identity.public_url.expect("set");
+        assert_eq!(url.join("/x"), "https://ditto.example.com/x");
+        for bad in [
+            "ditto.example.com",
+            "https://ditto.example.com/?a=1",
+            "ftp://h",
+        ] {
+            let err = load(SettingsArgs {
+                public_url: Some(bad.into()),
+                ..Default::default()
+            })
+            .unwrap_err();
+            assert!(err.contains("DITTO_PUBLIC_URL"), "{bad}: {err}");
+        }
     }
 
     #[test]

@@ -2,7 +2,9 @@
 //! TOTP second factors, browser sessions with their cookies and CSRF
 //! tokens, and the sign-in flow that ties them to the store.
 
+pub mod egress;
 pub mod password;
+pub mod public_url;
 pub mod session;
 pub mod sign_in;
 pub mod sso;

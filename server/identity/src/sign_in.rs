@@ -13,7 +13,9 @@ use ditto_types::api::{
 };
 use ditto_types::{SessionId, UserId};
 
+use crate::egress::ProviderAccess;
 use crate::password::{MAX_PASSWORD_BYTES, Passwords};
+use crate::public_url::PublicUrl;
 use crate::session::{SessionPolicy, SessionSecrets};
 use crate::totp;
 
@@ -65,6 +67,11 @@ pub struct Identity {
     pub passwords: Passwords,
     pub sessions: SessionPolicy,
     pub lockout: LockoutPolicy,
+    /// `DITTO_PUBLIC_URL`: absolute URLs we hand out are built from it.
+    pub public_url: Option<PublicUrl>,
+    /// How identity providers are reached (the guard against requests to
+    /// private addresses).
+    pub providers: ProviderAccess,
 }
 
 const MAX_FIELD_CHARS: usize = 254;

@@ -9,7 +9,6 @@
 //! cookie; the store keeps only its digest, with the state, nonce and PKCE
 //! verifier, and spends the row at the first callback (`sso_logins`).
 
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use base64::Engine;
@@ -29,13 +28,14 @@ use openidconnect::core::{
 use openidconnect::{
     AdditionalClaims, AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl,
     JsonWebKeySet, Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl,
-    Scope, TokenResponse, UserInfoClaims, reqwest,
+    Scope, TokenResponse, UserInfoClaims,
 };
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use subtle::ConstantTimeEq;
 
+use crate::egress::ProviderAccess;
 use crate::session::{SessionPolicy, SessionSecrets};
 use crate::{Client, Identity};
 
@@ -45,21 +45,6 @@ pub const LOGIN_COOKIE: &str = "ditto_sso";
 pub const LOGIN_TTL: Duration = Duration::from_secs(10 * 60);
 /// The scopes a connection asks for unless told otherwise.
 pub const DEFAULT_SCOPES: &[&str] = &["openid", "email", "profile"];
-
-/// The HTTP client for providers: no redirects (a provider that redirects
-/// its token or key endpoints is not followed, which closes a path to
-/// server-side request forgery), and timeouts.
-fn http() -> &'static reqwest::Client {
-    static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
-    CLIENT.get_or_init(|| {
-        reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(Duration::from_secs(5))
-            .timeout(Duration::from_secs(10))
-            .build()
-            .expect("an HTTP client without TLS roots to load builds")
-    })
-}
 
 /// Whether `url` may name an identity provider: `https`; plain `http` only
 /// on a loopback address and only when `allow_loopback_http` (a server run
@@ -88,7 +73,10 @@ pub fn check_issuer(issuer: &str, allow_loopback_http: bool) -> Result<String> {
 
 /// Fetches and checks the provider's discovery document (and that its key
 /// set is reachable); returns the document to keep with the connection.
-pub async fn discover(issuer: &str) -> Result<Value> {
+/// The issuer and the endpoints the server will call (token, keys,
+/// userinfo) must be reachable under `access`'s rules.
+pub async fn discover(access: &ProviderAccess, issuer: &str) -> Result<Value> {
+    access.check_url("/issuer", issuer).await?;
     let fail = |what: String| {
         Error::invalid(
             "/issuer",
@@ -97,9 +85,17 @@ pub async fn discover(issuer: &str) -> Result<Value> {
         )
     };
     let issuer_url = IssuerUrl::new(issuer.to_owned()).map_err(|e| fail(e.to_string()))?;
-    let metadata = CoreProviderMetadata::discover_async(issuer_url, http())
+    let metadata = CoreProviderMetadata::discover_async(issuer_url, access.http())
         .await
         .map_err(|e| fail(error_chain(&e)))?;
+    let endpoints = [
+        metadata.token_endpoint().map(|u| u.as_str()),
+        Some(metadata.jwks_uri().as_str()),
+        metadata.userinfo_endpoint().map(|u| u.as_str()),
+    ];
+    for endpoint in endpoints.into_iter().flatten() {
+        access.check_url("/issuer", endpoint).await?;
+    }
     let code = metadata
         .response_types_supported()
         .iter()
@@ -502,7 +498,7 @@ impl Identity {
         let mut provider = metadata(connection)?;
         // Keys are fetched at every sign-in, so a provider's key rotation
         // needs nothing from us.
-        let jwks = JsonWebKeySet::fetch_async(provider.jwks_uri(), http())
+        let jwks = JsonWebKeySet::fetch_async(provider.jwks_uri(), self.providers.http())
             .await
             .map_err(|e| {
                 fail(
@@ -526,7 +522,7 @@ impl Identity {
             .exchange_code(AuthorizationCode::new(code.to_owned()))
             .map_err(|e| fail(SsoErrorKind::Other, e.to_string()))?
             .set_pkce_verifier(PkceCodeVerifier::new(login.pkce_verifier.0.clone()))
-            .request_async(http())
+            .request_async(self.providers.http())
             .await
             .map_err(|e| {
                 fail(
@@ -562,7 +558,7 @@ impl Identity {
                     Some(openidconnect::SubjectIdentifier::new(subject.clone())),
                 )
                 .map_err(|e| fail(SsoErrorKind::Other, e.to_string()))?
-                .request_async(http())
+                .request_async(self.providers.http())
                 .await
                 .map_err(|e| {
                     fail(

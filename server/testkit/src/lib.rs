@@ -186,6 +186,9 @@ pub fn test_identity() -> ditto_identity::Identity {
             ..Default::default()
         },
         lockout: ditto_identity::LockoutPolicy::default(),
+        public_url: None,
+        // The test identity providers run on loopback.
+        providers: ditto_identity::egress::ProviderAccess::new(Vec::new(), true),
     }
 }
 

@@ -217,17 +217,7 @@ impl FromRequestParts<AppState> for Scim {
             .authenticate_scim_token(tenant.id, token)
             .await?
             .ok_or_else(unauthenticated)?;
-        let host = parts
-            .headers
-            .get(header::HOST)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("localhost");
-        let proto = parts
-            .headers
-            .get("x-forwarded-proto")
-            .and_then(|v| v.to_str().ok())
-            .filter(|p| *p == "https" || *p == "http")
-            .unwrap_or("http");
+        let base = scim_base(app, &parts.headers, &slug);
         Ok(Scim {
             ctx: Ctx {
                 principal: Principal {
@@ -241,9 +231,28 @@ impl FromRequestParts<AppState> for Scim {
                 session: None,
             },
             tenant,
-            base: format!("{proto}://{host}/t/{slug}/scim/v2"),
+            base,
         })
     }
+}
+
+/// `…/t/{tenant}/scim/v2` from `DITTO_PUBLIC_URL`; without it, from the
+/// request's Host and `X-Forwarded-Proto`.
+fn scim_base(app: &AppState, headers: &HeaderMap, slug: &str) -> String {
+    let path = format!("/t/{slug}/scim/v2");
+    if let Some(public) = &app.identity.public_url {
+        return public.join(&path);
+    }
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("localhost");
+    let proto = headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .filter(|p| *p == "https" || *p == "http")
+        .unwrap_or("http");
+    format!("{proto}://{host}{path}")
 }
 
 /// A SCIM request body: JSON sent as `application/scim+json` or

@@ -10,8 +10,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use ditto_identity::session::cookie;
 use ditto_identity::sso::{
-    LOGIN_COOKIE, SsoError, SsoErrorKind, callback_url, cleared_login_cookie, login_cookie,
-    safe_return_to,
+    LOGIN_COOKIE, SsoError, SsoErrorKind, cleared_login_cookie, login_cookie, safe_return_to,
 };
 use ditto_types::SsoConnectionId;
 use ditto_types::api::{SsoCallbackParams, SsoStartParams};
@@ -25,17 +24,6 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(start))
         .routes(routes!(callback))
-}
-
-/// The host the browser used, if it is a plain host name (and port).
-fn request_host(headers: &HeaderMap) -> Option<&str> {
-    let host = headers.get(header::HOST)?.to_str().ok()?;
-    let plain = !host.is_empty()
-        && host.len() <= 255
-        && host
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b));
-    plain.then_some(host)
 }
 
 fn no_store(response: &mut Response) {
@@ -99,9 +87,7 @@ async fn start(
 ) -> Result<Response, ApiError> {
     let return_to = safe_return_to(params.return_to.as_deref())
         .map_err(|m| ditto_core::Error::invalid("/return_to", "invalid", m))?;
-    let host = request_host(&headers)
-        .ok_or_else(|| ditto_core::Error::BadRequest("the request has no usable Host".into()))?;
-    let callback = callback_url(&app.identity.sessions, host);
+    let callback = crate::public_url::absolute(&app, &headers, ditto_store::sso::CALLBACK_PATH)?;
     let started = match app
         .identity
         .start_sso(&app.store, id, &callback, return_to)

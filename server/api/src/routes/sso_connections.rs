@@ -181,7 +181,7 @@ async fn create(
         Some(secret) => Some(app.seal_secret("/client_secret", id.0.as_bytes(), secret)?),
         None => None,
     };
-    let metadata = sso::discover(&issuer).await?;
+    let metadata = sso::discover(&app.identity.providers, &issuer).await?;
     let settings = SsoConnectionSettings {
         name: body.name.trim().to_owned(),
         issuer,
@@ -283,7 +283,7 @@ async fn update(
     };
     let issuer = match issuer {
         Some(issuer) => {
-            let metadata = sso::discover(&issuer).await?;
+            let metadata = sso::discover(&app.identity.providers, &issuer).await?;
             Some((issuer, metadata))
         }
         None => None,
