@@ -8,6 +8,7 @@ pub mod public_url;
 pub mod session;
 pub mod sign_in;
 pub mod sso;
+pub mod sso_session;
 pub mod tokens;
 pub mod totp;
 

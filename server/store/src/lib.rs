@@ -41,6 +41,7 @@ mod scim_groups;
 mod scim_tokens;
 mod scim_users;
 mod service_accounts;
+pub mod saml;
 pub mod sign_in;
 pub mod sso;
 mod tenants;

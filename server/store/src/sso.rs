@@ -11,8 +11,8 @@ use ditto_core::rbac::builtin_grants;
 use ditto_core::secrets::Redacted;
 use ditto_core::{Actor, Error, Result, TenantRef, TenantScope};
 use ditto_types::api::{
-    ClaimMapping, GroupRoleMapping, NameFilter, PageParams, SsoConnection, SsoConnectionPage,
-    SsoProtocol, TenantStatus,
+    ClaimMapping, GroupRoleMapping, NameFilter, PageParams, SamlSettings, SsoConnection,
+    SsoConnectionPage, SsoProtocol, TenantStatus,
 };
 use ditto_types::{SsoConnectionId, TenantId, UserId};
 use serde_json::{Value, json};
@@ -30,17 +30,19 @@ pub fn login_path(id: SsoConnectionId) -> String {
     format!("/api/v1/auth/sso/{id}/start")
 }
 
-const COLUMNS: &str = "id, tenant_id, name, protocol, issuer, client_id,
+pub(crate) const COLUMNS: &str = "id, tenant_id, name, protocol, issuer, client_id,
     client_secret IS NOT NULL AS has_client_secret, scopes, email_claim, name_claim,
-    groups_claim, jit_provisioning, group_role_mappings, enabled, created_at, updated_at";
+    groups_claim, jit_provisioning, group_role_mappings, enabled, created_at, updated_at,
+    idp_metadata_url, name_id_format, allow_idp_initiated,
+    metadata->>'sso_url' AS idp_sso_url,
+    COALESCE((metadata->>'signing_certificates')::int, 0) AS idp_signing_certificates";
 
 #[derive(FromRow)]
-struct Row {
-    id: Uuid,
+pub(crate) struct Row {
+    pub(crate) id: Uuid,
     tenant_id: Uuid,
     name: String,
-    #[allow(dead_code)]
-    protocol: String,
+    pub(crate) protocol: String,
     issuer: String,
     client_id: String,
     has_client_secret: bool,
@@ -53,6 +55,19 @@ struct Row {
     enabled: bool,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
+    idp_metadata_url: Option<String>,
+    name_id_format: Option<String>,
+    allow_idp_initiated: bool,
+    idp_sso_url: Option<String>,
+    idp_signing_certificates: i32,
+}
+
+fn protocol(name: &str) -> SsoProtocol {
+    if name == "saml" {
+        SsoProtocol::Saml
+    } else {
+        SsoProtocol::Oidc
+    }
 }
 
 fn mappings(value: Value) -> Vec<GroupRoleMapping> {
@@ -62,11 +77,24 @@ fn mappings(value: Value) -> Vec<GroupRoleMapping> {
 impl From<Row> for SsoConnection {
     fn from(r: Row) -> Self {
         let id = SsoConnectionId(r.id);
+        let protocol = protocol(&r.protocol);
+        let saml = (protocol == SsoProtocol::Saml).then(|| SamlSettings {
+            sp_metadata_path: crate::saml::metadata_path(id),
+            idp_metadata_url: r.idp_metadata_url,
+            idp_sso_url: r.idp_sso_url.unwrap_or_default(),
+            idp_signing_certificates: r.idp_signing_certificates.max(0) as usize,
+            name_id_format: r.name_id_format,
+            allow_idp_initiated: r.allow_idp_initiated,
+        });
+        let (login_url, callback_path) = match protocol {
+            SsoProtocol::Oidc => (login_path(id), CALLBACK_PATH.to_owned()),
+            SsoProtocol::Saml => (crate::saml::login_path(id), crate::saml::acs_path(id)),
+        };
         SsoConnection {
             id,
             tenant_id: r.tenant_id.into(),
             name: r.name,
-            protocol: SsoProtocol::Oidc,
+            protocol,
             issuer: r.issuer,
             client_id: r.client_id,
             has_client_secret: r.has_client_secret,
@@ -79,8 +107,9 @@ impl From<Row> for SsoConnection {
             jit_provisioning: r.jit_provisioning,
             group_role_mappings: mappings(r.group_role_mappings),
             enabled: r.enabled,
-            login_url: login_path(id),
-            callback_path: CALLBACK_PATH.to_owned(),
+            login_url,
+            callback_path,
+            saml,
             created_at: r.created_at,
             updated_at: r.updated_at,
         }
@@ -123,6 +152,7 @@ pub struct SsoConnectionChange {
 pub struct SsoLoginConnection {
     pub id: SsoConnectionId,
     pub tenant: TenantRef,
+    pub protocol: SsoProtocol,
     pub issuer: String,
     pub client_id: String,
     pub sealed_secret: Option<Vec<u8>>,
@@ -326,6 +356,7 @@ impl Store {
         struct LoginRow {
             tenant_id: Uuid,
             tenant_status: String,
+            protocol: String,
             issuer: String,
             client_id: String,
             client_secret: Option<Vec<u8>>,
@@ -340,7 +371,7 @@ impl Store {
         }
         let mut tx = self.unscoped_platform_tx().await?;
         let row: Option<LoginRow> = sqlx::query_as(
-            "SELECT t.id AS tenant_id, t.status AS tenant_status, c.issuer, c.client_id,
+            "SELECT t.id AS tenant_id, t.status AS tenant_status, c.protocol, c.issuer, c.client_id,
                     c.client_secret, c.scopes, c.email_claim, c.name_claim, c.groups_claim,
                     c.jit_provisioning, c.group_role_mappings, c.enabled, c.metadata
              FROM sso_connections c JOIN tenants t ON t.id = c.tenant_id
@@ -361,6 +392,7 @@ impl Store {
                     TenantStatus::Active
                 },
             },
+            protocol: protocol(&r.protocol),
             issuer: r.issuer,
             client_id: r.client_id,
             sealed_secret: r.client_secret,
@@ -505,7 +537,8 @@ impl Store {
             let change = Change::new("auth.sign_in_failed", "user")
                 .target(user_id)
                 .after(Some(json!({
-                    "reason": "user_disabled", "method": "oidc", "connection_id": conn,
+                    "reason": "user_disabled", "connection_id": conn,
+                    "method": if connection.protocol == SsoProtocol::Saml { "saml" } else { "oidc" },
                 })));
             audit::append(&mut tx, Some(tenant.0), None, change).await?;
             tx.commit().await.map_err(db)?;
@@ -550,7 +583,7 @@ impl Store {
     }
 }
 
-async fn fetch(tx: &mut Tx, id: SsoConnectionId) -> Result<Row> {
+pub(crate) async fn fetch(tx: &mut Tx, id: SsoConnectionId) -> Result<Row> {
     let row: Option<Row> =
         sqlx::query_as(sql!("SELECT {COLUMNS} FROM sso_connections WHERE id = $1"))
             .bind(id.0)
@@ -561,13 +594,14 @@ async fn fetch(tx: &mut Tx, id: SsoConnectionId) -> Result<Row> {
 }
 
 /// What the audit chain keeps of a connection: its settings, not its secret.
-fn audit_image(r: &Row) -> Value {
+pub(crate) fn audit_image(r: &Row) -> Value {
     json!({
-        "id": r.id, "name": r.name, "issuer": r.issuer, "client_id": r.client_id,
+        "id": r.id, "name": r.name, "protocol": r.protocol, "issuer": r.issuer, "client_id": r.client_id,
         "has_client_secret": r.has_client_secret, "scopes": r.scopes,
         "claims": { "email": r.email_claim, "name": r.name_claim, "groups": r.groups_claim },
         "jit_provisioning": r.jit_provisioning, "group_role_mappings": r.group_role_mappings,
-        "enabled": r.enabled,
+        "enabled": r.enabled, "idp_metadata_url": r.idp_metadata_url,
+        "name_id_format": r.name_id_format, "allow_idp_initiated": r.allow_idp_initiated,
     })
 }
 
