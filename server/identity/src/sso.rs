@@ -17,10 +17,9 @@ use ditto_core::crypto::MasterKey;
 use ditto_core::secrets::{Redacted, sha256};
 use ditto_core::{Error, Result};
 use ditto_store::Store;
-use ditto_store::sign_in::NewSession;
-use ditto_store::sso::{SsoLogin, SsoLoginConnection, SsoRefusal, SsoSubject};
+use ditto_store::sso::{SsoLogin, SsoLoginConnection, SsoSubject};
 use ditto_types::SsoConnectionId;
-use ditto_types::api::{SignInMethod, TenantStatus};
+use ditto_types::api::{SsoProtocol, TenantStatus};
 use openidconnect::core::{
     CoreAuthenticationFlow, CoreClient, CoreGenderClaim, CoreIdToken, CoreProviderMetadata,
     CoreResponseType,
@@ -351,7 +350,11 @@ impl Identity {
         let connection = store
             .sso_login_connection(connection_id)
             .await?
-            .filter(|c| c.enabled && c.tenant.status == TenantStatus::Active)
+            .filter(|c| {
+                c.enabled
+                    && c.protocol == SsoProtocol::Oidc
+                    && c.tenant.status == TenantStatus::Active
+            })
             .ok_or_else(|| {
                 fail(
                     SsoErrorKind::ConnectionUnavailable,
@@ -444,7 +447,9 @@ impl Identity {
         let connection = store
             .sso_login_connection(login.connection_id)
             .await?
-            .filter(|c| c.enabled && c.tenant.id == login.tenant_id)
+            .filter(|c| {
+                c.enabled && c.protocol == SsoProtocol::Oidc && c.tenant.id == login.tenant_id
+            })
             .ok_or_else(|| {
                 fail(
                     SsoErrorKind::ConnectionUnavailable,
@@ -458,31 +463,8 @@ impl Identity {
             ));
         }
         let who = self.subject(&connection, master_key, &login, code).await?;
-        let user = match store.sso_account(&connection, &who).await? {
-            Ok(user) => user,
-            Err(refusal) => {
-                tracing::info!(target: "ditto::auth", connection = %connection.id, ?refusal, "SSO sign-in refused");
-                return Err(fail(SsoErrorKind::AccessDenied, refusal_detail(&refusal)));
-            }
-        };
-        let secrets = SessionSecrets::mint();
-        store
-            .open_session(NewSession {
-                tenant_id: connection.tenant.id,
-                user_id: user,
-                token_hash: secrets.token_hash,
-                csrf_hash: secrets.csrf_hash,
-                method: SignInMethod::Oidc,
-                idle_timeout_secs: self.sessions.idle_secs(),
-                absolute_timeout_secs: self.sessions.absolute_secs(),
-                source_ip: client.ip,
-                user_agent: client.user_agent,
-                totp_step: None,
-                recovery_code_hash: None,
-                replaces,
-                rehashed_password: None,
-                sso_connection: Some(connection.id),
-            })
+        let secrets = self
+            .open_sso_session(store, &connection, &who, client, replaces)
             .await?;
         Ok((secrets, login.return_to))
     }
@@ -589,20 +571,6 @@ fn token_error<RE: std::error::Error + 'static, T: openidconnect::ErrorResponse 
     match e {
         openidconnect::RequestTokenError::ServerResponse(r) => r.to_string(),
         other => error_chain(other),
-    }
-}
-
-fn refusal_detail(refusal: &SsoRefusal) -> &'static str {
-    match refusal {
-        SsoRefusal::NoAccount => {
-            "there is no account for you in this tenant; ask an administrator to add you"
-        }
-        SsoRefusal::EmailNotVerified => {
-            "an account has this email, but the identity provider has not verified the email, so it cannot be linked"
-        }
-        SsoRefusal::NoEmail => "the identity provider sent no email address",
-        SsoRefusal::UserDisabled => "this account is disabled",
-        SsoRefusal::TenantSuspended => "this tenant is suspended",
     }
 }
 
