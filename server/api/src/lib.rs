@@ -10,6 +10,7 @@ mod middleware;
 mod project_access;
 mod public_url;
 mod routes;
+mod throttle;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -158,6 +159,9 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(routes::sign_in::router())
         .merge(routes::sso::router())
         .merge(routes::sso_connections::router())
+        .merge(routes::sso_discovery::router())
+        .merge(routes::sso_policy::router())
+        .merge(routes::domains::router())
         .merge(routes::user_sign_in::router())
         .merge(routes::roles::router())
         .merge(routes::scim_tokens::router())
@@ -212,6 +216,9 @@ pub fn app(state: AppState) -> Router {
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::Extension(routes::sso_discovery::throttle(
+            state.redis.clone(),
+        )))
         .with_state(state);
     middleware::wrap(router)
 }

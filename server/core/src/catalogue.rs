@@ -183,6 +183,18 @@ pub const OPERATIONS: &[(&str, Access)] = {
         ("sso_connections_delete", Tenant(P::SsoWrite)),
         ("auth_sso_start", Public),
         ("auth_sso_callback", Public),
+        ("auth_sso_discover", Public),
+        ("sso_domains_list", Tenant(P::SsoRead)),
+        ("sso_domains_create", Tenant(P::SsoWrite)),
+        ("sso_domains_get", Tenant(P::SsoRead)),
+        ("sso_domains_delete", Tenant(P::SsoWrite)),
+        // Proof of ownership is checked by the platform operator.
+        ("sso_domains_verify", Platform(P::TenantsWrite)),
+        ("sso_policy_get", Tenant(P::SsoRead)),
+        ("sso_policy_update", Tenant(P::SsoWrite)),
+        // Who may bypass enforced SSO is an owner's decision, like who is
+        // owner.
+        ("users_break_glass_set", Tenant(P::OwnersWrite)),
     ]
 };
 

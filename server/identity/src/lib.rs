@@ -2,6 +2,7 @@
 //! TOTP second factors, browser sessions with their cookies and CSRF
 //! tokens, and the sign-in flow that ties them to the store.
 
+pub mod discovery;
 pub mod egress;
 pub mod password;
 pub mod public_url;

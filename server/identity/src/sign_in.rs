@@ -45,6 +45,9 @@ pub enum SignInError {
     LockedOut {
         until: DateTime<Utc>,
     },
+    /// The password was right, but the tenant enforces single sign-on and
+    /// this user is not one of its break-glass owners.
+    SsoRequired,
     Other(Error),
 }
 
@@ -118,6 +121,16 @@ impl Identity {
         if account.tenant.status == TenantStatus::Suspended {
             return Err(Error::Forbidden("this tenant is suspended".into()).into());
         }
+        // Checked only once the password is right, so the answer tells
+        // nobody without it whether an account exists or may bypass SSO.
+        let policy = store
+            .password_policy(account.tenant.id, account.user_id)
+            .await?;
+        if policy.sso_enforced && !policy.break_glass_owner {
+            tracing::info!(target: "ditto::auth", user = %account.user_id, "password sign-in refused: the tenant enforces SSO");
+            return Err(SignInError::SsoRequired);
+        }
+        let break_glass = policy.sso_enforced;
 
         let mut method = SignInMethod::Password;
         let (mut totp_step, mut recovery_code_hash) = (None, None);
@@ -149,6 +162,7 @@ impl Identity {
             }
             _ => None,
         };
+        let (source_ip, user_agent) = (client.ip.clone(), client.user_agent.clone());
         let opened = store
             .open_session(NewSession {
                 tenant_id: account.tenant.id,
@@ -175,6 +189,23 @@ impl Identity {
             }
             Err(e) => return Err(e.into()),
         };
+        if break_glass {
+            let recorded = store
+                .record_break_glass_sign_in(
+                    account.tenant.id,
+                    account.user_id,
+                    session.id,
+                    source_ip.as_deref(),
+                    user_agent.as_deref(),
+                )
+                .await;
+            // A break-glass sign-in that left no trace must not stand.
+            if let Err(e) = recorded {
+                store.close_session(&secrets.token_hash).await?;
+                return Err(e.into());
+            }
+            tracing::warn!(target: "ditto::auth", user = %account.user_id, tenant = %account.tenant.id, "break-glass password sign-in while SSO is enforced");
+        }
         let recovery_codes_left = account.totp.as_ref().map(|_| {
             account
                 .recovery_codes_left

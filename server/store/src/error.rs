@@ -8,6 +8,10 @@ use ditto_core::Error;
 const UNIQUE: &[(&str, &str)] = &[
     ("tenants_slug_key", "a tenant with this slug already exists"),
     (
+        "tenant_domains_domain_key",
+        "this domain is already claimed, by this tenant or another; a domain routes sign-ins to one tenant only",
+    ),
+    (
         "sso_connections_tenant_name_key",
         "an SSO connection with this name already exists in this tenant",
     ),
@@ -147,6 +151,11 @@ pub(crate) fn db(e: sqlx::Error) -> Error {
             Some("23514") if constraint == "role_bindings_last_owner" => {
                 return Error::Conflict(
                     "this is the tenant's last owner; make someone else owner first".into(),
+                );
+            }
+            Some("23514") if constraint == "tenant_sso_policies_needs_connection" => {
+                return Error::Conflict(
+                    "this tenant enforces SSO and this is its last enabled SSO connection; turn enforced SSO off first (PUT …/sso-policy)".into(),
                 );
             }
             Some("23503") => {

@@ -26,6 +26,7 @@ pub mod audit_export;
 mod auth;
 mod backends;
 mod budgets;
+pub mod domains;
 pub mod gateway;
 pub mod governance;
 mod groups;
@@ -44,7 +45,9 @@ mod service_accounts;
 pub mod saml;
 pub mod sign_in;
 pub mod sso;
+pub mod sso_policy;
 mod tenants;
+mod throttle;
 mod usage;
 mod users;
 

@@ -1455,3 +1455,6 @@ pub use scim::*;
 
 mod sso;
 pub use sso::*;
+
+mod sso_policy;
+pub use sso_policy::*;

@@ -27,10 +27,12 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
 /// every request that changes something. Wrong credentials answer 401
 /// `invalid-credentials`; a missing second factor 401
 /// `second-factor-required`; too many failures 429 `locked-out` with
-/// `Retry-After`.
+/// `Retry-After`. A tenant that enforces single sign-on answers a right
+/// password with 403 `sso-required`, except for its break-glass owners
+/// (whose sign-in is audited as `auth.break_glass_sign_in`).
 #[utoipa::path(post, path = "/api/v1/auth/sign-in", tag = "auth", operation_id = "auth_sign_in",
     request_body = SignIn, security(()),
-    responses((status = 200, body = SignedIn), (status = 401), (status = 429)))]
+    responses((status = 200, body = SignedIn), (status = 401), (status = 403), (status = 429)))]
 async fn sign_in(
     State(app): State<AppState>,
     connect: Option<Extension<ConnectInfo<SocketAddr>>>,
@@ -107,6 +109,15 @@ fn refusal(e: SignInError) -> Response {
             }
             return response;
         }
+        SignInError::SsoRequired => problem(
+            StatusCode::FORBIDDEN,
+            "sso-required",
+            "Single sign-on required",
+            Some(
+                "this tenant signs its members in through its identity provider: find it with POST /api/v1/auth/sso/discover (your email), then follow a connection's login_url"
+                    .into(),
+            ),
+        ),
         SignInError::Other(e) => return ApiError(e).into_response(),
     };
     problem_response(p)

@@ -104,6 +104,9 @@ fn body_for(op: &Operation) -> Value {
         "sso_connections_create" => {
             json!({"name": "probe", "issuer": "http://127.0.0.1:9", "client_id": "probe"})
         }
+        "sso_domains_create" => json!({"domain": "probe.example"}),
+        "sso_policy_update" => json!({"enforced": false}),
+        "users_break_glass_set" => json!({"enabled": false}),
         _ => json!({}),
     }
 }
@@ -132,6 +135,7 @@ fn random_ids() -> Vec<(&'static str, String)> {
     .chain([
         ("model", "probe%2Fmodel".to_owned()),
         ("role", "probe-role".to_owned()),
+        ("domain", "probe.example".to_owned()),
     ])
     .collect()
 }
@@ -281,7 +285,16 @@ pub(crate) async fn resources_of(app: &TestApp, tenant: &str) -> Vec<(&'static s
         .post(&format!("{base}/scim-tokens"), json!({"name": "idp"}))
         .await
         .expect_status(201);
+    // Domains are unique across tenants: one named after the tenant.
+    let domain = admin
+        .post(
+            &format!("{base}/domains"),
+            json!({"domain": format!("{tenant}.example")}),
+        )
+        .await
+        .expect_status(201);
     vec![
+        ("domain", domain["domain"].as_str().unwrap().to_owned()),
         ("scim_token_id", id(&scim_token["token"])),
         ("destination_id", id(&destination)),
         ("run_id", id(&run)),
@@ -334,6 +347,8 @@ async fn no_operation_lets_one_tenant_reach_another() {
             "audit/export-destinations",
             "audit/exports",
             "sso-connections",
+            "domains",
+            "sso-policy",
         ] {
             all.push(snapshot(path).await);
         }

@@ -81,6 +81,11 @@ const MATRIX: &[(&str, u16)] = &[
     ("group_members_list", 200),
     ("sso_connections_list", 200),
     ("sso_connections_get", 200),
+    ("sso_domains_list", 200),
+    ("sso_domains_get", 200),
+    ("sso_policy_get", 200),
+    // No such email domain is claimed here: sign in with a password.
+    ("auth_sso_discover", 200),
     ("scim_tokens_list", 200),
     ("groups_create", 201),
     ("groups_update", 200),
@@ -114,6 +119,10 @@ const MATRIX: &[(&str, u16)] = &[
     ("audit_export_destinations_create", 201),
     ("audit_exports_create", 202),
     ("sso_connections_create", 201),
+    ("sso_domains_create", 201),
+    ("sso_domains_verify", 200),
+    ("sso_policy_update", 200),
+    ("users_break_glass_set", 200),
     ("scim_tokens_create", 201),
     ("tenants_update", 200),
     ("projects_update", 200),
@@ -143,6 +152,7 @@ const MATRIX: &[(&str, u16)] = &[
     ("role_bindings_delete", 204),
     ("audit_export_destinations_delete", 204),
     ("sso_connections_delete", 204),
+    ("sso_domains_delete", 204),
     ("service_accounts_delete", 204),
     ("groups_delete", 204),
     ("users_delete", 204),
@@ -168,7 +178,9 @@ const TENANT_ROLES: &[&str] = &[
 fn holds(role: &str, permission: &str) -> bool {
     let read = permission.ends_with(":read");
     match role {
-        "owner" | "admin" => true,
+        "owner" => true,
+        // Who is owner (and who may bypass enforced SSO) is the owners' say.
+        "admin" => permission != "owners:write",
         "viewer" => read,
         "developer" => matches!(
             permission,
@@ -327,6 +339,10 @@ fn body(op: &str, ids: &[(&'static str, String)], n: usize) -> Value {
             "group_role_mappings": [{"group": "g", "role": "viewer"}],
         }),
         "sso_connections_update" => json!({"name": "renamed connection"}),
+        "sso_domains_create" => json!({"domain": format!("probe-{n}.example")}),
+        "sso_policy_update" => json!({"enforced": false}),
+        "users_break_glass_set" => json!({"enabled": false}),
+        "auth_sso_discover" => json!({"email": format!("someone@nobody-{n}.example")}),
         "role_bindings_create" => json!({
             "role": "viewer",
             "subject_type": "user",

@@ -19,6 +19,7 @@ mod service_accounts;
 mod sign_in;
 mod spec;
 mod sso;
+mod sso_policy;
 mod support;
 mod tenants;
 mod usage;
