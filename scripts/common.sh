@@ -43,3 +43,20 @@ ensure_postgres_binaries() {
   pg_bin_dir >/dev/null || apt_install postgresql postgresql-client
   pg_bin_dir >/dev/null
 }
+
+# The SAML sign-in (samael) builds against libxmlsec1 and libxml2 through
+# bindgen, which needs libclang: whatever builds the server needs them.
+ensure_saml_build_deps() {
+  local missing=()
+  if ! command -v pkg-config >/dev/null 2>&1; then
+    missing+=(pkg-config libxmlsec1-dev libxml2-dev libssl-dev)
+  else
+    pkg-config --exists xmlsec1 || missing+=(libxmlsec1-dev)
+    pkg-config --exists libxml-2.0 || missing+=(libxml2-dev)
+    pkg-config --exists openssl || missing+=(libssl-dev)
+  fi
+  ls /usr/lib/llvm-*/lib/libclang*.so* /usr/lib/*/libclang*.so* >/dev/null 2>&1 || missing+=(libclang-dev)
+  if [ ${#missing[@]} -gt 0 ]; then
+    apt_install "${missing[@]}"
+  fi
+}

@@ -159,6 +159,8 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(routes::sign_in::router())
         .merge(routes::sso::router())
         .merge(routes::sso_connections::router())
+        .merge(routes::saml::router())
+        .merge(routes::saml_connections::router())
         .merge(routes::sso_discovery::router())
         .merge(routes::sso_policy::router())
         .merge(routes::domains::router())

@@ -93,11 +93,7 @@ pub fn read_idp_metadata(field: &str, xml: &str) -> Result<IdpMetadata> {
 /// checked by the caller (scheme); `access` refuses private addresses and
 /// follows no redirects, so a tenant administrator cannot make the server
 /// fetch from services next to it.
-pub async fn fetch_idp_metadata(
-    access: &ProviderAccess,
-    field: &str,
-    url: &str,
-) -> Result<String> {
+pub async fn fetch_idp_metadata(access: &ProviderAccess, field: &str, url: &str) -> Result<String> {
     access.check_url(field, url).await?;
     let fail = |what: String| invalid(field, format!("{url}: {what}"));
     let mut response = access

@@ -34,6 +34,11 @@ pub const MAX_ISSUE_DELAY: Duration = Duration::seconds(120);
 pub const MAX_RESPONSE_BYTES: usize = 256 * 1024;
 
 const PROTOCOL_NS: &[u8] = b"urn:oasis:names:tc:SAML:2.0:protocol";
+const DSIG_NS: &[u8] = b"http://www.w3.org/2000/09/xmldsig#";
+const ALLOWED_SIGNATURE_METHODS: [&str; 2] = [
+    "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
+    "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256",
+];
 const NAMEID_TRANSIENT: &str = "urn:oasis:names:tc:SAML:2.0:nameid-format:transient";
 
 /// Who the service provider is, for one response.
@@ -122,6 +127,23 @@ pub fn verify(
         // Unsigned as it may be, a failure status is only ever a reason to
         // stop; it is reported, never trusted for more.
         return Err(Refusal::ProviderStatus(status));
+    }
+    // samael refuses these too (every signature must verify, with an
+    // allowed algorithm); saying which rule failed helps whoever set up
+    // the provider.
+    if shape.signature_methods.is_empty() {
+        return Err(Refusal::Invalid(
+            "the response carries no signature; the provider must sign the response or the assertion".into(),
+        ));
+    }
+    if let Some(method) = shape
+        .signature_methods
+        .iter()
+        .find(|m| !ALLOWED_SIGNATURE_METHODS.contains(&m.as_str()))
+    {
+        return Err(Refusal::Invalid(format!(
+            "the response is signed with {method}; only RSA-SHA256 and ECDSA-SHA256 are accepted"
+        )));
     }
     if shape.assertions != 1 || shape.encrypted_assertions != 0 {
         return Err(Refusal::Invalid(format!(
@@ -258,6 +280,8 @@ struct Shape {
     status: Option<String>,
     assertions: usize,
     encrypted_assertions: usize,
+    /// The `SignatureMethod` of every signature.
+    signature_methods: Vec<String>,
 }
 
 fn shape(xml: &str) -> Result<Shape, String> {
@@ -291,6 +315,14 @@ fn shape(xml: &str) -> Result<Shape, String> {
         match local.as_ref() {
             b"Assertion" => shape.assertions += 1,
             b"EncryptedAssertion" => shape.encrypted_assertions += 1,
+            b"SignatureMethod" if in_ns(DSIG_NS) => shape.signature_methods.push(
+                start
+                    .try_get_attribute("Algorithm")
+                    .ok()
+                    .flatten()
+                    .map(|a| String::from_utf8_lossy(&a.value).into_owned())
+                    .unwrap_or_default(),
+            ),
             b"StatusCode" if in_ns(PROTOCOL_NS) && shape.status.is_none() => {
                 shape.status = start
                     .try_get_attribute("Value")

@@ -11,6 +11,7 @@ pub mod moto;
 pub mod oidc;
 pub mod pg;
 pub mod redis;
+pub mod saml;
 
 use std::time::Duration;
 

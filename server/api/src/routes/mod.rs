@@ -16,6 +16,8 @@ pub(crate) mod model_routes;
 pub(crate) mod projects;
 pub(crate) mod rate_limits;
 pub(crate) mod roles;
+pub(crate) mod saml;
+pub(crate) mod saml_connections;
 pub(crate) mod scim;
 pub(crate) mod scim_tokens;
 pub(crate) mod service_accounts;

@@ -13,7 +13,7 @@ use ditto_store::sso::{SsoConnectionChange, SsoConnectionSettings};
 use ditto_types::SsoConnectionId;
 use ditto_types::api::{
     ClaimMapping, CreateSsoConnection, GroupRoleMapping, NameFilter, PageParams, SsoConnection,
-    SsoConnectionPage, UpdateSsoConnection,
+    SsoConnectionPage, SsoProtocol, UpdateSsoConnection,
 };
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -55,13 +55,13 @@ fn check_scopes(c: &mut Checker, scopes: &[String]) {
     }
 }
 
-fn check_claims(c: &mut Checker, claims: &ClaimMapping) {
+pub(crate) fn check_claims(c: &mut Checker, claims: &ClaimMapping) {
     c.text("/claims/email", &claims.email, 1, 100);
     c.text("/claims/name", &claims.name, 1, 100);
     c.text("/claims/groups", &claims.groups, 1, 100);
 }
 
-fn check_mappings(c: &mut Checker, mappings: &[GroupRoleMapping]) {
+pub(crate) fn check_mappings(c: &mut Checker, mappings: &[GroupRoleMapping]) {
     if mappings.len() > MAX_MAPPINGS {
         c.fail(
             "/group_role_mappings",
@@ -93,7 +93,7 @@ fn normalized_scopes(scopes: Option<&[String]>) -> Vec<String> {
 /// Every mapped role exists in the tenant, and the caller could bind each
 /// of them by hand: a connection must not hand out more than its author
 /// may.
-async fn check_roles(
+pub(crate) async fn check_roles(
     app: &AppState,
     ctx: &Ctx,
     scope: &TenantScope,
@@ -116,7 +116,8 @@ async fn check_roles(
     Ok(ctx.may_delegate(scope, carried)?)
 }
 
-/// List a tenant's SSO connections.
+/// List a tenant's SSO connections, OIDC and SAML alike (`protocol` tells
+/// them apart; SAML ones carry `saml`).
 #[utoipa::path(get, path = "/api/v1/tenants/{tenant}/sso-connections", tag = "sso",
     operation_id = "sso_connections_list",
     params(("tenant" = String, Path, description = "Tenant slug or id"), PageParams, NameFilter),
@@ -219,14 +220,15 @@ async fn get(
     Ok(Json(app.store.get_sso_connection(&scope, id).await?))
 }
 
-/// Change an SSO connection. Sending `issuer` (even unchanged) fetches its
+/// Change an OpenID Connect connection (a SAML one answers 409: it is
+/// changed through `…/saml-connections/{connection_id}`). Sending `issuer` (even unchanged) fetches its
 /// discovery document again. Changing the mappings needs the right to
 /// grant every mapped role.
 #[utoipa::path(patch, path = "/api/v1/tenants/{tenant}/sso-connections/{connection_id}", tag = "sso",
     operation_id = "sso_connections_update",
     params(("tenant" = String, Path, description = "Tenant slug or id"), ("connection_id" = SsoConnectionId, Path)),
     request_body = UpdateSsoConnection, security(("bearer" = [])),
-    responses((status = 200, body = SsoConnection), (status = 422)))]
+    responses((status = 200, body = SsoConnection), (status = 409), (status = 422)))]
 async fn update(
     State(app): State<AppState>,
     Auth(ctx): Auth,
@@ -237,7 +239,13 @@ async fn update(
         .tenant_scope(&ctx, &tenant, permission("sso_connections_update"))
         .await?;
     // 404 before anything else for a connection of another tenant.
-    app.store.get_sso_connection(&scope, id).await?;
+    let current = app.store.get_sso_connection(&scope, id).await?;
+    if current.protocol == SsoProtocol::Saml {
+        return Err(Error::Conflict(
+            "a SAML connection is changed through …/saml-connections/{connection_id}".into(),
+        )
+        .into());
+    }
     let mut c = Checker::default();
     c.opt_text("/name", body.name.as_deref(), 1, 200);
     c.opt_text("/client_id", body.client_id.as_deref(), 1, 512);

@@ -104,6 +104,10 @@ fn body_for(op: &Operation) -> Value {
         "sso_connections_create" => {
             json!({"name": "probe", "issuer": "http://127.0.0.1:9", "client_id": "probe"})
         }
+        "saml_connections_create" => json!({
+            "name": "probe saml",
+            "idp_metadata_xml": ditto_testkit::saml::metadata_fixture(),
+        }),
         "sso_domains_create" => json!({"domain": "probe.example"}),
         "sso_policy_update" => json!({"enforced": false}),
         "users_break_glass_set" => json!({"enabled": false}),

@@ -66,6 +66,10 @@ const MATRIX: &[(&str, u16)] = &[
     ("auth_sso_start", 404),
     // No sign-in in progress in this "browser".
     ("auth_sso_callback", 400),
+    // The probe connection speaks OIDC, not SAML.
+    ("auth_saml_start", 404),
+    ("auth_saml_acs", 404),
+    ("auth_saml_metadata", 404),
     ("me_sessions_list", 200),
     ("me_tokens_list", 200),
     ("me_totp_begin", 200),
@@ -119,6 +123,7 @@ const MATRIX: &[(&str, u16)] = &[
     ("audit_export_destinations_create", 201),
     ("audit_exports_create", 202),
     ("sso_connections_create", 201),
+    ("saml_connections_create", 201),
     ("sso_domains_create", 201),
     ("sso_domains_verify", 200),
     ("sso_policy_update", 200),
@@ -139,6 +144,8 @@ const MATRIX: &[(&str, u16)] = &[
     ("audit_retention_apply", 200),
     ("audit_export_destinations_update", 200),
     ("sso_connections_update", 200),
+    // The probe connection speaks OIDC: not one to change here.
+    ("saml_connections_update", 404),
     ("access_tokens_revoke", 200),
     ("scim_tokens_revoke", 200),
     ("api_keys_rotate", 200),
@@ -339,6 +346,12 @@ fn body(op: &str, ids: &[(&'static str, String)], n: usize) -> Value {
             "group_role_mappings": [{"group": "g", "role": "viewer"}],
         }),
         "sso_connections_update" => json!({"name": "renamed connection"}),
+        "saml_connections_create" => json!({
+            "name": "probe saml",
+            "idp_metadata_xml": ditto_testkit::saml::metadata_fixture(),
+            "group_role_mappings": [{"group": "g", "role": "viewer"}],
+        }),
+        "saml_connections_update" => json!({"name": "renamed saml connection"}),
         "sso_domains_create" => json!({"domain": format!("probe-{n}.example")}),
         "sso_policy_update" => json!({"enforced": false}),
         "users_break_glass_set" => json!({"enabled": false}),

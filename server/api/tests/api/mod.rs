@@ -12,6 +12,7 @@ mod project_roles;
 mod projects;
 mod rate_limits;
 mod rbac;
+mod saml;
 mod redaction;
 mod scim;
 mod secrets;
