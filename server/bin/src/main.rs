@@ -272,6 +272,12 @@ async fn serve(config: &Config, store: Store, embedded: Option<&EmbeddedPostgres
     println!("  admin API        {base}/api/v1");
     println!("  API reference    {base}/api/v1/docs");
     println!("  health           {base}/healthz, {base}/readyz");
+    let web_assets = ditto_web::server::Assets::from_env();
+    if web_assets.present() {
+        println!("  console          {base}/console");
+    } else {
+        println!("  console          not built (run ./scripts/build-web)");
+    }
     if let Some(hint) = token_hint {
         println!("  authenticate     {hint}");
     }
@@ -324,7 +330,8 @@ async fn serve(config: &Config, store: Store, embedded: Option<&EmbeddedPostgres
         })),
         identity: config.identity.clone(),
     })
-    .merge(ditto_gateway::router(gateway));
+    .merge(ditto_gateway::router(gateway))
+    .merge(ditto_web::server::router(web_assets));
     axum::serve(
         listener,
         app.into_make_service_with_connect_info::<std::net::SocketAddr>(),

@@ -1,0 +1,267 @@
+// The admin console in a real browser: Playwright driving Debian's Chromium
+// against `ditto serve` (real Postgres, the mock upstream). Run by
+// e2e/console.sh, which starts the server and passes where it is.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+
+const BASE = process.env.DITTO_URL;
+const TOKEN = process.env.DITTO_TOKEN;
+const MOCK = process.env.MOCK_URL;
+const SHOTS = process.env.SHOTS;
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+fs.mkdirSync(SHOTS, { recursive: true });
+
+// ---------------------------------------------------------------- setup through the API
+async function api(method, p, body, headers = {}) {
+  const res = await fetch(`${BASE}/api/v1${p}`, {
+    method,
+    headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json', ...headers },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${method} ${p}: ${res.status} ${text}`);
+  return text ? JSON.parse(text) : null;
+}
+
+/** RFC 6238 code of a base32 secret at time t (ms). */
+function totp(secret, t = Date.now()) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = '';
+  for (const c of secret.replace(/=+$/, '').toUpperCase()) bits += alphabet.indexOf(c).toString(2).padStart(5, '0');
+  const key = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(t / 30000)));
+  const h = crypto.createHmac('sha1', key).update(counter).digest();
+  const o = h[h.length - 1] & 0xf;
+  return String((h.readUInt32BE(o) & 0x7fffffff) % 1e6).padStart(6, '0');
+}
+
+const PASSWORD = 'correct horse battery staple 42';
+await api('POST', '/tenants', { slug: 'acme', name: 'Acme Corp' });
+const backend = await api('POST', '/tenants/acme/backends', { name: 'mock', base_url: `${MOCK}/v1`, credentials: 'sk-upstream-e2e' });
+await api('POST', '/tenants/acme/routes', { model: 'gpt-4o', targets: [{ backend_id: backend.id }] });
+async function person(email, name, role) {
+  const user = await api('POST', '/tenants/acme/users', { email, display_name: name });
+  await api('PUT', `/tenants/acme/users/${user.id}/password`, { password: PASSWORD, must_change: false });
+  await api('POST', '/tenants/acme/role-bindings', { role, subject_type: 'user', subject_id: user.id });
+  return user;
+}
+await person('ada@acme.example', 'Ada Admin', 'admin');
+await person('vic@acme.example', 'Victor Viewer', 'viewer');
+
+// Ada turns on a second factor (with her own session, as the console would).
+const signIn = await fetch(`${BASE}/api/v1/auth/sign-in`, {
+  method: 'POST', headers: { 'content-type': 'application/json' },
+  body: JSON.stringify({ tenant: 'acme', email: 'ada@acme.example', password: PASSWORD }),
+});
+assert.equal(signIn.status, 200, await signIn.clone().text());
+const cookies = signIn.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
+const { csrf_token } = await signIn.json();
+const asAda = { cookie: cookies, 'x-csrf-token': csrf_token };
+async function sessionCall(p, body) {
+  const res = await fetch(`${BASE}/api/v1${p}`, { method: 'POST', headers: { 'content-type': 'application/json', ...asAda }, body: JSON.stringify(body) });
+  assert.ok(res.ok, `${p}: ${res.status} ${await res.clone().text()}`);
+  return res.status === 204 ? null : res.json();
+}
+const enrolment = await sessionCall('/me/totp', {});
+await sessionCall('/me/totp/confirm', { code: totp(enrolment.secret) });
+await sessionCall('/auth/sign-out', {});
+
+// ---------------------------------------------------------------- browser
+const browser = await chromium.launch({
+  executablePath: CHROMIUM,
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+});
+const problems = [];
+async function newPage(viewport = { width: 1280, height: 800 }) {
+  const context = await browser.newContext({ viewport });
+  const page = await context.newPage();
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  page.on('console', (m) => { if (m.type() === 'error' && !/401|403|Failed to load resource/.test(m.text())) problems.push(`console: ${m.text()}`); });
+  return { context, page };
+}
+// The sign-in button is enabled once the page is hydrated.
+const hydrated = (page) => page.waitForSelector('form button[type=submit]:not([disabled])');
+const shot = (page, name) => page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: false });
+let step = '';
+const check = async (name, fn) => { step = name; await fn(); console.log(`ok - ${name}`); };
+
+const sdk = (key) => {
+  try {
+    execFileSync('python3', [path.join(import.meta.dirname, 'sdk_call.py'), `${BASE}/t/acme/v1`, key], { stdio: 'pipe' });
+    return 0;
+  } catch (e) {
+    return e.status;
+  }
+};
+async function until(what, fn, ms = 10000) {
+  const end = Date.now() + ms;
+  for (;;) {
+    if (await fn()) return;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+try {
+  const { context, page } = await newPage();
+
+  await check('signing in with a password and an authenticator code', async () => {
+    await page.goto(`${BASE}/console`);
+    await page.waitForURL(/\/console\/sign-in/);
+    await hydrated(page);
+    await page.getByLabel('Organization').fill('acme');
+    await page.getByLabel('Email').fill('ada@acme.example');
+    await shot(page, '01-sign-in');
+    await page.getByRole('button', { name: 'Continue' }).click();
+    await page.getByLabel('Password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    // The API asks for the second factor; the form grows a code field.
+    const code = page.getByLabel('Authentication code');
+    await code.waitFor();
+    // The next step's code: confirming used this step's, and each works once.
+    await code.fill(totp(enrolment.secret, Date.now() + 30000));
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.waitForURL(`${BASE}/console/t/acme`);
+    await page.getByRole('heading', { name: 'Overview' }).waitFor();
+    await page.getByText('No traffic yet.').waitFor();
+  });
+
+  await check('creating a project', async () => {
+    await page.getByRole('link', { name: 'Projects' }).click();
+    await page.getByText('No projects yet.').waitFor();
+    await page.getByLabel('Name').fill('support-bot');
+    await page.getByLabel('Description').fill('The help desk assistant');
+    await page.getByRole('button', { name: 'Create project' }).click();
+    await page.getByRole('cell', { name: 'support-bot', exact: true }).waitFor();
+    await page.getByText('Project “support-bot” created').waitFor();
+    await shot(page, '02-projects');
+  });
+
+  await check('a field error from the API shows next to its field', async () => {
+    await page.getByLabel('Name').fill('x'.repeat(200));
+    await page.getByLabel('Description').fill('d'.repeat(5000));
+    await page.getByRole('button', { name: 'Create project' }).click();
+    await page.locator('.field-error').first().waitFor();
+    await page.getByLabel('Name').fill('');
+    await page.getByLabel('Description').fill('');
+  });
+
+  let secret;
+  await check('creating an API key shows its secret once', async () => {
+    await page.getByRole('link', { name: 'API keys' }).click();
+    await page.getByText('No API keys yet.').waitFor();
+    await page.getByLabel('Name').fill('sdk');
+    await page.getByLabel('Project').selectOption({ label: 'support-bot' });
+    await page.getByRole('button', { name: 'Create key' }).click();
+    secret = (await page.getByTestId('secret').textContent()).trim();
+    assert.match(secret, /^dk-/);
+    await page.getByRole('cell', { name: 'sdk', exact: true }).waitFor();
+    await shot(page, '03-api-key-created');
+  });
+
+  await check('the key works with the OpenAI Python SDK', async () => {
+    await until('the key to reach the gateway', () => sdk(secret) === 0);
+  });
+
+  await check('revoking the key in the console makes the next SDK call fail', async () => {
+    await page.getByRole('button', { name: 'Done' }).click();
+    await page.getByRole('button', { name: 'Revoke sdk' }).click();
+    await page.getByRole('alertdialog').waitFor();
+    await shot(page, '04-confirm-revoke');
+    await page.getByRole('button', { name: 'Confirm' }).click();
+    await page.locator('tr[data-key="sdk"] .badge-revoked').waitFor();
+    await until('the revoked key to be refused', () => sdk(secret) === 3);
+  });
+
+  await check('the overview counts the traffic', async () => {
+    await page.getByRole('link', { name: 'Overview' }).click();
+    await until('usage to be recorded', async () => {
+      await page.reload();
+      await page.getByRole('heading', { name: 'Requests per day' }).waitFor();
+      return Number(await page.getByTestId('requests').textContent()) >= 1;
+    });
+    await shot(page, '05-overview');
+  });
+
+  await check('members and their roles', async () => {
+    await page.getByRole('link', { name: 'Members' }).click();
+    await page.getByRole('cell', { name: 'vic@acme.example', exact: true }).waitFor();
+    await shot(page, '06-members');
+  });
+
+  await check('the audit log shows what was just done, with details', async () => {
+    await page.getByRole('link', { name: 'Audit log' }).click();
+    for (const action of ['projects.create', 'api_keys.create', 'api_keys.revoke']) {
+      await page.getByRole('cell', { name: action, exact: true }).first().waitFor();
+    }
+    await page.getByText('chain verified').waitFor();
+    await page.getByRole('cell', { name: 'api_keys.revoke', exact: true }).first().click();
+    await page.getByRole('dialog').getByText('Before').waitFor();
+    await shot(page, '07-audit-drawer');
+    await page.getByRole('button', { name: 'Close' }).click();
+    await page.getByLabel('Action').fill('projects.create');
+    await page.getByRole('button', { name: 'Apply filters' }).click();
+    await until('the filter to apply', async () => (await page.locator('tbody tr').count()) === 1);
+  });
+
+  await check('a narrow screen', async () => {
+    const narrow = await context.newPage();
+    await narrow.setViewportSize({ width: 390, height: 844 });
+    await narrow.goto(`${BASE}/console/t/acme/keys`);
+    await narrow.getByRole('cell', { name: 'sdk', exact: true }).waitFor();
+    await shot(narrow, '08-keys-narrow');
+    await narrow.close();
+  });
+
+  await check('an ended session sends the person back to sign in, saying why', async () => {
+    await context.clearCookies({ name: 'ditto_session' });
+    await page.goto(`${BASE}/console/t/acme/projects`);
+    await page.waitForURL(/\/console\/sign-in\?expired=1/);
+    await page.getByText('Your session has ended').waitFor();
+  });
+  await context.close();
+
+  await check('a viewer sees no create or revoke actions, and the API refuses them anyway', async () => {
+    const { context: viewer, page: v } = await newPage();
+    await v.goto(`${BASE}/console/sign-in?tenant=acme`);
+    await hydrated(v);
+    await v.getByLabel('Email').fill('vic@acme.example');
+    await v.getByRole('button', { name: 'Continue' }).click();
+    await v.getByLabel('Password').fill(PASSWORD);
+    await v.getByRole('button', { name: 'Sign in' }).click();
+    await v.waitForURL(`${BASE}/console/t/acme`);
+    await v.getByRole('link', { name: 'Projects' }).click();
+    await v.getByRole('cell', { name: 'support-bot', exact: true }).waitFor();
+    assert.equal(await v.getByRole('button', { name: 'Create project' }).count(), 0);
+    assert.equal(await v.getByRole('button', { name: /^Delete/ }).count(), 0);
+    await shot(v, '09-projects-as-viewer');
+    await v.getByRole('link', { name: 'API keys' }).click();
+    await v.getByRole('cell', { name: 'sdk', exact: true }).waitFor();
+    assert.equal(await v.getByRole('button', { name: 'Create key' }).count(), 0);
+    // The same call the hidden form would make, from the viewer's session.
+    const status = await v.evaluate(async () => {
+      const csrf = document.cookie.split('; ').find((c) => c.startsWith('ditto_csrf=')).split('=')[1];
+      const res = await fetch('/api/v1/tenants/acme/projects', {
+        method: 'POST', headers: { 'content-type': 'application/json', 'x-csrf-token': csrf },
+        body: JSON.stringify({ name: 'sneaky' }),
+      });
+      return res.status;
+    });
+    assert.equal(status, 403);
+    await viewer.close();
+  });
+
+  assert.deepEqual(problems, [], 'no errors in the browser');
+} catch (e) {
+  console.error(`not ok - ${step}`);
+  throw e;
+} finally {
+  await browser.close();
+}
+console.log('console: ok');

@@ -1,0 +1,9 @@
+//! One module per page of the console.
+
+pub mod audit;
+pub mod budgets;
+pub mod keys;
+pub mod members;
+pub mod projects;
+pub mod sign_in;
+pub mod usage;

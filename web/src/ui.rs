@@ -1,0 +1,165 @@
+//! Pieces every page uses: toasts, the confirmation dialog, loading and
+//! empty states, field errors, and formatting.
+
+use chrono::{DateTime, Utc};
+use leptos::prelude::*;
+
+use crate::api::ApiError;
+
+#[derive(Clone, Debug)]
+pub struct Toast {
+    id: u64,
+    text: String,
+    error: bool,
+}
+
+/// The page-wide toasts and confirmation dialog, provided once by the layout.
+#[derive(Clone, Copy)]
+pub struct Ui {
+    toasts: RwSignal<Vec<Toast>>,
+    next: StoredValue<u64>,
+    confirm: RwSignal<Option<(String, String, Callback<()>)>>,
+}
+
+impl Ui {
+    pub fn provide() -> Self {
+        let ui = Ui {
+            toasts: RwSignal::new(Vec::new()),
+            next: StoredValue::new(0),
+            confirm: RwSignal::new(None),
+        };
+        provide_context(ui);
+        ui
+    }
+
+    pub fn get() -> Self {
+        expect_context::<Ui>()
+    }
+
+    fn toast(&self, text: String, error: bool) {
+        let id = self.next.get_value();
+        self.next.set_value(id + 1);
+        self.toasts.update(|t| t.push(Toast { id, text, error }));
+        let toasts = self.toasts;
+        set_timeout(
+            move || toasts.update(|t| t.retain(|x| x.id != id)),
+            std::time::Duration::from_secs(if error { 8 } else { 4 }),
+        );
+    }
+
+    pub fn ok(&self, text: impl Into<String>) {
+        self.toast(text.into(), false);
+    }
+
+    pub fn error(&self, e: &ApiError) {
+        self.toast(e.message(), true);
+    }
+
+    /// Asks before something that cannot be undone; runs `then` on yes.
+    pub fn confirm(
+        &self,
+        title: impl Into<String>,
+        body: impl Into<String>,
+        then: impl Fn() + Send + Sync + 'static,
+    ) {
+        self.confirm.set(Some((
+            title.into(),
+            body.into(),
+            Callback::new(move |()| then()),
+        )));
+    }
+}
+
+#[component]
+pub fn Toasts() -> impl IntoView {
+    let ui = Ui::get();
+    view! {
+        <div class="toasts" role="status" aria-live="polite">
+            <For each=move || ui.toasts.get() key=|t| t.id let:toast>
+                <div class=if toast.error { "toast toast-error" } else { "toast" }>{toast.text}</div>
+            </For>
+        </div>
+    }
+}
+
+#[component]
+pub fn ConfirmDialog() -> impl IntoView {
+    let ui = Ui::get();
+    move || {
+        ui.confirm.get().map(|(title, body, then)| {
+            let close = move |_| ui.confirm.set(None);
+            view! {
+                <div class="backdrop" on:click=close></div>
+                <div class="dialog" role="alertdialog" aria-modal="true" aria-labelledby="confirm-title">
+                    <h2 id="confirm-title">{title}</h2>
+                    <p>{body}</p>
+                    <div class="actions">
+                        <button class="secondary" on:click=close autofocus>"Cancel"</button>
+                        <button class="danger" on:click=move |_| {
+                            ui.confirm.set(None);
+                            then.run(());
+                        }>"Confirm"</button>
+                    </div>
+                </div>
+            }
+        })
+    }
+}
+
+#[component]
+pub fn Loading() -> impl IntoView {
+    view! { <div class="loading" aria-busy="true"><span class="spinner"></span>"Loading…"</div> }
+}
+
+#[component]
+pub fn Empty(#[prop(into)] text: String) -> impl IntoView {
+    view! { <div class="empty">{text}</div> }
+}
+
+#[component]
+pub fn Failed(error: ApiError) -> impl IntoView {
+    view! { <div class="failed" role="alert">{error.message()}</div> }
+}
+
+/// The API's message for one field of the last failed submission.
+#[component]
+pub fn FieldError(error: RwSignal<Option<ApiError>>, #[prop(into)] field: String) -> impl IntoView {
+    let pointer = format!("/{field}");
+    move || {
+        error
+            .get()
+            .and_then(|e| e.field(&pointer))
+            .map(|m| view! { <span class="field-error" role="alert">{m}</span> })
+    }
+}
+
+/// A failure that is not about one field (those show next to the field).
+#[component]
+pub fn FormError(error: RwSignal<Option<ApiError>>) -> impl IntoView {
+    move || {
+        error
+            .get()
+            .filter(|e| e.0.errors.is_empty())
+            .map(|e| view! { <p class="form-error" role="alert">{e.message()}</p> })
+    }
+}
+
+pub fn when(t: &DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M").to_string()
+}
+
+pub fn when_opt(t: &Option<DateTime<Utc>>) -> String {
+    t.as_ref().map(when).unwrap_or_else(|| "—".into())
+}
+
+/// Copies text to the clipboard.
+pub fn copy(text: &str) {
+    if let Some(window) = web_sys::window() {
+        let _ = window.navigator().clipboard().write_text(text);
+    }
+}
+
+/// The browser's clock (chrono's reads the system clock, which wasm lacks).
+pub fn now() -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(js_sys::Date::now() as i64).unwrap_or_default()
+}
