@@ -113,10 +113,10 @@ impl SimpleSamlPhp {
         let deadline = Instant::now() + Duration::from_secs(30);
         let http = reqwest::Client::new();
         loop {
-            if let Ok(r) = http.get(idp.metadata_url()).send().await {
-                if r.status().is_success() {
-                    break;
-                }
+            if let Ok(r) = http.get(idp.metadata_url()).send().await
+                && r.status().is_success()
+            {
+                break;
             }
             assert!(Instant::now() < deadline, "SimpleSAMLphp did not start");
             tokio::time::sleep(Duration::from_millis(100)).await;

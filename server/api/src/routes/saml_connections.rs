@@ -65,13 +65,12 @@ fn check_entity_id(c: &mut Checker, entity_id: Option<&str>) {
 
 /// Checks where the metadata comes from before anything is fetched.
 fn check_source(app: &AppState, c: &mut Checker, url: Option<&str>, xml: Option<&str>) {
-    if let Some(url) = url {
-        if let Err(Error::Validation(errors)) =
+    if let Some(url) = url
+        && let Err(Error::Validation(errors)) =
             check_issuer(url, !app.identity.sessions.secure_cookies)
-        {
-            for e in errors {
-                c.fail("/idp_metadata_url", &e.code, e.message.clone());
-            }
+    {
+        for e in errors {
+            c.fail("/idp_metadata_url", &e.code, e.message.clone());
         }
     }
     if xml.is_some_and(|x| x.is_empty() || x.len() > MAX_METADATA_BYTES) {
