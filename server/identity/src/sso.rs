@@ -574,18 +574,6 @@ fn token_error<RE: std::error::Error + 'static, T: openidconnect::ErrorResponse 
     }
 }
 
-/// The absolute callback URL for a request that reached us as `host`:
-/// `https` when cookies are `Secure` (the console is served over HTTPS),
-/// else `http`.
-pub fn callback_url(policy: &SessionPolicy, host: &str) -> String {
-    let scheme = if policy.secure_cookies {
-        "https"
-    } else {
-        "http"
-    };
-    format!("{scheme}://{host}{}", ditto_store::sso::CALLBACK_PATH)
-}
-
 /// The `Set-Cookie` value binding the browser to a sign-in it started:
 /// HttpOnly, SameSite=Lax (sent on the provider's top-level redirect back),
 /// limited to the SSO paths, gone after ten minutes.
