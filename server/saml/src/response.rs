@@ -348,6 +348,33 @@ mod tests {
     }
 
     #[test]
+    fn a_transient_name_id_is_no_subject_the_email_is() {
+        let mut a = VerifiedAssertion {
+            id: "_a".into(),
+            name_id: "ada@acme.example".into(),
+            name_id_format: Some("urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress".into()),
+            attributes: BTreeMap::from([(
+                "mail".into(),
+                vec![" ".into(), " Ada@acme.example ".into()],
+            )]),
+            usable_until: Utc::now(),
+        };
+        assert_eq!(a.first("mail").as_deref(), Some("Ada@acme.example"));
+        assert_eq!(a.first("missing"), None);
+        assert_eq!(a.subject(None).as_deref(), Some("ada@acme.example"));
+        a.name_id_format = Some(NAMEID_TRANSIENT.into());
+        a.name_id = "_f3a9".into();
+        assert_eq!(
+            a.subject(Some("Ada@acme.example")).as_deref(),
+            Some("email:ada@acme.example")
+        );
+        assert_eq!(a.subject(None), None);
+        a.name_id_format = None;
+        a.name_id = "x".repeat(256);
+        assert_eq!(a.subject(None), None, "longer than a subject link holds");
+    }
+
+    #[test]
     fn the_raw_shape_counts_every_assertion() {
         let one = r#"<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion"><samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/></samlp:Status><saml:Assertion ID="a"/></samlp:Response>"#;
         let s = shape_of(one).unwrap();
