@@ -11,6 +11,7 @@ import { chromium } from 'playwright-core';
 const BASE = process.env.DITTO_URL;
 const TOKEN = process.env.DITTO_TOKEN;
 const MOCK = process.env.MOCK_URL;
+const OIDC = process.env.OIDC_URL;
 const SHOTS = process.env.SHOTS;
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 fs.mkdirSync(SHOTS, { recursive: true });
@@ -115,10 +116,11 @@ try {
     await page.goto(`${BASE}/console`);
     await page.waitForURL(/\/console\/sign-in/);
     await hydrated(page);
-    await page.getByLabel('Organization').fill('acme');
     await page.getByLabel('Email').fill('ada@acme.example');
     await shot(page, '01-sign-in');
     await page.getByRole('button', { name: 'Continue' }).click();
+    // acme.example is no tenant's verified domain yet: a password it is.
+    await page.getByLabel('Organization').fill('acme');
     await page.getByLabel('Password').fill(PASSWORD);
     await page.getByRole('button', { name: 'Sign in' }).click();
     // The API asks for the second factor; the form grows a code field.
@@ -165,12 +167,33 @@ try {
     await shot(page, '03-api-key-created');
   });
 
+  await check('a tenant budget starts empty', async () => {
+    await page.getByRole('button', { name: 'Done' }).click();
+    await page.getByRole('link', { name: 'Budgets' }).click();
+    await page.getByText('No budgets yet.').waitFor();
+    await page.getByLabel('Max tokens').fill('300');
+    await page.getByRole('button', { name: 'Add tenant budget' }).click();
+    await page.getByTestId('budget-text').waitFor();
+    assert.match(await page.getByTestId('budget-text').textContent(), /^0 of 300 tokens/);
+  });
+
   await check('the key works with the OpenAI Python SDK', async () => {
     await until('the key to reach the gateway', () => sdk(secret) === 0);
   });
 
+  await check('the budget bar moves after the traffic', async () => {
+    await until('the budget to count the tokens', async () => {
+      await page.reload();
+      await page.getByTestId('budget-text').waitFor();
+      return !/^0 of/.test(await page.getByTestId('budget-text').textContent());
+    });
+    const width = await page.locator('.meter-fill').evaluate((e) => parseFloat(e.style.width));
+    assert.ok(width > 0, `bar width ${width}`);
+    await shot(page, '05-budgets');
+  });
+
   await check('revoking the key in the console makes the next SDK call fail', async () => {
-    await page.getByRole('button', { name: 'Done' }).click();
+    await page.getByRole('link', { name: 'API keys' }).click();
     await page.getByRole('button', { name: 'Revoke sdk' }).click();
     await page.getByRole('alertdialog').waitFor();
     await shot(page, '04-confirm-revoke');
@@ -186,13 +209,13 @@ try {
       await page.getByRole('heading', { name: 'Requests per day' }).waitFor();
       return Number(await page.getByTestId('requests').textContent()) >= 1;
     });
-    await shot(page, '05-overview');
+    await shot(page, '06-overview');
   });
 
   await check('members and their roles', async () => {
     await page.getByRole('link', { name: 'Members' }).click();
     await page.getByRole('cell', { name: 'vic@acme.example', exact: true }).waitFor();
-    await shot(page, '06-members');
+    await shot(page, '07-members');
   });
 
   await check('the audit log shows what was just done, with details', async () => {
@@ -203,7 +226,7 @@ try {
     await page.getByText('chain verified').waitFor();
     await page.getByRole('cell', { name: 'api_keys.revoke', exact: true }).first().click();
     await page.getByRole('dialog').getByText('Before').waitFor();
-    await shot(page, '07-audit-drawer');
+    await shot(page, '08-audit-drawer');
     await page.getByRole('button', { name: 'Close' }).click();
     await page.getByLabel('Action').fill('projects.create');
     await page.getByRole('button', { name: 'Apply filters' }).click();
@@ -215,7 +238,7 @@ try {
     await narrow.setViewportSize({ width: 390, height: 844 });
     await narrow.goto(`${BASE}/console/t/acme/keys`);
     await narrow.getByRole('cell', { name: 'sdk', exact: true }).waitFor();
-    await shot(narrow, '08-keys-narrow');
+    await shot(narrow, '09-keys-narrow');
     await narrow.close();
   });
 
@@ -233,6 +256,7 @@ try {
     await hydrated(v);
     await v.getByLabel('Email').fill('vic@acme.example');
     await v.getByRole('button', { name: 'Continue' }).click();
+    assert.equal(await v.getByLabel('Organization').inputValue(), 'acme');
     await v.getByLabel('Password').fill(PASSWORD);
     await v.getByRole('button', { name: 'Sign in' }).click();
     await v.waitForURL(`${BASE}/console/t/acme`);
@@ -240,7 +264,7 @@ try {
     await v.getByRole('cell', { name: 'support-bot', exact: true }).waitFor();
     assert.equal(await v.getByRole('button', { name: 'Create project' }).count(), 0);
     assert.equal(await v.getByRole('button', { name: /^Delete/ }).count(), 0);
-    await shot(v, '09-projects-as-viewer');
+    await shot(v, '10-projects-as-viewer');
     await v.getByRole('link', { name: 'API keys' }).click();
     await v.getByRole('cell', { name: 'sdk', exact: true }).waitFor();
     assert.equal(await v.getByRole('button', { name: 'Create key' }).count(), 0);
@@ -257,9 +281,52 @@ try {
     await viewer.close();
   });
 
+  await check('signing in through the tenant\'s OpenID provider, found from the email domain', async () => {
+    await api('POST', '/tenants/acme/domains', { domain: 'acme.example' });
+    await api('POST', '/tenants/acme/domains/acme.example/verify');
+    await api('POST', '/tenants/acme/sso-connections', {
+      name: 'Acme IdP', issuer: OIDC, client_id: 'ditto', client_secret: 'ditto-secret',
+      scopes: ['openid', 'email', 'profile', 'groups'], jit_provisioning: true,
+      group_role_mappings: [{ group: 'ditto-admins', role: 'admin' }],
+    });
+    await fetch(`${OIDC}/__test/accounts`, {
+      method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ login: 'olga', claims: { email: 'olga@acme.example', email_verified: true, name: 'Olga', groups: ['ditto-admins'] } }),
+    });
+    const { context: sso, page: o } = await newPage();
+    await o.goto(`${BASE}/console/sign-in`);
+    await hydrated(o);
+    await o.getByLabel('Email').fill('olga@acme.example');
+    await o.getByRole('button', { name: 'Continue' }).click();
+    await o.getByRole('link', { name: 'Continue with Acme IdP' }).waitFor();
+    await shot(o, '11-sign-in-sso');
+    await o.getByRole('link', { name: 'Continue with Acme IdP' }).click();
+    // oidc-provider's development login form, then its consent form.
+    await o.waitForURL((u) => u.href.startsWith(OIDC));
+    await o.locator('input[name=login]').fill('olga');
+    await o.locator('input[name=password]').fill('anything');
+    await o.locator('button[type=submit]').click();
+    while (o.url().startsWith(OIDC)) {
+      const consent = o.locator('button[type=submit]');
+      if (await consent.count()) await consent.first().click();
+      await o.waitForLoadState();
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    await o.waitForURL(`${BASE}/console/t/acme`);
+    await o.getByRole('link', { name: 'Projects' }).click();
+    await o.getByRole('button', { name: 'Create project' }).waitFor();
+    await sso.close();
+  });
+
   assert.deepEqual(problems, [], 'no errors in the browser');
 } catch (e) {
   console.error(`not ok - ${step}`);
+  // What each open page showed when it failed.
+  let n = 0;
+  for (const p of browser.contexts().flatMap((c) => c.pages())) {
+    console.error(`  page ${n}: ${p.url()}`);
+    await p.screenshot({ path: path.join(SHOTS, `failure-${n++}.png`) }).catch(() => {});
+  }
   throw e;
 } finally {
   await browser.close();

@@ -9,7 +9,9 @@ base_url, key = sys.argv[1], sys.argv[2]
 client = openai.OpenAI(base_url=base_url, api_key=key, max_retries=0)
 try:
     reply = client.chat.completions.create(
-        model="gpt-4o", messages=[{"role": "user", "content": "Hello from the console test"}]
+        model="gpt-4o",
+        messages=[{"role": "user", "content": "Hello from the console test"}],
+        max_tokens=16,
     )
 except openai.AuthenticationError as e:
     print(f"refused: {e}", file=sys.stderr)

@@ -36,7 +36,7 @@ pub fn App() -> impl IntoView {
     Ui::provide();
     view! {
         <Router>
-            <Routes fallback=|| view! { <main class="centered"><h1>"Not found"</h1><a href="/console">"Back to the console"</a></main> }>
+            <Routes fallback=|| view! { <main class="centered"><div class="card"><h1>"Not found"</h1><p>"There is no such page in the console."</p><a href="/console">"Back to the console"</a></div></main> }>
                 <Route path=path!("/console") view=Home/>
                 <Route path=path!("/console/sign-in") view=pages::sign_in::SignIn/>
                 <ParentRoute path=path!("/console/t/:tenant") view=Layout>

@@ -133,7 +133,7 @@ pub fn Budgets() -> impl IntoView {
                             <section class="card budget">
                                 <div class="budget-head">
                                     <h2>{format!("{} · {}", scope(&b), b.period.as_str())}</h2>
-                                    <span class="muted">{format!("since {}", when(&b.current.period_start))}</span>
+                                    <div class="muted">{format!("since {}", when(&b.current.period_start))}</div>
                                 </div>
                                 <div class="meter" role="meter" aria-valuemin="0" aria-valuemax="100"
                                     aria-valuenow=format!("{:.0}", pct.min(100.0)) aria-label=format!("{}: {text}", scope(&b))>

@@ -107,8 +107,11 @@ pub fn Members() -> impl IntoView {
                 <label>
                     "Role"
                     <select name="member-role" bind:value=role>
+                        // Marked selected here: the options arrive after the
+                        // select's value was set.
                         {move || roles.get().and_then(Result::ok).map(|r| r.items.into_iter().map(|r| {
-                            view! { <option value=r.name.clone()>{r.name.clone()}</option> }
+                            let selected = r.name == role.get_untracked();
+                            view! { <option value=r.name.clone() selected=selected>{r.name.clone()}</option> }
                         }).collect_view())}
                     </select>
                     <FieldError error field="role"/>
@@ -141,7 +144,7 @@ pub fn Members() -> impl IntoView {
                                         <td class="strong">{u.email.clone()}</td>
                                         <td>{u.display_name.clone()}</td>
                                         <td><span class=format!("badge badge-{status}")>{status}</span></td>
-                                        <td class="chips">
+                                        <td><div class="chips">
                                             {held.into_iter().map(|b| {
                                                 let who = who.clone();
                                                 let label = format!("Remove {} from {}", b.role, who);
@@ -154,7 +157,7 @@ pub fn Members() -> impl IntoView {
                                                     </span>
                                                 }
                                             }).collect_view()}
-                                        </td>
+                                        </div></td>
                                     </tr>
                                 }
                             }).collect_view()}
