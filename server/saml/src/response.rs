@@ -21,10 +21,11 @@ use chrono::{DateTime, Duration, Utc};
 use quick_xml::NsReader;
 use quick_xml::events::Event;
 use quick_xml::name::ResolveResult;
-use samael::crypto::AllowedSignatureAlgorithm;
-use samael::metadata::EntityDescriptor;
+use samael::crypto::{AllowedSignatureAlgorithm, CertificateDer};
+use samael::key_info::{KeyInfo, X509Data};
+use samael::metadata::{EntityDescriptor, KeyDescriptor};
 use samael::schema::Assertion;
-use samael::service_provider::ServiceProviderBuilder;
+use samael::service_provider::{ServiceProvider, ServiceProviderBuilder};
 
 /// Clock skew allowed on NotBefore / NotOnOrAfter.
 pub const CLOCK_SKEW: Duration = Duration::seconds(60);
@@ -154,7 +155,51 @@ pub fn verify(
     let idp: EntityDescriptor = sp.idp_metadata_xml.parse().map_err(|e| {
         Refusal::Invalid(format!("the stored provider metadata does not read: {e}"))
     })?;
-    let provider = ServiceProviderBuilder::default()
+    let certificates = provider(sp, idp.clone(), expecting)?
+        .idp_signing_certs()
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    // samael skips verification altogether when the metadata names no
+    // signing certificate; such metadata is refused when saved, and here.
+    if certificates.is_empty() {
+        return Err(Refusal::Invalid(
+            "the provider's metadata has no signing certificate".into(),
+        ));
+    }
+    let requests: Vec<&str> = match expecting {
+        Expecting::Answer(id) => vec![id],
+        Expecting::Unsolicited => vec![],
+    };
+    // One certificate at a time: samael gives up at the first certificate
+    // whose key type cannot check the signature (an RSA key against an
+    // ECDSA signature is an error, not a mismatch), so a provider listing
+    // an RSA and an EC certificate (a key rollover) would fail with the
+    // other one. An answer other than a failed signature means the
+    // signature verified: that answer stands.
+    let mut refusal = None;
+    for certificate in &certificates {
+        let provider = provider(sp, with_only_signer(&idp, certificate), expecting)?;
+        match provider.parse_xml_response(&xml, Some(&requests)) {
+            Ok(assertion) => return check_assertion(sp, &assertion, expecting),
+            Err(samael::service_provider::Error::FailedToValidateSignature) => {
+                refusal.get_or_insert(Refusal::Invalid(describe(
+                    &samael::service_provider::Error::FailedToValidateSignature,
+                )));
+            }
+            Err(e) => return Err(Refusal::Invalid(describe(&e))),
+        }
+    }
+    Err(refusal.expect("at least one certificate was tried"))
+}
+
+/// samael's service provider for one response.
+fn provider(
+    sp: &SpView<'_>,
+    idp: EntityDescriptor,
+    expecting: Expecting<'_>,
+) -> Result<ServiceProvider, Refusal> {
+    ServiceProviderBuilder::default()
         .entity_id(Some(sp.entity_id.to_owned()))
         .acs_url(Some(sp.acs_url.to_owned()))
         .metadata_url(None::<String>)
@@ -168,22 +213,26 @@ pub fn verify(
             AllowedSignatureAlgorithm::EcdsaSha256,
         ]))
         .build()
-        .map_err(|e| Refusal::Invalid(e.to_string()))?;
-    // samael skips verification altogether when the metadata names no
-    // signing certificate; such metadata is refused when saved, and here.
-    if provider.idp_signing_certs().ok().flatten().is_none() {
-        return Err(Refusal::Invalid(
-            "the provider's metadata has no signing certificate".into(),
-        ));
-    }
-    let requests: Vec<&str> = match expecting {
-        Expecting::Answer(id) => vec![id],
-        Expecting::Unsolicited => vec![],
+        .map_err(|e| Refusal::Invalid(e.to_string()))
+}
+
+/// The provider's metadata with `certificate` as its only signing key.
+fn with_only_signer(idp: &EntityDescriptor, certificate: &CertificateDer) -> EntityDescriptor {
+    let mut idp = idp.clone();
+    let signer = KeyDescriptor {
+        key_use: Some("signing".into()),
+        key_info: KeyInfo {
+            id: None,
+            x509_data: Some(X509Data {
+                certificates: vec![STANDARD.encode(certificate.der_data())],
+            }),
+        },
+        encryption_methods: None,
     };
-    let assertion = provider
-        .parse_xml_response(&xml, Some(&requests))
-        .map_err(|e| Refusal::Invalid(describe(&e)))?;
-    check_assertion(sp, &assertion, expecting)
+    for descriptor in idp.idp_sso_descriptors.iter_mut().flatten() {
+        descriptor.key_descriptors = vec![signer.clone()];
+    }
+    idp
 }
 
 fn describe(e: &samael::service_provider::Error) -> String {

@@ -334,22 +334,35 @@ fn without_response_signature(xml: &str) -> String {
     format!("{}{}", &xml[..start], &xml[end..])
 }
 
+/// The signature algorithms a forged response is signed with.
+#[derive(Clone, Copy)]
+enum Alg {
+    RsaSha256,
+    RsaSha1,
+    EcdsaSha256,
+}
+
 /// Signs the (only remaining) assertion signature again with the key in
-/// `key`/`cert` (PEM) and the given algorithms, as `xmlsec1` does for any
-/// provider.
-fn sign_assertion(xml: &str, key: &Path, cert: &Path, sha1: bool) -> String {
-    let mut xml = xml.to_owned();
-    if sha1 {
-        xml = xml
-            .replace(
-                "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
-                "http://www.w3.org/2000/09/xmldsig#rsa-sha1",
-            )
-            .replace(
-                "http://www.w3.org/2001/04/xmlenc#sha256",
-                "http://www.w3.org/2000/09/xmldsig#sha1",
-            );
-    }
+/// `key`/`cert` (PEM) and `alg`, as `xmlsec1` does for any provider.
+fn sign_assertion(xml: &str, key: &Path, cert: &Path, alg: Alg) -> String {
+    let (method, digest) = match alg {
+        Alg::RsaSha256 => (
+            "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
+            "http://www.w3.org/2001/04/xmlenc#sha256",
+        ),
+        Alg::RsaSha1 => (
+            "http://www.w3.org/2000/09/xmldsig#rsa-sha1",
+            "http://www.w3.org/2000/09/xmldsig#sha1",
+        ),
+        Alg::EcdsaSha256 => (
+            "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256",
+            "http://www.w3.org/2001/04/xmlenc#sha256",
+        ),
+    };
+    // SimpleSAMLphp signs with RSA-SHA256.
+    let xml = xml
+        .replace("http://www.w3.org/2001/04/xmldsig-more#rsa-sha256", method)
+        .replace("http://www.w3.org/2001/04/xmlenc#sha256", digest);
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("in.xml");
     let output = dir.path().join("out.xml");
@@ -385,6 +398,31 @@ fn set_attribute(xml: &str, name: &str, value: &str) -> String {
     }
     out.push_str(rest);
     out
+}
+
+/// A fresh key pair (PEM) in `dir`: RSA, or EC on P-256.
+fn key_pair(dir: &Path, ec: bool) -> (std::path::PathBuf, std::path::PathBuf) {
+    let (key, cert) = (dir.join("key.pem"), dir.join("cert.pem"));
+    let kind: &[&str] = if ec {
+        &["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"]
+    } else {
+        &["-newkey", "rsa:2048"]
+    };
+    let made = std::process::Command::new("openssl")
+        .args(["req", "-x509", "-nodes", "-days", "1", "-subj", "/CN=test"])
+        .args(kind)
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl runs");
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    (key, cert)
 }
 
 #[tokio::test]
@@ -594,26 +632,15 @@ async fn forged_and_tampered_responses_are_refused() {
     let cid = id(&conn);
     let (key, cert) = (s.idp.key_pem(), s.idp.cert_pem());
     let stranger = tempfile::tempdir().unwrap();
-    let (stranger_key, stranger_cert) =
-        (stranger.path().join("k.pem"), stranger.path().join("c.pem"));
-    let made = std::process::Command::new("openssl")
-        .args([
-            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-        ])
-        .args(["-subj", "/CN=stranger", "-keyout"])
-        .arg(&stranger_key)
-        .arg("-out")
-        .arg(&stranger_cert)
-        .output()
-        .unwrap();
-    assert!(made.status.success());
+    let (stranger_key, stranger_cert) = key_pair(stranger.path(), false);
 
     let long_ago = (chrono::Utc::now() - chrono::Duration::hours(2))
         .format("%Y-%m-%dT%H:%M:%SZ")
         .to_string();
     type Forge = Box<dyn Fn(&str) -> String>;
     let (k, c) = (key.clone(), cert.clone());
-    let resign = move |xml: &str| sign_assertion(&without_response_signature(xml), &k, &c, false);
+    let resign =
+        move |xml: &str| sign_assertion(&without_response_signature(xml), &k, &c, Alg::RsaSha256);
     let cases: Vec<(&str, Forge, &str)> = vec![
         (
             "unsigned",
@@ -657,7 +684,7 @@ async fn forged_and_tampered_responses_are_refused() {
             {
                 let (k, c) = (key.clone(), cert.clone());
                 Box::new(move |xml: &str| {
-                    sign_assertion(&without_response_signature(xml), &k, &c, true)
+                    sign_assertion(&without_response_signature(xml), &k, &c, Alg::RsaSha1)
                 })
             },
             "only RSA-SHA256 and ECDSA-SHA256",
@@ -667,7 +694,7 @@ async fn forged_and_tampered_responses_are_refused() {
             {
                 let (k, c) = (stranger_key.clone(), stranger_cert.clone());
                 Box::new(move |xml: &str| {
-                    sign_assertion(&without_response_signature(xml), &k, &c, false)
+                    sign_assertion(&without_response_signature(xml), &k, &c, Alg::RsaSha256)
                 })
             },
             "signature",
@@ -916,4 +943,53 @@ async fn connections_are_checked_when_saved_and_belong_to_their_tenant() {
         .await
         .unwrap();
     assert_eq!(not_oidc.status(), 404);
+}
+
+#[tokio::test]
+async fn ecdsa_sha256_signatures_are_accepted_too() {
+    let s = setup("acme").await;
+    let conn = connection(&s, "acme", json!({})).await;
+    let cid = id(&conn);
+    // The provider's metadata with an EC signing certificate besides its
+    // RSA one.
+    let dir = tempfile::tempdir().unwrap();
+    let (ec_key, ec_cert) = key_pair(dir.path(), true);
+    let pem = std::fs::read_to_string(&ec_cert).unwrap();
+    let der: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    let metadata = reqwest::get(s.idp.metadata_url())
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let last = metadata.rfind("</md:KeyDescriptor>").unwrap() + "</md:KeyDescriptor>".len();
+    let metadata = format!(
+        r#"{}<md:KeyDescriptor use="signing"><ds:KeyInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:X509Data><ds:X509Certificate>{der}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>{}"#,
+        &metadata[..last],
+        &metadata[last..]
+    );
+    let patched = s
+        .admin
+        .patch(
+            &format!("/api/v1/tenants/acme/saml-connections/{cid}"),
+            json!({"idp_metadata_xml": metadata}),
+        )
+        .await
+        .expect_status(200);
+    assert_eq!(patched["saml"]["idp_signing_certificates"], 2);
+    assert!(patched["saml"].get("idp_metadata_url").is_none());
+
+    let mut browser = Browser::new();
+    let posting = browser.start(&s.app, &cid, "grace").await;
+    let xml = decode(&posting.response);
+    let ec = sign_assertion(
+        &without_response_signature(&xml),
+        &ec_key,
+        &ec_cert,
+        Alg::EcdsaSha256,
+    );
+    assert!(ec.contains("#ecdsa-sha256"));
+    let done = browser.post(&posting.acs, &encode(&ec), None).await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    assert!(browser.session().is_some());
 }
