@@ -95,13 +95,11 @@ impl Store {
         .await
         .map_err(db)?;
         let after = read_policy(&mut tx).await?;
-        if before.enforced != after.enforced {
-            let change = Change::new("sso_policy.update", "tenant")
-                .target(scope.tenant_id())
-                .before(Some(json!({ "enforced": before.enforced })))
-                .after(Some(json!({ "enforced": after.enforced })));
-            audit::record(&mut tx, scope, change).await?;
-        }
+        let change = Change::new("sso_policy.update", "tenant")
+            .target(scope.tenant_id())
+            .before(Some(json!({ "enforced": before.enforced })))
+            .after(Some(json!({ "enforced": after.enforced })));
+        audit::record(&mut tx, scope, change).await?;
         tx.commit().await.map_err(db)?;
         Ok(after)
     }
@@ -131,7 +129,7 @@ impl Store {
                 "only a user who holds the owner role can be a break-glass account",
             ));
         }
-        let changed = if enabled {
+        if enabled {
             sqlx::query(
                 "INSERT INTO sso_break_glass_users (tenant_id, user_id) VALUES (ditto_current_tenant(), $1)
                  ON CONFLICT DO NOTHING",
@@ -142,20 +140,16 @@ impl Store {
         .bind(user.0)
         .execute(&mut *tx)
         .await
-        .map_err(db)?
-        .rows_affected()
-            > 0;
-        if changed {
-            let action = if enabled {
-                "sso_break_glass.grant"
-            } else {
-                "sso_break_glass.revoke"
-            };
-            let change = Change::new(action, "user")
-                .target(user)
-                .after(Some(json!({ "break_glass": enabled })));
-            audit::record(&mut tx, scope, change).await?;
-        }
+        .map_err(db)?;
+        let action = if enabled {
+            "sso_break_glass.grant"
+        } else {
+            "sso_break_glass.revoke"
+        };
+        let change = Change::new(action, "user")
+            .target(user)
+            .after(Some(json!({ "break_glass": enabled })));
+        audit::record(&mut tx, scope, change).await?;
         tx.commit().await.map_err(db)?;
         Ok(BreakGlass {
             user_id: user,

@@ -66,6 +66,10 @@ fn action_of(operation: &str) -> String {
         "users_unlock" => "credentials.unlock",
         "users_totp_reset" => "credentials.totp_reset",
         "users_sessions_revoke" => "sessions.revoke_all",
+        "sso_domains_create" => "tenant_domains.create",
+        "sso_domains_verify" => "tenant_domains.verify",
+        "sso_domains_delete" => "tenant_domains.delete",
+        "users_break_glass_set" => "sso_break_glass.grant",
         _ => {
             let (resource, verb) = operation.rsplit_once('_').unwrap();
             return format!("{resource}.{verb}");
@@ -165,6 +169,19 @@ impl Driver<'_> {
 
     async fn post(&mut self, op: &str, path: &str, body: Value) -> Value {
         self.call(op, Method::POST, path, Some(body)).await
+    }
+    /// Drives a POST that changes nothing (a lookup): it records no event.
+    async fn unrecorded(&mut self, op: &str, path: &str, body: Value) -> Value {
+        let before = callers_events(self.app).await.len();
+        let resp = self.api.post(path, body).await;
+        assert!((200..300).contains(&resp.status), "{op}: {}", resp.text);
+        assert_eq!(
+            callers_events(self.app).await.len(),
+            before,
+            "{op} recorded an event"
+        );
+        self.driven.insert(op.to_owned());
+        resp.body
     }
     async fn post_empty(&mut self, op: &str, path: &str) -> Value {
         self.call(op, Method::POST, path, None).await
@@ -452,6 +469,53 @@ async fn every_mutating_operation_records_exactly_one_event_without_secrets() {
     d.delete(
         "sso_connections_delete",
         &format!("{t}/sso-connections/{sso}"),
+    )
+    .await;
+
+    // Email domains, enforced SSO and break-glass owners.
+    let domains = format!("{t}/domains");
+    d.post(
+        "sso_domains_create",
+        &domains,
+        json!({"domain": "acme.example"}),
+    )
+    .await;
+    d.post_empty(
+        "sso_domains_verify",
+        &format!("{domains}/acme.example/verify"),
+    )
+    .await;
+    d.unrecorded(
+        "auth_sso_discover",
+        "/api/v1/auth/sso/discover",
+        json!({"email": "ada@acme.example"}),
+    )
+    .await;
+    d.delete("sso_domains_delete", &format!("{domains}/acme.example"))
+        .await;
+    d.put(
+        "sso_policy_update",
+        &format!("{t}/sso-policy"),
+        json!({"enforced": false}),
+    )
+    .await;
+    let owner = d
+        .post(
+            "users_create",
+            &format!("{t}/users"),
+            json!({"email": "olga@acme.example"}),
+        )
+        .await;
+    d.post(
+        "role_bindings_create",
+        &format!("{t}/role-bindings"),
+        json!({"role": "owner", "subject_type": "user", "subject_id": owner["id"]}),
+    )
+    .await;
+    d.put(
+        "users_break_glass_set",
+        &format!("{t}/users/{}/sso-break-glass", id(&owner)),
+        json!({"enabled": true}),
     )
     .await;
 
