@@ -17,15 +17,15 @@ const CALLBACK: &str = "/api/v1/auth/sso/callback";
 
 /// A browser: cookies by name (ports do not separate cookies, as in
 /// browsers; paths are ignored, which only sends more), no automatic
-/// redirects.
-struct Browser {
+/// redirects. Other SSO tests (the policy's) drive sign-ins with it too.
+pub(super) struct Browser {
     http: reqwest::Client,
     cookies: HashMap<String, String>,
 }
 
 /// What a request answered.
-struct Answer {
-    status: u16,
+pub(super) struct Answer {
+    pub(super) status: u16,
     location: Option<String>,
     set_cookies: Vec<String>,
     body: String,
@@ -49,7 +49,7 @@ impl Answer {
 }
 
 impl Browser {
-    fn new() -> Self {
+    pub(super) fn new() -> Self {
         Self {
             http: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
@@ -170,13 +170,13 @@ impl Browser {
     }
 
     /// A complete sign-in; returns the callback's answer.
-    async fn sign_in(&mut self, app: &TestApp, connection: &str, login: &str) -> Answer {
+    pub(super) async fn sign_in(&mut self, app: &TestApp, connection: &str, login: &str) -> Answer {
         let callback = self.through_provider(app, connection, login).await;
         self.get(&callback).await
     }
 
     /// An admin API call with the session cookie (and CSRF token).
-    fn api(&self, app: &TestApp) -> SessionApi {
+    pub(super) fn api(&self, app: &TestApp) -> SessionApi {
         SessionApi {
             base: app.base.clone(),
             session: self.cookies.get("ditto_session").cloned(),
@@ -185,14 +185,14 @@ impl Browser {
     }
 }
 
-struct SessionApi {
+pub(super) struct SessionApi {
     base: String,
     session: Option<String>,
     csrf: Option<String>,
 }
 
 impl SessionApi {
-    async fn get(&self, path: &str) -> (u16, Value) {
+    pub(super) async fn get(&self, path: &str) -> (u16, Value) {
         let mut req = reqwest::Client::new().get(format!("{}{path}", self.base));
         if let Some(s) = &self.session {
             req = req.header(COOKIE, format!("ditto_session={s}"));

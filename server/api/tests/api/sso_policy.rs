@@ -9,6 +9,8 @@ use ditto_identity::egress::ProviderAccess;
 use ditto_identity::public_url::PublicUrl;
 use ditto_testkit::oidc::{OidcProvider, discovery_fixture};
 use ditto_testkit::{Api, Options, Resp, TestApp, quick_gateway_config, test_identity};
+
+use super::sso::Browser;
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -490,9 +492,23 @@ async fn enforced_sso_refuses_member_passwords_but_admits_audited_break_glass_ow
         "a warning is logged"
     );
 
-    // Members still start sign-ins at the identity provider.
+    // Members still sign in through the identity provider (linked to their
+    // account by the verified email).
     let location = start_location(&app, &connection).await;
     assert!(location.as_str().starts_with(&idp.issuer), "{location}");
+    idp.set_account(
+        "max",
+        json!({"email": "max@acme.example", "email_verified": true, "name": "Max"}),
+    )
+    .await;
+    let mut browser = Browser::new();
+    let done = browser
+        .sign_in(&app, connection["id"].as_str().unwrap(), "max")
+        .await;
+    assert_eq!(done.status, 302);
+    let (status, me) = browser.api(&app).get("/api/v1/me").await;
+    assert_eq!(status, 200, "{me}");
+    assert_eq!(me["subject_id"], max.as_str(), "{me}");
 
     // The last enabled connection stays while SSO is enforced.
     let conflict = admin
