@@ -160,6 +160,13 @@ async fn create(
         .await?;
     let mut c = Checker::default();
     c.text("/name", &body.name, 1, 200);
+    if body.protocol == SsoProtocol::Saml {
+        c.fail(
+            "/protocol",
+            "invalid_value",
+            "SAML connections are created at …/saml-connections",
+        );
+    }
     c.text("/client_id", &body.client_id, 1, 512);
     c.opt_text("/client_secret", body.client_secret.as_deref(), 1, 1024);
     if let Some(scopes) = &body.scopes {

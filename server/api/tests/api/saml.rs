@@ -863,6 +863,18 @@ async fn connections_are_checked_when_saved_and_belong_to_their_tenant() {
         "{location}"
     );
 
+    // Not made through the OIDC create either.
+    let fields = s
+        .admin
+        .post(
+            "/api/v1/tenants/acme/sso-connections",
+            json!({"name": "y", "protocol": "saml", "issuer": ditto_testkit::oidc::discovery_fixture(),
+                   "client_id": "c"}),
+        )
+        .await
+        .invalid_fields();
+    assert_eq!(fields, ["/protocol"]);
+
     // Changed through saml-connections, not the OIDC update.
     let patched = s
         .admin
