@@ -1005,3 +1005,52 @@ async fn ecdsa_sha256_signatures_are_accepted_too() {
     assert_eq!(done.status, 303, "{}", done.body);
     assert!(browser.session().is_some());
 }
+
+#[tokio::test]
+async fn accounts_link_by_email_and_disabled_users_stay_out() {
+    let s = setup("acme").await;
+    let conn = id(&connection(&s, "acme", json!({"jit_provisioning": false})).await);
+    let sign_in = |user: &'static str| {
+        let app = &s.app;
+        let conn = conn.clone();
+        async move {
+            let mut browser = Browser::new();
+            let posting = browser.start(app, &conn, user).await;
+            let answer = browser.post(&posting.acs, &posting.response, None).await;
+            (browser, answer)
+        }
+    };
+
+    // No account and no JIT.
+    let (browser, answer) = sign_in("grace").await;
+    assert_eq!(answer.status, 403, "{}", answer.body);
+    assert_eq!(answer.problem(), "sso-access-denied");
+    assert!(browser.session().is_none());
+
+    // The account with the asserted email is linked; no new user.
+    let user = s
+        .admin
+        .post(
+            "/api/v1/tenants/acme/users",
+            json!({"email": "Grace@acme.example"}),
+        )
+        .await
+        .expect_status(201);
+    let (browser, answer) = sign_in("grace").await;
+    assert_eq!(answer.status, 303, "{}", answer.body);
+    let (_, me) = browser.me(&s.app).await;
+    assert_eq!(me["subject_id"], user["id"]);
+
+    // Disabled: refused, even through the link.
+    s.admin
+        .patch(
+            &format!("/api/v1/tenants/acme/users/{}", id(&user)),
+            json!({"status": "disabled"}),
+        )
+        .await
+        .expect_status(200);
+    let (browser, answer) = sign_in("grace").await;
+    assert_eq!(answer.status, 403, "{}", answer.body);
+    assert!(answer.body.contains("disabled"), "{}", answer.body);
+    assert!(browser.session().is_none());
+}
