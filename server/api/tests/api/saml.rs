@@ -1054,3 +1054,74 @@ async fn accounts_link_by_email_and_disabled_users_stay_out() {
     assert!(answer.body.contains("disabled"), "{}", answer.body);
     assert!(browser.session().is_none());
 }
+
+#[tokio::test]
+async fn the_public_url_builds_our_entity_id_and_acs_url() {
+    let mut identity = ditto_testkit::test_identity();
+    identity.public_url =
+        Some(ditto_identity::public_url::PublicUrl::parse("https://ditto.example.com/").unwrap());
+    let app = TestApp::spawn_with(Options {
+        gateway: quick_gateway_config(),
+        identity: Some(identity),
+        ..Options::default()
+    })
+    .await;
+    app.tenant("acme").await;
+    let admin = app.tenant_member("acme").await;
+    let conn = admin
+        .post(
+            "/api/v1/tenants/acme/saml-connections",
+            json!({"name": "p", "idp_metadata_xml": ditto_testkit::saml::metadata_fixture()}),
+        )
+        .await
+        .expect_status(201);
+    let cid = id(&conn);
+    assert_eq!(
+        conn["client_id"],
+        format!("https://ditto.example.com/api/v1/auth/saml/{cid}/metadata")
+    );
+    // Whatever Host the request names.
+    let metadata = reqwest::Client::new()
+        .get(format!("{}/api/v1/auth/saml/{cid}/metadata", app.base))
+        .header("Host", "evil.example")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metadata.contains(&format!(
+            r#"Location="https://ditto.example.com/api/v1/auth/saml/{cid}/acs""#
+        )),
+        "{metadata}"
+    );
+    let start = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(format!("{}/api/v1/auth/saml/{cid}/start", app.base))
+        .send()
+        .await
+        .unwrap();
+    let location = start.headers()[LOCATION].to_str().unwrap().to_owned();
+    let request = reqwest::Url::parse(&location)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "SAMLRequest")
+        .map(|(_, v)| v.into_owned())
+        .expect("a SAMLRequest");
+    let deflated = STANDARD.decode(request).unwrap();
+    let mut xml = String::new();
+    std::io::Read::read_to_string(
+        &mut flate2::read::DeflateDecoder::new(&deflated[..]),
+        &mut xml,
+    )
+    .unwrap();
+    assert!(
+        xml.contains(&format!(
+            r#"AssertionConsumerServiceURL="https://ditto.example.com/api/v1/auth/saml/{cid}/acs""#
+        )),
+        "{xml}"
+    );
+}
