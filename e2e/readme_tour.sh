@@ -10,6 +10,7 @@ cargo build --quiet -p ditto --manifest-path "$ROOT/Cargo.toml"
 # The quick start's serve command is `./scripts/serve`, i.e. `cargo run -p ditto -- serve`.
 grep -q '^\./scripts/serve' "$ROOT/README.md"
 grep -q 'cargo run --quiet -p ditto -- serve' "$ROOT/scripts/serve"
+grep -q '^scripts/build-web' "$ROOT/scripts/serve"
 
 work=$(mktemp -d)
 chmod 755 "$work"   # the embedded Postgres may run as another user
@@ -41,7 +42,8 @@ export UPSTREAM_URL="http://127.0.0.1:$mock_port/v1" UPSTREAM_KEY="sk-any"
 
 block() { sed -n "/<!-- $1:start -->/,/<!-- $1:end -->/p" "$ROOT/README.md" | sed '/^<!--/d; /^```/d'; }
 tour="$(block tour)
-$(block gateway-tour)"
+$(block gateway-tour)
+$(block console-tour)"
 [ -n "$tour" ]
 out=$(bash -euo pipefail -c "${tour//127.0.0.1:8080/127.0.0.1:$port}")
 echo "$out" | grep -q '"slug": "acme"'
@@ -50,4 +52,11 @@ echo "$out" | grep -q '"secret": "dat-'
 echo "$out" | grep -q '"object": "chat.completion"'
 echo "$out" | grep -q '"max_cost_usd": "50.00"'
 echo "$out" | grep -q '"requests": 2'
+# The console is served (its browser half from the default place, beside
+# the binary), and the person the tour made signs in with what it printed.
+curl -fsS "http://127.0.0.1:$port/console/sign-in" | grep -q 'Sign in to Ditto'
+password=$(echo "$out" | sed -n 's/.*, password \(.*\)$/\1/p')
+[ -n "$password" ]
+curl -fsS -o /dev/null -X POST "http://127.0.0.1:$port/api/v1/auth/sign-in" -H 'content-type: application/json' \
+  -d "$(jq -n --arg p "$password" '{tenant: "acme", email: "ada@acme.example", password: $p}')"
 echo "README tour: ok"

@@ -85,6 +85,7 @@ pub fn Toasts() -> impl IntoView {
 #[component]
 pub fn ConfirmDialog() -> impl IntoView {
     let ui = Ui::get();
+    on_escape(move || ui.confirm.set(None));
     move || {
         ui.confirm.get().map(|(title, body, then)| {
             let close = move |_| ui.confirm.set(None);
@@ -104,6 +105,17 @@ pub fn ConfirmDialog() -> impl IntoView {
             }
         })
     }
+}
+
+/// Runs `close` when Escape is pressed, for as long as the calling
+/// component lives (dialogs and drawers close with it).
+pub fn on_escape(close: impl Fn() + 'static) {
+    let handle = window_event_listener(leptos::ev::keydown, move |e| {
+        if e.key() == "Escape" {
+            close();
+        }
+    });
+    on_cleanup(move || handle.remove());
 }
 
 #[component]

@@ -6,7 +6,7 @@ use leptos::prelude::*;
 
 use crate::api::{self, enc};
 use crate::app::Session;
-use crate::ui::{Empty, Failed, Loading, when};
+use crate::ui::{Empty, Failed, Loading, on_escape, when};
 
 #[component]
 pub fn Audit() -> impl IntoView {
@@ -16,11 +16,18 @@ pub fn Audit() -> impl IntoView {
     // The filters applied, set when the form is submitted.
     let applied = RwSignal::new((String::new(), String::new()));
     let open = RwSignal::new(None::<AuditEvent>);
+    on_escape(move || open.set(None));
+    // The page shown: None is the newest.
+    let cursor = RwSignal::new(None::<String>);
     let events = LocalResource::new(move || {
         let t = session.tenant();
         let (action, target_type) = applied.get();
+        let cursor = cursor.get();
         async move {
-            let mut path = format!("/tenants/{t}/audit?limit=100");
+            let mut path = format!("/tenants/{t}/audit?limit=50");
+            if let Some(cursor) = cursor {
+                path.push_str(&format!("&cursor={}", enc(&cursor)));
+            }
             if !action.is_empty() {
                 path.push_str(&format!("&action={}", enc(&action)));
             }
@@ -71,7 +78,9 @@ pub fn Audit() -> impl IntoView {
             None => view! { <Loading/> }.into_any(),
             Some(Err(e)) => view! { <Failed error=e/> }.into_any(),
             Some(Ok(page)) if page.items.is_empty() => view! { <Empty text="No events match."/> }.into_any(),
-            Some(Ok(page)) => view! {
+            Some(Ok(page)) => {
+                let older = page.next_cursor.clone();
+                view! {
                 <table class="table clickable">
                     <thead><tr><th>"When"</th><th>"Action"</th><th>"Actor"</th><th>"Target"</th><th>"#"</th></tr></thead>
                     <tbody>
@@ -93,7 +102,16 @@ pub fn Audit() -> impl IntoView {
                         }).collect_view()}
                     </tbody>
                 </table>
-            }.into_any(),
+                <div class="pager">
+                    <Show when=move || cursor.get().is_some()>
+                        <button class="secondary small" on:click=move |_| cursor.set(None)>"Newest"</button>
+                    </Show>
+                    {older.map(|next| view! {
+                        <button class="secondary small" on:click=move |_| cursor.set(Some(next.clone()))>"Older events"</button>
+                    })}
+                </div>
+            }.into_any()
+            }
         }}
         {move || open.get().map(|e| view! {
             <div class="backdrop" on:click=move |_| open.set(None)></div>
