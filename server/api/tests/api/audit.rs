@@ -70,6 +70,9 @@ fn action_of(operation: &str) -> String {
         "sso_domains_verify" => "tenant_domains.verify",
         "sso_domains_delete" => "tenant_domains.delete",
         "users_break_glass_set" => "sso_break_glass.grant",
+        // SAML connections are SSO connections.
+        "saml_connections_create" => "sso_connections.create",
+        "saml_connections_update" => "sso_connections.update",
         _ => {
             let (resource, verb) = operation.rsplit_once('_').unwrap();
             return format!("{resource}.{verb}");
@@ -471,6 +474,27 @@ async fn every_mutating_operation_records_exactly_one_event_without_secrets() {
         &format!("{t}/sso-connections/{sso}"),
     )
     .await;
+
+    // A SAML connection. Its assertion consumer service records the
+    // sign-in it completes (tests/api/saml.rs checks `auth.sign_in`); a
+    // response it refuses, here one posted by no browser that started a
+    // sign-in, records nothing.
+    let saml = d
+        .create_then_update(
+            "saml_connections",
+            &format!("{t}/saml-connections"),
+            json!({"name": "saml", "idp_metadata_xml": ditto_testkit::saml::metadata_fixture()}),
+            json!({"name": "saml idp"}),
+        )
+        .await;
+    let before = callers_events(&app).await.len();
+    let refused = d
+        .api
+        .post(&format!("/api/v1/auth/saml/{saml}/acs"), json!({}))
+        .await;
+    assert_eq!(refused.status, 400, "{}", refused.text);
+    assert_eq!(callers_events(&app).await.len(), before);
+    d.driven.insert("auth_saml_acs".into());
 
     // Email domains, enforced SSO and break-glass owners.
     let domains = format!("{t}/domains");
