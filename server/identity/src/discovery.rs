@@ -62,7 +62,10 @@ pub fn email_domain(email: &str) -> Result<String> {
 
 /// Where the login URL of a connection speaking `protocol` is, if this
 /// server signs in through that protocol.
-fn login_url(protocol: &str, id: ditto_types::SsoConnectionId) -> Option<(SsoProtocol, String)> {
+pub fn login_url(
+    protocol: &str,
+    id: ditto_types::SsoConnectionId,
+) -> Option<(SsoProtocol, String)> {
     match protocol {
         "oidc" => Some((SsoProtocol::Oidc, ditto_store::sso::login_path(id))),
         "saml" => Some((SsoProtocol::Saml, ditto_store::saml::login_path(id))),

@@ -46,8 +46,11 @@ pub enum SignInError {
         until: DateTime<Utc>,
     },
     /// The password was right, but the tenant enforces single sign-on and
-    /// this user is not one of its break-glass owners.
-    SsoRequired,
+    /// this user is not one of its break-glass owners. Where to sign in
+    /// instead: (connection name, login URL).
+    SsoRequired {
+        login_urls: Vec<(String, String)>,
+    },
     Other(Error),
 }
 
@@ -128,7 +131,14 @@ impl Identity {
             .await?;
         if policy.sso_enforced && !policy.break_glass_owner {
             tracing::info!(target: "ditto::auth", user = %account.user_id, "password sign-in refused: the tenant enforces SSO");
-            return Err(SignInError::SsoRequired);
+            let login_urls = policy
+                .connections
+                .into_iter()
+                .filter_map(|(id, name, protocol)| {
+                    crate::discovery::login_url(&protocol, id).map(|(_, url)| (name, url))
+                })
+                .collect();
+            return Err(SignInError::SsoRequired { login_urls });
         }
         let break_glass = policy.sso_enforced;
 

@@ -6,7 +6,7 @@
 use chrono::{DateTime, Utc};
 use ditto_core::{Actor, Error, Result, TenantScope};
 use ditto_types::api::{BreakGlass, SsoPolicy};
-use ditto_types::{SessionId, TenantId, UserId};
+use ditto_types::{SessionId, SsoConnectionId, TenantId, UserId};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -22,11 +22,14 @@ const HOLDS_OWNER: &str = "EXISTS (SELECT 1 FROM role_bindings b
              (SELECT m.group_id FROM group_members m WHERE m.tenant_id = $1 AND m.user_id = $2)))";
 
 /// What password sign-in must know about a tenant's SSO policy.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PasswordPolicy {
     pub sso_enforced: bool,
     /// Designated break-glass and still an owner.
     pub break_glass_owner: bool,
+    /// Where to sign in instead, when refused: (id, name, protocol) of the
+    /// tenant's enabled connections.
+    pub connections: Vec<(SsoConnectionId, String, String)>,
 }
 
 /// Orders changes to the policy against switching off or removing
@@ -172,10 +175,26 @@ impl Store {
         .fetch_one(&mut *tx)
         .await
         .map_err(db)?;
+        let mut connections = Vec::new();
+        if sso_enforced && !break_glass_owner {
+            let rows: Vec<(Uuid, String, String)> = sqlx::query_as(
+                "SELECT id, name, protocol FROM sso_connections
+                 WHERE tenant_id = $1 AND enabled ORDER BY id",
+            )
+            .bind(tenant.0)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db)?;
+            connections = rows
+                .into_iter()
+                .map(|(id, name, protocol)| (id.into(), name, protocol))
+                .collect();
+        }
         tx.commit().await.map_err(db)?;
         Ok(PasswordPolicy {
             sso_enforced,
             break_glass_owner,
+            connections,
         })
     }
 

@@ -109,15 +109,21 @@ fn refusal(e: SignInError) -> Response {
             }
             return response;
         }
-        SignInError::SsoRequired => problem(
-            StatusCode::FORBIDDEN,
-            "sso-required",
-            "Single sign-on required",
-            Some(
-                "this tenant signs its members in through its identity provider: find it with POST /api/v1/auth/sso/discover (your email), then follow a connection's login_url"
-                    .into(),
-            ),
-        ),
+        SignInError::SsoRequired { login_urls } => {
+            let at: Vec<String> = login_urls
+                .iter()
+                .map(|(name, url)| format!("{name} ({url})"))
+                .collect();
+            problem(
+                StatusCode::FORBIDDEN,
+                "sso-required",
+                "Single sign-on required",
+                Some(format!(
+                    "this tenant signs its members in through its identity provider, not with a password: sign in through {}; POST /api/v1/auth/sso/discover with your email finds it too",
+                    if at.is_empty() { "its SSO connection".to_owned() } else { at.join(", ") }
+                )),
+            )
+        }
         SignInError::Other(e) => return ApiError(e).into_response(),
     };
     problem_response(p)

@@ -416,12 +416,10 @@ async fn enforced_sso_refuses_member_passwords_but_admits_audited_break_glass_ow
         .await
         .expect_problem(403);
     assert_eq!(problem_type(&refused), "sso-required");
-    assert!(
-        refused["detail"]
-            .as_str()
-            .unwrap()
-            .contains("/api/v1/auth/sso/discover")
-    );
+    let detail = refused["detail"].as_str().unwrap();
+    assert!(detail.contains("/api/v1/auth/sso/discover"), "{detail}");
+    let login_url = connection["login_url"].as_str().unwrap();
+    assert!(detail.contains(&format!("Okta ({login_url})")), "{detail}");
     // A wrong one reads as any wrong password: nothing told without it.
     let wrong = sign_in(&app, "acme", "max@acme.example", "not the password")
         .await
