@@ -400,6 +400,21 @@ fn set_attribute(xml: &str, name: &str, value: &str) -> String {
     out
 }
 
+/// A one-request HTTP server that answers `response` (raw bytes); its URL.
+fn serve_once(response: Vec<u8>) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/metadata", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        if let Ok((mut stream, _)) = listener.accept() {
+            let mut request = [0u8; 4096];
+            let _ = std::io::Read::read(&mut stream, &mut request);
+            // The client may hang up early (a body it will not read).
+            let _ = std::io::Write::write_all(&mut stream, &response);
+        }
+    });
+    url
+}
+
 /// A fresh key pair (PEM) in `dir`: RSA, or EC on P-256.
 fn key_pair(dir: &Path, ec: bool) -> (std::path::PathBuf, std::path::PathBuf) {
     let (key, cert) = (dir.join("key.pem"), dir.join("cert.pem"));
@@ -824,6 +839,28 @@ async fn connections_are_checked_when_saved_and_belong_to_their_tenant() {
         refused.to_string().contains("idp_metadata_url"),
         "{refused}"
     );
+
+    // Metadata URLs are not followed elsewhere, and are read up to 1 MiB.
+    let redirect = serve_once(
+        b"HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:9/x\r\nContent-Length: 0\r\n\r\n"
+            .to_vec(),
+    );
+    let declared = serve_once(b"HTTP/1.1 200 OK\r\nContent-Length: 2000000\r\n\r\n".to_vec());
+    let mut endless = b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n".to_vec();
+    endless.extend(std::iter::repeat_n(b' ', 1100 * 1024));
+    let endless = serve_once(endless);
+    for (url, why) in [
+        (redirect, "302"),
+        (declared, "larger than 1 MiB"),
+        (endless, "larger than 1 MiB"),
+    ] {
+        let refused = s
+            .admin
+            .post(base, json!({"name": "x", "idp_metadata_url": url}))
+            .await
+            .expect_problem(422);
+        assert!(refused.to_string().contains(why), "{why}: {refused}");
+    }
 
     // Inline metadata, our own entity id and a NameID format.
     let conn = s
