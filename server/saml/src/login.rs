@@ -268,12 +268,33 @@ pub async fn finish(
             "the identity provider posted no SAMLResponse",
         )
     })?;
-    let view = SpView {
-        entity_id: &saml.sp_entity_id,
-        acs_url,
-        idp_metadata_xml: &saml.idp_metadata_xml,
+    // Parsing and checking signatures is CPU work (milliseconds): off the
+    // async workers, so a flood of posted responses cannot stall them.
+    let (entity_id, acs_url, metadata, encoded) = (
+        saml.sp_entity_id.clone(),
+        acs_url.to_owned(),
+        saml.idp_metadata_xml.clone(),
+        encoded.to_owned(),
+    );
+    let answers = match expecting {
+        Expecting::Answer(id) => Some(id.to_owned()),
+        Expecting::Unsolicited => None,
     };
-    let assertion = response::verify(&view, encoded, expecting).map_err(|r| match r {
+    let verified = tokio::task::spawn_blocking(move || {
+        let view = SpView {
+            entity_id: &entity_id,
+            acs_url: &acs_url,
+            idp_metadata_xml: &metadata,
+        };
+        let expecting = match &answers {
+            Some(id) => Expecting::Answer(id),
+            None => Expecting::Unsolicited,
+        };
+        response::verify(&view, &encoded, expecting)
+    })
+    .await
+    .map_err(|e| Error::Internal(format!("SAML verification stopped: {e}")))?;
+    let assertion = verified.map_err(|r| match r {
         Refusal::ProviderStatus(status) => fail(
             SamlErrorKind::ProviderRefused,
             format!("the identity provider refused: {status}"),
