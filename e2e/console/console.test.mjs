@@ -212,6 +212,18 @@ try {
     await shot(page, '06-overview');
   });
 
+  await check('the usage explorer groups by model and downloads CSV', async () => {
+    await page.getByRole('link', { name: 'Usage' }).click();
+    await page.getByLabel('Group by').selectOption('model');
+    await page.getByRole('cell', { name: 'gpt-4o', exact: true }).waitFor();
+    const csv = decodeURIComponent((await page.getByRole('link', { name: 'Download CSV' }).getAttribute('href')).split(',').slice(1).join(','));
+    assert.match(csv, /^model,requests,/);
+    assert.match(csv, /\ngpt-4o,1,0,/);
+    await page.getByLabel('Group by').selectOption('project');
+    await page.getByRole('cell', { name: 'support-bot', exact: true }).waitFor();
+    await shot(page, '06-usage-explorer');
+  });
+
   await check('members and their roles', async () => {
     await page.getByRole('link', { name: 'Members' }).click();
     await page.getByRole('cell', { name: 'vic@acme.example', exact: true }).waitFor();
@@ -231,6 +243,19 @@ try {
     await page.getByLabel('Action').fill('projects.create');
     await page.getByRole('button', { name: 'Apply filters' }).click();
     await until('the filter to apply', async () => (await page.locator('tbody tr').count()) === 1);
+  });
+
+  await check('a personal access token from the account page acts as its owner', async () => {
+    await page.getByRole('link', { name: 'Your account' }).click();
+    await page.getByText('this browser').waitFor();
+    await page.getByLabel('Token name').fill('laptop script');
+    await page.getByRole('button', { name: 'Create token' }).click();
+    const token = (await page.locator('.secret-row .secret-value').textContent()).trim();
+    assert.match(token, /^dat-/);
+    await page.getByRole('cell', { name: 'laptop script', exact: true }).waitFor();
+    await shot(page, '12-account');
+    const me = await fetch(`${BASE}/api/v1/me`, { headers: { authorization: `Bearer ${token}` } });
+    assert.equal(me.status, 200);
   });
 
   await check('a narrow screen', async () => {

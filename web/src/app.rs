@@ -41,11 +41,13 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/console/sign-in") view=pages::sign_in::SignIn/>
                 <ParentRoute path=path!("/console/t/:tenant") view=Layout>
                     <Route path=path!("") view=pages::usage::Overview/>
+                    <Route path=path!("usage") view=pages::explorer::Explorer/>
                     <Route path=path!("projects") view=pages::projects::Projects/>
                     <Route path=path!("keys") view=pages::keys::Keys/>
                     <Route path=path!("members") view=pages::members::Members/>
                     <Route path=path!("budgets") view=pages::budgets::Budgets/>
                     <Route path=path!("audit") view=pages::audit::Audit/>
+                    <Route path=path!("account") view=pages::account::Account/>
                 </ParentRoute>
             </Routes>
         </Router>
@@ -226,11 +228,14 @@ fn Layout() -> impl IntoView {
         <div class="frame">
             <nav class="sidenav" aria-label="Sections">
                 <A href=link("")  exact=true>"Overview"</A>
+                <A href=link("usage")>"Usage"</A>
                 <A href=link("projects")>"Projects"</A>
                 <A href=link("keys")>"API keys"</A>
                 <A href=link("members")>"Members"</A>
                 <A href=link("budgets")>"Budgets"</A>
                 <A href=link("audit")>"Audit log"</A>
+                <span class="nav-gap"></span>
+                <A href=link("account")>"Your account"</A>
             </nav>
             <main id="main" tabindex="-1">
                 {move || me.get().and_then(Result::err).map(|e| view! { <Failed error=e/> })}

@@ -57,7 +57,7 @@ pub fn Overview() -> impl IntoView {
                     </div>
                     <section class="card">
                         <h2>"Requests per day"</h2>
-                        <Chart rows/>
+                        <Chart rows days=DAYS/>
                     </section>
                 }.into_any()
             }
@@ -90,11 +90,13 @@ pub fn Overview() -> impl IntoView {
     }
 }
 
-/// Daily requests as bars (errors stacked in red), one per day of the range.
+/// Daily requests as bars (errors stacked in red), one per day of the
+/// last `days`.
 #[component]
-fn Chart(rows: Vec<UsageRow>) -> impl IntoView {
+pub fn Chart(rows: Vec<UsageRow>, days: i64) -> impl IntoView {
     let today = now().date_naive();
-    let days: Vec<(chrono::NaiveDate, u64, u64)> = (0..DAYS)
+    let count = days;
+    let days: Vec<(chrono::NaiveDate, u64, u64)> = (0..count)
         .rev()
         .map(|back| {
             let day = today - Duration::days(back);
@@ -107,7 +109,9 @@ fn Chart(rows: Vec<UsageRow>) -> impl IntoView {
         .collect();
     let max = days.iter().map(|d| d.1).max().unwrap_or(0).max(1) as f64;
     let (w, h, gap) = (40.0, 160.0, 8.0);
-    let width = DAYS as f64 * (w + gap);
+    let width = count as f64 * (w + gap);
+    // About fifteen day labels, whatever the range.
+    let step = (count / 15).max(1);
     view! {
         <svg class="chart" viewBox=format!("0 0 {width} {}", h + 24.0) role="img"
             aria-label=format!("Requests per day, highest {max}")>
@@ -121,7 +125,9 @@ fn Chart(rows: Vec<UsageRow>) -> impl IntoView {
                         <title>{format!("{day}: {requests} requests, {errors} errors")}</title>
                         <rect x=x y=h - bar width=w height=bar class="bar" rx="3"/>
                         <rect x=x y=h - err width=w height=err class="bar-error" rx="3"/>
-                        <text x=x + w / 2.0 y=h + 16.0 class="tick">{day.format("%d").to_string()}</text>
+                        {(i as i64 % step == 0).then(|| view! {
+                            <text x=x + w / 2.0 y=h + 16.0 class="tick">{day.format("%d").to_string()}</text>
+                        })}
                     </g>
                 }
             }).collect_view()}
