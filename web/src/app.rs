@@ -48,6 +48,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("budgets") view=pages::budgets::Budgets/>
                     <Route path=path!("audit") view=pages::audit::Audit/>
                     <Route path=path!("sso") view=pages::sso::Sso/>
+                    <Route path=path!("backends") view=pages::backends::Backends/>
                     <Route path=path!("account") view=pages::account::Account/>
                 </ParentRoute>
             </Routes>
@@ -236,6 +237,7 @@ fn Layout() -> impl IntoView {
                 <A href=link("budgets")>"Budgets"</A>
                 <A href=link("audit")>"Audit log"</A>
                 <A href=link("sso")>"Single sign-on"</A>
+                <A href=link("backends")>"Backends and routes"</A>
                 <span class="nav-gap"></span>
                 <A href=link("account")>"Your account"</A>
             </nav>

@@ -2,10 +2,12 @@
 
 pub mod account;
 pub mod audit;
+pub mod backends;
 pub mod budgets;
 pub mod explorer;
 pub mod keys;
 pub mod members;
+pub mod model_routes;
 pub mod projects;
 pub mod scim_tokens;
 pub mod sign_in;
