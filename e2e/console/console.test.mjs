@@ -227,6 +227,13 @@ try {
   await check('members and their roles', async () => {
     await page.getByRole('link', { name: 'Members' }).click();
     await page.getByRole('cell', { name: 'vic@acme.example', exact: true }).waitFor();
+    await page.getByLabel('Add a role to vic@acme.example').selectOption('auditor');
+    await page.getByText('vic@acme.example is now also auditor').waitFor();
+    await page.getByRole('button', { name: 'Remove auditor from vic@acme.example' }).click();
+    await page.getByRole('alertdialog').waitFor();
+    await page.getByRole('button', { name: 'Confirm' }).click();
+    await page.getByRole('button', { name: 'Remove auditor from vic@acme.example' }).waitFor({ state: 'detached' });
+    assert.equal(await page.getByLabel('Add a role to vic@acme.example').inputValue(), '');
     await shot(page, '07-members');
   });
 

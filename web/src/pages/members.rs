@@ -87,6 +87,20 @@ pub fn Members() -> impl IntoView {
         );
     };
 
+    let grant = move |user: String, email: String, role: String| {
+        let t = session.tenant();
+        leptos::task::spawn_local(async move {
+            let body = json!({ "role": role, "subject_type": "user", "subject_id": user });
+            match api::post::<_, RoleBinding>(&format!("/tenants/{t}/role-bindings"), &body).await {
+                Ok(_) => {
+                    ui.ok(format!("{email} is now also {role}"));
+                    bindings.refetch();
+                }
+                Err(e) => ui.error(&e),
+            }
+        });
+    };
+
     view! {
         <div class="page-head">
             <h1>"Members"</h1>
@@ -127,6 +141,11 @@ pub fn Members() -> impl IntoView {
                     return view! { <Empty text="No members yet."/> }.into_any();
                 }
                 let can_write = session.can("role_bindings:write");
+                let role_names: Vec<String> = roles
+                    .get()
+                    .and_then(Result::ok)
+                    .map(|r| r.items.into_iter().map(|r| r.name).collect())
+                    .unwrap_or_default();
                 let mut by_subject: HashMap<String, Vec<RoleBinding>> = HashMap::new();
                 for b in bindings.items {
                     by_subject.entry(b.subject_id.to_string()).or_default().push(b);
@@ -137,6 +156,12 @@ pub fn Members() -> impl IntoView {
                         <tbody>
                             {users.items.into_iter().map(|u| {
                                 let held = by_subject.remove(&u.id.to_string()).unwrap_or_default();
+                                let grantable: Vec<String> = role_names
+                                    .iter()
+                                    .filter(|r| !held.iter().any(|b| b.role == **r && b.project_id.is_none()))
+                                    .cloned()
+                                    .collect();
+                                let (uid, email) = (u.id.to_string(), u.email.clone());
                                 let who = u.email.clone();
                                 let status = u.status.as_str();
                                 view! {
@@ -157,6 +182,19 @@ pub fn Members() -> impl IntoView {
                                                     </span>
                                                 }
                                             }).collect_view()}
+                                            {(can_write && !grantable.is_empty()).then(|| view! {
+                                                // Back to "+ role" whenever the row is drawn again.
+                                                <select class="add-role" aria-label=format!("Add a role to {email}") prop:value=""
+                                                    on:change=move |ev| {
+                                                        let role = event_target_value(&ev);
+                                                        if !role.is_empty() {
+                                                            grant(uid.clone(), email.clone(), role);
+                                                        }
+                                                    }>
+                                                    <option value="">"+ role"</option>
+                                                    {grantable.into_iter().map(|r| { let text = r.clone(); view! { <option value=r>{text}</option> } }).collect_view()}
+                                                </select>
+                                            })}
                                         </div></td>
                                     </tr>
                                 }
