@@ -266,7 +266,55 @@ try {
     assert.deepEqual((await api('GET', '/tenants/globex/routes')).items, []);
   });
 
-  await check('the SSO and backends pages on a narrow screen', async () => {
+  await check('a platform operator creates, suspends and deletes a tenant', async () => {
+    const { context: op, page: pp } = await newPage();
+    await pp.goto(`${BASE}/console/platform`);
+    await hydrated(pp);
+    await pp.getByLabel('Platform token').fill('not-a-token');
+    await pp.getByRole('button', { name: 'Continue' }).click();
+    await pp.locator('.form-error').waitFor();
+    await pp.getByLabel('Platform token').fill(TOKEN);
+    await pp.getByRole('button', { name: 'Continue' }).click();
+    await pp.getByRole('heading', { name: 'Tenants' }).waitFor();
+    await pp.getByRole('cell', { name: 'globex', exact: true }).waitFor();
+    await pp.getByLabel('Slug').fill('Not A Slug');
+    await pp.getByLabel('Name').fill('Initech');
+    await pp.getByRole('button', { name: 'Create tenant' }).click();
+    await pp.locator('.field-error').first().waitFor();
+    await pp.getByLabel('Slug').fill('initech');
+    await pp.getByRole('button', { name: 'Create tenant' }).click();
+    await pp.getByText('Tenant “initech” created').waitFor();
+    await pp.getByRole('cell', { name: 'initech', exact: true }).waitFor();
+    assert.equal((await api('GET', '/tenants/initech')).status, 'active');
+    await pp.getByRole('button', { name: 'Suspend initech' }).click();
+    await pp.getByRole('button', { name: 'Confirm' }).click();
+    await pp.getByRole('button', { name: 'Resume initech' }).waitFor();
+    assert.equal((await api('GET', '/tenants/initech')).status, 'suspended');
+    await pp.getByRole('row', { name: /tenants\.suspend/ }).first().waitFor({ timeout: 1 }).catch(() => {});
+    await shot(pp, '27-platform-tenants', true);
+    await pp.getByRole('button', { name: 'Delete initech' }).click();
+    const del = pp.getByRole('button', { name: 'Delete tenant' });
+    assert.equal(await del.isDisabled(), true);
+    await pp.getByLabel('Type initech to confirm').fill('initec');
+    assert.equal(await del.isDisabled(), true);
+    await pp.getByLabel('Type initech to confirm').fill('initech');
+    await shot(pp, '28-platform-delete-tenant');
+    await del.click();
+    await pp.getByText('Tenant “initech” deleted').waitFor();
+    const gone = await fetch(`${BASE}/api/v1/tenants/initech`, { headers: { authorization: `Bearer ${TOKEN}` } });
+    assert.equal(gone.status, 404);
+    // The platform audit log shows what was just done.
+    await pp.getByRole('button', { name: 'Refresh' }).click();
+    await pp.getByRole('cell', { name: /^tenants?\.create$/ }).first().waitFor();
+    await op.close();
+  });
+
+  await check('a tenant owner\'s session is not a platform operator', async () => {
+    const status = await page.evaluate(async () => (await fetch('/api/v1/tenants')).status);
+    assert.equal(status, 403);
+  });
+
+  await check('the SSO, backends and platform pages on a narrow screen', async () => {
     const { context: n, page: np } = await newPage({ width: 390, height: 844 });
     await signIn(np, 'globex', 'gina@globex.example');
     await np.goto(`${BASE}/console/t/globex/sso`);
@@ -276,6 +324,12 @@ try {
     await np.getByRole('cell', { name: 'mock upstream', exact: true }).waitFor();
     await np.getByRole('button', { name: 'New route' }).click();
     await shot(np, '26-backends-narrow', true);
+    await np.goto(`${BASE}/console/platform`);
+    await hydrated(np);
+    await np.getByLabel('Platform token').fill(TOKEN);
+    await np.getByRole('button', { name: 'Continue' }).click();
+    await np.getByRole('cell', { name: 'globex', exact: true }).waitFor();
+    await shot(np, '29-platform-narrow', true);
     await n.close();
   });
 

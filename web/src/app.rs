@@ -39,6 +39,7 @@ pub fn App() -> impl IntoView {
             <Routes fallback=|| view! { <main class="centered"><div class="card"><h1>"Not found"</h1><p>"There is no such page in the console."</p><a href="/console">"Back to the console"</a></div></main> }>
                 <Route path=path!("/console") view=Home/>
                 <Route path=path!("/console/sign-in") view=pages::sign_in::SignIn/>
+                <Route path=path!("/console/platform") view=pages::platform::Platform/>
                 <ParentRoute path=path!("/console/t/:tenant") view=Layout>
                     <Route path=path!("") view=pages::usage::Overview/>
                     <Route path=path!("usage") view=pages::explorer::Explorer/>

@@ -8,6 +8,7 @@ pub mod explorer;
 pub mod keys;
 pub mod members;
 pub mod model_routes;
+pub mod platform;
 pub mod projects;
 pub mod scim_tokens;
 pub mod sign_in;
