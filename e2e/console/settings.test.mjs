@@ -28,6 +28,17 @@ async function api(method, p, body) {
 }
 
 const PASSWORD = 'correct horse battery staple 42';
+// ditto-testkit's SAML metadata fixture (server/testkit/src/saml.rs): an
+// identity provider whose key was thrown away; enough to create a connection.
+const SAML_METADATA = `<?xml version="1.0"?>
+<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="urn:ditto:test:fixture-idp">
+  <md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">
+    <md:KeyDescriptor use="signing">
+      <ds:KeyInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:X509Data><ds:X509Certificate>MIIBjjCCATOgAwIBAgIUJzJUzKakuJ5a5uWoJMiONWtay5QwCgYIKoZIzj0EAwIwHDEaMBgGA1UEAwwRZGl0dG8tZml4dHVyZS1pZHAwHhcNMjYxMTI2MTQ0MDAzWhcNMzYxMTIzMTQ0MDAzWjAcMRowGAYDVQQDDBFkaXR0by1maXh0dXJlLWlkcDBZMBMGByqGSM49AgEGCCqGSM49AwEHA0IABH6tYqrjtnhMvX5oiQrsZMYbT/RWIQP0IoFwYqQbj83Jsa5fnlPR0gJLfpdxgHEqa4USlajiW1il56BlyCh5GhujUzBRMB0GA1UdDgQWBBQ7KX57GBruXsftak5w+CehtQ7yATAfBgNVHSMEGDAWgBQ7KX57GBruXsftak5w+CehtQ7yATAPBgNVHRMBAf8EBTADAQH/MAoGCCqGSM49BAMCA0kAMEYCIQCJ8MAHKwgo5PAHPTWwOVbrfmWfK2gJ0RuAr0wcQ8FvbQIhAI6pOYHliFZaEVnQSwEdKSAtAE4cQdfvtQJtSlOZaaOv</ds:X509Certificate></ds:X509Data></ds:KeyInfo>
+    </md:KeyDescriptor>
+    <md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="http://127.0.0.1:9/sso"/>
+  </md:IDPSSODescriptor>
+</md:EntityDescriptor>`;
 await api('POST', '/tenants', { slug: 'globex', name: 'Globex' });
 async function person(email, name, role) {
   const user = await api('POST', '/tenants/globex/users', { email, display_name: name });
@@ -181,6 +192,39 @@ try {
     await o.getByTitle('Your roles here').filter({ hasText: 'admin' }).waitFor();
     await shot(o, '22-sso-signed-in-jit');
     await fresh.close();
+  });
+
+  await check('a SAML connection from pasted metadata shows our entity id, ACS URL and SP metadata', async () => {
+    await page.getByRole('button', { name: 'New SAML connection' }).click();
+    const form = page.getByRole('form', { name: 'SAML connection' });
+    await form.getByLabel('Name', { exact: true }).fill('Globex SAML');
+    await form.getByLabel('IdP metadata XML').fill('<not metadata');
+    await form.getByRole('button', { name: 'Create connection' }).click();
+    await form.locator('.field-error').first().waitFor();
+    await form.getByLabel('IdP metadata XML').fill(SAML_METADATA);
+    await form.getByLabel('NameID format').selectOption({ label: 'Email address' });
+    await form.getByLabel('Accept sign-ins started at the identity provider').check();
+    await form.getByRole('button', { name: 'Create connection' }).click();
+    await page.getByText('Connection created').last().waitFor();
+    await page.getByRole('cell', { name: 'Globex SAML', exact: true }).waitFor();
+    const c = (await api('GET', '/tenants/globex/sso-connections')).items.find((x) => x.name === 'Globex SAML');
+    assert.equal(c.protocol, 'saml');
+    assert.equal(c.issuer, 'urn:ditto:test:fixture-idp');
+    assert.equal(c.saml.allow_idp_initiated, true);
+    assert.match(c.saml.name_id_format, /emailAddress/);
+    await page.getByRole('button', { name: 'Edit Globex SAML' }).click();
+    const edit = page.getByRole('form', { name: 'SAML connection' });
+    await edit.getByText(c.client_id, { exact: true }).waitFor();
+    await edit.getByText(`${BASE}${c.callback_path}`, { exact: true }).waitFor();
+    const href = await edit.getByRole('link', { name: 'Download SP metadata' }).getAttribute('href');
+    const metadata = await (await fetch(href)).text();
+    assert.ok(metadata.includes(`entityID="${c.client_id}"`), metadata);
+    await shot(page, '30-sso-saml-edit');
+    await edit.getByRole('button', { name: 'Cancel' }).click();
+    await page.getByRole('button', { name: 'Delete Globex SAML' }).click();
+    await page.getByRole('button', { name: 'Confirm' }).click();
+    await page.getByText('Connection deleted').waitFor();
+    assert.equal((await api('GET', '/tenants/globex/sso-connections')).items.length, 1);
   });
 
   await check('a viewer sees the SSO settings but no buttons to change them', async () => {
