@@ -92,8 +92,9 @@ async function throughProvider(page, login) {
   }
 }
 
+let backendId;
 try {
-  const { page } = await newPage();
+  const { page } = await newPage({ width: 1280, height: 800 });
 
   await check('an owner signs in and finds the single sign-on page', async () => {
     await signIn(page, 'globex', 'gina@globex.example');
@@ -258,6 +259,7 @@ try {
     await page.getByText('Backend created').waitFor();
     await page.getByRole('row', { name: /mock upstream.*stored/ }).waitFor();
     const [b] = (await api('GET', '/tenants/globex/backends')).items;
+    backendId = b.id;
     assert.equal(b.has_credentials, true);
     assert.equal(b.credentials, undefined);
     assert.equal(b.max_in_flight, 50);
@@ -295,6 +297,30 @@ try {
       await new Promise((r) => setTimeout(r, 200));
     }
     assert.equal(res.status, 200, await res.clone().text());
+  });
+
+  await check('the usage explorer shows that call by backend and downloads it as CSV', async () => {
+    await page.getByRole('link', { name: 'Usage' }).click();
+    await page.getByLabel('Group by').waitFor();
+    // Usage is recorded off the request path: wait until it is counted.
+    for (let tries = 0; ; tries++) {
+      await page.getByLabel('Group by').selectOption('backend');
+      const found = await page.getByRole('row', { name: new RegExp(backendId) }).waitFor({ timeout: 3000 }).then(() => true, () => false);
+      if (found) break;
+      if (tries > 10) throw new Error('the call never showed in the usage explorer');
+      await page.reload();
+    }
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('link', { name: 'Download CSV' }).click(),
+    ]);
+    assert.equal(download.suggestedFilename(), 'usage-by-backend.csv');
+    const csv = fs.readFileSync(await download.path(), 'utf8');
+    assert.match(csv, /^backend,requests,/);
+    assert.ok(csv.split('\n').some((line) => line.startsWith(`${backendId},1,0,`)), csv);
+    await shot(page, '31-usage-by-backend');
+    await page.getByRole('link', { name: 'Backends and routes' }).click();
+    await page.getByRole('row', { name: /gpt-4o/ }).waitFor();
   });
 
   await check('editing a route and deleting it after confirming', async () => {
