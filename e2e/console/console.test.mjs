@@ -189,6 +189,17 @@ try {
     });
     const width = await page.locator('.meter-fill').evaluate((e) => parseFloat(e.style.width));
     assert.ok(width > 0, `bar width ${width}`);
+  });
+
+  await check('a rate limit for the project, with a field error first', async () => {
+    await page.getByLabel('Applies to').selectOption({ label: 'Project support-bot' });
+    await page.getByLabel('Requests / min').fill('-5');
+    await page.getByRole('button', { name: 'Add rate limit' }).click();
+    await page.locator('.field-error').first().waitFor();
+    await page.getByLabel('Requests / min').fill('600');
+    await page.getByRole('button', { name: 'Add rate limit' }).click();
+    await page.getByRole('cell', { name: 'Project support-bot', exact: true }).waitFor();
+    await page.getByRole('cell', { name: '600', exact: true }).waitFor();
     await shot(page, '05-budgets');
   });
 
@@ -300,6 +311,10 @@ try {
     await v.getByRole('link', { name: 'API keys' }).click();
     await v.getByRole('cell', { name: 'sdk', exact: true }).waitFor();
     assert.equal(await v.getByRole('button', { name: 'Create key' }).count(), 0);
+    await v.getByRole('link', { name: 'Budgets' }).click();
+    await v.getByRole('cell', { name: 'Project support-bot', exact: true }).waitFor();
+    assert.equal(await v.getByRole('button', { name: 'Add rate limit' }).count(), 0);
+    assert.equal(await v.getByRole('button', { name: 'Add tenant budget' }).count(), 0);
     // The same call the hidden form would make, from the viewer's session.
     const status = await v.evaluate(async () => {
       const csrf = document.cookie.split('; ').find((c) => c.startsWith('ditto_csrf=')).split('=')[1];
@@ -353,6 +368,7 @@ try {
   assert.deepEqual(problems, [], 'no errors in the browser');
 } catch (e) {
   console.error(`not ok - ${step}`);
+  for (const p of problems) console.error(`  browser: ${p}`);
   // What each open page showed when it failed.
   let n = 0;
   for (const p of browser.contexts().flatMap((c) => c.pages())) {

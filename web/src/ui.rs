@@ -13,12 +13,18 @@ pub struct Toast {
     error: bool,
 }
 
-/// The page-wide toasts and confirmation dialog, provided once by the layout.
+/// What a confirmed dialog does.
+type Action = std::sync::Arc<dyn Fn() + Send + Sync>;
+
+/// The page-wide toasts and confirmation dialog, provided once by the app.
 #[derive(Clone, Copy)]
 pub struct Ui {
     toasts: RwSignal<Vec<Toast>>,
     next: StoredValue<u64>,
-    confirm: RwSignal<Option<(String, String, Callback<()>)>>,
+    confirm: RwSignal<Option<(String, String)>>,
+    // Owned by the app, not by the view that asked: a table drawn again
+    // while the dialog is open must not take the action with it.
+    action: StoredValue<Option<Action>>,
 }
 
 impl Ui {
@@ -27,6 +33,7 @@ impl Ui {
             toasts: RwSignal::new(Vec::new()),
             next: StoredValue::new(0),
             confirm: RwSignal::new(None),
+            action: StoredValue::new(None),
         };
         provide_context(ui);
         ui
@@ -62,11 +69,8 @@ impl Ui {
         body: impl Into<String>,
         then: impl Fn() + Send + Sync + 'static,
     ) {
-        self.confirm.set(Some((
-            title.into(),
-            body.into(),
-            Callback::new(move |()| then()),
-        )));
+        self.action.set_value(Some(std::sync::Arc::new(then)));
+        self.confirm.set(Some((title.into(), body.into())));
     }
 }
 
@@ -87,7 +91,7 @@ pub fn ConfirmDialog() -> impl IntoView {
     let ui = Ui::get();
     on_escape(move || ui.confirm.set(None));
     move || {
-        ui.confirm.get().map(|(title, body, then)| {
+        ui.confirm.get().map(|(title, body)| {
             let close = move |_| ui.confirm.set(None);
             view! {
                 <div class="backdrop" on:click=close></div>
@@ -98,7 +102,9 @@ pub fn ConfirmDialog() -> impl IntoView {
                         <button class="secondary" on:click=close autofocus>"Cancel"</button>
                         <button class="danger" on:click=move |_| {
                             ui.confirm.set(None);
-                            then.run(());
+                            if let Some(action) = ui.action.get_value() {
+                                action();
+                            }
                         }>"Confirm"</button>
                     </div>
                 </div>

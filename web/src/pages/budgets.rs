@@ -6,6 +6,7 @@ use serde_json::json;
 
 use crate::api::{self, ApiError};
 use crate::app::Session;
+use crate::pages::rate_limits::RateLimits;
 use crate::ui::{Empty, Failed, FieldError, FormError, Loading, Ui, when};
 
 /// How much of the budget is used, 0–100+, by cost when it has a cost limit.
@@ -91,8 +92,8 @@ pub fn Budgets() -> impl IntoView {
 
     view! {
         <div class="page-head">
-            <h1>"Budgets"</h1>
-            <p class="lede">"Spend limits and how much of each is used this period."</p>
+            <h1>"Budgets and limits"</h1>
+            <p class="lede">"Spend limits and how much of each is used this period; request and token rates."</p>
         </div>
         <Show when=move || session.can("budgets:write")>
             <form class="card form-row" on:submit=create aria-label="New tenant budget">
@@ -146,5 +147,6 @@ pub fn Budgets() -> impl IntoView {
                 </div>
             }.into_any(),
         }}
+        <RateLimits/>
     }
 }

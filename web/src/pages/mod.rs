@@ -10,6 +10,7 @@ pub mod members;
 pub mod model_routes;
 pub mod platform;
 pub mod projects;
+pub mod rate_limits;
 pub mod scim_tokens;
 pub mod sign_in;
 pub mod sso;
