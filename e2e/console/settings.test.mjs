@@ -362,6 +362,10 @@ try {
     assert.equal((await api('GET', '/tenants/initech')).status, 'suspended');
     await pp.getByRole('row', { name: /tenants\.suspend/ }).first().waitFor({ timeout: 1 }).catch(() => {});
     await shot(pp, '27-platform-tenants', true);
+    // Escape closes the dialog without deleting.
+    await pp.getByRole('button', { name: 'Delete initech' }).click();
+    await pp.keyboard.press('Escape');
+    await pp.getByRole('alertdialog').waitFor({ state: 'detached' });
     await pp.getByRole('button', { name: 'Delete initech' }).click();
     const del = pp.getByRole('button', { name: 'Delete tenant' });
     assert.equal(await del.isDisabled(), true);

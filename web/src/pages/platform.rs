@@ -13,7 +13,7 @@ use serde::de::DeserializeOwned;
 use serde_json::json;
 
 use crate::api::{ApiError, ApiResult, BASE, enc};
-use crate::ui::{Empty, Failed, FieldError, FormError, Loading, Ui, when};
+use crate::ui::{Empty, Failed, FieldError, FormError, Loading, Ui, on_escape, when};
 
 fn problem(status: u16, title: String) -> ApiError {
     ApiError(Box::new(Problem {
@@ -234,6 +234,7 @@ fn Tenants(token: String) -> impl IntoView {
             </div>
         </form>
         {move || deleting.get().map(|t| {
+            on_escape(move || deleting.set(None));
             let slug = t.slug.clone();
             let matches = move || confirm_text.get() == slug;
             view! {
@@ -267,7 +268,7 @@ fn Tenants(token: String) -> impl IntoView {
                             let label = t.slug.clone();
                             view! {
                                 <tr data-tenant=t.slug.clone()>
-                                    <td class="strong"><a href=format!("/console/t/{}", t.slug)>{t.slug.clone()}</a></td>
+                                    <td class="strong">{t.slug.clone()}</td>
                                     <td>{t.name.clone()}</td>
                                     <td>{if active { view! { <span class="badge badge-active">"active"</span> } } else { view! { <span class="badge badge-revoked">"suspended"</span> } }}</td>
                                     <td class="muted">{t.time_zone.clone()}</td>
