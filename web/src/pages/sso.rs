@@ -501,7 +501,7 @@ fn SamlForm(existing: Option<SsoConnection>, done: Callback<bool>) -> impl IntoV
             <label>
                 "IdP metadata URL"
                 <input name="metadata-url" type="url" placeholder="https://idp.example.com/metadata" bind:value=metadata_url/>
-                <span class="hint">"Fetched when you save. Or paste the XML below."</span>
+                <span class="hint">{if id.is_none() { "Fetched when you save. Or paste the XML below." } else { "Fetched again when you save. Leave it and the XML empty to keep the current metadata." }}</span>
                 <FieldError error field="idp_metadata_url"/>
             </label>
             <label>
