@@ -495,9 +495,14 @@ async fn handle(
         max_output_tokens,
         produces_output: produces_output(path),
     };
-    match gw.governor.admit(&demand).await {
-        Ok(admission) => call.admission = admission,
-        Err(error) => return call.refuse(error, 0),
+    // Boxed, and only when there is something to count: awaited inline, the
+    // limits store's future would make every request's future (which the
+    // router boxes, hence copies) several kilobytes larger.
+    if !tenant.rules.is_empty() {
+        match Box::pin(gw.governor.admit(&demand)).await {
+            Ok(admission) => call.admission = admission,
+            Err(error) => return call.refuse(error, 0),
+        }
     }
     let add_usage = stream && streams_usage_on_request(path) && !client_wants_usage;
     let upstream_request = UpstreamRequest {
@@ -766,8 +771,9 @@ async fn forward(call: Call, route: Arc<RouteEntry>, request: UpstreamRequest) -
                 attempts,
                 request.add_usage,
             ),
+            // Boxed for the same reason as the limits check in `handle`.
             Some(adapter) => {
-                translated(
+                Box::pin(translated(
                     call,
                     adapter,
                     response,
@@ -775,7 +781,7 @@ async fn forward(call: Call, route: Arc<RouteEntry>, request: UpstreamRequest) -
                     Some(slot),
                     attempts,
                     &request,
-                )
+                ))
                 .await
             }
         };
@@ -790,7 +796,10 @@ async fn forward(call: Call, route: Arc<RouteEntry>, request: UpstreamRequest) -
             return match backend.adapter {
                 None => pass_through(call, response, served, None, attempts, false),
                 Some(adapter) => {
-                    translated(call, adapter, response, served, None, attempts, &request).await
+                    Box::pin(translated(
+                        call, adapter, response, served, None, attempts, &request,
+                    ))
+                    .await
                 }
             };
         }
