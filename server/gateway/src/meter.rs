@@ -44,6 +44,61 @@ impl Usage {
     }
 }
 
+/// An OpenAI `usage` object read straight into numbers, with what
+/// [`Usage::from_json`] makes of it (a field of another type counts as
+/// absent), without building a `Value` tree: every non-streamed answer is
+/// read this way.
+#[derive(serde::Deserialize)]
+struct UsageFields {
+    #[serde(default, deserialize_with = "count")]
+    prompt_tokens: Option<u64>,
+    #[serde(default, deserialize_with = "count")]
+    input_tokens: Option<u64>,
+    #[serde(default, deserialize_with = "count")]
+    completion_tokens: Option<u64>,
+    #[serde(default, deserialize_with = "count")]
+    output_tokens: Option<u64>,
+    #[serde(default, deserialize_with = "cached")]
+    prompt_tokens_details: Option<u64>,
+    #[serde(default, deserialize_with = "cached")]
+    input_tokens_details: Option<u64>,
+}
+
+impl From<UsageFields> for Usage {
+    fn from(u: UsageFields) -> Self {
+        Self {
+            prompt_tokens: u.prompt_tokens.or(u.input_tokens).unwrap_or(0),
+            completion_tokens: u.completion_tokens.or(u.output_tokens).unwrap_or(0),
+            cached_tokens: u
+                .prompt_tokens_details
+                .or(u.input_tokens_details)
+                .unwrap_or(0),
+        }
+    }
+}
+
+/// A token count: a non-negative integer, anything else is no count.
+fn count<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    Ok(<Value as serde::Deserialize>::deserialize(d)?.as_u64())
+}
+
+/// `cached_tokens` of a `*_tokens_details` object; anything else is no count.
+fn cached<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    #[derive(serde::Deserialize)]
+    #[serde(untagged)]
+    enum Details {
+        Object {
+            #[serde(default, deserialize_with = "count")]
+            cached_tokens: Option<u64>,
+        },
+        Other(serde::de::IgnoredAny),
+    }
+    Ok(match serde::Deserialize::deserialize(d)? {
+        Details::Object { cached_tokens } => cached_tokens,
+        Details::Other(_) => None,
+    })
+}
+
 /// How a metered body ended.
 pub struct Outcome {
     pub usage: Usage,
@@ -112,13 +167,11 @@ impl Metered {
     fn finish_json(&mut self) {
         #[derive(serde::Deserialize)]
         struct UsageOnly {
-            usage: Option<Value>,
+            usage: Option<UsageFields>,
         }
         self.completed = true;
-        if let Ok(UsageOnly { usage: Some(usage) }) = serde_json::from_slice(&self.body)
-            && let Some(usage) = Usage::from_json(&usage)
-        {
-            self.usage = usage;
+        if let Ok(UsageOnly { usage: Some(usage) }) = serde_json::from_slice(&self.body) {
+            self.usage = usage.into();
         }
         self.body = Vec::new();
     }
@@ -327,6 +380,26 @@ mod tests {
         let (out, usage, _) = run(&[&body[..10], &body[10..]], false, false).await;
         assert_eq!(out, body);
         assert_eq!(usage.prompt_tokens, 5);
+    }
+
+    #[test]
+    fn reads_a_usage_object_as_from_json_does() {
+        for usage in [
+            r#"{"prompt_tokens":5,"completion_tokens":3,"total_tokens":8,"prompt_tokens_details":{"cached_tokens":2,"audio_tokens":0}}"#,
+            r#"{"input_tokens":7,"output_tokens":4,"input_tokens_details":{"cached_tokens":1}}"#,
+            r#"{"prompt_tokens":"5","input_tokens":6,"completion_tokens":-1,"output_tokens":2.5}"#,
+            r#"{"prompt_tokens_details":null,"input_tokens_details":{"cached_tokens":9}}"#,
+            r#"{"prompt_tokens_details":[1],"input_tokens_details":"x","completion_tokens":{"a":1}}"#,
+            r#"{}"#,
+        ] {
+            let value: Value = serde_json::from_str(usage).unwrap();
+            let fields: UsageFields = serde_json::from_str(usage).unwrap();
+            assert_eq!(
+                Usage::from(fields),
+                Usage::from_json(&value).unwrap(),
+                "{usage}"
+            );
+        }
     }
 
     #[tokio::test]
