@@ -359,7 +359,9 @@ fn request_ids(headers: &HeaderMap) -> (Uuid, HeaderValue) {
         })
         .cloned();
     let shown = client.unwrap_or_else(|| {
-        HeaderValue::from_str(&id.to_string()).expect("a uuid is a header value")
+        let mut text = Uuid::encode_buffer();
+        HeaderValue::from_str(id.hyphenated().encode_lower(&mut text))
+            .expect("a uuid is a header value")
     });
     (id, shown)
 }
