@@ -46,6 +46,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("projects") view=pages::projects::Projects/>
                     <Route path=path!("keys") view=pages::keys::Keys/>
                     <Route path=path!("members") view=pages::members::Members/>
+                    <Route path=path!("groups") view=pages::groups::Groups/>
+                    <Route path=path!("roles") view=pages::roles::Roles/>
                     <Route path=path!("budgets") view=pages::budgets::Budgets/>
                     <Route path=path!("audit") view=pages::audit::Audit/>
                     <Route path=path!("sso") view=pages::sso::Sso/>
@@ -235,6 +237,8 @@ fn Layout() -> impl IntoView {
                 <A href=link("projects")>"Projects"</A>
                 <A href=link("keys")>"API keys"</A>
                 <A href=link("members")>"Members"</A>
+                <Show when=move || session.can("users:read")><A href=link("groups")>"Groups"</A></Show>
+                <Show when=move || session.can("roles:read")><A href=link("roles")>"Roles"</A></Show>
                 <A href=link("budgets")>"Budgets"</A>
                 <A href=link("audit")>"Audit log"</A>
                 <A href=link("sso")>"Single sign-on"</A>
