@@ -70,7 +70,9 @@ local function retry_after(key, total, limit, amount)
   local excess = total + amount - limit
   for _, b in ipairs(buckets) do
     excess = excess - b[2]
-    if excess <= 0 then return (b[1] + 60) * 1000 - now end
+    -- A concurrent request stamped a moment later may have opened a
+    -- bucket in the next second; the wait is never more than the window.
+    if excess <= 0 then return math.min((b[1] + 60) * 1000 - now, 60000) end
   end
   return 60000
 end
