@@ -48,7 +48,9 @@ impl LocalCounters {
                             for (s, count) in window.iter() {
                                 excess -= count;
                                 if excess <= 0 {
-                                    retry = (s + 60) * 1000 - a.now_ms;
+                                    // Never past the window: a request stamped a
+                                    // moment later may have opened this bucket.
+                                    retry = ((s + 60) * 1000 - a.now_ms).min(60_000);
                                     break;
                                 }
                             }
