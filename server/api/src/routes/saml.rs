@@ -23,8 +23,9 @@ use ditto_types::api::SsoStartParams;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::AppState;
-use crate::error::{ApiError, problem, problem_response};
+use crate::error::ApiError;
 use crate::extract::{Path, Query};
+use crate::routes::sso::{failed_sign_in, no_store, set_cookie};
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -33,53 +34,29 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(metadata))
 }
 
-fn no_store(response: &mut Response) {
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-}
-
-fn set_cookie(response: &mut Response, value: &str) {
-    if let Ok(v) = HeaderValue::from_str(value) {
-        response.headers_mut().append(header::SET_COOKIE, v);
-    }
-}
-
 fn refusal(app: &AppState, e: SamlError) -> Response {
-    // Every failure ends the sign-in in this browser and is not cached.
-    let ended = |mut response: Response| {
-        set_cookie(&mut response, &cleared_login_cookie(&app.identity.sessions));
-        no_store(&mut response);
-        response
-    };
-    let (status, title) = match e.kind {
+    let outcome = match e.kind {
         SamlErrorKind::ConnectionUnavailable => {
-            (StatusCode::NOT_FOUND, "SSO connection unavailable")
+            Ok((StatusCode::NOT_FOUND, "SSO connection unavailable"))
         }
-        SamlErrorKind::InvalidState => (StatusCode::BAD_REQUEST, "Sign-in state is not valid"),
+        SamlErrorKind::InvalidState => Ok((StatusCode::BAD_REQUEST, "Sign-in state is not valid")),
         SamlErrorKind::ProviderRefused => {
-            (StatusCode::UNAUTHORIZED, "The identity provider refused")
+            Ok((StatusCode::UNAUTHORIZED, "The identity provider refused"))
         }
         SamlErrorKind::InvalidResponse => {
-            (StatusCode::UNAUTHORIZED, "The SAML response is not valid")
+            Ok((StatusCode::UNAUTHORIZED, "The SAML response is not valid"))
         }
-        SamlErrorKind::Replayed => (
+        SamlErrorKind::Replayed => Ok((
             StatusCode::UNAUTHORIZED,
             "The SAML assertion was already used",
-        ),
-        SamlErrorKind::AccessDenied => (StatusCode::FORBIDDEN, "Sign-in not allowed"),
-        SamlErrorKind::Other => {
-            let error = e.error.unwrap_or(ditto_core::Error::Internal(e.detail));
-            return ended(ApiError(error).into_response());
-        }
+        )),
+        SamlErrorKind::AccessDenied => Ok((StatusCode::FORBIDDEN, "Sign-in not allowed")),
+        SamlErrorKind::Other => Err(e
+            .error
+            .unwrap_or_else(|| ditto_core::Error::Internal(e.detail.clone()))),
     };
-    tracing::info!(target: "ditto::auth", code = e.kind.code(), detail = %e.detail, "SAML sign-in failed");
-    ended(problem_response(problem(
-        status,
-        e.kind.code(),
-        title,
-        Some(e.detail),
-    )))
+    let cleared = cleared_login_cookie(&app.identity.sessions);
+    failed_sign_in(&cleared, outcome, e.kind.code(), e.detail)
 }
 
 /// Start signing in through a SAML connection: answers 302 to the identity

@@ -26,48 +26,59 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(callback))
 }
 
-fn no_store(response: &mut Response) {
+pub(super) fn no_store(response: &mut Response) {
     response
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
 }
 
-fn set_cookie(response: &mut Response, value: &str) {
+pub(super) fn set_cookie(response: &mut Response, value: &str) {
     if let Ok(v) = HeaderValue::from_str(value) {
         response.headers_mut().append(header::SET_COOKIE, v);
     }
 }
 
+/// How every failed SSO sign-in ends, whatever the protocol: the browser's
+/// pending sign-in cookie is cleared and nothing is cached. `outcome` is the
+/// problem's status and title, or the error when it is not a refusal.
+pub(super) fn failed_sign_in(
+    cleared_cookie: &str,
+    outcome: Result<(StatusCode, &'static str), ditto_core::Error>,
+    code: &'static str,
+    detail: String,
+) -> Response {
+    let mut response = match outcome {
+        Ok((status, title)) => {
+            tracing::info!(target: "ditto::auth", code, detail = %detail, "SSO sign-in failed");
+            problem_response(problem(status, code, title, Some(detail)))
+        }
+        Err(error) => ApiError(error).into_response(),
+    };
+    set_cookie(&mut response, cleared_cookie);
+    no_store(&mut response);
+    response
+}
+
 fn refusal(app: &AppState, e: SsoError) -> Response {
-    // Every failure ends the sign-in in this browser and is not cached.
-    let ended = |mut response: Response| {
-        set_cookie(&mut response, &cleared_login_cookie(&app.identity.sessions));
-        no_store(&mut response);
-        response
-    };
-    let (status, title) = match e.kind {
+    let outcome = match e.kind {
         SsoErrorKind::ConnectionUnavailable => {
-            (StatusCode::NOT_FOUND, "SSO connection unavailable")
+            Ok((StatusCode::NOT_FOUND, "SSO connection unavailable"))
         }
-        SsoErrorKind::InvalidState => (StatusCode::BAD_REQUEST, "Sign-in state is not valid"),
+        SsoErrorKind::InvalidState => Ok((StatusCode::BAD_REQUEST, "Sign-in state is not valid")),
         SsoErrorKind::ProviderRefused => {
-            (StatusCode::UNAUTHORIZED, "The identity provider refused")
+            Ok((StatusCode::UNAUTHORIZED, "The identity provider refused"))
         }
-        SsoErrorKind::ExchangeFailed => (StatusCode::BAD_GATEWAY, "The identity provider failed"),
-        SsoErrorKind::InvalidIdToken => (StatusCode::UNAUTHORIZED, "The ID token is not valid"),
-        SsoErrorKind::AccessDenied => (StatusCode::FORBIDDEN, "Sign-in not allowed"),
-        SsoErrorKind::Other => {
-            let error = e.error.unwrap_or(ditto_core::Error::Internal(e.detail));
-            return ended(ApiError(error).into_response());
+        SsoErrorKind::ExchangeFailed => {
+            Ok((StatusCode::BAD_GATEWAY, "The identity provider failed"))
         }
+        SsoErrorKind::InvalidIdToken => Ok((StatusCode::UNAUTHORIZED, "The ID token is not valid")),
+        SsoErrorKind::AccessDenied => Ok((StatusCode::FORBIDDEN, "Sign-in not allowed")),
+        SsoErrorKind::Other => Err(e
+            .error
+            .unwrap_or_else(|| ditto_core::Error::Internal(e.detail.clone()))),
     };
-    tracing::info!(target: "ditto::auth", code = e.kind.code(), detail = %e.detail, "SSO sign-in failed");
-    ended(problem_response(problem(
-        status,
-        e.kind.code(),
-        title,
-        Some(e.detail),
-    )))
+    let cleared = cleared_login_cookie(&app.identity.sessions);
+    failed_sign_in(&cleared, outcome, e.kind.code(), e.detail)
 }
 
 /// Start signing in through an SSO connection: answers 302 to the identity
