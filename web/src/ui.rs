@@ -151,14 +151,29 @@ pub fn FieldError(error: RwSignal<Option<ApiError>>, #[prop(into)] field: String
     }
 }
 
-/// A failure that is not about one field (those show next to the field).
+/// A failed submission, for the whole form. Field errors also show next to
+/// their fields, but a form cannot know that every field the API names is
+/// one it displays (`/permissions/3`), so the summary lists them all and
+/// none is lost.
 #[component]
 pub fn FormError(error: RwSignal<Option<ApiError>>) -> impl IntoView {
     move || {
-        error
-            .get()
-            .filter(|e| e.0.errors.is_empty())
-            .map(|e| view! { <p class="form-error" role="alert">{e.message()}</p> })
+        error.get().map(|e| {
+            let fields =
+                e.0.errors
+                    .iter()
+                    .map(|f| {
+                        let field = f.field.trim_start_matches('/').replace('/', " › ");
+                        view! { <li>{format!("{field}: {}", f.message)}</li> }
+                    })
+                    .collect_view();
+            view! {
+                <div class="form-error" role="alert">
+                    <p>{e.message()}</p>
+                    <ul>{fields}</ul>
+                </div>
+            }
+        })
     }
 }
 
