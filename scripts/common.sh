@@ -55,7 +55,9 @@ ensure_saml_build_deps() {
     pkg-config --exists libxml-2.0 || missing+=(libxml2-dev)
     pkg-config --exists openssl || missing+=(libssl-dev)
   fi
-  ls /usr/lib/llvm-*/lib/libclang*.so* /usr/lib/*/libclang*.so* >/dev/null 2>&1 || missing+=(libclang-dev)
+  # bindgen needs libclang itself; libclang-cpp (often installed alone) is not it.
+  ls /usr/lib/llvm-*/lib/libclang*.so* /usr/lib/*/libclang*.so* 2>/dev/null | grep -qv 'libclang-cpp' \
+    || missing+=(libclang-dev)
   if [ ${#missing[@]} -gt 0 ]; then
     apt_install "${missing[@]}"
   fi
