@@ -141,6 +141,7 @@ fn api_router() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(docs::base())
         .merge(routes::health::router())
         .merge(routes::tenants::router())
+        .merge(routes::tenant_health::router())
         .merge(routes::projects::router())
         .merge(routes::users::router())
         .merge(routes::groups::router())

@@ -62,6 +62,8 @@ pub const OPERATIONS: &[(&str, Access)] = {
         ("tenants_delete", Platform(P::TenantsWrite)),
         ("tenants_suspend", Platform(P::TenantsWrite)),
         ("tenants_resume", Platform(P::TenantsWrite)),
+        // Every tenant with its traffic: the tenant list, annotated.
+        ("tenant_health_list", Platform(P::TenantsRead)),
         ("projects_list", Tenant(P::ProjectsRead)),
         ("projects_create", Tenant(P::ProjectsWrite)),
         ("projects_get", Tenant(P::ProjectsRead)),

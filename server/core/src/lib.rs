@@ -14,6 +14,7 @@ pub mod pricing;
 pub mod rbac;
 pub mod redact;
 pub mod secrets;
+pub mod tenant_health;
 pub mod validate;
 
 pub use auth::{

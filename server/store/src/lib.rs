@@ -46,6 +46,7 @@ mod service_accounts;
 pub mod sign_in;
 pub mod sso;
 pub mod sso_policy;
+mod tenant_health;
 mod tenants;
 mod throttle;
 mod usage;

@@ -1458,3 +1458,6 @@ pub use sso::*;
 
 mod sso_policy;
 pub use sso_policy::*;
+
+mod tenant_health;
+pub use tenant_health::*;

@@ -26,6 +26,7 @@ pub(crate) mod sso;
 pub(crate) mod sso_connections;
 pub(crate) mod sso_discovery;
 pub(crate) mod sso_policy;
+pub(crate) mod tenant_health;
 pub(crate) mod tenants;
 pub(crate) mod usage;
 pub(crate) mod user_sign_in;

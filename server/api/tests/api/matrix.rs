@@ -22,6 +22,7 @@ const MATRIX: &[(&str, u16)] = &[
     ("metrics_get", 200),
     ("tenants_list", 200),
     ("tenants_get", 200),
+    ("tenant_health_list", 200),
     ("projects_list", 200),
     ("projects_get", 200),
     ("users_list", 200),

@@ -22,6 +22,7 @@ mod spec;
 mod sso;
 mod sso_policy;
 mod support;
+mod tenant_health;
 mod tenants;
 mod usage;
 mod users;
