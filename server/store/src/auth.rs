@@ -106,6 +106,26 @@ impl Store {
         )))
     }
 
+    /// The name of the caller's own account when it is a platform service
+    /// account (`None` for anyone else), to show the caller who it is.
+    /// Platform accounts belong to no tenant, so this reads outside any; it
+    /// takes the authenticated principal, so it can name no other account.
+    pub async fn own_platform_account_name(&self, principal: &Principal) -> Result<Option<String>> {
+        let (Actor::ServiceAccount(account), None) = (principal.actor, principal.tenant_id) else {
+            return Ok(None);
+        };
+        let mut tx = self.unscoped_platform_tx().await?;
+        let name: Option<String> = sqlx::query_scalar(
+            "SELECT name FROM service_accounts WHERE id = $1 AND tenant_id IS NULL",
+        )
+        .bind(account.0)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok(name)
+    }
+
     /// Creates a platform service account with `role` whose bearer token is
     /// `token`. For operators' tooling and tests; there is no API for it.
     pub async fn create_platform_account(

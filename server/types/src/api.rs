@@ -1428,6 +1428,22 @@ pub struct Me {
     pub platform_permissions: Vec<String>,
     /// The tenants the caller belongs to (none for platform principals).
     pub tenants: Vec<MeTenant>,
+    /// A user's email address (users only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub email: Option<String>,
+    /// A user's display name (users only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub display_name: Option<String>,
+    /// Whether a user signs in with a second factor (users only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub totp_enabled: Option<bool>,
+    /// A service account's name (service accounts only, platform ones too).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub name: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]

@@ -1,7 +1,7 @@
 //! The caller itself: who it is, its tenants and what it may do.
 
 use axum::extract::State;
-use ditto_core::Actor;
+use ditto_core::{Actor, Ctx, TenantScope};
 use ditto_types::api::{Me, MeTenant, SubjectKind};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -15,6 +15,10 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
 
 /// Who am I: the caller's identity, its tenants with its roles there, and
 /// its effective permissions. Any valid token may call it.
+///
+/// A user is named by its email and display name, with whether it signs in
+/// with a second factor; a service account by its name. No credential of
+/// any kind is part of the answer.
 #[utoipa::path(get, path = "/api/v1/me", tag = "me", operation_id = "me_get",
     security(("bearer" = [])), responses((status = 200, body = Me)))]
 async fn me(State(app): State<AppState>, Auth(ctx): Auth) -> ApiResult<Json<Me>> {
@@ -30,24 +34,11 @@ async fn me(State(app): State<AppState>, Auth(ctx): Auth) -> ApiResult<Json<Me>>
             .into());
         }
     };
-    let mut tenants = Vec::new();
-    if let Some(id) = principal.tenant_id {
-        let home = app.store.resolve_tenant(&id.to_string()).await?;
-        let scope = ctx.home(home)?;
-        let tenant = app.store.get_tenant(&scope).await?;
-        tenants.push(MeTenant {
-            id: tenant.id,
-            slug: tenant.slug,
-            name: tenant.name,
-            status: tenant.status,
-            roles: app
-                .store
-                .roles_of(&scope, &principal.actor.subject())
-                .await?,
-            permissions: principal.grants.names(),
-        });
-    }
-    Ok(Json(Me {
+    let home = match principal.tenant_id {
+        Some(id) => Some(ctx.home(app.store.resolve_tenant(&id.to_string()).await?)?),
+        None => None,
+    };
+    let mut me = Me {
         subject_type,
         subject_id,
         platform_role: principal.platform_role.map(|r| r.as_str().to_owned()),
@@ -55,6 +46,53 @@ async fn me(State(app): State<AppState>, Auth(ctx): Auth) -> ApiResult<Json<Me>>
             .platform_role
             .map(|r| r.grants().names())
             .unwrap_or_default(),
-        tenants,
-    }))
+        tenants: Vec::new(),
+        email: None,
+        display_name: None,
+        totp_enabled: None,
+        name: None,
+    };
+    identify(&app, &ctx, home.as_ref(), &mut me).await?;
+    if let Some(scope) = &home {
+        let tenant = app.store.get_tenant(scope).await?;
+        me.tenants.push(MeTenant {
+            id: tenant.id,
+            slug: tenant.slug,
+            name: tenant.name,
+            status: tenant.status,
+            roles: app
+                .store
+                .roles_of(scope, &principal.actor.subject())
+                .await?,
+            permissions: principal.grants.names(),
+        });
+    }
+    Ok(Json(me))
+}
+
+/// Fills in who the caller is: a user's email, display name and second
+/// factor, or a service account's name. Never a credential.
+async fn identify(
+    app: &AppState,
+    ctx: &Ctx,
+    home: Option<&TenantScope>,
+    me: &mut Me,
+) -> ApiResult<()> {
+    match (ctx.principal.actor, home) {
+        (Actor::User(id), Some(scope)) => {
+            let user = app.store.get_user(scope, id).await?;
+            let state = app.store.sign_in_state(scope, id).await?;
+            me.email = Some(user.email);
+            me.display_name = Some(user.display_name);
+            me.totp_enabled = Some(state.totp_enabled);
+        }
+        (Actor::ServiceAccount(id), Some(scope)) => {
+            me.name = Some(app.store.get_service_account(scope, id).await?.name);
+        }
+        (Actor::ServiceAccount(_), None) => {
+            me.name = app.store.own_platform_account_name(&ctx.principal).await?;
+        }
+        _ => {}
+    }
+    Ok(())
 }

@@ -7,6 +7,7 @@ mod coverage;
 mod groups;
 mod health;
 mod matrix;
+mod me;
 mod model_prices;
 mod project_roles;
 mod projects;
