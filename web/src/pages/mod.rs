@@ -10,6 +10,7 @@ pub mod keys;
 pub mod members;
 pub mod model_routes;
 pub mod platform;
+pub mod platform_health;
 pub mod projects;
 pub mod rate_limits;
 pub mod roles;

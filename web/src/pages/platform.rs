@@ -1,17 +1,18 @@
 //! Platform operator pages at `/console/platform`: tenants (create,
-//! suspend, resume, delete after typing the slug) and the platform audit
-//! log. Platform operators have no console session (their credential is a
+//! suspend, resume, delete after typing the slug), their health, and the
+//! platform audit log with its chain's verification. Platform operators have no console session (their credential is a
 //! platform service-account token), so this page asks for the token and
 //! sends it as `Authorization: Bearer` itself. The token lives in this
 //! page's memory only: never in storage or a cookie, gone on reload.
 
-use ditto_types::api::{AuditEventPage, Me, Tenant, TenantPage, TenantStatus};
+use ditto_types::api::{AuditEventPage, AuditVerification, Me, Tenant, TenantPage, TenantStatus};
 use ditto_types::problem::Problem;
 use gloo_net::http::{Method, RequestBuilder};
 use leptos::prelude::*;
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
+use super::platform_health::TenantHealthTable;
 use crate::api::{ApiError, ApiResult, BASE, enc};
 use crate::ui::{Empty, Failed, FieldError, FormError, Loading, Ui, on_escape, when};
 
@@ -64,7 +65,7 @@ async fn call<T: DeserializeOwned>(
         .map_err(|e| problem(0, format!("Unexpected response: {e}")))
 }
 
-async fn get<T: DeserializeOwned>(token: &str, path: &str) -> ApiResult<T> {
+pub(super) async fn get<T: DeserializeOwned>(token: &str, path: &str) -> ApiResult<T> {
     call::<T>(token, Method::GET, path, None)
         .await?
         .ok_or_else(|| problem(0, "Empty response".into()))
@@ -125,14 +126,24 @@ pub fn Platform() -> impl IntoView {
                         <button type="submit" disabled=move || !ready.get()>"Continue"</button>
                     </form>
                 }.into_any(),
-                Some(t) => view! { <Tenants token=t.clone()/> <PlatformAudit token=t/> }.into_any(),
+                Some(t) => {
+                    // An auditor reads; only holders of tenants:write see the forms.
+                    let can_write = me.get_untracked().is_some_and(|m| {
+                        m.platform_permissions.iter().any(|p| p == "tenants:write")
+                    });
+                    view! {
+                        <Tenants token=t.clone() can_write/>
+                        <TenantHealthTable token=t.clone()/>
+                        <PlatformAudit token=t/>
+                    }.into_any()
+                }
             }}
         </main>
     }
 }
 
 #[component]
-fn Tenants(token: String) -> impl IntoView {
+fn Tenants(token: String, can_write: bool) -> impl IntoView {
     let ui = Ui::get();
     let token = StoredValue::new(token);
     let tenants = LocalResource::new(move || async move {
@@ -216,6 +227,7 @@ fn Tenants(token: String) -> impl IntoView {
             <h1>"Tenants"</h1>
             <p class="lede">"Every organisation on this platform."</p>
         </div>
+        {can_write.then(|| view! {
         <form class="card form-grid" on:submit=create aria-label="New tenant">
             <label>
                 "Slug"
@@ -233,6 +245,7 @@ fn Tenants(token: String) -> impl IntoView {
                 <button type="submit" disabled=move || busy.get()>"Create tenant"</button>
             </div>
         </form>
+        })}
         {move || deleting.get().map(|t| {
             on_escape(move || deleting.set(None));
             let slug = t.slug.clone();
@@ -274,10 +287,12 @@ fn Tenants(token: String) -> impl IntoView {
                                     <td class="muted">{t.time_zone.clone()}</td>
                                     <td class="muted nowrap">{when(&t.created_at)}</td>
                                     <td class="row-actions">
+                                        {can_write.then(|| view! {
                                         <button class="secondary small" aria-label=format!("{} {label}", if active { "Suspend" } else { "Resume" })
                                             on:click=move |_| act(a.clone(), if active { "suspend" } else { "resume" })>{if active { "Suspend" } else { "Resume" }}</button>
                                         <button class="danger small" aria-label=format!("Delete {label}")
                                             on:click=move |_| { confirm_text.set(String::new()); deleting.set(Some(d.clone())); }>"Delete"</button>
+                                        })}
                                     </td>
                                 </tr>
                             }
@@ -291,39 +306,102 @@ fn Tenants(token: String) -> impl IntoView {
     .into_any()
 }
 
-/// The latest platform-wide audit events (tenant-less ones and every
-/// tenant's).
+/// Platform-wide audit events, newest first (every tenant's, or only the
+/// platform's own), and whether the platform chain verifies.
 #[component]
 fn PlatformAudit(token: String) -> impl IntoView {
     let token = StoredValue::new(token);
-    let events = LocalResource::new(move || async move {
-        get::<AuditEventPage>(&token.get_value(), "/audit?limit=25").await
+    let platform_only = RwSignal::new(false);
+    // The page shown: None is the newest.
+    let cursor = RwSignal::new(None::<String>);
+    let events = LocalResource::new(move || {
+        let only = platform_only.get();
+        let cursor = cursor.get();
+        async move {
+            let mut path = format!("/audit?limit=25&platform_only={only}");
+            if let Some(cursor) = cursor {
+                path.push_str(&format!("&cursor={}", enc(&cursor)));
+            }
+            get::<AuditEventPage>(&token.get_value(), &path).await
+        }
     });
+    let verification = LocalResource::new(move || async move {
+        get::<AuditVerification>(&token.get_value(), "/audit/verification").await
+    });
+    // Tenant slugs for the events' tenant ids.
+    let tenants = LocalResource::new(move || async move {
+        get::<TenantPage>(&token.get_value(), "/tenants?limit=200&sort=name")
+            .await
+            .map(|p| p.items)
+            .unwrap_or_default()
+    });
+    let slug = move |id: Option<ditto_types::TenantId>| match id {
+        None => "platform".to_owned(),
+        Some(id) => tenants
+            .get()
+            .and_then(|list| list.into_iter().find(|t| t.id == id).map(|t| t.slug))
+            .unwrap_or_else(|| id.to_string().chars().take(8).collect()),
+    };
     view! {
         <section class="card" aria-labelledby="platform-audit-title">
             <div class="section-head">
-                <h2 id="platform-audit-title">"Platform audit log"</h2>
-                <button class="secondary small" on:click=move |_| events.refetch()>"Refresh"</button>
+                <div>
+                    <h2 id="platform-audit-title">"Platform audit log"</h2>
+                    {move || verification.get().map(|v| match v {
+                        Ok(v) if v.valid => view! {
+                            <span class="badge badge-active">{format!("platform chain verified through #{}", v.verified_through)}</span>
+                        }.into_any(),
+                        Ok(v) => view! {
+                            <span class="badge badge-revoked">{format!(
+                                "platform chain broken at #{}",
+                                v.broken.map(|b| b.seq).unwrap_or(v.verified_through + 1)
+                            )}</span>
+                        }.into_any(),
+                        Err(e) => view! { <span class="badge" title=e.message()>"verification unavailable"</span> }.into_any(),
+                    })}
+                </div>
+                <div class="health-controls">
+                    <label class="check">
+                        <input type="checkbox" name="platform-only" prop:checked=move || platform_only.get()
+                            on:change=move |ev| { cursor.set(None); platform_only.set(event_target_checked(&ev)); }/>
+                        "Platform events only"
+                    </label>
+                    <button class="secondary small" on:click=move |_| { events.refetch(); verification.refetch(); }>"Refresh"</button>
+                </div>
             </div>
             {move || match events.get() {
                 None => view! { <Loading/> }.into_any(),
                 Some(Err(e)) => view! { <Failed error=e/> }.into_any(),
                 Some(Ok(page)) if page.items.is_empty() => view! { <Empty text="No events."/> }.into_any(),
-                Some(Ok(page)) => view! {
+                Some(Ok(page)) => {
+                    let older = page.next_cursor.clone();
+                    view! {
                     <table class="table">
-                        <thead><tr><th>"When"</th><th>"Action"</th><th>"Actor"</th><th>"Target"</th></tr></thead>
+                        <thead><tr><th>"When"</th><th>"Tenant"</th><th>"Action"</th><th>"Actor"</th><th>"Target"</th></tr></thead>
                         <tbody>
-                            {page.items.into_iter().map(|e| view! {
+                            {page.items.into_iter().map(|e| {
+                                let tenant = e.tenant_id;
+                                view! {
                                 <tr>
                                     <td class="muted nowrap">{when(&e.created_at)}</td>
+                                    <td class="muted">{move || slug(tenant)}</td>
                                     <td><code>{e.action.clone()}</code></td>
                                     <td>{e.actor_type.clone()}</td>
                                     <td class="wrap">{format!("{} {}", e.target_type, e.target_id.clone().unwrap_or_default())}</td>
                                 </tr>
-                            }).collect_view()}
+                            }}).collect_view()}
                         </tbody>
                     </table>
-                }.into_any(),
+                    <div class="pager">
+                        <Show when=move || cursor.get().is_some()>
+                            <button class="secondary small" on:click=move |_| cursor.set(None)>"Newest"</button>
+                        </Show>
+                        {older.map(|next| view! {
+                            <button class="secondary small" on:click=move |_| cursor.set(Some(next.clone()))>"Older events"</button>
+                        })}
+                    </div>
+                }.into_any()
+                }
             }}
         </section>
     }
