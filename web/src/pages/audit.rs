@@ -1,16 +1,33 @@
 //! The audit log: filters, the events newest first, a drawer with one
-//! event's details, and whether the chain verifies.
+//! event's details, and whether the chain verifies; tabs for the chain's
+//! verification and checkpoints, and for exports.
 
 use ditto_types::api::{AuditEvent, AuditEventPage, AuditVerification};
 use leptos::prelude::*;
 
+use super::audit_chain::AuditChain;
+use super::audit_exports::AuditExports;
 use crate::api::{self, enc};
 use crate::app::Session;
 use crate::ui::{Empty, Failed, Loading, on_escape, when};
 
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Tab {
+    Events,
+    Chain,
+    Exports,
+}
+
+const TABS: &[(Tab, &str)] = &[
+    (Tab::Events, "Events"),
+    (Tab::Chain, "Chain and checkpoints"),
+    (Tab::Exports, "Exports"),
+];
+
 #[component]
 pub fn Audit() -> impl IntoView {
     let session = Session::get();
+    let tab = RwSignal::new(Tab::Events);
     let action = RwSignal::new(String::new());
     let target_type = RwSignal::new(String::new());
     // The filters applied, set when the form is submitted.
@@ -63,6 +80,22 @@ pub fn Audit() -> impl IntoView {
                 })}
             </p>
         </div>
+        <div class="tabs" role="tablist" aria-label="Audit">
+            {TABS.iter().map(|(t, label)| {
+                let t = *t;
+                view! {
+                    <button role="tab" class="tab" aria-selected=move || (tab.get() == t).to_string()
+                        on:click=move |_| tab.set(t)>{*label}</button>
+                }
+            }).collect_view()}
+        </div>
+        <Show when=move || tab.get() == Tab::Chain>
+            <AuditChain verification/>
+        </Show>
+        <Show when=move || tab.get() == Tab::Exports>
+            <AuditExports/>
+        </Show>
+        <Show when=move || tab.get() == Tab::Events>
         <form class="card form-row" on:submit=filter aria-label="Filter events">
             <label>
                 "Action"
@@ -113,6 +146,7 @@ pub fn Audit() -> impl IntoView {
             }.into_any()
             }
         }}
+        </Show>
         {move || open.get().map(|e| view! {
             <div class="backdrop" on:click=move |_| open.set(None)></div>
             <aside class="drawer" role="dialog" aria-modal="true" aria-labelledby="event-title">
@@ -134,6 +168,7 @@ pub fn Audit() -> impl IntoView {
             </aside>
         })}
     }
+    .into_any()
 }
 
 fn short(id: &str) -> String {

@@ -2,6 +2,9 @@
 
 pub mod account;
 pub mod audit;
+pub mod audit_chain;
+pub mod audit_export_form;
+pub mod audit_exports;
 pub mod backends;
 pub mod budgets;
 pub mod explorer;
