@@ -7,13 +7,14 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::http::{HeaderName, HeaderValue, header};
+use axum::http::{HeaderName, HeaderValue, Uri, header};
 use ditto_core::crypto::MasterKey;
 use ditto_store::gateway::GatewayBackendRow;
 use ditto_types::api::Provider;
 use uuid::Uuid;
 
 use crate::providers::Adapter;
+use crate::upstream::{Client, Origin};
 
 /// Breaker settings.
 #[derive(Clone, Copy, Debug)]
@@ -36,9 +37,10 @@ impl Default for BreakerConfig {
 pub struct Backend {
     pub id: Uuid,
     pub name: String,
-    pub base_url: String,
-    /// `base_url` parsed once, so requests only append their path.
-    pub base: Option<reqwest::Url>,
+    /// `base_url` parsed, for the protocols that build their own paths.
+    pub base: Option<url::Url>,
+    /// `base_url` split once, so requests only append their path.
+    pub origin: Option<Origin>,
     /// The protocol it speaks; `None` for OpenAI-compatible backends.
     pub adapter: Option<Adapter>,
     /// The credentials header: `Authorization: Bearer <credentials>` for
@@ -54,7 +56,7 @@ pub struct Backend {
 }
 
 pub struct Runtime {
-    pub client: reqwest::Client,
+    pub client: Client,
     connect_timeout: Duration,
     in_flight: AtomicU32,
     breaker: Breaker,
@@ -141,8 +143,8 @@ impl Registry {
         Arc::new(Backend {
             id: row.id,
             name: row.name,
-            base: reqwest::Url::parse(&row.base_url).ok(),
-            base_url: row.base_url,
+            base: url::Url::parse(&row.base_url).ok(),
+            origin: Origin::parse(&row.base_url),
             adapter,
             credential,
             credential_error,
@@ -155,15 +157,8 @@ impl Registry {
 
 impl Runtime {
     fn new(connect_timeout: Duration, breaker: BreakerConfig) -> Self {
-        let client = reqwest::Client::builder()
-            .connect_timeout(connect_timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .pool_idle_timeout(Duration::from_secs(90))
-            .tcp_nodelay(true)
-            .build()
-            .expect("an HTTP client with these settings builds");
         Self {
-            client,
+            client: Client::new(connect_timeout),
             connect_timeout,
             in_flight: AtomicU32::new(0),
             breaker: Breaker::new(breaker),
@@ -181,13 +176,10 @@ impl Runtime {
 }
 
 impl Backend {
-    /// The upstream URL for `path` (relative to the API root) and `query`.
-    pub fn url(&self, path: &str, query: Option<&str>) -> Option<reqwest::Url> {
-        let mut url = self.base.clone()?;
-        let joined = format!("{}/{path}", url.path().trim_end_matches('/'));
-        url.set_path(&joined);
-        url.set_query(query);
-        Some(url)
+    /// The upstream URI for `path` (relative to the API root) and `query`,
+    /// both URI-encoded as the client sent them.
+    pub fn uri(&self, path: &str, query: Option<&str>) -> Option<Uri> {
+        self.origin.as_ref()?.uri(path, query)
     }
 
     /// Takes one of the backend's in-flight slots, if one is free.

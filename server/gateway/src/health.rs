@@ -7,7 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, Method, Uri};
+use bytes::Bytes;
 
 use futures_util::StreamExt;
 
@@ -43,27 +44,29 @@ async fn probe(backend: &Backend) -> bool {
     if backend.credential_error.is_some() {
         return false;
     }
-    let mut request = match (backend.adapter, &backend.base) {
-        (Some(adapter), Some(base)) => {
-            let mut headers = HeaderMap::new();
+    let mut headers = HeaderMap::new();
+    let uri = match backend.adapter {
+        Some(adapter) => {
             adapter.fixed_headers(&mut headers);
             backend
-                .runtime
-                .client
-                .get(adapter.health_url(base))
-                .headers(headers)
+                .base
+                .as_ref()
+                .and_then(|base| Uri::try_from(adapter.health_url(base).as_str()).ok())
         }
-        (Some(_), None) => return false,
-        (None, _) => backend
-            .runtime
-            .client
-            .get(format!("{}/models", backend.base_url)),
+        None => backend.uri("models", None),
+    };
+    let Some(uri) = uri else {
+        return false;
     };
     if let Some((name, value)) = &backend.credential {
-        request = request.header(name.clone(), value.clone());
+        headers.insert(name.clone(), value.clone());
     }
     let timeout = backend.timeout.min(Duration::from_secs(5));
-    match tokio::time::timeout(timeout, request.send()).await {
+    let sent = backend
+        .runtime
+        .client
+        .send(Method::GET, uri, headers, Bytes::new());
+    match tokio::time::timeout(timeout, sent).await {
         // Reachable and not failing: a 4xx (e.g. no /models) still means the server is up.
         Ok(Ok(response)) => !response.status().is_server_error(),
         _ => false,

@@ -17,6 +17,7 @@ mod proxy;
 mod rules;
 mod snapshot;
 mod spool;
+mod upstream;
 pub mod usage;
 
 use std::sync::Arc;

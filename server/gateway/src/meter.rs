@@ -111,7 +111,7 @@ pub struct Outcome {
 }
 
 type Finish = Box<dyn FnOnce(Outcome) + Send>;
-pub type Upstream = Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>;
+pub use crate::upstream::Upstream;
 
 /// Largest non-streamed body kept in memory to read its usage.
 const JSON_KEEP: usize = 4 << 20;
@@ -280,7 +280,7 @@ impl Stream for Metered {
                 }
                 Poll::Ready(Some(Err(e))) => {
                     this.upstream_failed = true;
-                    tracing::warn!(error = %e.without_url(), "upstream body failed mid-way");
+                    tracing::warn!(error = %e, "upstream body failed mid-way");
                     Poll::Ready(Some(Err(std::io::Error::other("upstream body failed"))))
                 }
                 Poll::Ready(None) => {
@@ -323,7 +323,7 @@ mod tests {
     use std::sync::{Arc, Mutex};
 
     fn frames(parts: &[&str]) -> Upstream {
-        let items: Vec<reqwest::Result<Bytes>> = parts
+        let items: Vec<crate::upstream::Chunk> = parts
             .iter()
             .map(|p| Ok(Bytes::from(p.to_string())))
             .collect();

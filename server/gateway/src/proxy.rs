@@ -28,6 +28,9 @@ use crate::meter::{Metered, Outcome};
 use crate::providers::{self, Adapter, Ask, Skip};
 use crate::rules::Price;
 use crate::snapshot::{Key, RouteEntry, Target, Tenant};
+use crate::upstream;
+
+type UpstreamResponse = hyper::Response<hyper::body::Incoming>;
 
 static REQUEST_ID: HeaderName = HeaderName::from_static("x-ditto-request-id");
 static BACKEND: HeaderName = HeaderName::from_static("x-ditto-backend");
@@ -510,6 +513,11 @@ async fn handle(
     let upstream_request = UpstreamRequest {
         method,
         path: path.to_owned(),
+        // Forwarded as the client encoded it; `path` is the decoded form.
+        raw_path: uri
+            .path()
+            .split_once("/v1/")
+            .map_or_else(|| path.to_owned(), |(_, rest)| rest.to_owned()),
         query: uri.query().map(str::to_owned),
         headers,
         body,
@@ -523,6 +531,7 @@ async fn handle(
 struct UpstreamRequest {
     method: Method,
     path: String,
+    raw_path: String,
     query: Option<String>,
     headers: HeaderMap,
     body: Bytes,
@@ -551,21 +560,21 @@ impl UpstreamRequest {
         Bytes::from(serde_json::to_vec(&object).unwrap_or_else(|_| self.body.to_vec()))
     }
 
-    fn build(&self, target: &Target, url: reqwest::Url) -> reqwest::RequestBuilder {
+    fn build(&self, target: &Target, uri: Uri) -> Outgoing {
         let backend = &target.backend;
-        let mut headers = reqwest::header::HeaderMap::with_capacity(self.headers.len() + 1);
+        let mut headers = HeaderMap::with_capacity(self.headers.len() + 1);
         for (name, value) in self.headers.iter().filter(|(n, _)| forwardable(n)) {
             headers.append(name.clone(), value.clone());
         }
         if let Some((name, value)) = &backend.credential {
             headers.insert(name.clone(), value.clone());
         }
-        backend
-            .runtime
-            .client
-            .request(self.method.clone(), url)
-            .headers(headers)
-            .body(self.body_for(target))
+        Outgoing {
+            method: self.method.clone(),
+            uri,
+            headers,
+            body: self.body_for(target),
+        }
     }
 
     /// The request in `adapter`'s protocol for one target, or why it cannot be sent there.
@@ -575,7 +584,7 @@ impl UpstreamRequest {
         target: &Target,
         call: &Call,
         route_model: &str,
-    ) -> Result<reqwest::RequestBuilder, Skip> {
+    ) -> Result<Outgoing, Skip> {
         let backend = &target.backend;
         let model = target
             .upstream_model
@@ -607,7 +616,10 @@ impl UpstreamRequest {
                 _ => None,
             });
         let prepared = adapter.prepare(backend.base.as_ref(), &ask, body.as_ref())?;
-        let mut headers = reqwest::header::HeaderMap::with_capacity(4);
+        let uri = Uri::try_from(prepared.url.as_str()).map_err(|_| {
+            Skip::Misconfigured("this backend's base URL does not make a valid request URL")
+        })?;
+        let mut headers = HeaderMap::with_capacity(4);
         headers.insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
@@ -619,13 +631,21 @@ impl UpstreamRequest {
         if let Some((name, value)) = &backend.credential {
             headers.insert(name.clone(), value.clone());
         }
-        Ok(backend
-            .runtime
-            .client
-            .post(prepared.url)
-            .headers(headers)
-            .body(prepared.body))
+        Ok(Outgoing {
+            method: Method::POST,
+            uri,
+            headers,
+            body: prepared.body,
+        })
     }
+}
+
+/// One upstream request, ready to send.
+struct Outgoing {
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
 }
 
 /// The order to try a route's backends in: one primary picked by weight,
@@ -659,7 +679,7 @@ enum Failure {
     Timeout,
     Connect(String),
     Status(
-        reqwest::Response,
+        UpstreamResponse,
         Arc<crate::backend::Backend>,
         Option<String>,
     ),
@@ -684,8 +704,8 @@ async fn forward(call: Call, route: Arc<RouteEntry>, request: UpstreamRequest) -
             continue;
         }
         let upstream = match backend.adapter {
-            None => match backend.url(&request.path, request.query.as_deref()) {
-                Some(url) => request.build(target, url),
+            None => match backend.uri(&request.raw_path, request.query.as_deref()) {
+                Some(uri) => request.build(target, uri),
                 None => {
                     misconfigured = Some("this backend's base URL is not a valid URL");
                     continue;
@@ -714,7 +734,17 @@ async fn forward(call: Call, route: Arc<RouteEntry>, request: UpstreamRequest) -
             continue;
         }
         attempts += 1;
-        let sent = tokio::time::timeout(backend.timeout, upstream.send()).await;
+        let Outgoing {
+            method,
+            uri,
+            headers,
+            body,
+        } = upstream;
+        let sent = tokio::time::timeout(
+            backend.timeout,
+            backend.runtime.client.send(method, uri, headers, body),
+        )
+        .await;
         if attempts > 1 {
             call.gw.metrics.retries.fetch_add(1, Ordering::Relaxed);
         }
@@ -730,9 +760,8 @@ async fn forward(call: Call, route: Arc<RouteEntry>, request: UpstreamRequest) -
             Ok(Err(e)) => {
                 counters.unreachable.fetch_add(1, Ordering::Relaxed);
                 backend.runtime.breaker().record(&backend.name, false);
-                let e = e.without_url();
-                tracing::warn!(backend = %backend.name, error = %e, "upstream unreachable");
-                last = Some(Failure::Connect(e.to_string()));
+                tracing::warn!(backend = %backend.name, error = %e.message, connect = e.connect, "upstream unreachable");
+                last = Some(Failure::Connect(e.message));
                 continue;
             }
             Ok(Ok(response)) => response,
@@ -824,7 +853,7 @@ type Served<'a> = (Arc<crate::backend::Backend>, Option<&'a str>, &'a str);
 
 fn pass_through(
     call: Call,
-    response: reqwest::Response,
+    response: UpstreamResponse,
     served: Served<'_>,
     slot: Option<InFlight>,
     attempts: u32,
@@ -846,9 +875,9 @@ fn pass_through(
     let expected_len = if strip_usage {
         None
     } else {
-        response.content_length()
+        upstream::content_length(response.headers())
     };
-    let body = Box::pin(response.bytes_stream());
+    let body = upstream::body_stream(response.into_body());
     deliver(
         call,
         served,
@@ -863,7 +892,7 @@ fn pass_through(
 async fn translated(
     call: Call,
     adapter: Adapter,
-    response: reqwest::Response,
+    response: UpstreamResponse,
     served: Served<'_>,
     slot: Option<InFlight>,
     attempts: u32,
@@ -879,7 +908,7 @@ async fn translated(
     let answer = adapter
         .answer(
             status,
-            Box::pin(response.bytes_stream()),
+            upstream::body_stream(response.into_body()),
             request.stream,
             &model,
         )

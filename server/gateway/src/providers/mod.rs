@@ -42,7 +42,7 @@ pub enum Skip {
 
 /// One upstream request in the provider's protocol.
 pub struct Prepared {
-    pub url: reqwest::Url,
+    pub url: url::Url,
     pub body: Bytes,
 }
 
@@ -107,7 +107,7 @@ impl Adapter {
     }
 
     /// Where active health checks look.
-    pub fn health_url(self, base: &reqwest::Url) -> reqwest::Url {
+    pub fn health_url(self, base: &url::Url) -> url::Url {
         match self {
             Self::Anthropic => api_url(base, "v1", "models"),
             Self::Gemini => api_url(base, "v1beta", "models"),
@@ -117,7 +117,7 @@ impl Adapter {
     /// The provider's request for a chat completion, or why there is none.
     pub fn prepare(
         self,
-        base: Option<&reqwest::Url>,
+        base: Option<&url::Url>,
         ask: &Ask<'_>,
         body: Option<&Map<String, Value>>,
     ) -> Result<Prepared, Skip> {
@@ -246,7 +246,7 @@ impl Adapter {
 }
 
 /// `{base}/{root}/{rest}`, tolerating a base URL that already ends in `/{root}`.
-fn api_url(base: &reqwest::Url, root: &str, rest: &str) -> reqwest::Url {
+fn api_url(base: &url::Url, root: &str, rest: &str) -> url::Url {
     let mut url = base.clone();
     let path = url.path().trim_end_matches('/');
     let joined = if path.ends_with(&format!("/{root}")) {
@@ -262,7 +262,7 @@ fn api_url(base: &reqwest::Url, root: &str, rest: &str) -> reqwest::Url {
 async fn read_all(mut body: Upstream) -> Result<Vec<u8>, String> {
     let mut all = Vec::new();
     while let Some(chunk) = body.next().await {
-        let chunk = chunk.map_err(|e| e.without_url().to_string())?;
+        let chunk = chunk.map_err(|e| e.to_string())?;
         if all.len() + chunk.len() > ANSWER_LIMIT {
             return Err(format!("the answer is larger than {ANSWER_LIMIT} bytes"));
         }
@@ -487,15 +487,15 @@ mod tests {
 
     #[test]
     fn api_urls_tolerate_a_base_with_the_version() {
-        let with = reqwest::Url::parse("https://api.anthropic.com/v1/").unwrap();
-        let without = reqwest::Url::parse("https://api.anthropic.com").unwrap();
+        let with = url::Url::parse("https://api.anthropic.com/v1/").unwrap();
+        let without = url::Url::parse("https://api.anthropic.com").unwrap();
         for base in [&with, &without] {
             assert_eq!(
                 api_url(base, "v1", "messages").as_str(),
                 "https://api.anthropic.com/v1/messages"
             );
         }
-        let proxied = reqwest::Url::parse("http://proxy/google").unwrap();
+        let proxied = url::Url::parse("http://proxy/google").unwrap();
         assert_eq!(
             api_url(&proxied, "v1beta", "models/g:generateContent").as_str(),
             "http://proxy/google/v1beta/models/g:generateContent"

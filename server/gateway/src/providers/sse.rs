@@ -97,7 +97,7 @@ fn data_of(event: &[u8]) -> Option<Vec<u8>> {
 }
 
 impl<M: Mapper> Stream for Translate<M> {
-    type Item = reqwest::Result<Bytes>;
+    type Item = crate::upstream::Chunk;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
@@ -213,7 +213,7 @@ mod tests {
             ":2}\r\n\r\ndata: 3\r\n",
             "\r\n: comment\n\ndata: tail",
         ];
-        let items: Vec<reqwest::Result<Bytes>> =
+        let items: Vec<crate::upstream::Chunk> =
             parts.iter().map(|p| Ok(Bytes::from(*p))).collect();
         let upstream: Upstream = Box::pin(futures_util::stream::iter(items));
         let failed = Arc::new(AtomicBool::new(false));
