@@ -20,6 +20,7 @@ use utoipa::openapi::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
 pub use error::ApiError;
+pub use middleware::traced;
 
 /// Largest request body the admin API accepts.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;

@@ -17,9 +17,18 @@ use tower_http::trace::TraceLayer;
 pub(crate) const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 pub(crate) fn wrap(router: Router) -> Router {
+    traced(
+        router
+            .layer(middleware::from_fn(audit_request))
+            .layer(middleware::from_fn(problem_details)),
+    )
+}
+
+/// Request ids (the client's `x-request-id`, else a new one, echoed in the
+/// response) and a span per request: for every route the server answers,
+/// the console's pages as well as the API.
+pub fn traced(router: Router) -> Router {
     router
-        .layer(middleware::from_fn(audit_request))
-        .layer(middleware::from_fn(problem_details))
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
             // Method, path and request id only: headers and query strings may carry secrets.
             let request_id = request

@@ -331,7 +331,8 @@ async fn serve(config: &Config, store: Store, embedded: Option<&EmbeddedPostgres
         identity: config.identity.clone(),
     })
     .merge(ditto_gateway::router(gateway))
-    .merge(ditto_web::server::router(web_assets));
+    // The console's pages get request ids and spans like the API's.
+    .merge(ditto_api::traced(ditto_web::server::router(web_assets)));
     axum::serve(
         listener,
         app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
