@@ -62,7 +62,16 @@ pub fn router(assets: Assets) -> Router {
         let page = missing_page(&assets);
         let missing = move || {
             let page = page.clone();
-            async move { (StatusCode::SERVICE_UNAVAILABLE, Html(page)) }
+            async move {
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    [(
+                        header::CONTENT_SECURITY_POLICY,
+                        HeaderValue::from_static(STATIC_POLICY),
+                    )],
+                    Html(page),
+                )
+            }
         };
         return common()
             .route("/console", get(missing.clone()))
@@ -77,7 +86,10 @@ pub fn router(assets: Assets) -> Router {
     common::<LeptosOptions>()
         .leptos_routes(&options, routes, {
             let options = options.clone();
-            move || shell(options.clone())
+            move || {
+                content_security_policy();
+                shell(options.clone())
+            }
         })
         .nest_service("/pkg", ServeDir::new(assets.pkg()))
         .with_state(options)
@@ -92,6 +104,38 @@ pub fn router(assets: Assets) -> Router {
             HeaderValue::from_static("same-origin"),
         ))
 }
+
+/// Sets this page's Content-Security-Policy. Scripts run only from this
+/// server or inline with this response's nonce, which Leptos puts on the
+/// hydration scripts it writes; WebAssembly may be compiled (the browser
+/// half); styles come from the stylesheet only (a style the code sets goes
+/// through the CSSOM, which the policy allows); images from here or data:
+/// URIs; nothing may frame the console, change its base URL or post a form
+/// elsewhere. Sign-in through an identity provider leaves by navigation,
+/// which the policy does not govern. Without a nonce no inline script runs.
+fn content_security_policy() {
+    let scripts = match leptos::nonce::use_nonce() {
+        Some(nonce) => format!("'self' 'nonce-{nonce}' 'wasm-unsafe-eval'"),
+        None => "'self' 'wasm-unsafe-eval'".to_owned(),
+    };
+    let policy = format!(
+        "default-src 'self'; script-src {scripts}; style-src 'self'; img-src 'self' data:; \
+         connect-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'none'; \
+         form-action 'self'"
+    );
+    if let (Some(response), Ok(value)) = (
+        use_context::<leptos_axum::ResponseOptions>(),
+        HeaderValue::from_str(&policy),
+    ) {
+        response.insert_header(header::CONTENT_SECURITY_POLICY, value);
+    }
+}
+
+/// The policy of the page shown when the browser half is missing: it has
+/// no script at all.
+const STATIC_POLICY: &str = "default-src 'self'; script-src 'none'; style-src 'self'; \
+     img-src 'self' data:; object-src 'none'; frame-ancestors 'none'; base-uri 'none'; \
+     form-action 'self'";
 
 fn common<S: Clone + Send + Sync + 'static>() -> Router<S> {
     Router::new()

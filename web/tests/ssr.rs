@@ -21,6 +21,41 @@ async fn get(app: &Router, path: &str) -> (StatusCode, header::HeaderMap, String
     (status, headers, String::from_utf8_lossy(&body).into_owned())
 }
 
+/// The nonce of a page's Content-Security-Policy, after checking the policy
+/// is strict and that every script in the page carries that nonce.
+fn nonce_of(headers: &header::HeaderMap, html: &str) -> String {
+    let policy = headers[header::CONTENT_SECURITY_POLICY]
+        .to_str()
+        .expect("ascii");
+    for directive in [
+        "default-src 'self'",
+        "style-src 'self'",
+        "frame-ancestors 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "'wasm-unsafe-eval'",
+    ] {
+        assert!(policy.contains(directive), "{directive} in {policy}");
+    }
+    assert!(!policy.contains("unsafe-inline"), "{policy}");
+    let nonce = policy
+        .split("script-src 'self' 'nonce-")
+        .nth(1)
+        .and_then(|rest| rest.split('\'').next())
+        .unwrap_or_else(|| panic!("no nonce in {policy}"))
+        .to_owned();
+    assert!(nonce.len() >= 16, "{nonce}");
+    let scripts: Vec<&str> = html
+        .match_indices("<script")
+        .map(|(at, _)| html[at..].split('>').next().unwrap_or_default())
+        .collect();
+    assert!(!scripts.is_empty(), "{html}");
+    for tag in scripts {
+        assert!(tag.contains(&format!("nonce=\"{nonce}\"")), "{tag}");
+    }
+    nonce
+}
+
 fn built_assets() -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
     let pkg = dir.path().join("pkg");
@@ -48,6 +83,12 @@ async fn a_page_renders_on_the_server_with_its_hydration_script() {
     assert!(html.contains("/console.css"), "{html}");
     assert!(html.contains("ditto_web"), "no hydration script: {html}");
     assert_eq!(headers[header::X_FRAME_OPTIONS], "DENY");
+
+    // A strict policy naming this response's nonce, which every inline
+    // script carries; the next response has another.
+    let nonce = nonce_of(&headers, &html);
+    let (_, again, html) = get(&app, "/console/sign-in").await;
+    assert_ne!(nonce_of(&again, &html), nonce);
 
     // Data is fetched in the browser: the server renders the loading state.
     let (status, _, html) = get(&app, "/console/t/acme/projects").await;
@@ -81,8 +122,14 @@ async fn without_its_browser_half_the_console_says_how_to_build_it() {
         dir: dir.path().to_path_buf(),
     });
     for path in ["/console", "/console/t/acme/keys"] {
-        let (status, _, html) = get(&app, path).await;
+        let (status, headers, html) = get(&app, path).await;
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(
+            headers[header::CONTENT_SECURITY_POLICY]
+                .to_str()
+                .unwrap_or_default()
+                .contains("script-src 'none'")
+        );
         assert!(html.contains("scripts/build-web"), "{html}");
         assert!(html.contains("DITTO_WEB_ASSETS"), "{html}");
     }

@@ -138,7 +138,7 @@ pub fn Budgets() -> impl IntoView {
                                 </div>
                                 <div class="meter" role="meter" aria-valuemin="0" aria-valuemax="100"
                                     aria-valuenow=format!("{:.0}", pct.min(100.0)) aria-label=format!("{}: {text}", scope(&b))>
-                                    <div class=format!("meter-fill meter-{level}") style=format!("width: {:.1}%", pct.min(100.0))></div>
+                                    <div class=format!("meter-fill meter-{level}") style:width=format!("{:.1}%", pct.min(100.0))></div>
                                 </div>
                                 <p class="budget-text" data-testid="budget-text">{format!("{text} ({pct:.1} %)")}</p>
                             </section>
