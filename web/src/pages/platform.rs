@@ -127,14 +127,17 @@ pub fn Platform() -> impl IntoView {
                     </form>
                 }.into_any(),
                 Some(t) => {
+                    // Bumped by every change to a tenant, so the health
+                    // table and the audit log below show it.
+                    let changed = RwSignal::new(0u32);
                     // An auditor reads; only holders of tenants:write see the forms.
                     let can_write = me.get_untracked().is_some_and(|m| {
                         m.platform_permissions.iter().any(|p| p == "tenants:write")
                     });
                     view! {
-                        <Tenants token=t.clone() can_write/>
-                        <TenantHealthTable token=t.clone()/>
-                        <PlatformAudit token=t/>
+                        <Tenants token=t.clone() can_write changed/>
+                        <TenantHealthTable token=t.clone() changed/>
+                        <PlatformAudit token=t changed/>
                     }.into_any()
                 }
             }}
@@ -143,7 +146,7 @@ pub fn Platform() -> impl IntoView {
 }
 
 #[component]
-fn Tenants(token: String, can_write: bool) -> impl IntoView {
+fn Tenants(token: String, can_write: bool, changed: RwSignal<u32>) -> impl IntoView {
     let ui = Ui::get();
     let token = StoredValue::new(token);
     let tenants = LocalResource::new(move || async move {
@@ -170,6 +173,7 @@ fn Tenants(token: String, can_write: bool) -> impl IntoView {
                     name.set(String::new());
                     error.set(None);
                     tenants.refetch();
+                    changed.update(|n| *n += 1);
                 }
                 Err(e) => error.set(Some(e)),
             }
@@ -190,6 +194,7 @@ fn Tenants(token: String, can_write: bool) -> impl IntoView {
                         };
                         ui.ok(format!("Tenant “{slug}” {done}"));
                         tenants.refetch();
+                        changed.update(|n| *n += 1);
                     }
                     Err(e) => ui.error(&e),
                 }
@@ -216,6 +221,7 @@ fn Tenants(token: String, can_write: bool) -> impl IntoView {
                     ui.ok(format!("Tenant “{}” deleted", t.slug));
                     deleting.set(None);
                     tenants.refetch();
+                    changed.update(|n| *n += 1);
                 }
                 Err(e) => ui.error(&e),
             }
@@ -309,12 +315,13 @@ fn Tenants(token: String, can_write: bool) -> impl IntoView {
 /// Platform-wide audit events, newest first (every tenant's, or only the
 /// platform's own), and whether the platform chain verifies.
 #[component]
-fn PlatformAudit(token: String) -> impl IntoView {
+fn PlatformAudit(token: String, changed: RwSignal<u32>) -> impl IntoView {
     let token = StoredValue::new(token);
     let platform_only = RwSignal::new(false);
     // The page shown: None is the newest.
     let cursor = RwSignal::new(None::<String>);
     let events = LocalResource::new(move || {
+        changed.track();
         let only = platform_only.get();
         let cursor = cursor.get();
         async move {
@@ -325,15 +332,19 @@ fn PlatformAudit(token: String) -> impl IntoView {
             get::<AuditEventPage>(&token.get_value(), &path).await
         }
     });
-    let verification = LocalResource::new(move || async move {
-        get::<AuditVerification>(&token.get_value(), "/audit/verification").await
+    let verification = LocalResource::new(move || {
+        changed.track();
+        async move { get::<AuditVerification>(&token.get_value(), "/audit/verification").await }
     });
     // Tenant slugs for the events' tenant ids.
-    let tenants = LocalResource::new(move || async move {
-        get::<TenantPage>(&token.get_value(), "/tenants?limit=200&sort=name")
-            .await
-            .map(|p| p.items)
-            .unwrap_or_default()
+    let tenants = LocalResource::new(move || {
+        changed.track();
+        async move {
+            get::<TenantPage>(&token.get_value(), "/tenants?limit=200&sort=name")
+                .await
+                .map(|p| p.items)
+                .unwrap_or_default()
+        }
     });
     let slug = move |id: Option<ditto_types::TenantId>| match id {
         None => "platform".to_owned(),

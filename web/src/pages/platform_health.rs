@@ -50,12 +50,13 @@ fn percent(rate: f64) -> String {
 }
 
 #[component]
-pub fn TenantHealthTable(token: String) -> impl IntoView {
+pub fn TenantHealthTable(token: String, changed: RwSignal<u32>) -> impl IntoView {
     let token = StoredValue::new(token);
     let window = RwSignal::new("24h".to_owned());
     // The page shown: None is the first.
     let cursor = RwSignal::new(None::<String>);
     let health = LocalResource::new(move || {
+        changed.track();
         let window = window.get();
         let cursor = cursor.get();
         async move {
