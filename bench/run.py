@@ -81,6 +81,27 @@ def rss_mb(pid):
     return float("nan")
 
 
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pids):
+    """User + system CPU time of these processes (all their threads)."""
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except (FileNotFoundError, ProcessLookupError, IndexError):
+            pass
+    return total / TICK
+
+
+def pids_named(name):
+    out = subprocess.run(["pgrep", "-x", name], capture_output=True, text=True).stdout
+    return [int(p) for p in out.split()]
+
+
 UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
 
 
@@ -213,7 +234,7 @@ http {{
 
         print(f"\nNon-streaming chat, {DURATION}s per run, median of {REPEATS}; wrk on the same 2-core machine\n")
         print(f"{'c':>3} {'target':8} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'vs nginx':>9} {'added p50':>10} {'added p99':>10}")
-        results = {}
+        results, cpu = {}, {}
         for c in CONCURRENCY:
             for name, (url, k) in targets.items():
                 perf = None
@@ -222,7 +243,19 @@ http {{
                     scope = ["-a"] if os.environ.get("BENCH_PROFILE_ALL") else ["-p", str(ditto.pid)]
                     perf = subprocess.Popen(["perf", "record", "-e", "cpu-clock", "-F", "999", "-g", "-o", PROFILE] + scope,
                                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-                results[(c, name)] = median_run(url, c, k, lua)
+                # Where the machine's CPU went, so a missed target can be
+                # traced to the proxy itself or to what it makes others do
+                # (Postgres storing usage, Redis counting limits).
+                groups = {"proxy": lambda: [ditto.pid] if name in ("gateway", "limited") else
+                          [nginx.pid] + [int(p) for p in subprocess.run(["pgrep", "-P", str(nginx.pid)], capture_output=True, text=True).stdout.split()]
+                          if name == "nginx" else [],
+                          "mock": lambda: [mock.pid], "postgres": lambda: pids_named("postgres"),
+                          "redis": lambda: pids_named("redis-server")}
+                before = {g: cpu_seconds(f()) for g, f in groups.items()}
+                runs = [wrk(url, c, k, lua) for _ in range(REPEATS)]
+                served = sum(r[0] for r in runs) * DURATION
+                cpu[(c, name)] = {g: (cpu_seconds(f()) - before[g]) / served * 1e6 for g, f in groups.items()}
+                results[(c, name)] = tuple(statistics.median(r[i] for r in runs) for i in range(3))
                 if perf:
                     perf.send_signal(2)
                     perf.wait()
@@ -233,6 +266,10 @@ http {{
                 added = f"{(p50 - direct[1]) * 1000:.0f} µs" if name != "direct" else ""
                 added99 = f"{(p99 - direct[2]) * 1000:.0f} µs" if name != "direct" else ""
                 print(f"{c:>3} {name:8} {rps:>9.0f} {p50:>8.3f} {p99:>8.3f} {ratio:>9} {added:>10} {added99:>10}")
+            for name in ("nginx", "gateway", "limited"):
+                used = cpu[(c, name)]
+                print(f"    CPU µs per request, {name}: proxy {used['proxy']:.0f}, mock {used['mock']:.0f}, "
+                      f"Postgres {used['postgres']:.0f}, Redis {used['redis']:.0f}")
             plain, limited = results[(c, "gateway")], results[(c, "limited")]
             print(f"    limits and budget add {(limited[1] - plain[1]) * 1000:.0f} µs at p50, "
                   f"{(limited[2] - plain[2]) * 1000:.0f} µs at p99; throughput {limited[0] / plain[0] * 100:.0f} % of the gateway without them")
