@@ -7,6 +7,7 @@
 pub mod api;
 pub mod app;
 mod pages;
+pub mod qr;
 pub mod ui;
 
 #[cfg(feature = "ssr")]

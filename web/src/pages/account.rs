@@ -8,6 +8,8 @@ use leptos::prelude::*;
 use serde_json::json;
 
 use crate::api::{self, ApiError};
+use crate::app::Session;
+use crate::qr::QrCode;
 use crate::ui::{Empty, Failed, FieldError, FormError, Loading, Ui, copy, now, when, when_opt};
 
 #[component]
@@ -69,11 +71,21 @@ fn Password() -> impl IntoView {
 #[component]
 fn SecondFactor() -> impl IntoView {
     let ui = Ui::get();
+    let session = Session::get();
     let enrolment = RwSignal::new(None::<TotpEnrolment>);
     let codes = RwSignal::new(None::<Vec<String>>);
     let code = RwSignal::new(String::new());
     let off_code = RwSignal::new(String::new());
     let error = RwSignal::new(None::<ApiError>);
+    let off_error = RwSignal::new(None::<ApiError>);
+    // Whether the factor is on, as `/me` says; asked again after each change.
+    let enabled = move || {
+        session
+            .me
+            .get()
+            .and_then(Result::ok)
+            .map(|me| me.totp_enabled.unwrap_or(false))
+    };
     let begin = move |_| {
         leptos::task::spawn_local(async move {
             match api::post::<_, TotpEnrolment>("/me/totp", &json!({})).await {
@@ -96,6 +108,7 @@ fn SecondFactor() -> impl IntoView {
                     code.set(String::new());
                     error.set(None);
                     codes.set(Some(r.codes));
+                    session.me.refetch();
                 }
                 Err(e) => error.set(Some(e)),
             }
@@ -109,43 +122,58 @@ fn SecondFactor() -> impl IntoView {
                 Ok(()) => {
                     ui.ok("Second factor off");
                     off_code.set(String::new());
+                    off_error.set(None);
+                    session.me.refetch();
                 }
-                Err(e) => ui.error(&e),
+                Err(e) => off_error.set(Some(e)),
             }
         });
     };
     view! {
-        <section class="card">
+        <section class="card second-factor">
             <h2>"Second factor"</h2>
             {move || codes.get().map(|list| {
                 let text = list.join("\n");
                 view! {
-                    <div class="secret">
+                    <div class="subcard secret" role="region" aria-label="Recovery codes">
                         <p>"Recovery codes, each usable once if your phone is lost. Keep them somewhere safe: they are not shown again."</p>
                         <pre data-testid="recovery-codes">{text.clone()}</pre>
-                        <button class="secondary small" on:click=move |_| { copy(&text); ui.ok("Copied"); }>"Copy"</button>
-                        <button class="secondary small" on:click=move |_| codes.set(None)>"Done"</button>
+                        <div class="secret-row">
+                            <button class="secondary small" on:click=move |_| { copy(&text); ui.ok("Copied"); }>"Copy"</button>
+                            <button class="secondary small" on:click=move |_| codes.set(None)>"Done"</button>
+                        </div>
                     </div>
                 }
             })}
-            {move || match enrolment.get() {
-                None => view! {
-                    <p class="lede">"An authenticator app (TOTP) code is asked for at every sign-in."</p>
-                    <div class="form-row">
-                        <button class="secondary" on:click=begin>"Set up an authenticator app"</button>
-                        <form class="form-row" on:submit=disable aria-label="Turn off the second factor">
-                            <label>
-                                "Code to turn it off"
-                                <input name="disable_code" inputmode="numeric" autocomplete="one-time-code" required bind:value=off_code/>
-                            </label>
-                            <button type="submit" class="danger">"Turn off"</button>
-                        </form>
-                    </div>
+            {move || match (enabled(), enrolment.get()) {
+                (None, _) => view! { <Loading/> }.into_any(),
+                (Some(true), _) => view! {
+                    <p class="lede"><span class="badge badge-active">"on"</span>" An authenticator app (TOTP) code is asked for at every sign-in."</p>
+                    <form class="form-row" on:submit=disable aria-label="Turn off the second factor">
+                        <label>
+                            "Code to turn it off"
+                            <input name="disable_code" inputmode="numeric" autocomplete="one-time-code" required bind:value=off_code/>
+                            <span class="hint">"From your app, or a recovery code"</span>
+                            <FieldError error=off_error field="code"/>
+                        </label>
+                        <button type="submit" class="danger">"Turn off"</button>
+                        <FormError error=off_error/>
+                    </form>
                 }.into_any(),
-                Some(e) => view! {
-                    <p>"Add this key to your authenticator app, then enter the code it shows."</p>
-                    <p><code class="secret-value" data-testid="totp-secret">{e.secret.clone()}</code></p>
-                    <p class="hint wrap"><a href=e.otpauth_uri.clone() rel="external">{e.otpauth_uri.clone()}</a></p>
+                (Some(false), None) => view! {
+                    <p class="lede"><span class="badge">"off"</span>" Add an authenticator app (TOTP): its code is then asked for at every sign-in."</p>
+                    <button class="secondary" on:click=begin>"Set up an authenticator app"</button>
+                }.into_any(),
+                (Some(false), Some(e)) => view! {
+                    <p>"Scan this code with your authenticator app, or type the key into it, then enter the code the app shows."</p>
+                    <div class="totp-setup">
+                        <QrCode text=e.otpauth_uri.clone() label="QR code for your authenticator app"/>
+                        <div>
+                            <p class="hint">"Key, for typing in"</p>
+                            <p><code class="secret-value" data-testid="totp-secret">{e.secret.clone()}</code></p>
+                            <p class="hint"><a href=e.otpauth_uri.clone() rel="external">"Open in an authenticator app on this device"</a></p>
+                        </div>
+                    </div>
                     <form class="form-row" on:submit=confirm aria-label="Confirm the authenticator">
                         <label>
                             "Code"
@@ -153,6 +181,7 @@ fn SecondFactor() -> impl IntoView {
                             <FieldError error field="code"/>
                         </label>
                         <button type="submit">"Turn on"</button>
+                        <button type="button" class="secondary" on:click=move |_| enrolment.set(None)>"Cancel"</button>
                         <FormError error/>
                     </form>
                 }.into_any(),
