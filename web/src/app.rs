@@ -52,6 +52,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("audit") view=pages::audit::Audit/>
                     <Route path=path!("sso") view=pages::sso::Sso/>
                     <Route path=path!("backends") view=pages::backends::Backends/>
+                    <Route path=path!("settings") view=pages::settings::Settings/>
                     <Route path=path!("account") view=pages::account::Account/>
                 </ParentRoute>
             </Routes>
@@ -204,6 +205,25 @@ fn Layout() -> impl IntoView {
         }
         _ => String::new(),
     };
+    // Who is signed in: a person's name and email (a service account's name).
+    let who = move || match me.get() {
+        Some(Ok(me)) => {
+            let name = me.display_name.or(me.name).unwrap_or_default();
+            let email = me.email.unwrap_or_default();
+            let title = if email.is_empty() {
+                format!("Signed in as {name}")
+            } else {
+                format!("Signed in as {name} ({email})")
+            };
+            Some(view! {
+                <span class="who" title=title>
+                    <span class="who-name">{name}</span>
+                    <span class="who-email">{email}</span>
+                </span>
+            })
+        }
+        _ => None,
+    };
     view! {
         <a class="skip" href="#main">"Skip to content"</a>
         <header class="topbar">
@@ -227,6 +247,7 @@ fn Layout() -> impl IntoView {
                 </select>
             </label>
             <span class="spacer"></span>
+            {who}
             <span class="roles" title="Your roles here">{roles}</span>
             <button class="secondary small" on:click=sign_out>"Sign out"</button>
         </header>
@@ -243,6 +264,7 @@ fn Layout() -> impl IntoView {
                 <A href=link("audit")>"Audit log"</A>
                 <A href=link("sso")>"Single sign-on"</A>
                 <A href=link("backends")>"Backends and routes"</A>
+                <Show when=move || session.can("tenants:read")><A href=link("settings")>"Settings"</A></Show>
                 <span class="nav-gap"></span>
                 <A href=link("account")>"Your account"</A>
             </nav>

@@ -18,6 +18,7 @@ pub mod projects;
 pub mod rate_limits;
 pub mod roles;
 pub mod scim_tokens;
+pub mod settings;
 pub mod sign_in;
 pub mod sso;
 pub mod sso_domains;
