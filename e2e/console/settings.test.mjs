@@ -1,9 +1,12 @@
 // The console's settings pages in a real browser: single sign-on (an OIDC
 // connection made in the form, then a sign-in through the real
 // oidc-provider ending signed in as the user it made), domains, enforced
-// SSO, SCIM tokens, backends and routes, and the platform operator's
-// tenants. Run by e2e/console_settings.sh, which starts the server.
+// SSO, SCIM tokens, backends and routes, the platform operator's tenants,
+// the tenant's settings and an authenticator set up from its QR code. Every
+// page carries a Content-Security-Policy with a fresh nonce, and no step may
+// break it. Run by e2e/console_settings.sh, which starts the server.
 import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
@@ -28,6 +31,19 @@ async function api(method, p, body) {
 }
 
 const PASSWORD = 'correct horse battery staple 42';
+
+/** RFC 6238 code of a base32 secret at time t (ms). */
+function totp(secret, t = Date.now()) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = '';
+  for (const c of secret.replace(/=+$/, '').toUpperCase()) bits += alphabet.indexOf(c).toString(2).padStart(5, '0');
+  const key = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(t / 30000)));
+  const h = crypto.createHmac('sha1', key).update(counter).digest();
+  const o = h[h.length - 1] & 0xf;
+  return String((h.readUInt32BE(o) & 0x7fffffff) % 1e6).padStart(6, '0');
+}
 // ditto-testkit's SAML metadata fixture (server/testkit/src/saml.rs): an
 // identity provider whose key was thrown away; enough to create a connection.
 const SAML_METADATA = `<?xml version="1.0"?>
@@ -48,6 +64,7 @@ async function person(email, name, role) {
 }
 await person('gina@globex.example', 'Gina Owner', 'owner');
 await person('val@globex.example', 'Val Viewer', 'viewer');
+await person('tom@globex.example', 'Tom Second', 'viewer');
 
 const browser = await chromium.launch({
   executablePath: CHROMIUM,
@@ -55,17 +72,32 @@ const browser = await chromium.launch({
     '--disable-background-networking', '--disable-component-update', '--disable-sync'],
 });
 const problems = [];
+// What the Content-Security-Policy refused: Chromium's own reports, and the
+// securitypolicyviolation events every page reports as console errors.
+const violations = [];
 async function newPage(viewport = { width: 1280, height: 800 }) {
   const context = await browser.newContext({ viewport, acceptDownloads: true });
+  await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: BASE });
+  await context.addInitScript(() => document.addEventListener('securitypolicyviolation', (e) => {
+    console.error(`CSP violation: ${e.violatedDirective} refused ${e.blockedURI || 'inline'} at ${e.sourceFile}:${e.lineNumber}`);
+  }));
   const page = await context.newPage();
   page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-  page.on('console', (m) => { if (m.type() === 'error' && !/401|403|409|422|Failed to load resource/.test(m.text())) problems.push(`console: ${m.text()}`); });
+  page.on('console', (m) => {
+    if (/CSP violation|Content Security Policy/.test(m.text())) violations.push(`${page.url()}: ${m.text()}`);
+    if (m.type() === 'error' && !/401|403|409|422|Failed to load resource/.test(m.text())) problems.push(`console: ${m.text()}`);
+  });
   return { context, page };
 }
 const hydrated = (page) => page.waitForSelector('form button[type=submit]:not([disabled])');
 const shot = (page, name, fullPage = false) => page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage });
 let step = '';
-const check = async (name, fn) => { step = name; await fn(); console.log(`ok - ${name}`); };
+const check = async (name, fn) => {
+  step = name;
+  await fn();
+  assert.deepEqual(violations, [], 'no Content-Security-Policy violations');
+  console.log(`ok - ${name}`);
+};
 
 async function signIn(page, tenant, email) {
   await page.goto(`${BASE}/console/sign-in`);
@@ -101,6 +133,33 @@ try {
     await page.getByRole('link', { name: 'Single sign-on' }).click();
     await page.getByRole('heading', { name: 'Single sign-on' }).waitFor();
     await page.getByText('No connections yet').waitFor();
+  });
+
+  await check('the header names the signed-in person; pages carry a strict CSP with a fresh nonce', async () => {
+    const who = page.getByTitle('Signed in as');
+    await who.filter({ hasText: 'gina@globex.example' }).waitFor();
+    await who.filter({ hasText: 'Gina Owner' }).waitFor();
+    const nonces = [];
+    for (let i = 0; i < 2; i++) {
+      const res = await page.goto(`${BASE}/console/t/globex/sso`);
+      const csp = res.headers()['content-security-policy'];
+      const nonce = /script-src 'self' 'nonce-([A-Za-z0-9_-]{16,})' 'wasm-unsafe-eval';/.exec(csp)?.[1];
+      assert.ok(nonce, csp);
+      for (const directive of ["default-src 'self'", "style-src 'self'", "img-src 'self' data:",
+        "frame-ancestors 'none'", "base-uri 'none'", "form-action 'self'", "object-src 'none'"]) {
+        assert.ok(csp.includes(directive), `${directive} in ${csp}`);
+      }
+      assert.ok(!csp.includes('unsafe-inline'), csp);
+      // The console's pages are traced like the API: the response names its request.
+      assert.match(res.headers()['x-request-id'] ?? '', /^[0-9a-f-]{36}$/);
+      // Every inline script carries this response's nonce, and the page hydrates.
+      const inline = await page.evaluate(() => [...document.scripts].filter((s) => !s.src).map((s) => s.nonce));
+      assert.ok(inline.length > 0);
+      assert.deepEqual(inline, inline.map(() => nonce));
+      await page.getByText('No connections yet').waitFor();
+      nonces.push(nonce);
+    }
+    assert.notEqual(nonces[0], nonces[1], 'a nonce per response');
   });
 
   await check('creating an OIDC connection through the form', async () => {
@@ -346,7 +405,9 @@ try {
     await pp.getByLabel('Platform token').fill(TOKEN);
     await pp.getByRole('button', { name: 'Continue' }).click();
     await pp.getByRole('heading', { name: 'Tenants' }).waitFor();
-    await pp.getByRole('cell', { name: 'globex', exact: true }).waitFor();
+    // The tenant list's cells (the health table and the audit log name tenants too).
+    const tenants = pp.getByRole('region', { name: 'All tenants' });
+    await tenants.getByRole('cell', { name: 'globex', exact: true }).waitFor();
     await pp.getByLabel('Slug').fill('Not A Slug');
     await pp.getByLabel('Name').fill('Initech');
     await pp.getByRole('button', { name: 'Create tenant' }).click();
@@ -354,7 +415,7 @@ try {
     await pp.getByLabel('Slug').fill('initech');
     await pp.getByRole('button', { name: 'Create tenant' }).click();
     await pp.getByText('Tenant “initech” created').waitFor();
-    await pp.getByRole('cell', { name: 'initech', exact: true }).waitFor();
+    await tenants.getByRole('cell', { name: 'initech', exact: true }).waitFor();
     assert.equal((await api('GET', '/tenants/initech')).status, 'active');
     await pp.getByRole('button', { name: 'Suspend initech' }).click();
     await pp.getByRole('button', { name: 'Confirm' }).click();
@@ -402,7 +463,7 @@ try {
     await hydrated(np);
     await np.getByLabel('Platform token').fill(TOKEN);
     await np.getByRole('button', { name: 'Continue' }).click();
-    await np.getByRole('cell', { name: 'globex', exact: true }).waitFor();
+    await np.getByRole('region', { name: 'All tenants' }).getByRole('cell', { name: 'globex', exact: true }).waitFor();
     await shot(np, '29-platform-narrow', true);
     await n.close();
   });
@@ -456,6 +517,84 @@ try {
     assert.equal(made.builtin, false);
     await page.evaluate(() => window.scrollTo(0, 0));
     await shot(page, '41-roles', true);
+  });
+
+  await check('the settings page shows the endpoint, and the name the platform operator gives', async () => {
+    await page.getByRole('link', { name: 'Settings' }).click();
+    await page.getByRole('heading', { name: 'Settings', exact: true }).waitFor();
+    const endpoint = page.getByTestId('endpoint');
+    await endpoint.waitFor();
+    assert.equal(await endpoint.textContent(), `${BASE}/t/globex/v1`);
+    await page.getByRole('button', { name: 'Copy the endpoint URL' }).click();
+    await page.getByText('Copied').waitFor();
+    assert.equal(await page.evaluate(() => navigator.clipboard.readText()), `${BASE}/t/globex/v1`);
+    const facts = page.getByTestId('tenant-facts');
+    assert.equal(await page.getByTestId('tenant-name').textContent(), 'Globex');
+    await facts.getByText('globex', { exact: true }).waitFor();
+    await facts.getByText('active', { exact: true }).waitFor();
+    await facts.getByText('UTC', { exact: false }).first().waitFor();
+    // Renaming is a platform operator's act (tenants:write): the owner is told, not given a form.
+    await page.getByRole('note').filter({ hasText: 'Only a platform operator can rename this tenant' }).waitFor();
+    assert.equal(await page.locator('main input, main select, main textarea').count(), 0);
+    const refused = await page.evaluate(async () => {
+      const csrf = document.cookie.split('; ').find((c) => c.startsWith('ditto_csrf='))?.slice(11);
+      const res = await fetch('/api/v1/tenants/globex', {
+        method: 'PATCH', headers: { 'content-type': 'application/json', 'x-csrf-token': csrf },
+        body: JSON.stringify({ name: 'Gina Corp' }),
+      });
+      return res.status;
+    });
+    assert.equal(refused, 403);
+    await api('PATCH', '/tenants/globex', { name: 'Globex Corporation', time_zone: 'Europe/Paris' });
+    await page.reload();
+    await page.getByTestId('tenant-name').filter({ hasText: 'Globex Corporation' }).waitFor();
+    await facts.getByText('Europe/Paris').waitFor();
+    await page.getByRole('combobox', { name: 'Tenant' }).getByRole('option', { name: 'Globex Corporation' }).waitFor({ state: 'attached' });
+    await shot(page, '42-settings', true);
+    await page.setViewportSize({ width: 390, height: 844 });
+    await shot(page, '45-settings-narrow', true);
+    await page.setViewportSize({ width: 1280, height: 800 });
+  });
+
+  await check('a person sets up an authenticator from its QR code, then turns it off', async () => {
+    const { context: t, page: tp } = await newPage();
+    await signIn(tp, 'globex', 'tom@globex.example');
+    await tp.getByTitle('Signed in as').filter({ hasText: 'tom@globex.example' }).waitFor();
+    await tp.getByRole('link', { name: 'Your account' }).click();
+    const setUp = tp.getByRole('button', { name: 'Set up an authenticator app' });
+    await setUp.waitFor();
+    assert.equal(await tp.getByRole('button', { name: 'Turn off' }).count(), 0);
+    await setUp.click();
+    const qr = tp.getByRole('img', { name: 'QR code for your authenticator app' });
+    await qr.waitFor();
+    assert.equal(await qr.evaluate((e) => e.tagName.toLowerCase()), 'svg');
+    const d = await qr.locator('path').getAttribute('d');
+    assert.ok(d.length > 200, d);
+    const secret = (await tp.getByTestId('totp-secret').textContent()).trim();
+    const uri = await tp.getByRole('link', { name: 'Open in an authenticator app on this device' }).getAttribute('href');
+    assert.ok(uri.startsWith('otpauth://totp/') && uri.includes(`secret=${secret}`), uri);
+    await shot(tp, '43-totp-setup', true);
+    // A wrong code is answered next to the field.
+    const form = tp.getByRole('form', { name: 'Confirm the authenticator' });
+    await form.getByLabel('Code').fill('000000');
+    await form.getByRole('button', { name: 'Turn on' }).click();
+    await form.locator('.field-error').waitFor();
+    await form.getByLabel('Code').fill(totp(secret));
+    await form.getByRole('button', { name: 'Turn on' }).click();
+    const codes = (await tp.getByTestId('recovery-codes').textContent()).split('\n');
+    assert.equal(codes.length, 10);
+    await tp.getByRole('button', { name: 'Turn off' }).waitFor();
+    assert.equal(await setUp.count(), 0);
+    assert.equal(await tp.getByRole('img', { name: /QR code/ }).count(), 0);
+    assert.equal((await tp.evaluate(async () => (await fetch('/api/v1/me')).json())).totp_enabled, true);
+    await shot(tp, '44-totp-on', true);
+    // A recovery code proves it is the owner turning it off.
+    await tp.getByLabel('Code to turn it off').fill(codes[0]);
+    await tp.getByRole('button', { name: 'Turn off' }).click();
+    await tp.getByText('Second factor off').waitFor();
+    await setUp.waitFor();
+    assert.equal((await tp.evaluate(async () => (await fetch('/api/v1/me')).json())).totp_enabled, false);
+    await t.close();
   });
 
   assert.deepEqual(problems, [], 'no errors in the browser');
