@@ -3,10 +3,10 @@
 // e2e/console.sh, which starts the server and passes where it is.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
+import { totp } from './totp.mjs';
 
 const BASE = process.env.DITTO_URL;
 const TOKEN = process.env.DITTO_TOKEN;
@@ -28,18 +28,6 @@ async function api(method, p, body, headers = {}) {
   return text ? JSON.parse(text) : null;
 }
 
-/** RFC 6238 code of a base32 secret at time t (ms). */
-function totp(secret, t = Date.now()) {
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
-  let bits = '';
-  for (const c of secret.replace(/=+$/, '').toUpperCase()) bits += alphabet.indexOf(c).toString(2).padStart(5, '0');
-  const key = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
-  const counter = Buffer.alloc(8);
-  counter.writeBigUInt64BE(BigInt(Math.floor(t / 30000)));
-  const h = crypto.createHmac('sha1', key).update(counter).digest();
-  const o = h[h.length - 1] & 0xf;
-  return String((h.readUInt32BE(o) & 0x7fffffff) % 1e6).padStart(6, '0');
-}
 
 const PASSWORD = 'correct horse battery staple 42';
 await api('POST', '/tenants', { slug: 'acme', name: 'Acme Corp' });

@@ -6,10 +6,10 @@
 // page carries a Content-Security-Policy with a fresh nonce, and no step may
 // break it. Run by e2e/console_settings.sh, which starts the server.
 import assert from 'node:assert/strict';
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
+import { totp } from './totp.mjs';
 
 const BASE = process.env.DITTO_URL;
 const TOKEN = process.env.DITTO_TOKEN;
@@ -32,18 +32,6 @@ async function api(method, p, body) {
 
 const PASSWORD = 'correct horse battery staple 42';
 
-/** RFC 6238 code of a base32 secret at time t (ms). */
-function totp(secret, t = Date.now()) {
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
-  let bits = '';
-  for (const c of secret.replace(/=+$/, '').toUpperCase()) bits += alphabet.indexOf(c).toString(2).padStart(5, '0');
-  const key = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
-  const counter = Buffer.alloc(8);
-  counter.writeBigUInt64BE(BigInt(Math.floor(t / 30000)));
-  const h = crypto.createHmac('sha1', key).update(counter).digest();
-  const o = h[h.length - 1] & 0xf;
-  return String((h.readUInt32BE(o) & 0x7fffffff) % 1e6).padStart(6, '0');
-}
 // ditto-testkit's SAML metadata fixture (server/testkit/src/saml.rs): an
 // identity provider whose key was thrown away; enough to create a connection.
 const SAML_METADATA = `<?xml version="1.0"?>
