@@ -256,14 +256,10 @@ impl RedisCounters {
         now_ms: i64,
         tokens: i64,
         cost: i64,
-        expire_at: i64,
+        ttl_s: i64,
     ) -> Result<(), String> {
         let mut inv = self.init.prepare_invoke();
-        inv.key(key)
-            .arg(now_ms)
-            .arg(tokens)
-            .arg(cost)
-            .arg(expire_at);
+        inv.key(key).arg(now_ms).arg(tokens).arg(cost).arg(ttl_s);
         let _: i64 = self.run(&inv).await?;
         Ok(())
     }
@@ -399,10 +395,10 @@ impl Counters {
         now_ms: i64,
         tokens: i64,
         cost: i64,
-        expire_at: i64,
+        ttl_s: i64,
     ) -> Result<(), String> {
         match self {
-            Counters::Redis(r) => r.init(key, now_ms, tokens, cost, expire_at).await,
+            Counters::Redis(r) => r.init(key, now_ms, tokens, cost, ttl_s).await,
             Counters::Local(l) => {
                 l.init(key, now_ms, tokens, cost);
                 Ok(())

@@ -428,9 +428,14 @@ impl Governor {
             .await
             .map_err(|e| unavailable(e.to_string()))?;
         // Kept a week past the period, for the admin API's and auditors' sake.
-        let expire_at = window.end.map_or(0, |end| end.timestamp() + 7 * 86_400);
+        // The expiry is relative: an absolute time read off this replica's
+        // clock may already be past on Redis's, and Redis would drop the
+        // counter as soon as it was started.
+        let ttl_s = window
+            .end
+            .map_or(0, |end| (end - now).num_seconds().max(0) + 7 * 86_400);
         self.counters
-            .init(key, now.timestamp_millis(), tokens, cost, expire_at)
+            .init(key, now.timestamp_millis(), tokens, cost, ttl_s)
             .await
             .map_err(unavailable)
     }

@@ -426,10 +426,26 @@ fn movable_clock(start: DateTime<Utc>) -> (Clock, Arc<AtomicI64>) {
     (clock, offset)
 }
 
-#[tokio::test]
-async fn a_daily_budget_resets_at_midnight_in_the_tenants_time_zone() {
-    // 23:58 in Tokyo, 14:58 UTC.
-    let (clock, offset) = movable_clock("2026-11-26T14:58:00Z".parse().unwrap());
+/// Two minutes before a midnight in Tokyo (15:00 UTC: Japan keeps no summer
+/// time), `days` after the next one. Derived from the real clock, so that no
+/// test depends on today's date.
+fn before_tokyo_midnight(days: i64) -> DateTime<Utc> {
+    let now = Utc::now();
+    let today = now
+        .date_naive()
+        .and_hms_opt(15, 0, 0)
+        .expect("a valid time")
+        .and_utc();
+    let next = if today > now {
+        today
+    } else {
+        today + chrono::Duration::days(1)
+    };
+    next + chrono::Duration::days(days) - chrono::Duration::minutes(2)
+}
+
+/// A gateway on `clock` against the shared Redis, its tenant in Tokyo.
+async fn tokyo_world(clock: Clock) -> World {
     let mut gateway = config(shared_redis());
     gateway.limits.clock = clock;
     let w = limited_world(gateway).await;
@@ -437,6 +453,15 @@ async fn a_daily_budget_resets_at_midnight_in_the_tenants_time_zone() {
         .execute(w.app.store.pool())
         .await
         .unwrap();
+    w
+}
+
+#[tokio::test]
+async fn a_daily_budget_resets_at_midnight_in_the_tenants_time_zone() {
+    let start = before_tokyo_midnight(0); // 23:58 in Tokyo
+    let midnight = start + chrono::Duration::minutes(2);
+    let (clock, offset) = movable_clock(start);
+    let w = tokyo_world(clock).await;
     add_key_budget(&w, "daily", Some(300), None).await;
     let mut admitted = 0;
     let refusal = loop {
@@ -458,15 +483,13 @@ async fn a_daily_budget_resets_at_midnight_in_the_tenants_time_zone() {
         "resets at Tokyo midnight, {retry} s away"
     );
     let body: Value = refusal.json().await.unwrap();
+    let resets = midnight.format("%Y-%m-%dT%H:%M:%S").to_string();
     assert!(
-        body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("2026-11-26T15:00:00"),
-        "{body}"
+        body["error"]["message"].as_str().unwrap().contains(&resets),
+        "{body} names {resets}"
     );
 
-    offset.store(3 * 60_000, Ordering::SeqCst); // 00:01 in Tokyo, still Nov 26 in UTC
+    offset.store(3 * 60_000, Ordering::SeqCst); // 00:01 in Tokyo, still the day before in UTC
     assert_eq!(
         w.client
             .post("chat/completions", chat_body())
@@ -474,6 +497,109 @@ async fn a_daily_budget_resets_at_midnight_in_the_tenants_time_zone() {
             .status(),
         200
     );
+}
+
+/// The tokens of the usage events, once `served` requests have been recorded.
+async fn ledger_tokens(w: &World, served: i64) -> i64 {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (rows, tokens): (i64, i64) = sqlx::query_as(
+            "SELECT count(*), coalesce(sum(prompt_tokens + completion_tokens), 0)::bigint
+             FROM usage_events WHERE status = 200",
+        )
+        .fetch_one(w.app.store.pool())
+        .await
+        .unwrap();
+        if rows >= served {
+            return tokens;
+        }
+        assert!(Instant::now() < deadline, "{rows} of {served} usage events");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn redis_ttl(key: &str) -> i64 {
+    let client = redis::Client::open(ditto_testkit::redis_url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    redis::cmd("TTL").arg(key).query_async(&mut conn).await.unwrap()
+}
+
+/// Replicas' clocks and Redis's drift apart, and a period boundary is where
+/// that bites: a counter's expiry must hold on Redis's clock, whatever the
+/// gateway's says. Nine days behind put the old absolute expiry (period end
+/// plus a week) in Redis's past, which answered 503 for ever.
+#[tokio::test]
+async fn limits_count_exactly_when_the_gateway_clock_is_behind_or_ahead_of_redis() {
+    for days in [-9, 1] {
+        // Half an hour before a Tokyo midnight, `days` from the next one.
+        let start = before_tokyo_midnight(days) - chrono::Duration::minutes(28);
+        let midnight = start + chrono::Duration::minutes(30);
+        let (clock, offset) = movable_clock(start);
+        let w = tokyo_world(clock).await;
+        let rpm = 3;
+        add_limit(&w, "key", Some(first_key_id(&w).await), Some(rpm), None, None).await;
+        let budget = add_key_budget(&w, "daily", Some(150), None).await;
+
+        // Until the budget runs out: each minute exactly `rpm` requests pass,
+        // then the rate limit refuses until the clock moves on a minute.
+        let (mut in_window, mut admitted, mut minutes) = (0, 0, 0);
+        loop {
+            let resp = w.client.post("chat/completions", chat_body()).await;
+            match resp.status().as_u16() {
+                200 => {
+                    in_window += 1;
+                    admitted += 1;
+                    assert!(in_window <= rpm, "more than {rpm} a minute ({days} days)");
+                }
+                429 if tripped(&resp).ends_with(":rpm") => {
+                    assert_eq!(in_window, rpm, "the rate limit counted exactly ({days} days)");
+                    in_window = 0;
+                    minutes += 1;
+                    assert!(minutes < 25, "the budget never ran out ({days} days)");
+                    offset.fetch_add(61_000, Ordering::SeqCst);
+                }
+                429 => {
+                    let body: Value = resp.json().await.unwrap();
+                    assert_eq!(body["error"]["code"], "insufficient_quota", "{body}");
+                    break;
+                }
+                status => panic!("{status} with the clock {days} days off: {}", resp.text().await.unwrap()),
+            }
+        }
+        assert!(admitted > rpm, "the budget allowed {admitted}");
+        let tenant = tenant_id(&w).await;
+        let period = (midnight - chrono::Duration::days(1)).timestamp();
+        let spent = ledger_tokens(&w, admitted.into()).await;
+        assert!(spent <= 150, "spent {spent} tokens of 150");
+        assert_eq!(
+            counter(&shared_redis(), tenant, budget, period, "t").await,
+            spent,
+            "the budget counter equals the usage events ({days} days)"
+        );
+        // It lives a week past the period on Redis's clock.
+        let ttl = redis_ttl(&format!("{{t:{tenant}}}:bg:{budget}:{period}")).await;
+        let until_end = (midnight - start).num_seconds(); // when it was started
+        assert!(
+            (7 * 86_400..=7 * 86_400 + until_end).contains(&ttl),
+            "TTL {ttl} s ({days} days)"
+        );
+
+        // Past midnight in Tokyo the budget starts again; the rate window slides on.
+        offset.store(30 * 60_000 + 60_000, Ordering::SeqCst);
+        for _ in 0..rpm {
+            let resp = w.client.post("chat/completions", chat_body()).await;
+            assert_eq!(resp.status(), 200, "a new day ({days} days)");
+        }
+        let refused = w.client.post("chat/completions", chat_body()).await;
+        assert_eq!(refused.status(), 429);
+        assert!(tripped(&refused).ends_with(":rpm"), "{}", tripped(&refused));
+        let total = ledger_tokens(&w, (admitted + rpm).into()).await;
+        assert_eq!(
+            counter(&shared_redis(), tenant, budget, midnight.timestamp(), "t").await,
+            total - spent,
+            "the new period counts only its own requests ({days} days)"
+        );
+    }
 }
 
 #[tokio::test]
@@ -685,7 +811,7 @@ async fn every_budget_of_every_scope_and_period_starts_on_the_first_request() {
 
 #[tokio::test]
 async fn a_request_window_slides_after_a_minute_and_after_a_long_pause() {
-    let (clock, offset) = movable_clock("2026-11-26T10:00:00Z".parse().unwrap());
+    let (clock, offset) = movable_clock(Utc::now());
     let mut gateway = config(shared_redis());
     gateway.limits.clock = clock;
     let w = limited_world(gateway).await;
