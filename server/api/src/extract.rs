@@ -83,7 +83,10 @@ impl FromRequestParts<AppState> for Auth {
         Ok(Auth(Ctx {
             principal,
             request_id,
-            session: Some(holder.session_id),
+            session: Some(ditto_core::SessionRef {
+                id: holder.session_id,
+                signed_in_at: holder.signed_in_at,
+            }),
         }))
     }
 }

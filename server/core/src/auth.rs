@@ -7,6 +7,7 @@
 //! What a principal holds comes from its role bindings (`ditto_store::rbac`
 //! resolves them with Casbin); the roles themselves are in [`crate::rbac`].
 
+use chrono::{DateTime, Duration, Utc};
 use ditto_types::{ScimTokenId, ServiceAccountId, SessionId, TenantId, UserId, api::TenantStatus};
 
 use crate::{Error, Result};
@@ -59,8 +60,19 @@ pub struct Ctx {
     pub principal: Principal,
     pub request_id: String,
     /// The browser session the request came with, when it used one.
-    pub session: Option<SessionId>,
+    pub session: Option<SessionRef>,
 }
+
+/// The browser session a request came with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SessionRef {
+    pub id: SessionId,
+    /// When its user signed in, with every factor the sign-in asked for.
+    pub signed_in_at: DateTime<Utc>,
+}
+
+/// How long after signing in a session may still change the second factor.
+pub const RECENT_SIGN_IN_MINUTES: i64 = 15;
 
 macro_rules! permissions {
     ($($(#[$doc:meta])* $variant:ident => $name:literal,)*) => {
@@ -420,6 +432,94 @@ impl Ctx {
             return Err(Error::Forbidden("this tenant is suspended".into()));
         }
         Ok((self.home(tenant)?, user))
+    }
+
+    /// The calling user in a browser session, for changing how it signs in
+    /// and which sessions it has. An access token, however wide, cannot: a
+    /// stolen one must not lock its user out or outlive a password change.
+    pub fn signed_in_user(
+        &self,
+        tenant: Option<TenantRef>,
+    ) -> Result<(TenantScope, UserId, SessionId)> {
+        let (scope, user) = self.own_user(tenant)?;
+        let Some(session) = self.session else {
+            return Err(Error::Forbidden(
+                "passwords, second factors and sessions can only be changed from a signed-in \
+                 session (the console), not with an access token"
+                    .into(),
+            ));
+        };
+        Ok((scope, user, session.id))
+    }
+
+    /// As [`Ctx::signed_in_user`], for the most sensitive changes: the user
+    /// must also have signed in within [`RECENT_SIGN_IN_MINUTES`], so an
+    /// unattended or hijacked session that has run for a while cannot.
+    pub fn recently_signed_in_user(
+        &self,
+        tenant: Option<TenantRef>,
+        now: DateTime<Utc>,
+    ) -> Result<(TenantScope, UserId, SessionId)> {
+        let found = self.signed_in_user(tenant)?;
+        let signed_in_at = self.session.map(|s| s.signed_in_at);
+        if signed_in_at.is_none_or(|at| now - at > Duration::minutes(RECENT_SIGN_IN_MINUTES)) {
+            return Err(Error::Forbidden(format!(
+                "this change needs a recent sign-in: sign out, sign in again and retry within \
+                 {RECENT_SIGN_IN_MINUTES} minutes"
+            )));
+        }
+        Ok(found)
+    }
+
+    /// The permissions of a token the caller mints: those it asks for,
+    /// each of which the caller must hold; when it asks for none, the
+    /// caller's own narrowing, if any. A narrowed token is a ceiling for
+    /// everything done with it, the tokens it mints included.
+    pub fn token_permissions(
+        &self,
+        scope: &TenantScope,
+        requested: Option<Grants>,
+    ) -> Result<Option<Grants>> {
+        match requested {
+            Some(narrowed) => {
+                self.may_delegate(scope, narrowed)?;
+                Ok(Some(narrowed))
+            }
+            None => Ok(self.principal.limit),
+        }
+    }
+
+    /// Whom a new key may name as its owner: the caller itself, or another
+    /// member when the caller manages members (`users:write` for a user,
+    /// `service_accounts:write` for a service account). A key owned by
+    /// someone is charged to their limits and budgets, and is revoked when
+    /// they leave; nobody may plant one on another or escape their own exit.
+    pub fn may_name_key_owner(
+        &self,
+        scope: &TenantScope,
+        user: Option<UserId>,
+        account: Option<ServiceAccountId>,
+    ) -> Result<()> {
+        let held = self.grants_in(scope);
+        let refuse = |needed: Permission, whom: &str| {
+            Err(Error::Forbidden(format!(
+                "only a principal holding `{needed}` may create a key owned by {whom}; \
+                 leave the owner out, or name yourself"
+            )))
+        };
+        if let Some(user) = user
+            && self.principal.actor != Actor::User(user)
+            && !held.contains(Permission::UsersWrite)
+        {
+            return refuse(Permission::UsersWrite, "another user");
+        }
+        if let Some(account) = account
+            && self.principal.actor != Actor::ServiceAccount(account)
+            && !held.contains(Permission::ServiceAccountsWrite)
+        {
+            return refuse(Permission::ServiceAccountsWrite, "a service account");
+        }
+        Ok(())
     }
 
     /// What the caller holds inside `scope`'s tenant: a platform role's

@@ -18,7 +18,7 @@ pub mod tenant_health;
 pub mod validate;
 
 pub use auth::{
-    Actor, Ctx, Grants, Permission, PlatformRole, PlatformScope, Principal, SharedScope, TenantRef,
-    TenantScope,
+    Actor, Ctx, Grants, Permission, PlatformRole, PlatformScope, Principal, RECENT_SIGN_IN_MINUTES,
+    SessionRef, SharedScope, TenantRef, TenantScope,
 };
 pub use error::{Error, Result};

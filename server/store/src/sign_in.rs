@@ -69,6 +69,8 @@ pub struct SessionHolder {
     pub tenant_id: TenantId,
     pub user_id: UserId,
     pub csrf_hash: Vec<u8>,
+    /// When the session was opened by a complete sign-in.
+    pub signed_in_at: DateTime<Utc>,
 }
 
 const SESSION_COLUMNS: &str = "id, user_id, method, source_ip, user_agent, created_at,
@@ -350,11 +352,11 @@ impl Store {
         token_hash: &[u8; 32],
     ) -> Result<Option<SessionHolder>> {
         let mut tx = self.unscoped_platform_tx().await?;
-        let row: Option<(Uuid, Uuid, Uuid, Vec<u8>)> = sqlx::query_as(
+        let row: Option<(Uuid, Uuid, Uuid, Vec<u8>, DateTime<Utc>)> = sqlx::query_as(
             // Reading a live session writes only when its idle clock is
             // stale, not on every request.
             "WITH live AS (
-                 SELECT s.id, s.tenant_id, s.user_id, s.csrf_hash,
+                 SELECT s.id, s.tenant_id, s.user_id, s.csrf_hash, s.created_at,
                         s.last_seen_at < now() - make_interval(secs => least(60, s.idle_timeout_secs / 10.0)) AS stale
                  FROM sessions s
                  JOIN users u ON u.tenant_id = s.tenant_id AND u.id = s.user_id AND u.status = 'active'
@@ -363,19 +365,22 @@ impl Store {
              ), seen AS (
                  UPDATE sessions SET last_seen_at = now() FROM live WHERE sessions.id = live.id AND live.stale
              )
-             SELECT id, tenant_id, user_id, csrf_hash FROM live",
+             SELECT id, tenant_id, user_id, csrf_hash, created_at FROM live",
         )
         .bind(token_hash.as_slice())
         .fetch_optional(&mut *tx)
         .await
         .map_err(db)?;
         tx.commit().await.map_err(db)?;
-        Ok(row.map(|(id, tenant, user, csrf_hash)| SessionHolder {
-            session_id: id.into(),
-            tenant_id: tenant.into(),
-            user_id: user.into(),
-            csrf_hash,
-        }))
+        Ok(row.map(
+            |(id, tenant, user, csrf_hash, signed_in_at)| SessionHolder {
+                session_id: id.into(),
+                tenant_id: tenant.into(),
+                user_id: user.into(),
+                csrf_hash,
+                signed_in_at,
+            },
+        ))
     }
 
     /// Signs out: ends the session the token names, if it is live.

@@ -44,7 +44,9 @@ async fn list(
     ))
 }
 
-/// Create an API key. The secret is in this response only.
+/// Create an API key. The secret is in this response only. Naming another
+/// user as its owner needs `users:write`, another service account
+/// `service_accounts:write`.
 #[utoipa::path(post, path = "/api/v1/tenants/{tenant}/api-keys", tag = "api_keys", operation_id = "api_keys_create",
     params(("tenant" = String, Path, description = "Tenant slug or id")), request_body = CreateApiKey,
     security(("bearer" = [])), responses((status = 201, body = CreatedApiKey)))]
@@ -63,6 +65,7 @@ async fn create(
         )
         .await?;
     validate::create_api_key(&body, Utc::now())?;
+    ctx.may_name_key_owner(&scope, body.owner_user_id, body.owner_service_account_id)?;
     let minted = secrets::mint_api_key();
     let key = app.store.create_api_key(&scope, &body, &minted).await?;
     let created = CreatedApiKey {

@@ -34,17 +34,34 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
 impl AppState {
     /// The calling user in its own tenant; 403 for service accounts.
     async fn own_user(&self, ctx: &Ctx) -> Result<(TenantScope, UserId)> {
-        let tenant = match (ctx.principal.actor, ctx.principal.tenant_id) {
+        ctx.own_user(self.own_tenant(ctx).await?)
+    }
+
+    /// The calling user in a browser session; 403 for access tokens.
+    async fn signed_in_user(&self, ctx: &Ctx) -> Result<(TenantScope, UserId)> {
+        let (scope, user, _) = ctx.signed_in_user(self.own_tenant(ctx).await?)?;
+        Ok((scope, user))
+    }
+
+    /// The calling user in a session it signed in to within the last minutes.
+    async fn recently_signed_in_user(&self, ctx: &Ctx) -> Result<(TenantScope, UserId)> {
+        let tenant = self.own_tenant(ctx).await?;
+        let (scope, user, _) = ctx.recently_signed_in_user(tenant, Utc::now())?;
+        Ok((scope, user))
+    }
+
+    async fn own_tenant(&self, ctx: &Ctx) -> Result<Option<ditto_core::TenantRef>> {
+        Ok(match (ctx.principal.actor, ctx.principal.tenant_id) {
             (ditto_core::Actor::User(_), Some(id)) => {
                 Some(self.store.resolve_tenant(&id.to_string()).await?)
             }
             _ => None,
-        };
-        ctx.own_user(tenant)
+        })
     }
 }
 
-/// List your sessions, newest first; `current` marks this one.
+/// List your sessions, newest first; `current` marks this one. Only from a
+/// signed-in session, never with an access token.
 #[utoipa::path(get, path = "/api/v1/me/sessions", tag = "me", operation_id = "me_sessions_list",
     params(PageParams), security(("bearer" = [])),
     responses((status = 200, body = SessionPage)))]
@@ -53,15 +70,16 @@ async fn list_sessions(
     Auth(ctx): Auth,
     Query(page): Query<PageParams>,
 ) -> ApiResult<Json<SessionPage>> {
-    let (scope, user) = app.own_user(&ctx).await?;
+    let (scope, user) = app.signed_in_user(&ctx).await?;
     Ok(Json(
         app.store
-            .list_sessions(&scope, user, &page, ctx.session)
+            .list_sessions(&scope, user, &page, ctx.session.map(|s| s.id))
             .await?,
     ))
 }
 
-/// End one of your sessions (sign out elsewhere).
+/// End one of your sessions (sign out elsewhere). Only from a signed-in
+/// session, never with an access token.
 #[utoipa::path(delete, path = "/api/v1/me/sessions/{session_id}", tag = "me",
     operation_id = "me_sessions_revoke", params(("session_id" = SessionId, Path)),
     security(("bearer" = [])), responses((status = 204)))]
@@ -70,12 +88,13 @@ async fn revoke_session(
     Auth(ctx): Auth,
     Path(id): Path<SessionId>,
 ) -> ApiResult<StatusCode> {
-    let (scope, user) = app.own_user(&ctx).await?;
+    let (scope, user) = app.signed_in_user(&ctx).await?;
     app.store.revoke_session(&scope, user, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Change your password. Your other sessions end; this one stays.
+/// Change your password. Your other sessions end; this one stays. Only from
+/// a signed-in session, never with an access token.
 #[utoipa::path(post, path = "/api/v1/me/password", tag = "me", operation_id = "me_password_change",
     request_body = ChangePassword, security(("bearer" = [])),
     responses((status = 204)))]
@@ -84,7 +103,7 @@ async fn change_password(
     Auth(ctx): Auth,
     Json(body): Json<ChangePassword>,
 ) -> ApiResult<StatusCode> {
-    let (scope, user) = app.own_user(&ctx).await?;
+    let (scope, user) = app.signed_in_user(&ctx).await?;
     app.identity
         .change_password(
             &app.store,
@@ -92,7 +111,7 @@ async fn change_password(
             user,
             &body.current_password,
             &body.new_password,
-            ctx.session,
+            ctx.session.map(|s| s.id),
         )
         .await?;
     Ok(StatusCode::NO_CONTENT)
@@ -100,6 +119,7 @@ async fn change_password(
 
 /// Start enrolling an authenticator app: returns a new secret and its
 /// `otpauth://` URI (show it as a QR code). Confirm with a first code.
+/// Needs a session signed in within the last 15 minutes.
 #[utoipa::path(post, path = "/api/v1/me/totp", tag = "me", operation_id = "me_totp_begin",
     security(("bearer" = [])),
     responses((status = 200, body = TotpEnrolment), (status = 409)))]
@@ -107,7 +127,7 @@ async fn begin_totp(
     State(app): State<AppState>,
     Auth(ctx): Auth,
 ) -> ApiResult<Json<TotpEnrolment>> {
-    let (scope, user) = app.own_user(&ctx).await?;
+    let (scope, user) = app.recently_signed_in_user(&ctx).await?;
     let tenant = app.store.get_tenant(&scope).await?;
     let issuer = format!("Ditto ({})", tenant.slug);
     Ok(Json(
@@ -118,7 +138,8 @@ async fn begin_totp(
 }
 
 /// Confirm the enrolment with a first code. From now on signing in needs a
-/// code. Returns recovery codes, shown only in this response.
+/// code. Returns recovery codes, shown only in this response. Only from a
+/// signed-in session.
 #[utoipa::path(post, path = "/api/v1/me/totp/confirm", tag = "me", operation_id = "me_totp_confirm",
     request_body = TotpCode, security(("bearer" = [])),
     responses((status = 200, body = RecoveryCodes)))]
@@ -127,7 +148,7 @@ async fn confirm_totp(
     Auth(ctx): Auth,
     Json(body): Json<TotpCode>,
 ) -> ApiResult<Json<RecoveryCodes>> {
-    let (scope, user) = app.own_user(&ctx).await?;
+    let (scope, user) = app.signed_in_user(&ctx).await?;
     Ok(Json(
         app.identity
             .confirm_totp(
@@ -142,6 +163,7 @@ async fn confirm_totp(
 }
 
 /// Turn your second factor off, proven with a current code or a recovery code.
+/// Needs a session signed in within the last 15 minutes.
 #[utoipa::path(post, path = "/api/v1/me/totp/disable", tag = "me", operation_id = "me_totp_disable",
     request_body = TotpCode, security(("bearer" = [])),
     responses((status = 204)))]
@@ -150,7 +172,7 @@ async fn disable_totp(
     Auth(ctx): Auth,
     Json(body): Json<TotpCode>,
 ) -> ApiResult<StatusCode> {
-    let (scope, user) = app.own_user(&ctx).await?;
+    let (scope, user) = app.recently_signed_in_user(&ctx).await?;
     app.identity
         .disable_totp(
             &app.store,
@@ -164,7 +186,7 @@ async fn disable_totp(
 }
 
 /// Replace your recovery codes, proven with a current code. The old ones
-/// stop working.
+/// stop working. Needs a session signed in within the last 15 minutes.
 #[utoipa::path(post, path = "/api/v1/me/totp/recovery-codes", tag = "me",
     operation_id = "me_recovery_codes_regenerate", request_body = TotpCode,
     security(("bearer" = [])), responses((status = 200, body = RecoveryCodes)))]
@@ -173,7 +195,7 @@ async fn regenerate_recovery_codes(
     Auth(ctx): Auth,
     Json(body): Json<TotpCode>,
 ) -> ApiResult<Json<RecoveryCodes>> {
-    let (scope, user) = app.own_user(&ctx).await?;
+    let (scope, user) = app.recently_signed_in_user(&ctx).await?;
     Ok(Json(
         app.identity
             .regenerate_recovery_codes(
@@ -204,6 +226,8 @@ async fn list_tokens(
 
 /// Create a personal access token for scripts and API clients. It acts as
 /// you, limited to `permissions` when given (each of which you must hold).
+/// Sent with a narrowed token, the new token is never wider than it: without
+/// `permissions` it gets the same narrowing.
 /// The secret is in this response only.
 #[utoipa::path(post, path = "/api/v1/me/tokens", tag = "me", operation_id = "me_tokens_create",
     request_body = CreatePersonalAccessToken, security(("bearer" = [])),
@@ -214,10 +238,8 @@ async fn create_token(
     Json(body): Json<CreatePersonalAccessToken>,
 ) -> ApiResult<(StatusCode, Json<CreatedPersonalAccessToken>)> {
     let (scope, user) = app.own_user(&ctx).await?;
-    let permissions = tokens::check_request(&body, Utc::now())?;
-    if let Some(narrowed) = permissions {
-        ctx.may_delegate(&scope, narrowed)?;
-    }
+    let requested = tokens::check_request(&body, Utc::now())?;
+    let permissions = ctx.token_permissions(&scope, requested)?;
     let minted = secrets::mint_access_token();
     let new = ditto_store::personal_tokens::NewPersonalToken {
         name: body.name.trim(),

@@ -132,7 +132,7 @@ async fn list_sessions(
         .await?;
     Ok(Json(
         app.store
-            .list_sessions(&scope, user, &page, ctx.session)
+            .list_sessions(&scope, user, &page, ctx.session.map(|s| s.id))
             .await?,
     ))
 }

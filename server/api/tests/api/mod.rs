@@ -25,5 +25,6 @@ mod sso_policy;
 mod support;
 mod tenant_health;
 mod tenants;
+mod trust;
 mod usage;
 mod users;

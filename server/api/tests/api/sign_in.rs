@@ -10,17 +10,17 @@ use ditto_testkit::{Api, Options, Resp, TestApp, quick_gateway_config, test_iden
 use reqwest::Method;
 use serde_json::{Value, json};
 
-const PASSWORD: &str = "correct horse battery staple";
+pub(super) const PASSWORD: &str = "correct horse battery staple";
 
 /// A browser: the cookies it was given and the CSRF token it echoes.
-struct Browser {
+pub(super) struct Browser {
     api: Api,
-    session: Option<String>,
+    pub(super) session: Option<String>,
     csrf: Option<String>,
 }
 
 impl Browser {
-    fn new(app: &TestApp) -> Self {
+    pub(super) fn new(app: &TestApp) -> Self {
         Self {
             api: app.anonymous(),
             session: None,
@@ -30,7 +30,13 @@ impl Browser {
 
     /// Sends a request with the session cookie and, unless `csrf` is false,
     /// the CSRF header.
-    async fn send(&self, method: Method, path: &str, body: Option<Value>, csrf: bool) -> Resp {
+    pub(super) async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        csrf: bool,
+    ) -> Resp {
         let session = self.session.clone();
         let token = self.csrf.clone().filter(|_| csrf);
         self.api
@@ -49,16 +55,22 @@ impl Browser {
             .await
     }
 
-    async fn get(&self, path: &str) -> Resp {
+    pub(super) async fn get(&self, path: &str) -> Resp {
         self.send(Method::GET, path, None, true).await
     }
 
-    async fn post(&self, path: &str, body: Value) -> Resp {
+    pub(super) async fn post(&self, path: &str, body: Value) -> Resp {
         self.send(Method::POST, path, Some(body), true).await
     }
 
     /// Signs in; keeps the cookies on success.
-    async fn sign_in(&mut self, tenant: &str, email: &str, password: &str, extra: Value) -> Resp {
+    pub(super) async fn sign_in(
+        &mut self,
+        tenant: &str,
+        email: &str,
+        password: &str,
+        extra: Value,
+    ) -> Resp {
         let mut body = json!({"tenant": tenant, "email": email, "password": password});
         body.as_object_mut()
             .unwrap()
@@ -88,7 +100,7 @@ impl Browser {
 }
 
 /// A user of `tenant` bound tenant-wide to `role`, with a password.
-async fn staff(app: &TestApp, tenant: &str, email: &str, role: &str) -> String {
+pub(super) async fn staff(app: &TestApp, tenant: &str, email: &str, role: &str) -> String {
     let admin = app.admin();
     let base = format!("/api/v1/tenants/{tenant}");
     let user = admin

@@ -521,7 +521,11 @@ async fn ledger_tokens(w: &World, served: i64) -> i64 {
 async fn redis_ttl(key: &str) -> i64 {
     let client = redis::Client::open(ditto_testkit::redis_url()).unwrap();
     let mut conn = client.get_multiplexed_async_connection().await.unwrap();
-    redis::cmd("TTL").arg(key).query_async(&mut conn).await.unwrap()
+    redis::cmd("TTL")
+        .arg(key)
+        .query_async(&mut conn)
+        .await
+        .unwrap()
 }
 
 /// Replicas' clocks and Redis's drift apart, and a period boundary is where
@@ -537,7 +541,15 @@ async fn limits_count_exactly_when_the_gateway_clock_is_behind_or_ahead_of_redis
         let (clock, offset) = movable_clock(start);
         let w = tokyo_world(clock).await;
         let rpm = 3;
-        add_limit(&w, "key", Some(first_key_id(&w).await), Some(rpm), None, None).await;
+        add_limit(
+            &w,
+            "key",
+            Some(first_key_id(&w).await),
+            Some(rpm),
+            None,
+            None,
+        )
+        .await;
         let budget = add_key_budget(&w, "daily", Some(150), None).await;
 
         // Until the budget runs out: each minute exactly `rpm` requests pass,
@@ -552,7 +564,10 @@ async fn limits_count_exactly_when_the_gateway_clock_is_behind_or_ahead_of_redis
                     assert!(in_window <= rpm, "more than {rpm} a minute ({days} days)");
                 }
                 429 if tripped(&resp).ends_with(":rpm") => {
-                    assert_eq!(in_window, rpm, "the rate limit counted exactly ({days} days)");
+                    assert_eq!(
+                        in_window, rpm,
+                        "the rate limit counted exactly ({days} days)"
+                    );
                     in_window = 0;
                     minutes += 1;
                     assert!(minutes < 25, "the budget never ran out ({days} days)");
@@ -563,7 +578,10 @@ async fn limits_count_exactly_when_the_gateway_clock_is_behind_or_ahead_of_redis
                     assert_eq!(body["error"]["code"], "insufficient_quota", "{body}");
                     break;
                 }
-                status => panic!("{status} with the clock {days} days off: {}", resp.text().await.unwrap()),
+                status => panic!(
+                    "{status} with the clock {days} days off: {}",
+                    resp.text().await.unwrap()
+                ),
             }
         }
         assert!(admitted > rpm, "the budget allowed {admitted}");

@@ -1,0 +1,279 @@
+//! Trust boundaries an outside review crossed: narrowed tokens, credentials
+//! that need a signed-in person, and keys made in someone else's name. Each
+//! test here failed before its fix (docs/security.md lists them).
+
+use ditto_testkit::TestApp;
+use reqwest::Method;
+use serde_json::json;
+
+use super::sign_in::{Browser, PASSWORD, staff};
+
+fn in_a_month() -> String {
+    (chrono::Utc::now() + chrono::Duration::days(30)).to_rfc3339()
+}
+
+#[tokio::test]
+async fn a_narrowed_token_mints_only_tokens_as_narrow_as_itself() {
+    let app = TestApp::spawn().await;
+    app.tenant("acme").await;
+    staff(&app, "acme", "ada@acme.example", "admin").await;
+    let mut browser = Browser::new(&app);
+    browser
+        .sign_in("acme", "ada@acme.example", PASSWORD, json!({}))
+        .await
+        .expect_status(200);
+    let narrow = browser
+        .post(
+            "/api/v1/me/tokens",
+            json!({"name": "read projects", "expires_at": in_a_month(), "permissions": ["projects:read"]}),
+        )
+        .await
+        .expect_status(201);
+    let narrow = app.with_token(narrow["secret"].as_str().unwrap());
+
+    // Asking for nothing in particular gets the minting token's ceiling.
+    let minted = narrow
+        .post(
+            "/api/v1/me/tokens",
+            json!({"name": "child", "expires_at": in_a_month()}),
+        )
+        .await
+        .expect_status(201);
+    assert_eq!(minted["token"]["permissions"], json!(["projects:read"]));
+    let child = app.with_token(minted["secret"].as_str().unwrap());
+    child
+        .get("/api/v1/tenants/acme/projects")
+        .await
+        .expect_status(200);
+    child
+        .get("/api/v1/tenants/acme/users")
+        .await
+        .expect_problem(403);
+    child
+        .post("/api/v1/tenants/acme/projects", json!({"name": "escape"}))
+        .await
+        .expect_problem(403);
+
+    // Asking for more than the ceiling is refused, naming what is missing.
+    let p = narrow
+        .post(
+            "/api/v1/me/tokens",
+            json!({"name": "wide", "expires_at": in_a_month(), "permissions": ["projects:read", "users:write"]}),
+        )
+        .await
+        .expect_problem(403);
+    assert!(p["detail"].as_str().unwrap().contains("users:write"), "{p}");
+
+    // A service account's token minted by a narrowed token is bound the same way.
+    let account = app
+        .admin()
+        .post(
+            "/api/v1/tenants/acme/service-accounts",
+            json!({"name": "ci"}),
+        )
+        .await
+        .expect_status(201);
+    let id = account["id"].as_str().unwrap();
+    app.admin()
+        .post(
+            "/api/v1/tenants/acme/role-bindings",
+            json!({"role": "viewer", "subject_type": "service_account", "subject_id": id}),
+        )
+        .await
+        .expect_status(201);
+    narrow
+        .post(
+            &format!("/api/v1/tenants/acme/service-accounts/{id}/tokens"),
+            json!({"name": "ci", "expires_at": in_a_month()}),
+        )
+        .await
+        .expect_problem(403);
+}
+
+#[tokio::test]
+async fn tokens_cannot_change_passwords_second_factors_or_sessions() {
+    let app = TestApp::spawn().await;
+    app.tenant("acme").await;
+    staff(&app, "acme", "ada@acme.example", "owner").await;
+    let mut browser = Browser::new(&app);
+    browser
+        .sign_in("acme", "ada@acme.example", PASSWORD, json!({}))
+        .await
+        .expect_status(200);
+    let full = browser
+        .post(
+            "/api/v1/me/tokens",
+            json!({"name": "everything", "expires_at": in_a_month()}),
+        )
+        .await
+        .expect_status(201);
+    let token = app.with_token(full["secret"].as_str().unwrap());
+    let sessions = browser.get("/api/v1/me/sessions").await.expect_status(200);
+    let session = sessions["items"][0]["id"].as_str().unwrap().to_owned();
+
+    let code = json!({"code": "123456"});
+    for (method, path, body) in [
+        (
+            Method::POST,
+            "/api/v1/me/password",
+            Some(json!({"current_password": PASSWORD, "new_password": "a new long passphrase"})),
+        ),
+        (Method::POST, "/api/v1/me/totp", None),
+        (Method::POST, "/api/v1/me/totp/confirm", Some(code.clone())),
+        (Method::POST, "/api/v1/me/totp/disable", Some(code.clone())),
+        (
+            Method::POST,
+            "/api/v1/me/totp/recovery-codes",
+            Some(code.clone()),
+        ),
+        (Method::GET, "/api/v1/me/sessions", None),
+        (
+            Method::DELETE,
+            &format!("/api/v1/me/sessions/{session}"),
+            None,
+        ),
+    ] {
+        let p = token
+            .raw(method.clone(), path, |r| match &body {
+                Some(b) => r.json(b),
+                None => r,
+            })
+            .await
+            .expect_problem(403);
+        assert!(
+            p["detail"].as_str().unwrap().contains("signed-in session"),
+            "{method} {path}: {p}"
+        );
+    }
+    // The session still works, and the password was not changed.
+    browser.get("/api/v1/me").await.expect_status(200);
+    Browser::new(&app)
+        .sign_in("acme", "ada@acme.example", PASSWORD, json!({}))
+        .await
+        .expect_status(200);
+    // The token still does what it is for.
+    token.get("/api/v1/me/tokens").await.expect_status(200);
+}
+
+#[tokio::test]
+async fn second_factor_changes_need_a_recent_sign_in() {
+    let app = TestApp::spawn().await;
+    app.tenant("acme").await;
+    staff(&app, "acme", "ada@acme.example", "developer").await;
+    let mut browser = Browser::new(&app);
+    browser
+        .sign_in("acme", "ada@acme.example", PASSWORD, json!({}))
+        .await
+        .expect_status(200);
+    // Signed in long ago (the session itself is still live).
+    sqlx::query("UPDATE sessions SET created_at = now() - interval '20 minutes'")
+        .execute(app.store.pool())
+        .await
+        .unwrap();
+    let p = browser
+        .send(Method::POST, "/api/v1/me/totp", None, true)
+        .await
+        .expect_problem(403);
+    assert!(
+        p["detail"].as_str().unwrap().contains("recent sign-in"),
+        "{p}"
+    );
+    for path in ["/api/v1/me/totp/disable", "/api/v1/me/totp/recovery-codes"] {
+        browser
+            .post(path, json!({"code": "123456"}))
+            .await
+            .expect_problem(403);
+    }
+    // Signing in again makes it possible.
+    browser
+        .sign_in("acme", "ada@acme.example", PASSWORD, json!({}))
+        .await
+        .expect_status(200);
+    browser
+        .send(Method::POST, "/api/v1/me/totp", None, true)
+        .await
+        .expect_status(200);
+}
+
+#[tokio::test]
+async fn only_those_who_manage_members_create_keys_in_someone_elses_name() {
+    let app = TestApp::spawn().await;
+    app.tenant("acme").await;
+    let owner = staff(&app, "acme", "owner@acme.example", "owner").await;
+    let dev = staff(&app, "acme", "dev@acme.example", "developer").await;
+    staff(&app, "acme", "admin@acme.example", "admin").await;
+    let project = app
+        .admin()
+        .post("/api/v1/tenants/acme/projects", json!({"name": "web"}))
+        .await
+        .expect_status(201);
+    let project = project["id"].as_str().unwrap();
+    let account = app
+        .admin()
+        .post(
+            "/api/v1/tenants/acme/service-accounts",
+            json!({"name": "batch"}),
+        )
+        .await
+        .expect_status(201);
+    let account = account["id"].as_str().unwrap();
+    let key = |owner: serde_json::Value| {
+        let mut body = json!({"project_id": project, "name": "k"});
+        body.as_object_mut()
+            .unwrap()
+            .extend(owner.as_object().unwrap().clone());
+        body
+    };
+    let mut developer = Browser::new(&app);
+    developer
+        .sign_in("acme", "dev@acme.example", PASSWORD, json!({}))
+        .await
+        .expect_status(200);
+    let p = developer
+        .post(
+            "/api/v1/tenants/acme/api-keys",
+            key(json!({"owner_user_id": owner})),
+        )
+        .await
+        .expect_problem(403);
+    assert!(p["detail"].as_str().unwrap().contains("users:write"), "{p}");
+    developer
+        .post(
+            "/api/v1/tenants/acme/api-keys",
+            key(json!({"owner_service_account_id": account})),
+        )
+        .await
+        .expect_problem(403);
+    let own = developer
+        .post(
+            "/api/v1/tenants/acme/api-keys",
+            key(json!({"owner_user_id": dev})),
+        )
+        .await
+        .expect_status(201);
+    assert_eq!(own["key"]["owner_user_id"], dev.as_str());
+    developer
+        .post("/api/v1/tenants/acme/api-keys", key(json!({})))
+        .await
+        .expect_status(201);
+
+    let mut admin = Browser::new(&app);
+    admin
+        .sign_in("acme", "admin@acme.example", PASSWORD, json!({}))
+        .await
+        .expect_status(200);
+    admin
+        .post(
+            "/api/v1/tenants/acme/api-keys",
+            key(json!({"owner_user_id": dev})),
+        )
+        .await
+        .expect_status(201);
+    admin
+        .post(
+            "/api/v1/tenants/acme/api-keys",
+            key(json!({"owner_service_account_id": account})),
+        )
+        .await
+        .expect_status(201);
+}
