@@ -13,6 +13,7 @@ pub mod period;
 pub mod pricing;
 pub mod rbac;
 pub mod redact;
+pub mod secret_binding;
 pub mod secrets;
 pub mod tenant_health;
 pub mod validate;

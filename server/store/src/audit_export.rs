@@ -12,6 +12,7 @@
 use chrono::{DateTime, Utc};
 use ditto_core::audit::AuditSigner;
 use ditto_core::audit_export::export_range;
+use ditto_core::secret_binding::Rebinding;
 use ditto_core::{Error, Result, TenantScope};
 use ditto_types::TenantId;
 use ditto_types::api::{
@@ -335,6 +336,34 @@ impl Store {
         if before.is_none() {
             return Err(Error::NotFound("audit export destination"));
         }
+        let (endpoint, bucket, region, holds_secret): (
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            bool,
+        ) = sqlx::query_as(
+            "SELECT endpoint, bucket, region, secret_access_key IS NOT NULL
+             FROM audit_export_destinations WHERE id = $1 FOR UPDATE",
+        )
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db)?;
+        let differs = |new: Option<&str>, old: &Option<String>| {
+            new.is_some_and(|new| Some(new) != old.as_deref())
+        };
+        Rebinding {
+            secret_field: "/secret_access_key",
+            destination: "endpoint, bucket or region",
+            moves: differs(
+                body.endpoint.as_deref().map(|e| e.trim_end_matches('/')),
+                &endpoint,
+            ) || differs(body.bucket.as_deref(), &bucket)
+                || differs(body.region.as_deref(), &region),
+            holds_secret,
+            replaces_secret: sealed_secret.is_some(),
+        }
+        .check()?;
         let row: DestinationRow = sqlx::query_as(sql!(
             "UPDATE audit_export_destinations SET
                  name = COALESCE($2, name),

@@ -2,6 +2,7 @@
 //! caller (`ditto_core::crypto`); this layer never sees them in clear.
 
 use chrono::{DateTime, Utc};
+use ditto_core::secret_binding::Rebinding;
 use ditto_core::{Error, Result, TenantScope};
 use ditto_types::BackendId;
 use ditto_types::api::{
@@ -128,6 +129,25 @@ impl Store {
         sealed_credentials: Option<Vec<u8>>,
     ) -> Result<Backend> {
         let mut tx = self.tenant_tx(scope).await?;
+        let current: Option<(String, bool)> = sqlx::query_as(
+            "SELECT base_url, credentials IS NOT NULL FROM backends WHERE id = $1 FOR UPDATE",
+        )
+        .bind(id.0)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db)?;
+        let (base_url, holds_secret) = current.ok_or(Error::NotFound("backend"))?;
+        Rebinding {
+            secret_field: "/credentials",
+            destination: "base_url",
+            moves: body
+                .base_url
+                .as_deref()
+                .is_some_and(|url| normalized(url) != base_url),
+            holds_secret,
+            replaces_secret: sealed_credentials.is_some() || body.clear_credentials,
+        }
+        .check()?;
         let before = audit::image_by_id(&mut tx, "backends", id.0).await?;
         let row: Option<Row> = sqlx::query_as(sql!(
             "UPDATE backends SET name = COALESCE($2, name), base_url = COALESCE($3, base_url),

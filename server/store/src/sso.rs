@@ -8,6 +8,7 @@
 
 use chrono::{DateTime, Utc};
 use ditto_core::rbac::builtin_grants;
+use ditto_core::secret_binding::Rebinding;
 use ditto_core::secrets::Redacted;
 use ditto_core::{Actor, Error, Result, TenantRef, TenantScope};
 use ditto_types::api::{
@@ -281,7 +282,19 @@ impl Store {
         c: &SsoConnectionChange,
     ) -> Result<SsoConnection> {
         let mut tx = self.tenant_tx(scope).await?;
-        let before = audit_image(&fetch(&mut tx, id).await?);
+        let current = fetch(&mut tx, id).await?;
+        Rebinding {
+            secret_field: "/client_secret",
+            destination: "issuer",
+            moves: c
+                .issuer
+                .as_ref()
+                .is_some_and(|(issuer, _)| *issuer != current.issuer),
+            holds_secret: current.has_client_secret,
+            replaces_secret: c.sealed_secret.is_some(),
+        }
+        .check()?;
+        let before = audit_image(&current);
         let (issuer, metadata) = match &c.issuer {
             Some((issuer, metadata)) => (Some(issuer.as_str()), Some(metadata)),
             None => (None, None),

@@ -115,7 +115,8 @@ async fn get_destination(
 }
 
 /// Change an audit export destination. Its kind stays; a new schedule
-/// starts now.
+/// starts now. Changing an S3 destination's endpoint, bucket or region needs
+/// `secret_access_key` again, else 422 on `/secret_access_key`.
 #[utoipa::path(patch, path = "/api/v1/tenants/{tenant}/audit/export-destinations/{destination_id}",
     tag = "audit", operation_id = "audit_export_destinations_update",
     params(("tenant" = String, Path, description = "Tenant slug or id"), ("destination_id" = Uuid, Path)),

@@ -80,7 +80,9 @@ async fn get(
     Ok(Json(app.store.get_backend(&scope, id).await?))
 }
 
-/// Change a backend.
+/// Change a backend. Changing `base_url` of a backend that holds credentials
+/// needs `credentials` again (or `clear_credentials`), else 422 on
+/// `/credentials`: the secret stays bound to where it is sent.
 #[utoipa::path(patch, path = "/api/v1/tenants/{tenant}/backends/{backend_id}", tag = "backends",
     operation_id = "backends_update",
     params(("tenant" = String, Path, description = "Tenant slug or id"), ("backend_id" = BackendId, Path)),

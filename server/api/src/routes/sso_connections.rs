@@ -230,7 +230,9 @@ async fn get(
 /// Change an OpenID Connect connection (a SAML one answers 409: it is
 /// changed through `…/saml-connections/{connection_id}`). Sending `issuer` (even unchanged) fetches its
 /// discovery document again. Changing the mappings needs the right to
-/// grant every mapped role.
+/// grant every mapped role. Moving a connection that holds a client secret
+/// to another issuer needs `client_secret` again (or `clear_client_secret`),
+/// else 422 on `/client_secret`.
 #[utoipa::path(patch, path = "/api/v1/tenants/{tenant}/sso-connections/{connection_id}", tag = "sso",
     operation_id = "sso_connections_update",
     params(("tenant" = String, Path, description = "Tenant slug or id"), ("connection_id" = SsoConnectionId, Path)),

@@ -760,3 +760,34 @@ async fn connections_are_checked_when_saved() {
         .await
         .expect_status(201);
 }
+
+#[tokio::test]
+async fn moving_a_connection_to_another_issuer_needs_its_client_secret_again() {
+    let s = setup("acme").await;
+    let created = connection(&s, "acme", "console", json!({})).await;
+    let one = format!("/api/v1/tenants/acme/sso-connections/{}", id(&created));
+    let elsewhere = OidcProvider::start(&format!("{}{CALLBACK}", s.app.base)).await;
+    let p = s
+        .admin
+        .patch(&one, json!({"issuer": elsewhere.issuer}))
+        .await
+        .expect_problem(422);
+    assert_eq!(p["errors"][0]["field"], "/client_secret", "{p}");
+    assert_eq!(p["errors"][0]["code"], "secret_required", "{p}");
+    let kept = s.admin.get(&one).await.expect_status(200);
+    assert_eq!(kept["issuer"], s.idp.issuer.as_str());
+    // The same issuer sent again is no move; with the secret given again it may move.
+    s.admin
+        .patch(&one, json!({"issuer": s.idp.issuer}))
+        .await
+        .expect_status(200);
+    let moved = s
+        .admin
+        .patch(
+            &one,
+            json!({"issuer": elsewhere.issuer, "client_secret": "console-secret"}),
+        )
+        .await
+        .expect_status(200);
+    assert_eq!(moved["issuer"], elsewhere.issuer.as_str());
+}

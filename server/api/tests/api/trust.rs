@@ -277,3 +277,98 @@ async fn only_those_who_manage_members_create_keys_in_someone_elses_name() {
         .await
         .expect_status(201);
 }
+
+#[tokio::test]
+async fn moving_a_backend_needs_its_credentials_again() {
+    let app = TestApp::spawn().await;
+    app.tenant("acme").await;
+    let admin = app.tenant_member("acme").await;
+    let base = "/api/v1/tenants/acme/backends";
+    let backend = admin
+        .post(
+            base,
+            json!({"name": "openai", "base_url": "https://api.openai.com/v1", "credentials": "sk-secret-value-123"}),
+        )
+        .await
+        .expect_status(201);
+    let one = format!("{base}/{}", backend["id"].as_str().unwrap());
+    let p = admin
+        .patch(
+            &one,
+            json!({"base_url": "https://collector.example.net/v1"}),
+        )
+        .await
+        .expect_problem(422);
+    assert_eq!(p["errors"][0]["field"], "/credentials", "{p}");
+    assert_eq!(p["errors"][0]["code"], "secret_required", "{p}");
+    let kept = admin.get(&one).await.expect_status(200);
+    assert_eq!(kept["base_url"], "https://api.openai.com/v1");
+    // The same place (a trailing slash is no move), or other fields: no secret needed.
+    admin
+        .patch(
+            &one,
+            json!({"base_url": "https://api.openai.com/v1/", "name": "openai-eu"}),
+        )
+        .await
+        .expect_status(200);
+    // Moving with the secret given again, or removed, is fine.
+    admin
+        .patch(
+            &one,
+            json!({"base_url": "https://eu.api.openai.com/v1", "credentials": "sk-secret-value-456"}),
+        )
+        .await
+        .expect_status(200);
+    admin
+        .patch(
+            &one,
+            json!({"base_url": "https://api.openai.com/v1", "clear_credentials": true}),
+        )
+        .await
+        .expect_status(200);
+    // Without a secret there is nothing to carry away.
+    admin
+        .patch(&one, json!({"base_url": "https://eu.api.openai.com/v1"}))
+        .await
+        .expect_status(200);
+}
+
+#[tokio::test]
+async fn moving_an_export_destination_needs_its_secret_again() {
+    let app = TestApp::spawn().await;
+    app.tenant("acme").await;
+    let admin = app.tenant_member("acme").await;
+    let base = "/api/v1/tenants/acme/audit/export-destinations";
+    let created = admin
+        .post(
+            base,
+            json!({"name": "archive", "kind": "s3", "endpoint": "https://s3.example.com",
+                   "bucket": "audit-archive", "region": "eu-west-1", "access_key_id": "AKIAEXAMPLE",
+                   "secret_access_key": "secret-access-key-1"}),
+        )
+        .await
+        .expect_status(201);
+    let one = format!("{base}/{}", created["id"].as_str().unwrap());
+    for moved in [
+        json!({"endpoint": "https://collector.example.net"}),
+        json!({"bucket": "someone-elses"}),
+        json!({"region": "us-east-1"}),
+    ] {
+        let p = admin.patch(&one, moved.clone()).await.expect_problem(422);
+        assert_eq!(
+            p["errors"][0]["field"], "/secret_access_key",
+            "{moved}: {p}"
+        );
+    }
+    admin
+        .patch(&one, json!({"name": "archive-2", "prefix": "audit"}))
+        .await
+        .expect_status(200);
+    admin
+        .patch(
+            &one,
+            json!({"bucket": "audit-archive-2", "secret_access_key": "secret-access-key-2"}),
+        )
+        .await
+        .expect_status(200);
+}
