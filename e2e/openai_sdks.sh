@@ -26,7 +26,7 @@ mock=$!
 port=$(free_port)
 token="e2e-bootstrap-token-$(date +%s)-0123456789"
 DATABASE_URL="${ADMIN_URL%/*}/$db" DITTO_BOOTSTRAP_TOKEN="$token" DITTO_LISTEN="127.0.0.1:$port" \
-  DITTO_MASTER_KEY="$(python3 -c 'import base64,os; print(base64.b64encode(os.urandom(32)).decode())')" \
+  DITTO_EGRESS_ALLOW=127.0.0.1/32 DITTO_MASTER_KEY="$(python3 -c 'import base64,os; print(base64.b64encode(os.urandom(32)).decode())')" \
   "$TARGET/debug/ditto" serve >"$work/ditto.log" 2>&1 &
 ditto=$!
 for _ in $(seq 300); do

@@ -23,6 +23,7 @@ trap cleanup EXIT
 
 cd "$work"
 env -u DATABASE_URL -u DITTO_DATA_DIR -u DITTO_BOOTSTRAP_TOKEN DITTO_LISTEN="127.0.0.1:$port" \
+  DITTO_EGRESS_ALLOW=127.0.0.1/32 \
   "$TARGET/debug/ditto" serve >"$work/serve.log" 2>&1 &
 server=$!
 for _ in $(seq 300); do

@@ -41,7 +41,7 @@ PORT=$oidc_port REDIRECT_URI="http://127.0.0.1:$port/api/v1/auth/sso/callback" \
 oidc=$!
 token="e2e-bootstrap-token-$(date +%s)-0123456789"
 DATABASE_URL="${ADMIN_URL%/*}/$db" DITTO_BOOTSTRAP_TOKEN="$token" DITTO_LISTEN="127.0.0.1:$port" \
-  DITTO_PUBLIC_URL="http://127.0.0.1:$port" DITTO_SSO_PRIVATE_HOSTS=127.0.0.1 \
+  DITTO_PUBLIC_URL="http://127.0.0.1:$port" DITTO_EGRESS_ALLOW=127.0.0.1/32 \
   DITTO_WEB_ASSETS="$TARGET/site" DITTO_AUDIT_SIGNING_KEY="$(python3 -c 'import base64,os; print(base64.b64encode(os.urandom(32)).decode())')" \
   DITTO_MASTER_KEY="$(python3 -c 'import base64,os; print(base64.b64encode(os.urandom(32)).decode())')" \
   "$TARGET/debug/ditto" serve >"$work/ditto.log" 2>&1 &

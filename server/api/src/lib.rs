@@ -4,6 +4,7 @@
 
 mod denials;
 mod docs;
+mod egress;
 mod error;
 mod extract;
 mod middleware;
@@ -44,6 +45,8 @@ pub struct AppState {
     pub identity: ditto_identity::Identity,
     /// Does audit export runs (to object storage or the export directory).
     pub audit_exporter: ditto_audit_export::Exporter,
+    /// Where tenant-chosen URLs may lead (backends, export endpoints).
+    pub egress: ditto_egress::EgressPolicy,
 }
 
 /// Something that renders metrics in the Prometheus text format.

@@ -18,6 +18,7 @@ use chrono::Utc;
 use ditto_core::audit::{AuditSigner, ChainWalk};
 use ditto_core::audit_export::is_safe_relative_path;
 use ditto_core::crypto::MasterKey;
+use ditto_egress::EgressPolicy;
 use ditto_store::Store;
 use ditto_store::audit_export::{ClaimedRun, ExportTarget, RunOutcome};
 use ditto_types::api::{AuditExportKind, AuditExportObject};
@@ -54,6 +55,8 @@ struct Inner {
     master_key: Option<MasterKey>,
     signer: Option<AuditSigner>,
     local_root: Option<PathBuf>,
+    /// Where S3-compatible endpoints may be.
+    egress: EgressPolicy,
 }
 
 /// Why a run stopped: a message for its record, and whether the run is
@@ -91,6 +94,7 @@ impl Exporter {
         master_key: Option<MasterKey>,
         signer: Option<AuditSigner>,
         local_root: Option<PathBuf>,
+        egress: EgressPolicy,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
@@ -98,6 +102,7 @@ impl Exporter {
                 master_key,
                 signer,
                 local_root,
+                egress,
             }),
         }
     }
@@ -200,6 +205,16 @@ impl Exporter {
              so an export cannot carry a signed checkpoint"
                 .to_owned()
         })?;
+        if let Some(endpoint) = &claimed.target.endpoint {
+            // IP literals never reach the guarded resolver: check them here.
+            self.inner
+                .egress
+                .check_url(endpoint)
+                .await
+                .map_err(|refusal| {
+                    format!("the destination's endpoint is not allowed: {refusal}")
+                })?;
+        }
         let store = self.object_store(&claimed.target)?;
         let base = if claimed.target.prefix.is_empty() {
             run.id.to_string()
@@ -356,6 +371,7 @@ impl Exporter {
                     .with_region(target.region.clone().unwrap_or_else(|| "us-east-1".into()))
                     .with_access_key_id(target.access_key_id.clone().unwrap_or_default())
                     .with_secret_access_key(secret)
+                    .with_http_connector(GuardedHttp(self.inner.egress.clone()))
                     .with_retry(RetryConfig {
                         max_retries: 3,
                         retry_timeout: Duration::from_secs(60),
@@ -390,6 +406,28 @@ impl Exporter {
                 Ok(Arc::new(fs))
             }
         }
+    }
+}
+
+/// object_store's HTTP client, its connections going only where the egress
+/// policy allows (checked on the resolved address), without redirects.
+#[derive(Debug)]
+struct GuardedHttp(EgressPolicy);
+
+impl object_store::client::HttpConnector for GuardedHttp {
+    fn connect(
+        &self,
+        _: &object_store::ClientOptions,
+    ) -> object_store::Result<object_store::client::HttpClient> {
+        let client = ditto_egress::resolver::client_builder(&self.0)
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(Duration::from_secs(300))
+            .build()
+            .map_err(|e| object_store::Error::Generic {
+                store: "S3",
+                source: Box::new(e),
+            })?;
+        Ok(object_store::client::HttpClient::new(client))
     }
 }
 

@@ -122,8 +122,14 @@ pub struct SettingsArgs {
     /// are built from it instead of the request's Host header.
     #[arg(long, env = "DITTO_PUBLIC_URL", global = true)]
     pub public_url: Option<String>,
-    /// Identity provider hosts that may be on private addresses,
-    /// comma-separated (all others must resolve to public addresses).
+    /// Internal destinations tenants may choose (backends, export
+    /// endpoints, identity providers), comma-separated host names, IP
+    /// addresses and CIDR blocks (`vllm.internal,10.0.0.0/8`). All others
+    /// must resolve to public addresses.
+    #[arg(long, env = "DITTO_EGRESS_ALLOW", global = true)]
+    pub egress_allow: Option<String>,
+    /// The older name for identity provider hosts on private addresses;
+    /// its entries join `DITTO_EGRESS_ALLOW`.
     #[arg(long, env = "DITTO_SSO_PRIVATE_HOSTS", global = true)]
     pub sso_private_hosts: Option<String>,
 }
@@ -159,6 +165,7 @@ struct FileSettings {
     argon2_iterations: Option<u32>,
     public_url: Option<String>,
     sso_private_hosts: Option<Vec<String>>,
+    egress_allow: Option<Vec<String>>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -199,6 +206,8 @@ pub struct Config {
     pub worker_threads: Option<usize>,
     /// Local sign-in: password hashing and policy, sessions, lockout.
     pub identity: ditto_identity::Identity,
+    /// Where tenant-chosen destinations may be (`DITTO_EGRESS_ALLOW`).
+    pub egress: ditto_egress::EgressPolicy,
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -680,9 +689,26 @@ impl Config {
                 }
             },
         };
-        let sso_private_hosts: Vec<String> = match &args.sso_private_hosts {
-            Some(list) => list.split(',').map(|h| h.trim().to_owned()).collect(),
-            None => file.sso_private_hosts.unwrap_or_default(),
+        let listed = |arg: &Option<String>, file: Option<Vec<String>>| match arg {
+            Some(list) => list.clone(),
+            None => file.unwrap_or_default().join(","),
+        };
+        let allow = format!(
+            "{},{}",
+            listed(&args.egress_allow, file.egress_allow),
+            listed(&args.sso_private_hosts, file.sso_private_hosts)
+        );
+        let egress = match ditto_egress::EgressPolicy::parse(&allow) {
+            Ok(policy) => policy.with_own_addresses([listen]),
+            Err(message) => {
+                fail(
+                    "egress_allow",
+                    "egress-allow",
+                    "DITTO_EGRESS_ALLOW",
+                    message,
+                );
+                ditto_egress::EgressPolicy::strict()
+            }
         };
         if absolute < idle {
             fail(
@@ -715,12 +741,7 @@ impl Config {
                     lockout,
                 },
                 public_url,
-                // Loopback providers only on a development server, as
-                // plain-http issuers.
-                providers: ditto_identity::egress::ProviderAccess::new(
-                    sso_private_hosts,
-                    !secure_cookies,
-                ),
+                providers: ditto_identity::egress::ProviderAccess::new(egress.clone()),
             }),
             Err(message) => {
                 fail(
@@ -744,6 +765,7 @@ impl Config {
         };
         Ok(Config {
             identity,
+            egress,
             database,
             redis_url,
             redis_nodes,

@@ -304,6 +304,7 @@ async fn serve(config: &Config, store: Store, embedded: Option<&EmbeddedPostgres
             rate_limits_fail_open: config.rate_limits_fail_open,
             ..LimitsConfig::default()
         },
+        egress: config.egress.clone(),
         ..GatewayConfig::default()
     };
     let (gateway, gateway_handle) =
@@ -317,6 +318,7 @@ async fn serve(config: &Config, store: Store, embedded: Option<&EmbeddedPostgres
         master_key.clone(),
         audit_signer.clone(),
         config.audit_export_dir.clone(),
+        config.egress.clone(),
     );
     spawn_audit_exports(audit_exporter.clone());
     let app = ditto_api::app(AppState {
@@ -329,6 +331,7 @@ async fn serve(config: &Config, store: Store, embedded: Option<&EmbeddedPostgres
             metrics_gateway.render_metrics()
         })),
         identity: config.identity.clone(),
+        egress: config.egress.clone(),
     })
     .merge(ditto_gateway::router(gateway))
     // The console's pages get request ids and spans like the API's.

@@ -31,9 +31,12 @@ fn ditto() -> Command {
         "DITTO_DATA_DIR",
         "DITTO_CONFIG",
         "DITTO_AUDIT_SIGNING_KEY",
+        "DITTO_SSO_PRIVATE_HOSTS",
     ] {
         command.env_remove(var);
     }
+    // The mock upstreams these tests start run on loopback.
+    command.env("DITTO_EGRESS_ALLOW", "127.0.0.0/8");
     command
 }
 

@@ -2,6 +2,7 @@
 //! state (HTTP client, in-flight count, circuit breaker), which outlives
 //! snapshot reloads.
 
+use ditto_egress::EgressPolicy;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
@@ -67,13 +68,16 @@ pub struct Runtime {
 pub struct Registry {
     runtimes: Mutex<HashMap<Uuid, Arc<Runtime>>>,
     breaker: BreakerConfig,
+    /// Where backends' connections may go.
+    egress: EgressPolicy,
 }
 
 impl Registry {
-    pub fn new(breaker: BreakerConfig) -> Self {
+    pub fn new(breaker: BreakerConfig, egress: EgressPolicy) -> Self {
         Self {
             runtimes: Mutex::default(),
             breaker,
+            egress,
         }
     }
 
@@ -92,7 +96,7 @@ impl Registry {
             match runtimes.get(&row.id) {
                 Some(existing) if existing.connect_timeout == connect_timeout => existing.clone(),
                 _ => {
-                    let fresh = Arc::new(Runtime::new(connect_timeout, self.breaker));
+                    let fresh = Arc::new(Runtime::new(connect_timeout, self.breaker, &self.egress));
                     runtimes.insert(row.id, fresh.clone());
                     fresh
                 }
@@ -156,9 +160,9 @@ impl Registry {
 }
 
 impl Runtime {
-    fn new(connect_timeout: Duration, breaker: BreakerConfig) -> Self {
+    fn new(connect_timeout: Duration, breaker: BreakerConfig, egress: &EgressPolicy) -> Self {
         Self {
-            client: Client::new(connect_timeout),
+            client: Client::new(connect_timeout, egress.clone()),
             connect_timeout,
             in_flight: AtomicU32::new(0),
             breaker: Breaker::new(breaker),

@@ -156,6 +156,16 @@ impl GatewayError {
         )
     }
 
+    /// A method no OpenAI-compatible endpoint takes.
+    pub fn method_not_allowed(method: &axum::http::Method) -> Self {
+        Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "invalid_request_error",
+            "method_not_allowed",
+            format!("{method} is not used by this API; send GET, POST or DELETE."),
+        )
+    }
+
     pub fn not_found(message: impl Into<String>) -> Self {
         Self::new(
             StatusCode::NOT_FOUND,

@@ -57,6 +57,9 @@ pub struct GatewayConfig {
     pub limits: LimitsConfig,
     /// How often refusals counted in memory go to the audit trail.
     pub governance_every: Duration,
+    /// Where backends may be: public addresses and what an operator allows
+    /// (`DITTO_EGRESS_ALLOW`), checked on every new connection.
+    pub egress: ditto_egress::EgressPolicy,
 }
 
 impl Default for GatewayConfig {
@@ -72,6 +75,7 @@ impl Default for GatewayConfig {
             health_check_every: Some(Duration::from_secs(15)),
             limits: LimitsConfig::default(),
             governance_every: Duration::from_secs(60),
+            egress: ditto_egress::EgressPolicy::strict(),
         }
     }
 }
@@ -122,7 +126,10 @@ impl Gateway {
         let loader = Arc::new(loader::Loader {
             store: store.clone(),
             snapshot: snapshot.clone(),
-            registry: Arc::new(backend::Registry::new(config.breaker)),
+            registry: Arc::new(backend::Registry::new(
+                config.breaker,
+                config.egress.clone(),
+            )),
             master_key,
             fingerprints: Default::default(),
             metrics: metrics.clone(),

@@ -38,28 +38,22 @@ static ATTEMPTS: HeaderName = HeaderName::from_static("x-ditto-attempts");
 static CLIENT_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 static API_KEY: HeaderName = HeaderName::from_static("x-api-key");
 
-/// Request headers never forwarded upstream: hop-by-hop ones, the caller's
-/// credentials, and ones we set ourselves.
+/// Request headers forwarded upstream: what an OpenAI-compatible API reads
+/// of a client's request, and the SDKs' own description of themselves.
+/// Everything else stays here: the caller's credentials and cookies, proxy
+/// and hop-by-hop headers, and whatever could steer the service behind a
+/// backend URL (an allow-list, so a header nobody thought of is not sent).
 fn forwardable(name: &HeaderName) -> bool {
-    !matches!(
-        name.as_str(),
-        "host"
-            | "authorization"
-            | "x-api-key"
-            | "content-length"
-            | "connection"
-            | "keep-alive"
-            | "proxy-authorization"
-            | "proxy-connection"
-            | "te"
-            | "trailer"
-            | "transfer-encoding"
-            | "upgrade"
-            | "accept-encoding"
-            | "cookie"
-            | "openai-organization"
-            | "openai-project"
-    )
+    let name = name.as_str();
+    matches!(
+        name,
+        "accept" | "content-type" | "user-agent" | "openai-beta" | "idempotency-key"
+    ) || name.starts_with("x-stainless-")
+}
+
+/// The methods OpenAI-compatible endpoints take; others never go upstream.
+fn allowed_method(method: &Method) -> bool {
+    matches!(*method, Method::GET | Method::POST | Method::DELETE)
 }
 
 /// Response headers not passed back: hop-by-hop ones.
@@ -406,6 +400,9 @@ async fn handle(
         admission: None,
         price: None,
     };
+    if !allowed_method(&method) {
+        return call.refuse(GatewayError::method_not_allowed(&method), 0);
+    }
     if path
         .split('/')
         .any(|segment| segment == ".." || segment == ".")

@@ -11,12 +11,13 @@ use std::time::Duration;
 use axum::http::uri::{Authority, PathAndQuery, Scheme};
 use axum::http::{HeaderMap, Method, Request, Response, Uri, header};
 use bytes::Bytes;
+use ditto_egress::EgressPolicy;
+use ditto_egress::connector::GuardedConnector;
 use futures_util::{Stream, TryStreamExt};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper_rustls::{ConfigBuilderExt, HttpsConnector};
 use hyper_util::client::legacy::Client as Pool;
-use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
 /// One piece of an upstream body; an error means the upstream broke off.
@@ -31,7 +32,7 @@ const POOL_IDLE: Duration = Duration::from_secs(90);
 /// A pooled client with its own connect timeout.
 #[derive(Clone)]
 pub struct Client {
-    pool: Pool<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    pool: Pool<HttpsConnector<GuardedConnector>, Full<Bytes>>,
 }
 
 /// Why an upstream call failed before a response arrived.
@@ -44,12 +45,10 @@ pub struct SendError {
 }
 
 impl Client {
-    pub fn new(connect_timeout: Duration) -> Self {
-        let mut http = HttpConnector::new();
-        http.set_connect_timeout(Some(connect_timeout));
-        http.set_nodelay(true);
-        // The TLS wrapper below takes the https URLs.
-        http.enforce_http(false);
+    /// Connections go only where `egress` allows, checked on the resolved
+    /// address of every new connection.
+    pub fn new(connect_timeout: Duration, egress: EgressPolicy) -> Self {
+        let http = GuardedConnector::new(egress, connect_timeout);
         let connector = hyper_rustls::HttpsConnectorBuilder::new()
             .with_tls_config(tls_config().as_ref().clone())
             .https_or_http()
@@ -239,12 +238,45 @@ mod tests {
         assert!(origin.uri("models/a b", None).is_none());
     }
 
+    fn loopback() -> EgressPolicy {
+        EgressPolicy::parse("127.0.0.0/8,::1").unwrap()
+    }
+
+    #[tokio::test]
+    async fn an_internal_backend_is_refused_at_connect_time_unless_allowed() {
+        let client = Client::new(Duration::from_secs(2), EgressPolicy::strict());
+        for base in [
+            "http://127.0.0.1:9/v1",
+            "http://169.254.169.254/latest",
+            "http://[::1]:9/",
+            "http://localhost:9/v1",
+            "http://10.0.0.1:9/v1",
+        ] {
+            let origin = Origin::parse(base).unwrap();
+            let error = client
+                .send(
+                    Method::GET,
+                    origin.uri("models", None).unwrap(),
+                    HeaderMap::new(),
+                    Bytes::new(),
+                )
+                .await
+                .unwrap_err();
+            assert!(error.connect, "{error:?}");
+            assert!(
+                error.message.contains("DITTO_EGRESS_ALLOW"),
+                "{base}: {}",
+                error.message
+            );
+        }
+    }
+
     #[tokio::test]
     async fn a_refused_connection_is_a_connect_error_with_its_cause() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         drop(listener);
-        let client = Client::new(Duration::from_secs(2));
+        let client = Client::new(Duration::from_secs(2), loopback());
         let origin = Origin::parse(&format!("http://127.0.0.1:{port}/v1")).unwrap();
         let error = client
             .send(
@@ -268,7 +300,7 @@ mod tests {
             let (mut socket, _) = listener.accept().await.unwrap();
             socket.read_u8().await.unwrap()
         });
-        let client = Client::new(Duration::from_secs(2));
+        let client = Client::new(Duration::from_secs(2), loopback());
         let origin = Origin::parse(&format!("https://localhost:{port}/v1")).unwrap();
         let sent = tokio::time::timeout(
             Duration::from_secs(5),

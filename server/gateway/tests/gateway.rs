@@ -9,6 +9,8 @@ use ditto_testkit::{Api, Options, TestApp, quick_gateway_config};
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 
+#[path = "gateway/egress.rs"]
+mod egress;
 #[path = "gateway/governance.rs"]
 mod governance;
 #[path = "gateway/limits.rs"]

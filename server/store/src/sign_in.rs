@@ -352,7 +352,8 @@ impl Store {
         token_hash: &[u8; 32],
     ) -> Result<Option<SessionHolder>> {
         let mut tx = self.unscoped_platform_tx().await?;
-        let row: Option<(Uuid, Uuid, Uuid, Vec<u8>, DateTime<Utc>)> = sqlx::query_as(
+        type Live = (Uuid, Uuid, Uuid, Vec<u8>, DateTime<Utc>);
+        let row: Option<Live> = sqlx::query_as(
             // Reading a live session writes only when its idle clock is
             // stale, not on every request.
             "WITH live AS (

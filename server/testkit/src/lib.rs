@@ -189,13 +189,22 @@ pub fn test_identity() -> ditto_identity::Identity {
         lockout: ditto_identity::LockoutPolicy::default(),
         public_url: None,
         // The test identity providers run on loopback.
-        providers: ditto_identity::egress::ProviderAccess::new(Vec::new(), true),
+        providers: ditto_identity::egress::ProviderAccess::new(test_egress()),
     }
 }
 
-/// Gateway settings that keep tests quick: a short breaker cooldown.
+/// What tests allow beyond public addresses: their mock upstreams, identity
+/// providers and S3 server run on loopback. The same list an operator would
+/// give as `DITTO_EGRESS_ALLOW=127.0.0.0/8,::1`.
+pub fn test_egress() -> ditto_egress::EgressPolicy {
+    ditto_egress::EgressPolicy::parse("127.0.0.0/8,::1").expect("a valid allow list")
+}
+
+/// Gateway settings that keep tests quick: a short breaker cooldown, and
+/// backends on loopback allowed ([`test_egress`]).
 pub fn quick_gateway_config() -> GatewayConfig {
     GatewayConfig {
+        egress: test_egress(),
         breaker: BreakerConfig {
             failure_threshold: 3,
             cooldown: Duration::from_millis(300),
@@ -239,8 +248,13 @@ impl TestApp {
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         let master_key = MasterKey::from_base64(&MasterKey::generate_base64()).expect("master key");
         let export_dir = tempfile::tempdir().expect("an audit export directory");
+        // The server itself is never a destination, even on allowed loopback.
+        let mut gateway_config = options.gateway;
+        let own = listener.local_addr().expect("the listener's address");
+        gateway_config.egress = gateway_config.egress.with_own_addresses([own]);
+        let egress = gateway_config.egress.clone();
         let (gateway, _handle) =
-            Gateway::start(store.clone(), Some(master_key.clone()), options.gateway)
+            Gateway::start(store.clone(), Some(master_key.clone()), gateway_config)
                 .await
                 .expect("gateway starts");
         let metrics_gateway = gateway.clone();
@@ -250,6 +264,7 @@ impl TestApp {
             Some(master_key.clone()),
             Some(signer.clone()),
             Some(export_dir.path().to_owned()),
+            egress.clone(),
         );
         let app = ditto_api::app(AppState {
             store: store.clone(),
@@ -259,6 +274,7 @@ impl TestApp {
             audit_signer: Some(signer),
             audit_exporter: audit_exporter.clone(),
             identity: options.identity.unwrap_or_else(test_identity),
+            egress,
         })
         .merge(ditto_gateway::router(gateway.clone()));
         let server = tokio::spawn(async move {

@@ -63,7 +63,8 @@ async fn list_destinations(
 
 /// Add an audit export destination: an S3-compatible bucket, or a directory
 /// under the platform's export directory (`kind: local`). The secret access
-/// key is encrypted at rest and never returned.
+/// key is encrypted at rest and never returned. An `endpoint` must lead to a
+/// public address, or one a platform operator allowed (`DITTO_EGRESS_ALLOW`).
 #[utoipa::path(post, path = "/api/v1/tenants/{tenant}/audit/export-destinations", tag = "audit",
     operation_id = "audit_export_destinations_create",
     params(("tenant" = String, Path, description = "Tenant slug or id")),
@@ -83,6 +84,9 @@ async fn create_destination(
         )
         .await?;
     audit_export::create_destination(&body, app.audit_exporter.has_local_root())?;
+    if let Some(endpoint) = &body.endpoint {
+        app.check_destination("/endpoint", endpoint).await?;
+    }
     let id = Uuid::now_v7();
     let sealed = body
         .secret_access_key
@@ -137,6 +141,9 @@ async fn update_destination(
         .await?;
     let current = app.store.get_audit_export_destination(&scope, id).await?;
     audit_export::update_destination(&body, current.kind)?;
+    if let Some(endpoint) = &body.endpoint {
+        app.check_destination("/endpoint", endpoint).await?;
+    }
     let sealed = body
         .secret_access_key
         .as_deref()

@@ -38,7 +38,9 @@ async fn list(
     Ok(Json(app.store.list_backends(&scope, &filter, &page).await?))
 }
 
-/// Add a backend.
+/// Add a backend. Its `base_url` must lead to a public address, or to one a
+/// platform operator allowed (`DITTO_EGRESS_ALLOW`), else 422
+/// `destination_not_allowed`; connections are checked again when made.
 #[utoipa::path(post, path = "/api/v1/tenants/{tenant}/backends", tag = "backends", operation_id = "backends_create",
     params(("tenant" = String, Path, description = "Tenant slug or id")), request_body = CreateBackend,
     security(("bearer" = [])), responses((status = 201, body = Backend)))]
@@ -52,6 +54,7 @@ async fn create(
         .tenant_scope(&ctx, &tenant, permission("backends_create"))
         .await?;
     validate::create_backend(&body)?;
+    app.check_destination("/base_url", &body.base_url).await?;
     let id = BackendId::new();
     let sealed = body
         .credentials
@@ -97,6 +100,9 @@ async fn update(
         .tenant_scope(&ctx, &tenant, permission("backends_update"))
         .await?;
     validate::update_backend(&body)?;
+    if let Some(url) = &body.base_url {
+        app.check_destination("/base_url", url).await?;
+    }
     let sealed = body
         .credentials
         .as_deref()

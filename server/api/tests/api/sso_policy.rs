@@ -640,15 +640,15 @@ async fn the_public_url_builds_redirect_uris_and_scim_locations() {
 
 #[tokio::test]
 async fn identity_providers_on_private_addresses_are_refused_unless_allowed() {
-    let strict = |hosts: Vec<String>| Options {
+    let strict = |allow: &str| Options {
         gateway: quick_gateway_config(),
         identity: Some(ditto_identity::Identity {
-            providers: ProviderAccess::new(hosts, false),
+            providers: ProviderAccess::new(ditto_egress::EgressPolicy::parse(allow).unwrap()),
             ..test_identity()
         }),
         ..Options::default()
     };
-    let app = TestApp::spawn_with(strict(Vec::new())).await;
+    let app = TestApp::spawn_with(strict("")).await;
     app.tenant("acme").await;
     let admin = app.tenant_member("acme").await;
     for issuer in [
@@ -669,7 +669,7 @@ async fn identity_providers_on_private_addresses_are_refused_unless_allowed() {
     }
 
     // A host the operator lists is reachable; a real sign-in starts.
-    let listed = TestApp::spawn_with(strict(vec!["127.0.0.1".into()])).await;
+    let listed = TestApp::spawn_with(strict("127.0.0.1")).await;
     let idp = OidcProvider::start(&format!("{}{CALLBACK}", listed.base)).await;
     listed.tenant("acme").await;
     let admin = listed.tenant_member("acme").await;

@@ -372,3 +372,98 @@ async fn moving_an_export_destination_needs_its_secret_again() {
         .await
         .expect_status(200);
 }
+
+/// A server that allows no internal destination (no `DITTO_EGRESS_ALLOW`).
+async fn strict_server() -> TestApp {
+    let mut gateway = ditto_testkit::quick_gateway_config();
+    gateway.egress = ditto_egress::EgressPolicy::strict();
+    TestApp::spawn_with(ditto_testkit::Options {
+        gateway,
+        ..ditto_testkit::Options::default()
+    })
+    .await
+}
+
+const INTERNAL: [&str; 7] = [
+    "http://127.0.0.1:9000/v1",
+    "http://10.0.0.1/v1",
+    "http://169.254.169.254/latest/meta-data",
+    "http://[::1]:8080/v1",
+    "http://[::ffff:127.0.0.1]/v1",
+    "http://localhost:8080/v1",
+    "http://100.64.0.1/v1",
+];
+
+#[tokio::test]
+async fn backends_on_internal_addresses_are_refused_when_saved() {
+    let app = strict_server().await;
+    app.tenant("acme").await;
+    let admin = app.tenant_member("acme").await;
+    let base = "/api/v1/tenants/acme/backends";
+    for url in INTERNAL.iter().copied().chain([app.base.as_str()]) {
+        let p = admin
+            .post(base, json!({"name": "internal", "base_url": url}))
+            .await
+            .expect_problem(422);
+        assert_eq!(p["errors"][0]["field"], "/base_url", "{url}: {p}");
+        assert_eq!(
+            p["errors"][0]["code"], "destination_not_allowed",
+            "{url}: {p}"
+        );
+        assert!(
+            p["errors"][0]["message"]
+                .as_str()
+                .unwrap()
+                .contains("DITTO_EGRESS_ALLOW")
+                || url == app.base,
+            "{url}: {p}"
+        );
+    }
+    let public = admin
+        .post(
+            base,
+            json!({"name": "public", "base_url": "http://93.184.216.34/v1"}),
+        )
+        .await
+        .expect_status(201);
+    let one = format!("{base}/{}", public["id"].as_str().unwrap());
+    for url in INTERNAL {
+        admin
+            .patch(&one, json!({"base_url": url}))
+            .await
+            .expect_problem(422);
+    }
+}
+
+#[tokio::test]
+async fn export_endpoints_on_internal_addresses_are_refused_when_saved() {
+    let app = strict_server().await;
+    app.tenant("acme").await;
+    let admin = app.tenant_member("acme").await;
+    let base = "/api/v1/tenants/acme/audit/export-destinations";
+    let body = |endpoint: &str| {
+        json!({"name": "archive", "kind": "s3", "endpoint": endpoint, "bucket": "audit-archive",
+               "region": "eu-west-1", "access_key_id": "AKIAEXAMPLE", "secret_access_key": "secret-1"})
+    };
+    // Endpoints are origins: the same addresses without their paths.
+    for url in INTERNAL.map(|u| u.splitn(4, '/').take(3).collect::<Vec<_>>().join("/")) {
+        let p = admin.post(base, body(&url)).await.expect_problem(422);
+        assert_eq!(p["errors"][0]["field"], "/endpoint", "{url}: {p}");
+        assert_eq!(
+            p["errors"][0]["code"], "destination_not_allowed",
+            "{url}: {p}"
+        );
+    }
+    let created = admin
+        .post(base, body("https://93.184.216.34"))
+        .await
+        .expect_status(201);
+    let one = format!("{base}/{}", created["id"].as_str().unwrap());
+    admin
+        .patch(
+            &one,
+            json!({"endpoint": "http://169.254.169.254", "secret_access_key": "secret-2"}),
+        )
+        .await
+        .expect_problem(422);
+}
