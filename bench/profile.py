@@ -107,7 +107,7 @@ def main():
         mock_port, ditto_port = free_port(), free_port()
         procs.append(subprocess.Popen([mock_bin, "--listen", f"127.0.0.1:{mock_port}"], stdout=subprocess.DEVNULL))
         wait_http(f"http://127.0.0.1:{mock_port}/__mock/calls")
-        env = dict(os.environ, DITTO_WORKER_THREADS="1", DATABASE_URL=db_url, DITTO_BOOTSTRAP_TOKEN=TOKEN,
+        env = dict(os.environ, DITTO_WORKER_THREADS="1", DATABASE_URL=db_url, DITTO_BOOTSTRAP_TOKEN=TOKEN, DITTO_EGRESS_ALLOW="127.0.0.1/32",
                    DITTO_LISTEN=f"127.0.0.1:{ditto_port}", REDIS_URL=REDIS_URL,
                    DITTO_MASTER_KEY=base64.b64encode(os.urandom(32)).decode(), RUST_LOG="warn",
                    DITTO_USAGE_SPOOL_DIR=os.path.join(out_dir, "spool"))

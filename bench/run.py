@@ -202,7 +202,7 @@ http {{
         procs.append(nginx)
 
         # One worker, like nginx's `worker_processes 1`: the same CPU budget for both proxies.
-        env = dict(os.environ, DITTO_WORKER_THREADS=os.environ.get("BENCH_GATEWAY_THREADS", "1"), DATABASE_URL=db_url, DITTO_BOOTSTRAP_TOKEN=TOKEN, DITTO_LISTEN=f"127.0.0.1:{ditto_port}", REDIS_URL=REDIS_URL,
+        env = dict(os.environ, DITTO_WORKER_THREADS=os.environ.get("BENCH_GATEWAY_THREADS", "1"), DATABASE_URL=db_url, DITTO_BOOTSTRAP_TOKEN=TOKEN, DITTO_EGRESS_ALLOW="127.0.0.1/32", DITTO_LISTEN=f"127.0.0.1:{ditto_port}", REDIS_URL=REDIS_URL,
                    DITTO_MASTER_KEY=base64.b64encode(os.urandom(32)).decode(), RUST_LOG="warn")
         ditto = subprocess.Popen([f"{TARGET}/release/ditto", "serve"], env=env, stdout=subprocess.DEVNULL)
         procs.append(ditto)
