@@ -101,6 +101,16 @@ impl TenantPolicy {
         grants
     }
 
+    /// Everything `actor` holds anywhere in the tenant: tenant-wide, and on
+    /// every project a role is bound to it (or its groups).
+    pub fn reach(&self, actor: Actor) -> Grants {
+        let subject = actor.subject();
+        self.projects
+            .iter()
+            .map(|p| self.resolve(&subject, &project_domain(*p)))
+            .fold(self.grants(actor), Grants::union)
+    }
+
     /// The projects where `actor` holds `permission` through roles bound on
     /// the project (to it or its groups).
     pub fn projects_granting(&self, actor: Actor, permission: Permission) -> Vec<Uuid> {
@@ -207,6 +217,14 @@ impl Store {
     /// What `actor` may do in `tenant` (tenant-wide bindings).
     pub async fn grants_of(&self, tenant: TenantId, actor: Actor) -> Result<Grants> {
         Ok(self.tenant_policy(tenant).await?.grants(actor))
+    }
+
+    /// Everything `actor` holds in `tenant`, on any project included: what
+    /// a principal must hold to act on it (reset its password, mint its
+    /// tokens, end its sessions). An admin of one project outranks a member
+    /// with only `users:write` as surely as a tenant-wide admin does.
+    pub async fn reach_of(&self, tenant: TenantId, actor: Actor) -> Result<Grants> {
+        Ok(self.tenant_policy(tenant).await?.reach(actor))
     }
 
     /// What `subject` (`group:<id>`, …) holds tenant-wide in `tenant`.

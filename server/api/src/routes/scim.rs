@@ -23,11 +23,12 @@ use ditto_scim::{
 };
 use ditto_store::scim::{ScimPage, ScimQuery};
 use ditto_store::{ScimGroup, ScimUser};
-use ditto_types::GroupId;
+use ditto_types::{GroupId, UserId};
 use serde_json::{Value, json};
 
 use crate::AppState;
 use crate::middleware::request_id;
+use crate::routes::scim_tokens::scim_reach;
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
@@ -630,6 +631,7 @@ async fn replace_user(
     body: Bytes,
 ) -> ScimResult {
     let scope = scim.scope(Permission::UsersWrite)?;
+    guard_outranked_user(&app, &scope, &id).await?;
     let body = body_json(&headers, &body)?;
     let current = user_json(&app.store.scim_get_user(&scope, &id).await?, &scim.base);
     check_if_match(&headers, &current)?;
@@ -650,6 +652,7 @@ async fn patch_user(
     body: Bytes,
 ) -> ScimResult {
     let scope = scim.scope(Permission::UsersWrite)?;
+    guard_outranked_user(&app, &scope, &id).await?;
     let ops = patch::parse_request(&body_json(&headers, &body)?)?;
     let mut doc = user_json(&app.store.scim_get_user(&scope, &id).await?, &scim.base);
     check_if_match(&headers, &doc)?;
@@ -669,6 +672,7 @@ async fn delete_user(
     headers: HeaderMap,
 ) -> ScimResult {
     let scope = scim.scope(Permission::UsersWrite)?;
+    guard_outranked_user(&app, &scope, &id).await?;
     if headers.contains_key(header::IF_MATCH) {
         let current = user_json(&app.store.scim_get_user(&scope, &id).await?, &scim.base);
         check_if_match(&headers, &current)?;
@@ -687,6 +691,29 @@ fn members_excluded(params: &HashMap<String, String>) -> bool {
             && !attributes
                 .iter()
                 .any(|a| a.to_ascii_lowercase().starts_with("members")))
+}
+
+/// A SCIM token acts with [`scim_reach`]: everything but `owners:write`,
+/// the most its creator had to hold. It cannot change, deactivate or delete
+/// a user who holds more (an owner, tenant-wide or on a project), as its
+/// creator could not through the admin API.
+async fn guard_outranked_user(app: &AppState, scope: &TenantScope, id: &str) -> ScimResult<()> {
+    let Ok(uuid) = uuid::Uuid::parse_str(id) else {
+        return Ok(());
+    };
+    let held = app
+        .store
+        .reach_of(scope.tenant_id(), Actor::User(UserId(uuid)))
+        .await?;
+    if !scim_reach().covers(held) {
+        return Err(ScimError::new(
+            403,
+            None,
+            "this user holds `owners:write`; owners are changed and removed in the admin API, by owners",
+        )
+        .into());
+    }
+    Ok(())
 }
 
 /// Groups that carry `owner` are managed in the admin API, by owners: a

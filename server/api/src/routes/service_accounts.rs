@@ -91,7 +91,7 @@ async fn get(
 }
 
 /// Rename, describe, disable or enable a service account.
-/// You must hold every permission the account holds.
+/// You must hold every permission the account holds, on any project too.
 #[utoipa::path(patch, path = "/api/v1/tenants/{tenant}/service-accounts/{service_account_id}",
     tag = "service_accounts", operation_id = "service_accounts_update",
     params(("tenant" = String, Path, description = "Tenant slug or id"),
@@ -115,7 +115,7 @@ async fn update(
 }
 
 /// Delete a service account with its tokens and keys.
-/// You must hold every permission the account holds.
+/// You must hold every permission the account holds, on any project too.
 #[utoipa::path(delete, path = "/api/v1/tenants/{tenant}/service-accounts/{service_account_id}",
     tag = "service_accounts", operation_id = "service_accounts_delete",
     params(("tenant" = String, Path, description = "Tenant slug or id"),
@@ -153,7 +153,7 @@ async fn list_tokens(
 }
 
 /// Create an access token. The secret is in this response only.
-/// You must hold every permission the account holds.
+/// You must hold every permission the account holds, on any project too.
 #[utoipa::path(post, path = "/api/v1/tenants/{tenant}/service-accounts/{service_account_id}/tokens",
     tag = "service_accounts", operation_id = "access_tokens_create",
     params(("tenant" = String, Path, description = "Tenant slug or id"),
@@ -184,7 +184,7 @@ async fn create_token(
 }
 
 /// Revoke an access token. Idempotent.
-/// You must hold every permission the account holds.
+/// You must hold every permission the account holds, on any project too.
 #[utoipa::path(post,
     path = "/api/v1/tenants/{tenant}/service-accounts/{service_account_id}/tokens/{token_id}/revoke",
     tag = "service_accounts", operation_id = "access_tokens_revoke",
@@ -215,7 +215,7 @@ async fn outranks(
 ) -> ApiResult<()> {
     let held = app
         .store
-        .grants_of(scope.tenant_id(), Actor::ServiceAccount(account))
+        .reach_of(scope.tenant_id(), Actor::ServiceAccount(account))
         .await?;
     Ok(ctx.may_delegate(scope, held)?)
 }

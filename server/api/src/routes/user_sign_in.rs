@@ -30,11 +30,12 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(revoke_token))
 }
 
-/// The caller must hold every permission `user` holds.
+/// The caller must hold every permission `user` holds, tenant-wide or on
+/// any project.
 async fn outranks(app: &AppState, ctx: &Ctx, scope: &TenantScope, user: UserId) -> ApiResult<()> {
     let held = app
         .store
-        .grants_of(scope.tenant_id(), Actor::User(user))
+        .reach_of(scope.tenant_id(), Actor::User(user))
         .await?;
     Ok(ctx.may_delegate(scope, held)?)
 }
@@ -137,7 +138,8 @@ async fn list_sessions(
     ))
 }
 
-/// End all of a user's sessions at once.
+/// End all of a user's sessions at once. You must hold every permission the
+/// user holds, on any project too.
 #[utoipa::path(post, path = "/api/v1/tenants/{tenant}/users/{user_id}/sessions/revoke",
     tag = "users", operation_id = "users_sessions_revoke",
     params(("tenant" = String, Path, description = "Tenant slug or id"), ("user_id" = UserId, Path)),
@@ -150,6 +152,7 @@ async fn revoke_sessions(
     let scope = app
         .tenant_scope(&ctx, &tenant, permission("users_sessions_revoke"))
         .await?;
+    outranks(&app, &ctx, &scope, user).await?;
     let revoked = app.store.revoke_sessions(&scope, user, None).await?;
     Ok(Json(RevokedSessions { revoked }))
 }
@@ -175,7 +178,8 @@ async fn list_tokens(
     ))
 }
 
-/// Revoke one of a user's personal access tokens.
+/// Revoke one of a user's personal access tokens. You must hold every
+/// permission the user holds, on any project too.
 #[utoipa::path(post, path = "/api/v1/tenants/{tenant}/users/{user_id}/tokens/{token_id}/revoke",
     tag = "users", operation_id = "users_tokens_revoke",
     params(("tenant" = String, Path, description = "Tenant slug or id"), ("user_id" = UserId, Path),
@@ -190,6 +194,7 @@ async fn revoke_token(
     let scope = app
         .tenant_scope(&ctx, &tenant, permission("users_tokens_revoke"))
         .await?;
+    outranks(&app, &ctx, &scope, user).await?;
     Ok(Json(
         app.store.revoke_personal_token(&scope, user, id).await?,
     ))

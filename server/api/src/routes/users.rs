@@ -72,7 +72,7 @@ async fn get(
 }
 
 /// Change a user's email, name, external id or status.
-/// You must hold every permission the user holds.
+/// You must hold every permission the user holds, on any project too.
 #[utoipa::path(patch, path = "/api/v1/tenants/{tenant}/users/{user_id}", tag = "users",
     operation_id = "users_update",
     params(("tenant" = String, Path, description = "Tenant slug or id"), ("user_id" = UserId, Path)),
@@ -88,7 +88,7 @@ async fn update(
         .await?;
     let held = app
         .store
-        .grants_of(scope.tenant_id(), Actor::User(id))
+        .reach_of(scope.tenant_id(), Actor::User(id))
         .await?;
     ctx.may_delegate(&scope, held)?;
     validate::update_user(&body)?;
@@ -96,7 +96,7 @@ async fn update(
 }
 
 /// Delete a user and the API keys they own.
-/// You must hold every permission the user holds.
+/// You must hold every permission the user holds, on any project too.
 #[utoipa::path(delete, path = "/api/v1/tenants/{tenant}/users/{user_id}", tag = "users",
     operation_id = "users_delete",
     params(("tenant" = String, Path, description = "Tenant slug or id"), ("user_id" = UserId, Path)),
@@ -111,7 +111,7 @@ async fn delete(
         .await?;
     let held = app
         .store
-        .grants_of(scope.tenant_id(), Actor::User(id))
+        .reach_of(scope.tenant_id(), Actor::User(id))
         .await?;
     ctx.may_delegate(&scope, held)?;
     app.store.delete_user(&scope, id).await?;

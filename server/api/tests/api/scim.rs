@@ -973,7 +973,7 @@ async fn deactivation_ends_sessions_tokens_and_gateway_keys_at_once() {
 }
 
 #[tokio::test]
-async fn the_last_active_owner_cannot_be_deprovisioned_through_scim() {
+async fn an_owner_cannot_be_deprovisioned_through_scim() {
     let app = TestApp::spawn().await;
     app.tenant("acme").await;
     let scim = Scim::new(&app, "acme").await;
@@ -995,9 +995,9 @@ async fn the_last_active_owner_cannot_be_deprovisioned_through_scim() {
             json!([{"op": "replace", "path": "active", "value": false}]),
         )
         .await;
-    scim_error(refused, 409, None);
-    // Nothing was revoked: the change and its deprovisioning are one
-    // transaction.
+    // Owners are beyond a SCIM token's reach (the last one would also be
+    // refused with 409 by the store); nothing was revoked.
+    scim_error(refused, 403, None);
     with_session(&browser, &session, Method::GET, "/api/v1/me", None)
         .await
         .expect_status(200);
@@ -1006,7 +1006,69 @@ async fn the_last_active_owner_cannot_be_deprovisioned_through_scim() {
     scim_error(
         scim.send(Method::DELETE, &format!("/Users/{id}"), None)
             .await,
-        409,
+        403,
         None,
     );
+}
+
+#[tokio::test]
+async fn a_scim_token_cannot_change_or_remove_an_owner() {
+    let app = TestApp::spawn().await;
+    app.tenant("acme").await;
+    let admin = app.admin();
+    let member = |email: &'static str, role: &'static str| {
+        let admin = admin.clone();
+        async move {
+            let user = admin
+                .post("/api/v1/tenants/acme/users", json!({"email": email}))
+                .await
+                .expect_status(201);
+            let id = user["id"].as_str().unwrap().to_owned();
+            admin
+                .post(
+                    "/api/v1/tenants/acme/role-bindings",
+                    json!({"role": role, "subject_type": "user", "subject_id": id}),
+                )
+                .await
+                .expect_status(201);
+            id
+        }
+    };
+    let owner = member("owner@acme.example", "owner").await;
+    let developer = member("dev@acme.example", "developer").await;
+    let scim = Scim::new(&app, "acme").await;
+    let deactivate = json!({"schemas": [PATCH], "Operations": [{"op": "replace", "path": "active", "value": false}]});
+    let rename = |email: &str| json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": email, "active": true});
+
+    for (method, body) in [
+        (Method::PATCH, Some(deactivate.clone())),
+        (Method::PUT, Some(rename("someone-else@acme.example"))),
+        (Method::DELETE, None),
+    ] {
+        let resp = scim
+            .send(method.clone(), &format!("/Users/{owner}"), body)
+            .await;
+        assert_eq!(resp.status, 403, "{method}: {}", resp.text);
+        assert!(resp.text.contains("owners:write"), "{}", resp.text);
+    }
+    let still = admin
+        .get(&format!("/api/v1/tenants/acme/users/{owner}"))
+        .await
+        .expect_status(200);
+    assert_eq!(still["email"], "owner@acme.example");
+    assert_eq!(still["status"], "active");
+
+    // Everyone else stays the identity provider's to manage.
+    let resp = scim
+        .send(
+            Method::PATCH,
+            &format!("/Users/{developer}"),
+            Some(deactivate),
+        )
+        .await;
+    assert_eq!(resp.status, 200, "{}", resp.text);
+    let resp = scim
+        .send(Method::DELETE, &format!("/Users/{developer}"), None)
+        .await;
+    assert_eq!(resp.status, 204, "{}", resp.text);
 }

@@ -467,3 +467,110 @@ async fn export_endpoints_on_internal_addresses_are_refused_when_saved() {
         .await
         .expect_problem(422);
 }
+
+#[tokio::test]
+async fn acting_on_someone_counts_what_they_hold_on_projects() {
+    let app = TestApp::spawn().await;
+    app.tenant("acme").await;
+    let admin = app.admin();
+    admin
+        .post(
+            "/api/v1/tenants/acme/roles",
+            json!({"name": "member-managers", "permissions":
+                ["users:read", "users:write", "service_accounts:read", "service_accounts:write"]}),
+        )
+        .await
+        .expect_status(201);
+    staff(&app, "acme", "hr@acme.example", "member-managers").await;
+    let project = admin.project("acme", "payments").await;
+    // Admin of one project only, a person and an account.
+    let lead = admin
+        .post(
+            "/api/v1/tenants/acme/users",
+            json!({"email": "lead@acme.example"}),
+        )
+        .await
+        .expect_status(201);
+    let lead = lead["id"].as_str().unwrap().to_owned();
+    let account = admin
+        .post(
+            "/api/v1/tenants/acme/service-accounts",
+            json!({"name": "payments-ci"}),
+        )
+        .await
+        .expect_status(201);
+    let account = account["id"].as_str().unwrap().to_owned();
+    for (kind, id) in [("user", &lead), ("service_account", &account)] {
+        admin
+            .post(
+                "/api/v1/tenants/acme/role-bindings",
+                json!({"role": "admin", "subject_type": kind, "subject_id": id, "project_id": project}),
+            )
+            .await
+            .expect_status(201);
+    }
+    let plain = admin
+        .post(
+            "/api/v1/tenants/acme/users",
+            json!({"email": "plain@acme.example"}),
+        )
+        .await
+        .expect_status(201);
+    let plain = plain["id"].as_str().unwrap().to_owned();
+
+    let mut hr = Browser::new(&app);
+    hr.sign_in("acme", "hr@acme.example", PASSWORD, json!({}))
+        .await
+        .expect_status(200);
+    let password = json!({"password": "a fresh long passphrase", "must_change": true});
+    let users = "/api/v1/tenants/acme/users";
+    for (method, path, body) in [
+        (
+            Method::PUT,
+            format!("{users}/{lead}/password"),
+            Some(password.clone()),
+        ),
+        (Method::POST, format!("{users}/{lead}/unlock"), None),
+        (
+            Method::POST,
+            format!("{users}/{lead}/sessions/revoke"),
+            None,
+        ),
+        (
+            Method::PATCH,
+            format!("{users}/{lead}"),
+            Some(json!({"display_name": "Renamed"})),
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/tenants/acme/service-accounts/{account}/tokens"),
+            Some(json!({"name": "stolen"})),
+        ),
+    ] {
+        let p = hr
+            .send(method.clone(), &path, body, true)
+            .await
+            .expect_problem(403);
+        assert!(
+            p["detail"].as_str().unwrap().contains("delegate"),
+            "{method} {path}: {p}"
+        );
+    }
+    // Someone who holds nothing more is within reach.
+    hr.send(
+        Method::PUT,
+        &format!("{users}/{plain}/password"),
+        Some(password),
+        true,
+    )
+    .await
+    .expect_status(204);
+    hr.send(
+        Method::POST,
+        &format!("{users}/{plain}/sessions/revoke"),
+        None,
+        true,
+    )
+    .await
+    .expect_status(200);
+}
