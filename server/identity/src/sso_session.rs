@@ -70,6 +70,12 @@ pub fn refusal_detail(refusal: &SsoRefusal) -> &'static str {
         SsoRefusal::EmailNotVerified => {
             "an account has this email, but the identity provider has not verified the email, so it cannot be linked"
         }
+        SsoRefusal::EmailDomainNotVerified => {
+            "an account has this email, but its domain is not one this tenant has verified, so a sign-in connection cannot claim it; sign in as before, or ask an administrator to verify the domain"
+        }
+        SsoRefusal::BeyondConnection => {
+            "this account holds more than this sign-in connection may give (it was last saved by someone who could not grant all of it); sign in another way, or ask an owner to save the connection"
+        }
         SsoRefusal::NoEmail => "the identity provider sent no email address",
         SsoRefusal::UserDisabled => "this account is disabled",
         SsoRefusal::TenantSuspended => "this tenant is suspended",

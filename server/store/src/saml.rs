@@ -4,14 +4,14 @@
 //! ids already used (the replay cache when Redis is not configured).
 
 use chrono::{DateTime, Utc};
-use ditto_core::{Error, Result, TenantScope};
+use ditto_core::{Error, Grants, Result, TenantScope};
 use ditto_types::SsoConnectionId;
 use ditto_types::api::{ClaimMapping, GroupRoleMapping, SsoConnection, SsoProtocol};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::audit::{self, Change};
-use crate::sso::{COLUMNS, Row, SsoLoginConnection, audit_image, fetch};
+use crate::sso::{COLUMNS, Row, SsoLoginConnection, audit_image, fetch, record_editor};
 use crate::{Store, error::db};
 
 /// Where the browser starts a SAML sign-in (HTTP-Redirect to the provider).
@@ -90,6 +90,7 @@ impl Store {
         scope: &TenantScope,
         id: SsoConnectionId,
         s: &SamlConnectionSettings,
+        editor: Grants,
     ) -> Result<SsoConnection> {
         let mut tx = self.tenant_tx(scope).await?;
         let row: Row = sqlx::query_as(sql!(
@@ -123,6 +124,7 @@ impl Store {
             .target(id)
             .after(Some(audit_image(&row)));
         audit::record(&mut tx, scope, change).await?;
+        record_editor(&mut tx, id, editor).await?;
         tx.commit().await.map_err(db)?;
         Ok(row.into())
     }
@@ -133,6 +135,7 @@ impl Store {
         scope: &TenantScope,
         id: SsoConnectionId,
         c: &SamlConnectionChange,
+        editor: Grants,
     ) -> Result<SsoConnection> {
         let mut tx = self.tenant_tx(scope).await?;
         let current = fetch(&mut tx, id).await?;
@@ -179,6 +182,7 @@ impl Store {
             .before(Some(before))
             .after(Some(audit_image(&row)));
         audit::record(&mut tx, scope, change).await?;
+        record_editor(&mut tx, id, editor).await?;
         tx.commit().await.map_err(db)?;
         Ok(row.into())
     }

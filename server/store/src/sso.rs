@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use ditto_core::rbac::builtin_grants;
 use ditto_core::secret_binding::Rebinding;
 use ditto_core::secrets::Redacted;
-use ditto_core::{Actor, Error, Result, TenantRef, TenantScope};
+use ditto_core::{Actor, Error, Grants, Permission, Result, TenantRef, TenantScope};
 use ditto_types::api::{
     ClaimMapping, GroupRoleMapping, NameFilter, PageParams, SamlSettings, SsoConnection,
     SsoConnectionPage, SsoProtocol, TenantStatus,
@@ -163,6 +163,9 @@ pub struct SsoLoginConnection {
     pub group_role_mappings: Vec<GroupRoleMapping>,
     pub enabled: bool,
     pub metadata: Value,
+    /// What the connection's last editor could grant: the most an account
+    /// signing in through it may hold, and its mappings may bind.
+    pub ceiling: Grants,
 }
 
 /// A sign-in started at the provider and not yet back.
@@ -195,6 +198,12 @@ pub enum SsoRefusal {
     NoAccount,
     /// An account has this email but the provider has not verified it.
     EmailNotVerified,
+    /// An account has this email, but its domain is not one the tenant has
+    /// verified, so no connection may claim it.
+    EmailDomainNotVerified,
+    /// The account holds more than the connection's last editor could
+    /// grant.
+    BeyondConnection,
     /// The provider sent no email, and one is needed to find or create the
     /// account.
     NoEmail,
@@ -209,6 +218,7 @@ impl Store {
         id: SsoConnectionId,
         s: &SsoConnectionSettings,
         sealed_secret: Option<Vec<u8>>,
+        editor: Grants,
     ) -> Result<SsoConnection> {
         let mut tx = self.tenant_tx(scope).await?;
         let row: Row = sqlx::query_as(sql!(
@@ -238,6 +248,7 @@ impl Store {
             .target(id)
             .after(Some(audit_image(&row)));
         audit::record(&mut tx, scope, change).await?;
+        record_editor(&mut tx, id, editor).await?;
         tx.commit().await.map_err(db)?;
         Ok(row.into())
     }
@@ -280,6 +291,7 @@ impl Store {
         scope: &TenantScope,
         id: SsoConnectionId,
         c: &SsoConnectionChange,
+        editor: Grants,
     ) -> Result<SsoConnection> {
         let mut tx = self.tenant_tx(scope).await?;
         let current = fetch(&mut tx, id).await?;
@@ -334,6 +346,7 @@ impl Store {
             .before(Some(before))
             .after(Some(audit_image(&row)));
         audit::record(&mut tx, scope, change).await?;
+        record_editor(&mut tx, id, editor).await?;
         tx.commit().await.map_err(db)?;
         Ok(row.into())
     }
@@ -381,12 +394,14 @@ impl Store {
             group_role_mappings: Value,
             enabled: bool,
             metadata: Value,
+            editor_permissions: Option<Vec<String>>,
         }
         let mut tx = self.unscoped_platform_tx().await?;
         let row: Option<LoginRow> = sqlx::query_as(
             "SELECT t.id AS tenant_id, t.status AS tenant_status, c.protocol, c.issuer, c.client_id,
                     c.client_secret, c.scopes, c.email_claim, c.name_claim, c.groups_claim,
-                    c.jit_provisioning, c.group_role_mappings, c.enabled, c.metadata
+                    c.jit_provisioning, c.group_role_mappings, c.enabled, c.metadata,
+                    c.editor_permissions
              FROM sso_connections c JOIN tenants t ON t.id = c.tenant_id
              WHERE c.id = $1",
         )
@@ -419,6 +434,7 @@ impl Store {
             group_role_mappings: mappings(r.group_role_mappings),
             enabled: r.enabled,
             metadata: r.metadata,
+            ceiling: editor_ceiling(r.editor_permissions.as_deref()),
         }))
     }
 
@@ -536,6 +552,9 @@ impl Store {
                     Some(_) if !who.email_verified => {
                         return Ok(Err(SsoRefusal::EmailNotVerified));
                     }
+                    Some(_) if !domain_verified(&mut tx, tenant, email).await? => {
+                        return Ok(Err(SsoRefusal::EmailDomainNotVerified));
+                    }
                     Some((user, status)) => (user, status, true),
                     None if !connection.jit_provisioning => return Ok(Err(SsoRefusal::NoAccount)),
                     None => {
@@ -556,6 +575,18 @@ impl Store {
             audit::append(&mut tx, Some(tenant.0), None, change).await?;
             tx.commit().await.map_err(db)?;
             return Ok(Err(SsoRefusal::UserDisabled));
+        }
+        let held = self.reach_of(tenant, Actor::User(user_id)).await?;
+        if !connection.ceiling.covers(held) {
+            let change = Change::new("auth.sign_in_failed", "user")
+                .target(user_id)
+                .after(Some(json!({
+                    "reason": "beyond_connection", "connection_id": conn,
+                    "method": if connection.protocol == SsoProtocol::Saml { "saml" } else { "oidc" },
+                })));
+            audit::append(&mut tx, Some(tenant.0), None, change).await?;
+            tx.commit().await.map_err(db)?;
+            return Ok(Err(SsoRefusal::BeyondConnection));
         }
         if newly_linked {
             sqlx::query(
@@ -594,6 +625,51 @@ impl Store {
         }
         Ok(Ok(user_id))
     }
+}
+
+/// What a connection's last editor could grant; connections saved before
+/// this was recorded get everything but `owners:write`.
+fn editor_ceiling(permissions: Option<&[String]>) -> Grants {
+    match permissions {
+        Some(names) => permission_grants(names),
+        None => Grants::tenant_all().filter(|p| p != Permission::OwnersWrite),
+    }
+}
+
+fn permission_grants(names: &[String]) -> Grants {
+    Grants::of(
+        &names
+            .iter()
+            .filter_map(|n| Permission::parse(n))
+            .collect::<Vec<_>>(),
+    )
+}
+
+/// Records who could grant what when `id` was last saved.
+pub(crate) async fn record_editor(tx: &mut Tx, id: SsoConnectionId, editor: Grants) -> Result<()> {
+    sqlx::query("UPDATE sso_connections SET editor_permissions = $2 WHERE id = $1")
+        .bind(id.0)
+        .bind(editor.names())
+        .execute(&mut **tx)
+        .await
+        .map_err(db)?;
+    Ok(())
+}
+
+/// Whether `email`'s domain is one `tenant` has verified.
+async fn domain_verified(tx: &mut Tx, tenant: TenantId, email: &str) -> Result<bool> {
+    let Some((_, domain)) = email.rsplit_once('@') else {
+        return Ok(false);
+    };
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM tenant_domains
+                        WHERE tenant_id = $1 AND lower(domain) = lower($2) AND status = 'verified')",
+    )
+    .bind(tenant.0)
+    .bind(domain)
+    .fetch_one(&mut **tx)
+    .await
+    .map_err(db)
 }
 
 pub(crate) async fn fetch(tx: &mut Tx, id: SsoConnectionId) -> Result<Row> {
@@ -672,13 +748,23 @@ async fn sync_roles(
         .collect();
     wanted.sort_unstable();
     wanted.dedup();
-    // A custom role deleted since the mapping was made binds nothing.
-    let custom: Vec<String> = sqlx::query_scalar("SELECT name FROM roles WHERE tenant_id = $1")
-        .bind(tenant)
-        .fetch_all(&mut **tx)
-        .await
-        .map_err(db)?;
-    wanted.retain(|r| builtin_grants(r).is_some() || custom.iter().any(|c| c == r));
+    // A custom role deleted since the mapping was made binds nothing, and
+    // no mapping binds more than the connection's last editor could grant.
+    let custom: Vec<(String, Vec<String>)> =
+        sqlx::query_as("SELECT name, permissions FROM roles WHERE tenant_id = $1")
+            .bind(tenant)
+            .fetch_all(&mut **tx)
+            .await
+            .map_err(db)?;
+    let grants_of = |role: &str| {
+        builtin_grants(role).or_else(|| {
+            custom
+                .iter()
+                .find(|(name, _)| name == role)
+                .map(|(_, permissions)| permission_grants(permissions))
+        })
+    };
+    wanted.retain(|r| grants_of(r).is_some_and(|g| connection.ceiling.covers(g)));
 
     let managed: Vec<(Uuid, String)> = sqlx::query_as(
         "SELECT b.id, b.role FROM sso_role_bindings s JOIN role_bindings b ON b.id = s.binding_id

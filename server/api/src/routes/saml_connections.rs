@@ -190,7 +190,7 @@ async fn create(
         StatusCode::CREATED,
         Json(
             app.store
-                .create_saml_connection(&scope, id, &settings)
+                .create_saml_connection(&scope, id, &settings, ctx.grants_in(&scope))
                 .await?,
         ),
     ))
@@ -238,8 +238,13 @@ async fn update(
         check_mappings(&mut c, mappings);
     }
     c.finish()?;
+    let moves = body.idp_metadata_url.is_some() || body.idp_metadata_xml.is_some();
     if let Some(mappings) = &body.group_role_mappings {
         check_roles(&app, &ctx, &scope, mappings).await?;
+    } else if moves {
+        // Who the connection trusts decides who gets its mapped roles.
+        let current = app.store.get_sso_connection(&scope, id).await?;
+        check_roles(&app, &ctx, &scope, &current.group_role_mappings).await?;
     }
     let metadata = if body.idp_metadata_url.is_some() || body.idp_metadata_xml.is_some() {
         Some(
@@ -271,7 +276,7 @@ async fn update(
     };
     Ok(Json(
         app.store
-            .update_saml_connection(&scope, id, &change)
+            .update_saml_connection(&scope, id, &change, ctx.grants_in(&scope))
             .await?,
     ))
 }

@@ -205,7 +205,7 @@ async fn create(
         StatusCode::CREATED,
         Json(
             app.store
-                .create_sso_connection(&scope, id, &settings, sealed)
+                .create_sso_connection(&scope, id, &settings, sealed, ctx.grants_in(&scope))
                 .await?,
         ),
     ))
@@ -288,6 +288,10 @@ async fn update(
     let issuer = issuer?;
     if let Some(mappings) = &body.group_role_mappings {
         check_roles(&app, &ctx, &scope, mappings).await?;
+    } else if issuer.is_some() {
+        // Who the connection trusts decides who gets its mapped roles.
+        let current = app.store.get_sso_connection(&scope, id).await?;
+        check_roles(&app, &ctx, &scope, &current.group_role_mappings).await?;
     }
     let sealed_secret = match (body.client_secret.as_deref(), body.clear_client_secret) {
         (Some(secret), _) => Some(Some(app.seal_secret(
@@ -317,7 +321,9 @@ async fn update(
         enabled: body.enabled,
     };
     Ok(Json(
-        app.store.update_sso_connection(&scope, id, &change).await?,
+        app.store
+            .update_sso_connection(&scope, id, &change, ctx.grants_in(&scope))
+            .await?,
     ))
 }
 

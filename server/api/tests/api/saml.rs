@@ -1073,6 +1073,11 @@ async fn accounts_link_by_email_and_disabled_users_stay_out() {
         )
         .await
         .expect_status(201);
+    // Only once the tenant has verified the email's domain.
+    let (_, answer) = sign_in("grace").await;
+    assert_eq!(answer.status, 403, "{}", answer.body);
+    assert!(answer.body.contains("domain"), "{}", answer.body);
+    super::sso::verify_domain(&s.app, "acme", "acme.example").await;
     let (browser, answer) = sign_in("grace").await;
     assert_eq!(answer.status, 303, "{}", answer.body);
     let (_, me) = browser.me(&s.app).await;
@@ -1161,4 +1166,40 @@ async fn the_public_url_builds_our_entity_id_and_acs_url() {
         )),
         "{xml}"
     );
+}
+
+#[tokio::test]
+async fn an_admins_saml_connection_cannot_sign_anyone_in_as_an_owner() {
+    let s = setup("acme").await;
+    super::sso::verify_domain(&s.app, "acme", "acme.example").await;
+    let owner = s
+        .app
+        .admin()
+        .post(
+            "/api/v1/tenants/acme/users",
+            json!({"email": "grace@acme.example"}),
+        )
+        .await
+        .expect_status(201);
+    s.app
+        .admin()
+        .post(
+            "/api/v1/tenants/acme/role-bindings",
+            json!({"role": "owner", "subject_type": "user", "subject_id": owner["id"]}),
+        )
+        .await
+        .expect_status(201);
+    // s.admin holds `admin`: its identity provider asserts the owner's email.
+    let conn = id(&connection(&s, "acme", json!({"jit_provisioning": false})).await);
+    let mut browser = Browser::new();
+    let posting = browser.start(&s.app, &conn, "grace").await;
+    let answer = browser.post(&posting.acs, &posting.response, None).await;
+    assert_eq!(answer.status, 403, "{}", answer.body);
+    assert!(answer.body.contains("holds more"), "{}", answer.body);
+    assert!(browser.session().is_none());
+    let links: i64 = sqlx::query_scalar("SELECT count(*) FROM sso_identities")
+        .fetch_one(s.app.store.pool())
+        .await
+        .unwrap();
+    assert_eq!(links, 0);
 }

@@ -239,6 +239,22 @@ async fn connection(s: &Setup, tenant: &str, client_id: &str, extra: Value) -> V
         .expect_status(201)
 }
 
+/// Claims `domain` for `tenant` and has a platform operator verify it.
+pub(super) async fn verify_domain(app: &TestApp, tenant: &str, domain: &str) {
+    let admin = app.admin();
+    admin
+        .post(
+            &format!("/api/v1/tenants/{tenant}/domains"),
+            json!({"domain": domain}),
+        )
+        .await
+        .expect_status(201);
+    admin
+        .post_empty(&format!("/api/v1/tenants/{tenant}/domains/{domain}/verify"))
+        .await
+        .expect_status(200);
+}
+
 fn id(v: &Value) -> String {
     v["id"].as_str().unwrap().to_owned()
 }
@@ -535,7 +551,20 @@ async fn accounts_link_only_by_verified_email_and_disabled_users_stay_out() {
     assert_eq!(answer.status, 403, "{}", answer.body);
     assert!(answer.body.contains("verified"), "{}", answer.body);
 
+    // Verified by the provider, but in a domain the tenant has not verified:
+    // no connection may claim the address.
+    s.idp
+        .set_account(
+            "grace",
+            json!({"email": "Grace@acme.example", "email_verified": true}),
+        )
+        .await;
+    let answer = Browser::new().sign_in(&s.app, &conn, "grace").await;
+    assert_eq!(answer.status, 403, "{}", answer.body);
+    assert!(answer.body.contains("domain"), "{}", answer.body);
+
     // Verified: linked to the existing account, no new user.
+    verify_domain(&s.app, "acme", "acme.example").await;
     s.idp
         .set_account(
             "grace",
@@ -790,4 +819,92 @@ async fn moving_a_connection_to_another_issuer_needs_its_client_secret_again() {
         .await
         .expect_status(200);
     assert_eq!(moved["issuer"], elsewhere.issuer.as_str());
+}
+
+#[tokio::test]
+async fn an_admins_connection_cannot_sign_anyone_in_as_an_owner() {
+    let s = setup("acme").await;
+    verify_domain(&s.app, "acme", "acme.example").await;
+    let owner = s
+        .app
+        .admin()
+        .post(
+            "/api/v1/tenants/acme/users",
+            json!({"email": "olivia@acme.example"}),
+        )
+        .await
+        .expect_status(201);
+    s.app
+        .admin()
+        .post(
+            "/api/v1/tenants/acme/role-bindings",
+            json!({"role": "owner", "subject_type": "user", "subject_id": owner["id"]}),
+        )
+        .await
+        .expect_status(201);
+    // An admin adds a provider it controls, which asserts the owner's
+    // verified email (s.admin holds `admin`, not `owner`).
+    let conn = id(&connection(&s, "acme", "ditto", json!({"jit_provisioning": false})).await);
+    s.idp
+        .set_account(
+            "mallory",
+            json!({"email": "olivia@acme.example", "email_verified": true}),
+        )
+        .await;
+    let mut browser = Browser::new();
+    let answer = browser.sign_in(&s.app, &conn, "mallory").await;
+    assert_eq!(answer.status, 403, "{}", answer.body);
+    assert!(answer.body.contains("holds more"), "{}", answer.body);
+    let (status, _) = browser.api(&s.app).get("/api/v1/me").await;
+    assert_eq!(status, 401, "no session was opened");
+    let links: i64 = sqlx::query_scalar("SELECT count(*) FROM sso_identities")
+        .fetch_one(s.app.store.pool())
+        .await
+        .unwrap();
+    assert_eq!(links, 0, "the owner was not linked to the provider");
+
+    // Nor can the admin map the provider's groups to `owner`, or move a
+    // connection an owner made that maps to it.
+    s.admin
+        .patch(
+            &format!("/api/v1/tenants/acme/sso-connections/{conn}"),
+            json!({"group_role_mappings": [{"group": "staff", "role": "owner"}]}),
+        )
+        .await
+        .expect_problem(403);
+    let owners = s
+        .app
+        .admin()
+        .post(
+            "/api/v1/tenants/acme/sso-connections",
+            json!({"name": "owners", "issuer": s.idp.issuer, "client_id": "ditto",
+                   "client_secret": "ditto-secret", "jit_provisioning": true,
+                   "group_role_mappings": [{"group": "founders", "role": "owner"}]}),
+        )
+        .await
+        .expect_status(201);
+    let elsewhere = OidcProvider::start(&format!("{}{CALLBACK}", s.app.base)).await;
+    s.admin
+        .patch(
+            &format!("/api/v1/tenants/acme/sso-connections/{}", id(&owners)),
+            json!({"issuer": elsewhere.issuer, "client_secret": "ditto-secret"}),
+        )
+        .await
+        .expect_problem(403);
+
+    // Saved by someone who could make an owner, the same provider may sign
+    // the owner in (the owner's own identity provider).
+    s.app
+        .admin()
+        .patch(
+            &format!("/api/v1/tenants/acme/sso-connections/{conn}"),
+            json!({"name": "acme-idp"}),
+        )
+        .await
+        .expect_status(200);
+    let mut browser = Browser::new();
+    let answer = browser.sign_in(&s.app, &conn, "mallory").await;
+    assert_eq!(answer.status, 302, "{}", answer.body);
+    let (_, me) = browser.api(&s.app).get("/api/v1/me").await;
+    assert_eq!(me["subject_id"], owner["id"]);
 }

@@ -491,7 +491,8 @@ async fn enforced_sso_refuses_member_passwords_but_admits_audited_break_glass_ow
     );
 
     // Members still sign in through the identity provider (linked to their
-    // account by the verified email).
+    // account by the verified email, in the tenant's verified domain).
+    super::sso::verify_domain(&app, "acme", "acme.example").await;
     let location = start_location(&app, &connection).await;
     assert!(location.as_str().starts_with(&idp.issuer), "{location}");
     idp.set_account(
