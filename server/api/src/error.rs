@@ -111,6 +111,12 @@ pub(crate) fn problem_response(p: Problem) -> Response {
             .headers_mut()
             .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
     }
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        // Whatever was busy or down is worth another try shortly.
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    }
     response.extensions_mut().insert(p);
     response
 }

@@ -85,7 +85,7 @@ impl FromRequestParts<AppState> for Auth {
             request_id,
             session: Some(ditto_core::SessionRef {
                 id: holder.session_id,
-                signed_in_at: holder.signed_in_at,
+                signed_in_ago: holder.signed_in_ago,
             }),
         }))
     }

@@ -223,7 +223,7 @@ pub fn app(state: AppState) -> Router {
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(axum::Extension(routes::sso_discovery::throttle(
+        .layer(axum::Extension(throttle::Throttles::new(
             state.redis.clone(),
         )))
         .with_state(state);

@@ -95,3 +95,66 @@ impl Throttle {
         Ok(())
     }
 }
+
+/// Sign-in attempts a client address may make per minute.
+pub(crate) const SIGN_IN_PER_ADDRESS: u64 = 60;
+/// Sign-in attempts per minute on one submitted account (tenant and email),
+/// from anywhere: it bounds a distributed guess at one password, and it
+/// answers the same whether the account exists or not.
+pub(crate) const SIGN_IN_PER_ACCOUNT: u64 = 20;
+/// SSO and SAML sign-ins a client address may start per minute: each one is
+/// a row in Postgres until it expires.
+pub(crate) const SSO_STARTS_PER_ADDRESS: u64 = 30;
+/// Sign-ins started per minute through one connection, from anywhere.
+pub(crate) const SSO_STARTS_PER_CONNECTION: u64 = 600;
+
+/// The throttles of the unauthenticated endpoints, shared by every request
+/// of this server (and, through Redis, every replica).
+#[derive(Clone)]
+pub(crate) struct Throttles {
+    pub(crate) discover: Throttle,
+    pub(crate) sign_in_address: Throttle,
+    pub(crate) sign_in_account: Throttle,
+    pub(crate) sso_start_address: Throttle,
+    pub(crate) sso_start_connection: Throttle,
+}
+
+impl Throttles {
+    pub(crate) fn new(redis: Option<ditto_store::Redis>) -> Self {
+        let minute = Duration::from_secs(60);
+        let per_minute = |name, limit| Throttle::new(name, limit, minute, redis.clone());
+        Self {
+            discover: per_minute(
+                "sso_discover",
+                crate::routes::sso_discovery::DISCOVERY_PER_MINUTE,
+            ),
+            sign_in_address: per_minute("sign_in_ip", SIGN_IN_PER_ADDRESS),
+            sign_in_account: per_minute("sign_in_account", SIGN_IN_PER_ACCOUNT),
+            sso_start_address: per_minute("sso_start_ip", SSO_STARTS_PER_ADDRESS),
+            sso_start_connection: per_minute("sso_start_connection", SSO_STARTS_PER_CONNECTION),
+        }
+    }
+
+    /// Counts a sign-in attempt from `address` on (`tenant`, `email`). The
+    /// account is named by a digest: the throttle keys never hold an email.
+    pub(crate) async fn sign_in(
+        &self,
+        address: &str,
+        tenant: &str,
+        email: &str,
+    ) -> Result<(), Throttled> {
+        self.sign_in_address.check(address).await?;
+        let account = format!("{}\n{}", tenant.to_lowercase(), email.trim().to_lowercase());
+        let digest: String = ditto_core::secrets::sha256(account.as_bytes())[..16]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        self.sign_in_account.check(&digest).await
+    }
+
+    /// Counts a single sign-on start from `address` through `connection`.
+    pub(crate) async fn sso_start(&self, address: &str, connection: &str) -> Result<(), Throttled> {
+        self.sso_start_address.check(address).await?;
+        self.sso_start_connection.check(connection).await
+    }
+}

@@ -7,7 +7,7 @@
 //! What a principal holds comes from its role bindings (`ditto_store::rbac`
 //! resolves them with Casbin); the roles themselves are in [`crate::rbac`].
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::Duration;
 use ditto_types::{ScimTokenId, ServiceAccountId, SessionId, TenantId, UserId, api::TenantStatus};
 
 use crate::{Error, Result};
@@ -67,8 +67,10 @@ pub struct Ctx {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SessionRef {
     pub id: SessionId,
-    /// When its user signed in, with every factor the sign-in asked for.
-    pub signed_in_at: DateTime<Utc>,
+    /// How long ago its user signed in, with every factor the sign-in asked
+    /// for, on the database's clock (the one that stamped the sign-in), so
+    /// replicas' clocks do not matter.
+    pub signed_in_ago: Duration,
 }
 
 /// How long after signing in a session may still change the second factor.
@@ -458,11 +460,10 @@ impl Ctx {
     pub fn recently_signed_in_user(
         &self,
         tenant: Option<TenantRef>,
-        now: DateTime<Utc>,
     ) -> Result<(TenantScope, UserId, SessionId)> {
         let found = self.signed_in_user(tenant)?;
-        let signed_in_at = self.session.map(|s| s.signed_in_at);
-        if signed_in_at.is_none_or(|at| now - at > Duration::minutes(RECENT_SIGN_IN_MINUTES)) {
+        let ago = self.session.map(|s| s.signed_in_ago);
+        if ago.is_none_or(|ago| ago > Duration::minutes(RECENT_SIGN_IN_MINUTES)) {
             return Err(Error::Forbidden(format!(
                 "this change needs a recent sign-in: sign out, sign in again and retry within \
                  {RECENT_SIGN_IN_MINUTES} minutes"

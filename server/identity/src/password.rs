@@ -49,7 +49,16 @@ pub struct Passwords {
     /// A hash of nothing in particular, checked when the account does not
     /// exist so that the answer takes as long as for one that does.
     decoy: String,
+    /// Hashes computed at once. Each holds `memory_kib` and a core for its
+    /// duration, so without a bound a burst of sign-ins could take every
+    /// blocking thread (512) and 19 MiB each; past it callers wait a little,
+    /// then get 503 with Retry-After.
+    slots: std::sync::Arc<tokio::sync::Semaphore>,
 }
+
+/// How long a password check waits for a free hashing slot before the
+/// request is refused as busy.
+const SLOT_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// What a new password must satisfy.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -90,11 +99,29 @@ impl Passwords {
         let argon = params.argon2()?;
         let decoy = hash_with(&argon, "decoy password, never valid")
             .map_err(|e| format!("argon2 failed: {e}"))?;
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         Ok(Self {
             params,
             policy,
             decoy,
+            slots: std::sync::Arc::new(tokio::sync::Semaphore::new(cores * 2)),
         })
+    }
+
+    /// At most this many hashes at once (for tests and benchmarks).
+    pub fn with_slots(mut self, slots: usize) -> Self {
+        self.slots = std::sync::Arc::new(tokio::sync::Semaphore::new(slots.max(1)));
+        self
+    }
+
+    /// A hashing slot, or 503 when none frees up soon.
+    async fn slot(&self) -> Result<tokio::sync::OwnedSemaphorePermit> {
+        match tokio::time::timeout(SLOT_WAIT, self.slots.clone().acquire_owned()).await {
+            Ok(Ok(permit)) => Ok(permit),
+            _ => Err(Error::Unavailable(
+                "too many sign-ins are being checked right now; retry in a moment".into(),
+            )),
+        }
     }
 
     pub fn policy(&self) -> PasswordPolicy {
@@ -132,7 +159,9 @@ impl Passwords {
     pub async fn hash(&self, password: &str) -> Result<String> {
         let params = self.params;
         let password = password.to_owned();
+        let slot = self.slot().await?;
         tokio::task::spawn_blocking(move || {
+            let _slot = slot;
             let argon = params.argon2().map_err(Error::Internal)?;
             hash_with(&argon, &password).map_err(|e| Error::Internal(format!("argon2: {e}")))
         })
@@ -142,12 +171,14 @@ impl Passwords {
 
     /// Whether `password` matches `phc`; with `None` (no such account or no
     /// password) a decoy is checked so timing does not tell the cases apart,
-    /// and the answer is `false`.
-    pub async fn verify(&self, password: &str, phc: Option<&str>) -> bool {
+    /// and the answer is `false`. Errs (503) when no hashing slot is free.
+    pub async fn verify(&self, password: &str, phc: Option<&str>) -> Result<bool> {
         let real = phc.is_some();
         let phc = phc.unwrap_or(&self.decoy).to_owned();
         let password = password.to_owned();
+        let slot = self.slot().await?;
         let matched = tokio::task::spawn_blocking(move || {
+            let _slot = slot;
             let Ok(parsed) = PasswordHash::new(&phc) else {
                 return false;
             };
@@ -159,7 +190,7 @@ impl Passwords {
         })
         .await
         .unwrap_or(false);
-        real && matched
+        Ok(real && matched)
     }
 
     /// Whether `phc` was made with other parameters than today's, so it
@@ -192,6 +223,17 @@ fn hash_with(argon: &Argon2<'_>, password: &str) -> std::result::Result<String, 
 mod tests {
     use super::*;
 
+    #[tokio::test]
+    async fn checks_wait_for_a_free_hashing_slot_then_refuse_as_busy() {
+        let p = cheap().with_slots(1);
+        let held = p.slots.clone().try_acquire_owned().unwrap();
+        let e = p.verify("anything at all", None).await.unwrap_err();
+        assert!(matches!(e, Error::Unavailable(_)), "{e:?}");
+        assert!(p.hash("anything at all").await.is_err());
+        drop(held);
+        assert!(!p.verify("anything at all", None).await.unwrap());
+    }
+
     fn cheap() -> Passwords {
         Passwords::new(
             HashParams {
@@ -211,14 +253,19 @@ mod tests {
         let b = p.hash("correct horse battery").await.unwrap();
         assert!(a.starts_with("$argon2id$v=19$m=1024,t=1,p=1$"));
         assert_ne!(a, b);
-        assert!(p.verify("correct horse battery", Some(&a)).await);
-        assert!(!p.verify("correct horse batterY", Some(&a)).await);
-        assert!(!p.verify("correct horse battery", None).await);
+        assert!(p.verify("correct horse battery", Some(&a)).await.unwrap());
+        assert!(!p.verify("correct horse batterY", Some(&a)).await.unwrap());
+        assert!(!p.verify("correct horse battery", None).await.unwrap());
         assert!(!p.needs_rehash(&a));
         let stronger = Passwords::new(HashParams::default(), PasswordPolicy::default()).unwrap();
         assert!(stronger.needs_rehash(&a));
         // Hashes made with other parameters still verify.
-        assert!(stronger.verify("correct horse battery", Some(&a)).await);
+        assert!(
+            stronger
+                .verify("correct horse battery", Some(&a))
+                .await
+                .unwrap()
+        );
     }
 
     #[test]

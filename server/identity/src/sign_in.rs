@@ -110,7 +110,7 @@ impl Identity {
         let password_ok = self
             .passwords
             .verify(&request.password, hash.as_deref())
-            .await;
+            .await?;
         let Some(account) = account else {
             tracing::info!(target: "ditto::auth", "sign-in refused: unknown tenant or email");
             return Err(SignInError::InvalidCredentials);
@@ -279,7 +279,7 @@ impl Identity {
         keep: Option<SessionId>,
     ) -> Result<u64> {
         let hash = store.password_hash(scope, user).await?;
-        if hash.is_none() || !self.passwords.verify(current, hash.as_deref()).await {
+        if hash.is_none() || !self.passwords.verify(current, hash.as_deref()).await? {
             return Err(Error::invalid(
                 "/current_password",
                 "incorrect",

@@ -69,8 +69,9 @@ pub struct SessionHolder {
     pub tenant_id: TenantId,
     pub user_id: UserId,
     pub csrf_hash: Vec<u8>,
-    /// When the session was opened by a complete sign-in.
-    pub signed_in_at: DateTime<Utc>,
+    /// How long ago the session was opened by a complete sign-in, on the
+    /// database's clock.
+    pub signed_in_ago: chrono::Duration,
 }
 
 const SESSION_COLUMNS: &str = "id, user_id, method, source_ip, user_agent, created_at,
@@ -352,12 +353,13 @@ impl Store {
         token_hash: &[u8; 32],
     ) -> Result<Option<SessionHolder>> {
         let mut tx = self.unscoped_platform_tx().await?;
-        type Live = (Uuid, Uuid, Uuid, Vec<u8>, DateTime<Utc>);
+        type Live = (Uuid, Uuid, Uuid, Vec<u8>, i64);
         let row: Option<Live> = sqlx::query_as(
             // Reading a live session writes only when its idle clock is
             // stale, not on every request.
             "WITH live AS (
-                 SELECT s.id, s.tenant_id, s.user_id, s.csrf_hash, s.created_at,
+                 SELECT s.id, s.tenant_id, s.user_id, s.csrf_hash,
+                        extract(epoch FROM now() - s.created_at)::bigint AS signed_in_secs,
                         s.last_seen_at < now() - make_interval(secs => least(60, s.idle_timeout_secs / 10.0)) AS stale
                  FROM sessions s
                  JOIN users u ON u.tenant_id = s.tenant_id AND u.id = s.user_id AND u.status = 'active'
@@ -366,7 +368,7 @@ impl Store {
              ), seen AS (
                  UPDATE sessions SET last_seen_at = now() FROM live WHERE sessions.id = live.id AND live.stale
              )
-             SELECT id, tenant_id, user_id, csrf_hash, created_at FROM live",
+             SELECT id, tenant_id, user_id, csrf_hash, signed_in_secs FROM live",
         )
         .bind(token_hash.as_slice())
         .fetch_optional(&mut *tx)
@@ -374,12 +376,12 @@ impl Store {
         .map_err(db)?;
         tx.commit().await.map_err(db)?;
         Ok(row.map(
-            |(id, tenant, user, csrf_hash, signed_in_at)| SessionHolder {
+            |(id, tenant, user, csrf_hash, signed_in_secs)| SessionHolder {
                 session_id: id.into(),
                 tenant_id: tenant.into(),
                 user_id: user.into(),
                 csrf_hash,
-                signed_in_at,
+                signed_in_ago: chrono::Duration::seconds(signed_in_secs),
             },
         ))
     }

@@ -66,7 +66,11 @@ impl PrivateRedis {
             .arg("--dir")
             .arg(&dir)
             .stdout(Stdio::null())
-            .stderr(Stdio::null());
+            .stderr(Stdio::null())
+            // Redis keeps the real time when a test runs under libfaketime
+            // (the suite is run a year ahead that way, as a date check).
+            .env_remove("LD_PRELOAD")
+            .env_remove("FAKETIME");
         if self.cluster {
             cmd.args([
                 "--cluster-enabled",
@@ -118,6 +122,8 @@ impl RedisCluster {
             .args(["--cluster-replicas", "0", "--cluster-yes"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
+            .env_remove("LD_PRELOAD")
+            .env_remove("FAKETIME")
             .status()
             .expect("redis-cli is installed");
         assert!(status.success(), "redis-cli --cluster create failed");

@@ -46,7 +46,7 @@ impl AppState {
     /// The calling user in a session it signed in to within the last minutes.
     async fn recently_signed_in_user(&self, ctx: &Ctx) -> Result<(TenantScope, UserId)> {
         let tenant = self.own_tenant(ctx).await?;
-        let (scope, user, _) = ctx.recently_signed_in_user(tenant, Utc::now())?;
+        let (scope, user, _) = ctx.recently_signed_in_user(tenant)?;
         Ok((scope, user))
     }
 

@@ -14,6 +14,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use crate::AppState;
 use crate::error::{ApiError, problem, problem_response};
 use crate::extract::{Json, session_cookie};
+use crate::throttle::Throttles;
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -27,19 +28,27 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
 /// every request that changes something. Wrong credentials answer 401
 /// `invalid-credentials`; a missing second factor 401
 /// `second-factor-required`; too many failures 429 `locked-out` with
-/// `Retry-After`. A tenant that enforces single sign-on answers a right
+/// `Retry-After`. At most 60 attempts a minute per client address and 20 per
+/// account named (whether it exists or not), shared by every replica
+/// through Redis: 429 `too-many-requests` with `Retry-After`. When every
+/// password-hashing slot is busy, 503 with `Retry-After`. A tenant that enforces single sign-on answers a right
 /// password with 403 `sso-required`, except for its break-glass owners
 /// (whose sign-in is audited as `auth.break_glass_sign_in`).
 #[utoipa::path(post, path = "/api/v1/auth/sign-in", tag = "auth", operation_id = "auth_sign_in",
     request_body = SignIn, security(()),
-    responses((status = 200, body = SignedIn), (status = 401), (status = 403), (status = 429)))]
+    responses((status = 200, body = SignedIn), (status = 401), (status = 403), (status = 429), (status = 503)))]
 async fn sign_in(
     State(app): State<AppState>,
+    Extension(throttles): Extension<Throttles>,
     connect: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
     Json(body): Json<SignIn>,
 ) -> Response {
     let (client, replaces) = client_of(connect, &headers);
+    let address = client.ip.as_deref().unwrap_or("unknown");
+    if let Err(throttled) = throttles.sign_in(address, &body.tenant, &body.email).await {
+        return throttled.into_response();
+    }
     let result = app
         .identity
         .sign_in(&app.store, app.master_key.as_ref(), &body, client, replaces)

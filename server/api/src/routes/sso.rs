@@ -19,6 +19,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use crate::AppState;
 use crate::error::{ApiError, problem, problem_response};
 use crate::extract::{Path, Query};
+use crate::throttle::Throttles;
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -89,13 +90,19 @@ fn refusal(app: &AppState, e: SsoError) -> Response {
 #[utoipa::path(get, path = "/api/v1/auth/sso/{connection_id}/start", tag = "auth",
     operation_id = "auth_sso_start",
     params(("connection_id" = SsoConnectionId, Path), SsoStartParams), security(()),
-    responses((status = 302, description = "To the identity provider"), (status = 404), (status = 422)))]
+    responses((status = 302, description = "To the identity provider"), (status = 404), (status = 422), (status = 429)))]
 async fn start(
     State(app): State<AppState>,
+    Extension(throttles): Extension<Throttles>,
+    connect: Option<Extension<ConnectInfo<SocketAddr>>>,
     Path(id): Path<SsoConnectionId>,
     Query(params): Query<SsoStartParams>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    let address = connect.map_or_else(|| "unknown".to_owned(), |c| c.0.0.ip().to_string());
+    if let Err(throttled) = throttles.sso_start(&address, &id.to_string()).await {
+        return Ok(throttled.into_response());
+    }
     let return_to = safe_return_to(params.return_to.as_deref())
         .map_err(|m| ditto_core::Error::invalid("/return_to", "invalid", m))?;
     let callback = crate::public_url::absolute(&app, &headers, ditto_store::sso::CALLBACK_PATH)?;

@@ -3,7 +3,6 @@
 //! depends only on the address's domain.
 
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use axum::Extension;
 use axum::extract::{ConnectInfo, State};
@@ -15,23 +14,10 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use crate::AppState;
 use crate::error::ApiError;
 use crate::extract::Json;
-use crate::throttle::Throttle;
+use crate::throttle::Throttles;
 
 /// Lookups a client address may make per minute.
 pub(crate) const DISCOVERY_PER_MINUTE: u64 = 30;
-
-pub(crate) fn throttle(redis: Option<ditto_store::Redis>) -> DiscoveryThrottle {
-    DiscoveryThrottle(Throttle::new(
-        "sso_discover",
-        DISCOVERY_PER_MINUTE,
-        Duration::from_secs(60),
-        redis,
-    ))
-}
-
-/// The discovery throttle of this server, shared by its requests.
-#[derive(Clone)]
-pub(crate) struct DiscoveryThrottle(Throttle);
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(discover))
@@ -48,12 +34,12 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
     responses((status = 200, body = SsoDiscovery), (status = 422), (status = 429)))]
 async fn discover(
     State(app): State<AppState>,
-    Extension(throttle): Extension<DiscoveryThrottle>,
+    Extension(throttles): Extension<Throttles>,
     connect: Option<Extension<ConnectInfo<SocketAddr>>>,
     Json(body): Json<SsoDiscover>,
 ) -> Response {
     let client = connect.map_or_else(|| "unknown".to_owned(), |c| c.0.0.ip().to_string());
-    if let Err(throttled) = throttle.0.check(&client).await {
+    if let Err(throttled) = throttles.discover.check(&client).await {
         return throttled.into_response();
     }
     match ditto_identity::discovery::discover(&app.store, &body.email).await {

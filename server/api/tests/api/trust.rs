@@ -574,3 +574,63 @@ async fn acting_on_someone_counts_what_they_hold_on_projects() {
     .await
     .expect_status(200);
 }
+
+async fn attempt(app: &TestApp, email: &str) -> ditto_testkit::Resp {
+    app.anonymous()
+        .post(
+            "/api/v1/auth/sign-in",
+            json!({"tenant": "acme", "email": email, "password": "not the password at all"}),
+        )
+        .await
+}
+
+#[tokio::test]
+async fn sign_in_attempts_are_throttled_per_address() {
+    let app = TestApp::spawn().await;
+    app.tenant("acme").await;
+    for i in 0..60 {
+        let resp = attempt(&app, &format!("guess-{i}@acme.example")).await;
+        assert_eq!(resp.status, 401, "attempt {i}: {}", resp.text);
+    }
+    let refused = attempt(&app, "one-more@acme.example").await;
+    let p = refused.expect_problem(429);
+    assert!(
+        p["type"].as_str().unwrap().ends_with("too-many-requests"),
+        "{p}"
+    );
+}
+
+#[tokio::test]
+async fn one_account_is_throttled_across_replicas_whether_it_exists_or_not() {
+    let options = || ditto_testkit::Options {
+        redis_url: Some(ditto_testkit::redis_url()),
+        gateway: ditto_testkit::quick_gateway_config(),
+        ..ditto_testkit::Options::default()
+    };
+    let one = TestApp::spawn_with(options()).await;
+    let two = TestApp::spawn_with(options()).await;
+    one.tenant("acme").await;
+    // Nobody has this address (unique, so no other test counts on it).
+    let ghost = format!("ghost-{}@acme.example", uuid::Uuid::now_v7().simple());
+    for i in 0..20 {
+        let app = if i % 2 == 0 { &one } else { &two };
+        assert_eq!(attempt(app, &ghost).await.status, 401, "attempt {i}");
+    }
+    for app in [&one, &two] {
+        let refused = attempt(app, &ghost).await;
+        assert!(refused.headers.contains_key("retry-after"));
+        refused.expect_problem(429);
+    }
+}
+
+#[tokio::test]
+async fn sso_starts_are_throttled_per_address() {
+    let app = TestApp::spawn().await;
+    let start = format!("/api/v1/auth/sso/{}/start", uuid::Uuid::now_v7());
+    for _ in 0..30 {
+        app.anonymous().get(&start).await.expect_problem(404);
+    }
+    app.anonymous().get(&start).await.expect_problem(429);
+    let saml = format!("/api/v1/auth/saml/{}/start", uuid::Uuid::now_v7());
+    app.anonymous().get(&saml).await.expect_problem(429);
+}
