@@ -365,6 +365,14 @@ impl Ctx {
         permission: Permission,
         in_project: Grants,
     ) -> Result<TenantScope> {
+        // A suspended tenant refuses its members whatever they hold, on a
+        // project too (its refusal must not read as a missing permission).
+        if self.principal.platform_role.is_none()
+            && self.principal.tenant_id == Some(tenant.id)
+            && tenant.status == TenantStatus::Suspended
+        {
+            return Err(Error::Forbidden("this tenant is suspended".into()));
+        }
         match self.tenant(tenant, permission) {
             Err(Error::Forbidden(reason)) if self.principal.platform_role.is_none() => {
                 let in_project = match self.principal.limit {
@@ -649,6 +657,27 @@ mod tests {
                 .shared(None, Permission::PricingRead)
                 .is_err()
         );
+    }
+
+    #[test]
+    fn a_suspended_tenant_refuses_project_scoped_roles_too() {
+        let own = TenantId::new();
+        let mut member = ctx(Some(own), false);
+        member.principal.grants = Grants::NONE;
+        let in_project = Grants::of(&[Permission::KeysWrite]);
+        assert!(
+            member
+                .project(active(own), Permission::KeysWrite, in_project)
+                .is_ok()
+        );
+        let suspended = TenantRef {
+            id: own,
+            status: TenantStatus::Suspended,
+        };
+        assert!(matches!(
+            member.project(suspended, Permission::KeysWrite, in_project),
+            Err(Error::Forbidden(_))
+        ));
     }
 
     #[test]

@@ -7,6 +7,7 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use ditto_core::secrets::sha256;
+use ditto_identity::session::{CSRF_HEADER, csrf_matches};
 use ditto_identity::{Client, SignInError};
 use ditto_types::api::{SignIn, SignedIn};
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -139,12 +140,27 @@ fn refusal(e: SignInError) -> Response {
 }
 
 /// Sign out: the session in the cookie ends and the cookies are cleared.
+/// A live session must be signed out with its CSRF token in `x-csrf-token`
+/// (else 403, and it stays), so another site cannot sign the browser out.
 /// Answers 204 whether or not there was a live session.
 #[utoipa::path(post, path = "/api/v1/auth/sign-out", tag = "auth", operation_id = "auth_sign_out",
-    security(()), responses((status = 204)))]
+    security(()), responses((status = 204), (status = 403)))]
 async fn sign_out(State(app): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
     if let Some(token) = session_cookie(&headers) {
-        app.store.close_session(&sha256(token.as_bytes())).await?;
+        let digest = sha256(token.as_bytes());
+        if let Some(holder) = app.store.authenticate_session(&digest).await? {
+            let presented = headers
+                .get(CSRF_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            if !csrf_matches(presented, &holder.csrf_hash) {
+                return Err(ditto_core::Error::Forbidden(format!(
+                    "signing out needs the session's CSRF token in the `{CSRF_HEADER}` header"
+                ))
+                .into());
+            }
+        }
+        app.store.close_session(&digest).await?;
     }
     let mut response = StatusCode::NO_CONTENT.into_response();
     for cookie in app.identity.sessions.cleared_cookies() {

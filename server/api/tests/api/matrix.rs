@@ -247,6 +247,8 @@ enum Who {
     PlatformAdmin,
     PlatformAuditor,
     Role(&'static str),
+    /// An `admin` of one project, in a tenant suspended since.
+    SuspendedProjectAdmin,
 }
 
 /// The status `who` must get from `op`.
@@ -271,6 +273,8 @@ fn expected(who: Who, op: &Operation, allowed: u16) -> u16 {
         }
         ("platform", _) => 403,
         ("tenant", Who::OtherTenant) => 404,
+        // A suspended tenant's members reach none of it, nor what it shares.
+        ("tenant" | "shared", Who::SuspendedProjectAdmin) => 403,
         // A member of another (active) tenant reads shared data too.
         ("shared", Who::OtherTenant) => allowed,
         ("tenant" | "shared", Who::Role(role)) => {
@@ -409,6 +413,7 @@ async fn every_operation_answers_every_principal_exactly() {
     for role in TENANT_ROLES {
         principals.push((Who::Role(role), app.anonymous()));
     }
+    principals.push((Who::SuspendedProjectAdmin, app.anonymous()));
 
     let mut checked = 0;
     for (n, (who, mut api)) in principals.into_iter().enumerate() {
@@ -421,6 +426,9 @@ async fn every_operation_answers_every_principal_exactly() {
         if let Who::Role(role) = who {
             api = app.tenant_member_as(&tenant, role).await;
         }
+        if who == Who::SuspendedProjectAdmin {
+            api = suspended_project_admin(&app, &tenant, &ids).await;
+        }
         for (id, allowed) in MATRIX {
             let op = ops.iter().find(|o| o.id == *id).unwrap();
             let path = with_query(id, fill(&op.path, &ids));
@@ -430,5 +438,41 @@ async fn every_operation_answers_every_principal_exactly() {
             checked += 1;
         }
     }
-    assert_eq!(checked, MATRIX.len() * (4 + TENANT_ROLES.len()));
+    assert_eq!(checked, MATRIX.len() * (5 + TENANT_ROLES.len()));
+}
+
+/// A service account bound `admin` on the tenant's project only, whose
+/// tenant a platform operator then suspends.
+async fn suspended_project_admin(app: &TestApp, tenant: &str, ids: &[(&str, String)]) -> Api {
+    let admin = app.admin();
+    let base = format!("/api/v1/tenants/{tenant}");
+    let project = &ids.iter().find(|(k, _)| *k == "project_id").unwrap().1;
+    let account = admin
+        .post(
+            &format!("{base}/service-accounts"),
+            json!({"name": "project-admin"}),
+        )
+        .await
+        .expect_status(201);
+    let account = account["id"].as_str().unwrap();
+    admin
+        .post(
+            &format!("{base}/role-bindings"),
+            json!({"role": "admin", "subject_type": "service_account", "subject_id": account,
+                   "project_id": project}),
+        )
+        .await
+        .expect_status(201);
+    let token = admin
+        .post(
+            &format!("{base}/service-accounts/{account}/tokens"),
+            json!({"name": "ci"}),
+        )
+        .await
+        .expect_status(201);
+    admin
+        .post_empty(&format!("{base}/suspend"))
+        .await
+        .expect_status(200);
+    app.with_token(token["secret"].as_str().unwrap())
 }

@@ -198,9 +198,15 @@ async fn signing_in_starts_a_session_the_whole_api_accepts() {
             .contains(&"auth.sign_in".to_owned())
     );
 
-    // Signing out ends the session and clears the cookies.
-    let out = browser
+    // Signing out needs the CSRF token (another site cannot sign us out)...
+    browser
         .send(Method::POST, "/api/v1/auth/sign-out", None, false)
+        .await
+        .expect_problem(403);
+    browser.get("/api/v1/me").await.expect_status(200);
+    // ...and with it ends the session and clears the cookies.
+    let out = browser
+        .send(Method::POST, "/api/v1/auth/sign-out", None, true)
         .await;
     assert_eq!(out.status, 204);
     assert!(
