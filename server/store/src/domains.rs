@@ -66,6 +66,9 @@ pub struct DomainRealm {
     pub connections: Vec<(SsoConnectionId, String, String)>,
 }
 
+/// Days a claim may wait for verification before it lapses.
+pub const PENDING_DAYS: i64 = 7;
+
 impl Store {
     pub async fn create_domain(
         &self,
@@ -74,6 +77,15 @@ impl Store {
         token: &str,
     ) -> Result<TenantDomain> {
         let mut tx = self.tenant_tx(scope).await?;
+        // This tenant's own lapsed claim is replaced by the new one.
+        sqlx::query(sql!(
+            "DELETE FROM tenant_domains WHERE domain = $1 AND status = 'pending'
+               AND created_at < now() - interval '{PENDING_DAYS} days'"
+        ))
+        .bind(domain)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
         let row: Row = sqlx::query_as(sql!(
             "INSERT INTO tenant_domains (id, tenant_id, domain, verification_token)
              VALUES ($1, ditto_current_tenant(), $2, $3) RETURNING {COLUMNS}"
@@ -160,6 +172,19 @@ impl Store {
         .await
         .map_err(db)?;
         let before = before.ok_or(Error::NotFound("domain"))?;
+        let lapsed: bool = sqlx::query_scalar(sql!(
+            "SELECT $1 = 'pending' AND $2 < now() - interval '{PENDING_DAYS} days'"
+        ))
+        .bind(&before.status)
+        .bind(before.created_at)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db)?;
+        if lapsed {
+            return Err(Error::Conflict(format!(
+                "this claim lapsed: claims not verified within {PENDING_DAYS} days do; the tenant claims the domain again"
+            )));
+        }
         let row: Row = sqlx::query_as(sql!(
             "UPDATE tenant_domains SET status = 'verified', verified_at = COALESCE(verified_at, now())
              WHERE id = $1 RETURNING {COLUMNS}"

@@ -8,8 +8,12 @@ use ditto_core::Error;
 const UNIQUE: &[(&str, &str)] = &[
     ("tenants_slug_key", "a tenant with this slug already exists"),
     (
-        "tenant_domains_domain_key",
-        "this domain is already claimed, by this tenant or another; a domain routes sign-ins to one tenant only",
+        "tenant_domains_tenant_domain_key",
+        "this tenant has already claimed this domain",
+    ),
+    (
+        "tenant_domains_verified_key",
+        "this domain is verified for another tenant; a domain routes sign-ins to one tenant only",
     ),
     (
         "sso_connections_tenant_name_key",

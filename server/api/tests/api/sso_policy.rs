@@ -121,20 +121,18 @@ async fn domains_are_claimed_once_across_tenants_and_seen_only_by_their_tenant()
     let token = claimed["verification"]["record_value"].as_str().unwrap();
     assert!(token.starts_with("ditto-domain-verification=") && token.len() > 40);
 
-    // Another tenant cannot claim it, in any spelling; nor can acme twice.
-    for (api, tenant) in [(&globex, "globex"), (&acme, "acme")] {
-        let body = api
-            .post(
-                &format!("/api/v1/tenants/{tenant}/domains"),
-                json!({"domain": "ACME.example"}),
-            )
-            .await
-            .expect_problem(409);
-        assert!(
-            body["detail"].as_str().unwrap().contains("already claimed"),
-            "{body}"
-        );
-    }
+    // Acme cannot claim it twice, in any spelling.
+    let body = acme
+        .post(
+            "/api/v1/tenants/acme/domains",
+            json!({"domain": "ACME.example"}),
+        )
+        .await
+        .expect_problem(409);
+    assert!(
+        body["detail"].as_str().unwrap().contains("already claimed"),
+        "{body}"
+    );
     // Bad names.
     for bad in [
         "acme",
@@ -181,6 +179,17 @@ async fn domains_are_claimed_once_across_tenants_and_seen_only_by_their_tenant()
         .await
         .expect_status(200);
 
+    // A pending claim blocks nobody, and tells another tenant nothing: globex
+    // may claim it too. Only one of them can be verified.
+    let rival = globex
+        .post(
+            "/api/v1/tenants/globex/domains",
+            json!({"domain": "ACME.example"}),
+        )
+        .await
+        .expect_status(201);
+    assert_eq!(rival["status"], "pending");
+
     // Verification is the platform operator's: a tenant admin is refused.
     acme.post_empty("/api/v1/tenants/acme/domains/acme.example/verify")
         .await
@@ -192,11 +201,20 @@ async fn domains_are_claimed_once_across_tenants_and_seen_only_by_their_tenant()
         .expect_status(200);
     assert_eq!(verified["status"], "verified");
     assert!(verified["verified_at"].is_string());
-    // Not globex's to verify under its name.
-    app.admin()
+    // Verified for acme, it cannot be verified for globex too.
+    let p = app
+        .admin()
         .post_empty("/api/v1/tenants/globex/domains/acme.example/verify")
         .await
-        .expect_problem(404);
+        .expect_problem(409);
+    assert!(
+        p["detail"].as_str().unwrap().contains("another tenant"),
+        "{p}"
+    );
+    globex
+        .delete("/api/v1/tenants/globex/domains/acme.example")
+        .await
+        .expect_status(204);
     let audit = acme
         .get("/api/v1/tenants/acme/audit?action=tenant_domains.verify")
         .await
@@ -684,4 +702,33 @@ async fn identity_providers_on_private_addresses_are_refused_unless_allowed() {
         .expect_status(201);
     let location = start_location(&listed, &connection).await;
     assert!(location.as_str().starts_with(&idp.issuer), "{location}");
+}
+
+#[tokio::test]
+async fn a_pending_domain_claim_lapses_after_a_week() {
+    let app = TestApp::spawn().await;
+    app.tenant("acme").await;
+    let acme = app.tenant_member("acme").await;
+    let claim = json!({"domain": "acme.example"});
+    acme.post("/api/v1/tenants/acme/domains", claim.clone())
+        .await
+        .expect_status(201);
+    sqlx::query("UPDATE tenant_domains SET created_at = now() - interval '8 days'")
+        .execute(app.store.pool())
+        .await
+        .unwrap();
+    let p = app
+        .admin()
+        .post_empty("/api/v1/tenants/acme/domains/acme.example/verify")
+        .await
+        .expect_problem(409);
+    assert!(p["detail"].as_str().unwrap().contains("lapsed"), "{p}");
+    // Claimed again, it is a fresh claim that can be verified.
+    acme.post("/api/v1/tenants/acme/domains", claim)
+        .await
+        .expect_status(201);
+    app.admin()
+        .post_empty("/api/v1/tenants/acme/domains/acme.example/verify")
+        .await
+        .expect_status(200);
 }
