@@ -242,6 +242,20 @@ mod tests {
         EgressPolicy::parse("127.0.0.0/8,::1").unwrap()
     }
 
+    /// `GET {base}/models` through `client`, expected to fail.
+    async fn failed_get(client: &Client, base: &str) -> SendError {
+        let origin = Origin::parse(base).unwrap();
+        client
+            .send(
+                Method::GET,
+                origin.uri("models", None).unwrap(),
+                HeaderMap::new(),
+                Bytes::new(),
+            )
+            .await
+            .unwrap_err()
+    }
+
     #[tokio::test]
     async fn an_internal_backend_is_refused_at_connect_time_unless_allowed() {
         let client = Client::new(Duration::from_secs(2), EgressPolicy::strict());
@@ -252,16 +266,7 @@ mod tests {
             "http://localhost:9/v1",
             "http://10.0.0.1:9/v1",
         ] {
-            let origin = Origin::parse(base).unwrap();
-            let error = client
-                .send(
-                    Method::GET,
-                    origin.uri("models", None).unwrap(),
-                    HeaderMap::new(),
-                    Bytes::new(),
-                )
-                .await
-                .unwrap_err();
+            let error = failed_get(&client, base).await;
             assert!(error.connect, "{error:?}");
             assert!(
                 error.message.contains("DITTO_EGRESS_ALLOW"),
@@ -277,16 +282,7 @@ mod tests {
         let port = listener.local_addr().unwrap().port();
         drop(listener);
         let client = Client::new(Duration::from_secs(2), loopback());
-        let origin = Origin::parse(&format!("http://127.0.0.1:{port}/v1")).unwrap();
-        let error = client
-            .send(
-                Method::GET,
-                origin.uri("models", None).unwrap(),
-                HeaderMap::new(),
-                Bytes::new(),
-            )
-            .await
-            .unwrap_err();
+        let error = failed_get(&client, &format!("http://127.0.0.1:{port}/v1")).await;
         assert!(error.connect, "{error:?}");
         assert!(error.message.contains("refused"), "{}", error.message);
     }

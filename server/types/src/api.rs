@@ -1129,7 +1129,7 @@ pub struct AuditBrokenLink {
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AuditRetention {
-    /// 1–36500 days (default 30).
+    /// 7–36500 days (default 30); shortening it needs an owner.
     pub retention_days: u32,
 }
 

@@ -244,7 +244,12 @@ async fn get_retention(
     Ok(Json(AuditRetention { retention_days }))
 }
 
-/// Set how long a tenant's audit events are kept (1–36500 days).
+/// The shortest audit retention a tenant may set.
+const MIN_RETENTION_DAYS: u32 = 7;
+
+/// Set how long a tenant's audit events are kept (7–36500 days). Shortening
+/// it erases history sooner, so it needs owner authority (`owners:write`);
+/// lengthening needs only `audit:manage`.
 #[utoipa::path(put, path = "/api/v1/tenants/{tenant}/audit/retention", tag = "audit",
     operation_id = "audit_retention_update",
     params(("tenant" = String, Path, description = "Tenant slug or id")),
@@ -260,8 +265,25 @@ async fn update_retention(
         .tenant_scope(&ctx, &tenant, permission("audit_retention_update"))
         .await?;
     let mut c = Checker::default();
-    c.range("/retention_days", Some(body.retention_days), 1, 36500);
+    c.range(
+        "/retention_days",
+        Some(body.retention_days),
+        MIN_RETENTION_DAYS,
+        36500,
+    );
     c.finish()?;
+    let current = app.store.audit_retention(&scope).await?;
+    if body.retention_days < current
+        && !ctx
+            .grants_in(&scope)
+            .contains(ditto_core::Permission::OwnersWrite)
+    {
+        return Err(ditto_core::Error::Forbidden(format!(
+            "shortening audit retention (from {current} to {} days) needs an owner (`owners:write`)",
+            body.retention_days
+        ))
+        .into());
+    }
     let retention_days = app
         .store
         .set_audit_retention(&scope, body.retention_days)

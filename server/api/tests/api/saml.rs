@@ -1172,23 +1172,7 @@ async fn the_public_url_builds_our_entity_id_and_acs_url() {
 async fn an_admins_saml_connection_cannot_sign_anyone_in_as_an_owner() {
     let s = setup("acme").await;
     super::sso::verify_domain(&s.app, "acme", "acme.example").await;
-    let owner = s
-        .app
-        .admin()
-        .post(
-            "/api/v1/tenants/acme/users",
-            json!({"email": "grace@acme.example"}),
-        )
-        .await
-        .expect_status(201);
-    s.app
-        .admin()
-        .post(
-            "/api/v1/tenants/acme/role-bindings",
-            json!({"role": "owner", "subject_type": "user", "subject_id": owner["id"]}),
-        )
-        .await
-        .expect_status(201);
+    super::sso::owner(&s.app, "acme", "grace@acme.example").await;
     // s.admin holds `admin`: its identity provider asserts the owner's email.
     let conn = id(&connection(&s, "acme", json!({"jit_provisioning": false})).await);
     let mut browser = Browser::new();

@@ -239,6 +239,26 @@ async fn connection(s: &Setup, tenant: &str, client_id: &str, extra: Value) -> V
         .expect_status(201)
 }
 
+/// A user of `tenant` with `email`, bound `owner` (no password); its JSON.
+pub(super) async fn owner(app: &TestApp, tenant: &str, email: &str) -> Value {
+    let admin = app.admin();
+    let user = admin
+        .post(
+            &format!("/api/v1/tenants/{tenant}/users"),
+            json!({"email": email}),
+        )
+        .await
+        .expect_status(201);
+    admin
+        .post(
+            &format!("/api/v1/tenants/{tenant}/role-bindings"),
+            json!({"role": "owner", "subject_type": "user", "subject_id": user["id"]}),
+        )
+        .await
+        .expect_status(201);
+    user
+}
+
 /// Claims `domain` for `tenant` and has a platform operator verify it.
 pub(super) async fn verify_domain(app: &TestApp, tenant: &str, domain: &str) {
     let admin = app.admin();
@@ -825,23 +845,7 @@ async fn moving_a_connection_to_another_issuer_needs_its_client_secret_again() {
 async fn an_admins_connection_cannot_sign_anyone_in_as_an_owner() {
     let s = setup("acme").await;
     verify_domain(&s.app, "acme", "acme.example").await;
-    let owner = s
-        .app
-        .admin()
-        .post(
-            "/api/v1/tenants/acme/users",
-            json!({"email": "olivia@acme.example"}),
-        )
-        .await
-        .expect_status(201);
-    s.app
-        .admin()
-        .post(
-            "/api/v1/tenants/acme/role-bindings",
-            json!({"role": "owner", "subject_type": "user", "subject_id": owner["id"]}),
-        )
-        .await
-        .expect_status(201);
+    let owner = owner(&s.app, "acme", "olivia@acme.example").await;
     // An admin adds a provider it controls, which asserts the owner's
     // verified email (s.admin holds `admin`, not `owner`).
     let conn = id(&connection(&s, "acme", "ditto", json!({"jit_provisioning": false})).await);

@@ -8,6 +8,17 @@ use serde_json::json;
 
 use super::sign_in::{Browser, PASSWORD, staff};
 
+/// `email`, bound to `role` across tenant acme, signed in in a browser.
+async fn signed_in(app: &TestApp, email: &str, role: &str) -> (String, Browser) {
+    let id = staff(app, "acme", email, role).await;
+    let mut browser = Browser::new(app);
+    browser
+        .sign_in("acme", email, PASSWORD, json!({}))
+        .await
+        .expect_status(200);
+    (id, browser)
+}
+
 fn in_a_month() -> String {
     (chrono::Utc::now() + chrono::Duration::days(30)).to_rfc3339()
 }
@@ -16,12 +27,7 @@ fn in_a_month() -> String {
 async fn a_narrowed_token_mints_only_tokens_as_narrow_as_itself() {
     let app = TestApp::spawn().await;
     app.tenant("acme").await;
-    staff(&app, "acme", "ada@acme.example", "admin").await;
-    let mut browser = Browser::new(&app);
-    browser
-        .sign_in("acme", "ada@acme.example", PASSWORD, json!({}))
-        .await
-        .expect_status(200);
+    let (_, browser) = signed_in(&app, "ada@acme.example", "admin").await;
     let narrow = browser
         .post(
             "/api/v1/me/tokens",
@@ -94,12 +100,7 @@ async fn a_narrowed_token_mints_only_tokens_as_narrow_as_itself() {
 async fn tokens_cannot_change_passwords_second_factors_or_sessions() {
     let app = TestApp::spawn().await;
     app.tenant("acme").await;
-    staff(&app, "acme", "ada@acme.example", "owner").await;
-    let mut browser = Browser::new(&app);
-    browser
-        .sign_in("acme", "ada@acme.example", PASSWORD, json!({}))
-        .await
-        .expect_status(200);
+    let (_, browser) = signed_in(&app, "ada@acme.example", "owner").await;
     let full = browser
         .post(
             "/api/v1/me/tokens",
@@ -159,12 +160,7 @@ async fn tokens_cannot_change_passwords_second_factors_or_sessions() {
 async fn second_factor_changes_need_a_recent_sign_in() {
     let app = TestApp::spawn().await;
     app.tenant("acme").await;
-    staff(&app, "acme", "ada@acme.example", "developer").await;
-    let mut browser = Browser::new(&app);
-    browser
-        .sign_in("acme", "ada@acme.example", PASSWORD, json!({}))
-        .await
-        .expect_status(200);
+    let (_, mut browser) = signed_in(&app, "ada@acme.example", "developer").await;
     // Signed in long ago (the session itself is still live).
     sqlx::query("UPDATE sessions SET created_at = now() - interval '20 minutes'")
         .execute(app.store.pool())
@@ -200,8 +196,8 @@ async fn only_those_who_manage_members_create_keys_in_someone_elses_name() {
     let app = TestApp::spawn().await;
     app.tenant("acme").await;
     let owner = staff(&app, "acme", "owner@acme.example", "owner").await;
-    let dev = staff(&app, "acme", "dev@acme.example", "developer").await;
-    staff(&app, "acme", "admin@acme.example", "admin").await;
+    let (dev, developer) = signed_in(&app, "dev@acme.example", "developer").await;
+    let (_, admin) = signed_in(&app, "admin@acme.example", "admin").await;
     let project = app
         .admin()
         .post("/api/v1/tenants/acme/projects", json!({"name": "web"}))
@@ -224,11 +220,6 @@ async fn only_those_who_manage_members_create_keys_in_someone_elses_name() {
             .extend(owner.as_object().unwrap().clone());
         body
     };
-    let mut developer = Browser::new(&app);
-    developer
-        .sign_in("acme", "dev@acme.example", PASSWORD, json!({}))
-        .await
-        .expect_status(200);
     let p = developer
         .post(
             "/api/v1/tenants/acme/api-keys",
@@ -257,11 +248,6 @@ async fn only_those_who_manage_members_create_keys_in_someone_elses_name() {
         .await
         .expect_status(201);
 
-    let mut admin = Browser::new(&app);
-    admin
-        .sign_in("acme", "admin@acme.example", PASSWORD, json!({}))
-        .await
-        .expect_status(200);
     admin
         .post(
             "/api/v1/tenants/acme/api-keys",
@@ -481,7 +467,7 @@ async fn acting_on_someone_counts_what_they_hold_on_projects() {
         )
         .await
         .expect_status(201);
-    staff(&app, "acme", "hr@acme.example", "member-managers").await;
+    let (_, hr) = signed_in(&app, "hr@acme.example", "member-managers").await;
     let project = admin.project("acme", "payments").await;
     // Admin of one project only, a person and an account.
     let lead = admin
@@ -518,10 +504,6 @@ async fn acting_on_someone_counts_what_they_hold_on_projects() {
         .expect_status(201);
     let plain = plain["id"].as_str().unwrap().to_owned();
 
-    let mut hr = Browser::new(&app);
-    hr.sign_in("acme", "hr@acme.example", PASSWORD, json!({}))
-        .await
-        .expect_status(200);
     let password = json!({"password": "a fresh long passphrase", "must_change": true});
     let users = "/api/v1/tenants/acme/users";
     for (method, path, body) in [
@@ -633,4 +615,47 @@ async fn sso_starts_are_throttled_per_address() {
     app.anonymous().get(&start).await.expect_problem(429);
     let saml = format!("/api/v1/auth/saml/{}/start", uuid::Uuid::now_v7());
     app.anonymous().get(&saml).await.expect_problem(429);
+}
+
+#[tokio::test]
+async fn only_an_owner_shortens_audit_retention_and_never_below_a_week() {
+    let app = TestApp::spawn().await;
+    app.tenant("acme").await;
+    let retention = "/api/v1/tenants/acme/audit/retention";
+    let admin = app.tenant_member("acme").await;
+    let fields = admin
+        .raw(Method::PUT, retention, |r| {
+            r.json(&json!({"retention_days": 1}))
+        })
+        .await
+        .invalid_fields();
+    assert_eq!(fields, ["/retention_days"]);
+    let p = admin
+        .raw(Method::PUT, retention, |r| {
+            r.json(&json!({"retention_days": 14}))
+        })
+        .await
+        .expect_problem(403);
+    assert!(
+        p["detail"].as_str().unwrap().contains("owners:write"),
+        "{p}"
+    );
+    admin
+        .raw(Method::PUT, retention, |r| {
+            r.json(&json!({"retention_days": 90}))
+        })
+        .await
+        .expect_status(200);
+
+    let (_, owner) = signed_in(&app, "owner@acme.example", "owner").await;
+    let set = owner
+        .send(
+            Method::PUT,
+            retention,
+            Some(json!({"retention_days": 7})),
+            true,
+        )
+        .await
+        .expect_status(200);
+    assert_eq!(set["retention_days"], 7);
 }
