@@ -307,3 +307,49 @@ async fn usage_inserts_are_idempotent_by_request_id() {
     .unwrap();
     assert_eq!((requests, tokens, cost), (4, 28, 6_000_000));
 }
+
+#[tokio::test]
+async fn an_audit_export_holds_no_transaction_while_its_reader_waits() {
+    use futures_util::StreamExt;
+    let db = TestDb::create().await;
+    let store = db.migrated_store().await;
+    let tenant = seeded_tenant(&store, "acme").await;
+    let (_, stream) = store.export_audit_events(&scope(tenant)).await.unwrap();
+    let mut stream = Box::pin(stream);
+    let first = stream.next().await.unwrap().unwrap();
+    assert_eq!(first.seq, 1);
+    // The reader stalls here: no connection of the pool is left in a
+    // transaction on its behalf.
+    let idle: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM pg_stat_activity
+         WHERE datname = current_database() AND state LIKE 'idle in transaction%'",
+    )
+    .fetch_one(store.pool())
+    .await
+    .unwrap();
+    assert_eq!(idle, 0, "an export held a transaction open");
+    // Events recorded after the export began are the next export's.
+    seeded_tenant_extra(&store, tenant).await;
+    let rest: Vec<_> = stream.collect().await;
+    let seqs: Vec<i64> = rest.into_iter().map(|e| e.unwrap().seq).collect();
+    assert!(!seqs.is_empty());
+    assert_eq!(seqs, (2..2 + seqs.len() as i64).collect::<Vec<_>>());
+    let (_, again) = store.export_audit_events(&scope(tenant)).await.unwrap();
+    let head = again.collect::<Vec<_>>().await.len() as i64;
+    assert!(*seqs.last().unwrap() < head, "later events were left out");
+}
+
+/// Records one more audit event in `tenant` (a project).
+async fn seeded_tenant_extra(store: &Store, tenant: TenantId) {
+    store
+        .create_project(
+            &scope(tenant),
+            &CreateProject {
+                name: "later".into(),
+                description: None,
+                allowed_models: None,
+            },
+        )
+        .await
+        .unwrap();
+}
