@@ -659,3 +659,89 @@ async fn only_an_owner_shortens_audit_retention_and_never_below_a_week() {
         .expect_status(200);
     assert_eq!(set["retention_days"], 7);
 }
+
+/// Property names in a request schema, through `$ref`, `allOf`, `oneOf` and
+/// `anyOf`.
+fn properties(spec: &serde_json::Value, schema: &serde_json::Value, out: &mut Vec<String>) {
+    if let Some(name) = schema["$ref"].as_str() {
+        let name = name.trim_start_matches("#/components/schemas/");
+        return properties(spec, &spec["components"]["schemas"][name], out);
+    }
+    if let Some(props) = schema["properties"].as_object() {
+        out.extend(props.keys().cloned());
+    }
+    for key in ["allOf", "oneOf", "anyOf"] {
+        for part in schema[key].as_array().into_iter().flatten() {
+            properties(spec, part, out);
+        }
+    }
+}
+
+/// New endpoints stay inside the boundaries: an operation that stores a
+/// URL, rebinds a secret or mints a token fails this test until it is
+/// listed here, which means it was given the check (and a test) above.
+#[test]
+fn every_url_secret_and_token_in_the_spec_is_guarded() {
+    let spec: serde_json::Value =
+        serde_json::from_str(&ditto_api::openapi().to_json().unwrap()).unwrap();
+    // Checked with `check_destination` when saved, connected through ditto-egress.
+    const EGRESS_CHECKED: &[&str] = &[
+        "backends_create",
+        "backends_update",
+        "audit_export_destinations_create",
+        "audit_export_destinations_update",
+        "sso_connections_create",
+        "sso_connections_update",
+        "saml_connections_create",
+        "saml_connections_update",
+    ];
+    // Follow `secret_binding::Rebinding` when their destination moves.
+    const SECRET_REBOUND: &[&str] = &[
+        "backends_update",
+        "audit_export_destinations_update",
+        "sso_connections_update",
+    ];
+    // Mint with `Ctx::token_permissions` or outranking (`may_delegate`).
+    const TOKENS_NARROWED: &[&str] = &[
+        "me_tokens_create",
+        "access_tokens_create",
+        "scim_tokens_create",
+    ];
+    let mut unguarded = Vec::new();
+    for item in spec["paths"].as_object().unwrap().values() {
+        for (method, op) in item.as_object().unwrap() {
+            let id = op["operationId"].as_str().unwrap();
+            let mut props = Vec::new();
+            properties(
+                &spec,
+                &op["requestBody"]["content"]["application/json"]["schema"],
+                &mut props,
+            );
+            let url = props
+                .iter()
+                .find(|p| p.ends_with("url") || ["endpoint", "issuer"].contains(&p.as_str()));
+            if let Some(p) = url
+                && !EGRESS_CHECKED.contains(&id)
+            {
+                unguarded.push(format!(
+                    "{id} stores `{p}`: check it against the egress policy"
+                ));
+            }
+            let secret = props.iter().find(|p| {
+                ["credentials", "client_secret", "secret_access_key"].contains(&p.as_str())
+            });
+            if let Some(p) = secret
+                && method != "post"
+                && !SECRET_REBOUND.contains(&id)
+            {
+                unguarded.push(format!("{id} changes `{p}`: bind it to its destination"));
+            }
+            if id.ends_with("tokens_create") && !TOKENS_NARROWED.contains(&id) {
+                unguarded.push(format!(
+                    "{id} mints a token: bound it by the caller's narrowing"
+                ));
+            }
+        }
+    }
+    assert!(unguarded.is_empty(), "{unguarded:#?}");
+}
