@@ -191,6 +191,13 @@ impl Grants {
         Self::of(Permission::ALL).filter(|p| !p.is_platform_only())
     }
 
+    /// Everything in a tenant but making owners: what an `admin` holds, the
+    /// most a SCIM token acts with, and the ceiling of SSO connections saved
+    /// before their editor was recorded.
+    pub fn short_of_owner() -> Self {
+        Self::tenant_all().filter(|p| p != Permission::OwnersWrite)
+    }
+
     pub const fn with(self, p: Permission) -> Self {
         Grants(self.0 | 1 << p as u8)
     }

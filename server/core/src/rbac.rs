@@ -54,7 +54,7 @@ pub fn builtin_grants(name: &str) -> Option<Grants> {
     let reads = all.filter(P::is_read);
     let g = match name {
         "owner" => all,
-        "admin" => all.filter(|p| p != P::OwnersWrite),
+        "admin" => Grants::short_of_owner(),
         "developer" => Grants::of(&[
             P::TenantsRead,
             P::ProjectsRead,

@@ -187,14 +187,14 @@ impl EgressPolicy {
     /// with one public and one private address could be made to pick the
     /// latter). IP literals are checked without a lookup.
     pub async fn resolve(&self, host: &str, port: u16) -> Result<Vec<SocketAddr>, Refusal> {
-        let bare = host.trim_start_matches('[').trim_end_matches(']');
-        let addrs: Vec<SocketAddr> = match bare.parse::<IpAddr>() {
-            Ok(ip) => vec![SocketAddr::new(ip, port)],
-            Err(_) => tokio::net::lookup_host((bare, port))
-                .await
-                .map_err(|e| Refusal(format!("{host} does not resolve: {e}")))?
-                .collect(),
-        };
+        let addrs = lookup(host, port)
+            .await
+            .map_err(|e| Refusal(format!("{host} does not resolve: {e}")))?;
+        self.checked(host, addrs)
+    }
+
+    /// `addrs` of `host` when every one may be reached.
+    fn checked(&self, host: &str, addrs: Vec<SocketAddr>) -> Result<Vec<SocketAddr>, Refusal> {
         if addrs.is_empty() {
             return Err(Refusal(format!("{host} has no address")));
         }
@@ -221,14 +221,20 @@ impl EgressPolicy {
             None => return Err(Refusal("the URL names no host".into())),
         };
         let port = parsed.port_or_known_default().unwrap_or(443);
-        if matches!(parsed.host(), Some(url::Host::Domain(_)))
-            && tokio::net::lookup_host((host.as_str(), port))
-                .await
-                .is_err()
-        {
-            return Ok(());
+        match lookup(&host, port).await {
+            Ok(addrs) => self.checked(&host, addrs).map(drop),
+            Err(_) => Ok(()),
         }
-        self.resolve(&host, port).await.map(drop)
+    }
+}
+
+/// The addresses of `host` (an IP literal, bracketed or not, without a
+/// lookup).
+async fn lookup(host: &str, port: u16) -> std::io::Result<Vec<SocketAddr>> {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    match bare.parse::<IpAddr>() {
+        Ok(ip) => Ok(vec![SocketAddr::new(ip, port)]),
+        Err(_) => Ok(tokio::net::lookup_host((bare, port)).await?.collect()),
     }
 }
 

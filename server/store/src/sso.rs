@@ -632,7 +632,7 @@ impl Store {
 fn editor_ceiling(permissions: Option<&[String]>) -> Grants {
     match permissions {
         Some(names) => permission_grants(names),
-        None => Grants::tenant_all().filter(|p| p != Permission::OwnersWrite),
+        None => Grants::short_of_owner(),
     }
 }
 

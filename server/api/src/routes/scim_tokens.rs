@@ -7,7 +7,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use ditto_core::catalogue::permission;
-use ditto_core::{Grants, Permission, secrets, validate::Checker};
+use ditto_core::{Grants, secrets, validate::Checker};
 use ditto_types::ScimTokenId;
 use ditto_types::api::{CreateScimToken, CreatedScimToken, PageParams, ScimToken, ScimTokenPage};
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -24,7 +24,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
 
 /// What a SCIM token can hand out.
 pub(crate) fn scim_reach() -> Grants {
-    Grants::tenant_all().filter(|p| p != Permission::OwnersWrite)
+    Grants::short_of_owner()
 }
 
 /// List a tenant's SCIM tokens (never their secrets).
