@@ -67,18 +67,7 @@ impl FromRequestParts<AppState> for Auth {
                 "the session has ended (signed out, revoked or timed out); sign in again",
             ))?;
         if !parts.method.is_safe() {
-            let presented = parts
-                .headers
-                .get(CSRF_HEADER)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or_default();
-            if !csrf_matches(presented, &holder.csrf_hash) {
-                return Err(Error::Forbidden(format!(
-                    "a request made with the session cookie must send the session's CSRF token \
-                     in the `{CSRF_HEADER}` header"
-                ))
-                .into());
-            }
+            csrf_checked(&parts.headers, &holder.csrf_hash)?;
         }
         Ok(Auth(Ctx {
             principal,
@@ -89,6 +78,23 @@ impl FromRequestParts<AppState> for Auth {
             }),
         }))
     }
+}
+
+/// 403 unless `headers` carry the CSRF token of the session whose digest is
+/// `csrf_hash`: a change made with a session cookie must prove it comes from
+/// the console, not from another site the browser visits.
+pub(crate) fn csrf_checked(headers: &axum::http::HeaderMap, csrf_hash: &[u8]) -> Result<(), Error> {
+    let presented = headers
+        .get(CSRF_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if csrf_matches(presented, csrf_hash) {
+        return Ok(());
+    }
+    Err(Error::Forbidden(format!(
+        "a request made with the session cookie must send the session's CSRF token \
+         in the `{CSRF_HEADER}` header"
+    )))
 }
 
 /// The session token in the request's cookies, if any.

@@ -7,14 +7,13 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use ditto_core::secrets::sha256;
-use ditto_identity::session::{CSRF_HEADER, csrf_matches};
 use ditto_identity::{Client, SignInError};
 use ditto_types::api::{SignIn, SignedIn};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::AppState;
 use crate::error::{ApiError, problem, problem_response};
-use crate::extract::{Json, session_cookie};
+use crate::extract::{Json, csrf_checked, session_cookie};
 use crate::throttle::Throttles;
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {
@@ -149,16 +148,7 @@ async fn sign_out(State(app): State<AppState>, headers: HeaderMap) -> Result<Res
     if let Some(token) = session_cookie(&headers) {
         let digest = sha256(token.as_bytes());
         if let Some(holder) = app.store.authenticate_session(&digest).await? {
-            let presented = headers
-                .get(CSRF_HEADER)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or_default();
-            if !csrf_matches(presented, &holder.csrf_hash) {
-                return Err(ditto_core::Error::Forbidden(format!(
-                    "signing out needs the session's CSRF token in the `{CSRF_HEADER}` header"
-                ))
-                .into());
-            }
+            csrf_checked(&headers, &holder.csrf_hash)?;
         }
         app.store.close_session(&digest).await?;
     }
