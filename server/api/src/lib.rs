@@ -2,6 +2,7 @@
 //! endpoints. Handlers are thin: authorize (`ditto_core::auth`), validate
 //! (`ditto_core::validate`), call the store.
 
+mod client_address;
 mod denials;
 mod docs;
 mod egress;
@@ -20,6 +21,7 @@ use ditto_store::Store;
 use utoipa::openapi::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
+pub use client_address::TRUSTED_PROXIES_SETTING;
 pub use error::ApiError;
 pub use middleware::traced;
 
@@ -47,6 +49,9 @@ pub struct AppState {
     pub audit_exporter: ditto_audit_export::Exporter,
     /// Where tenant-chosen URLs may lead (backends, export endpoints).
     pub egress: ditto_egress::EgressPolicy,
+    /// Proxies whose `X-Forwarded-For` names the client
+    /// (`DITTO_TRUSTED_PROXIES`).
+    pub trusted_proxies: ditto_egress::Networks,
 }
 
 /// Something that renders metrics in the Prometheus text format.
@@ -217,6 +222,7 @@ pub fn openapi_json() -> String {
 pub fn app(state: AppState) -> Router {
     let (router, mut spec) = api_router().split_for_parts();
     docs::finish(&mut spec);
+    let trusted_proxies = state.trusted_proxies.clone();
     let router = router
         .merge(docs::reference(spec))
         .merge(routes::scim::router())
@@ -227,5 +233,5 @@ pub fn app(state: AppState) -> Router {
             state.redis.clone(),
         )))
         .with_state(state);
-    middleware::wrap(router)
+    middleware::wrap(router, trusted_proxies)
 }

@@ -3,9 +3,7 @@
 
 use axum::Router;
 use axum::body::Body;
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, MatchedPath, Request};
+use axum::extract::{MatchedPath, Request};
 use axum::http::{HeaderName, HeaderValue, header};
 use axum::middleware::{self, Next};
 use axum::response::Response;
@@ -14,13 +12,18 @@ use ditto_types::problem::Problem;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
+use crate::client_address::ClientAddress;
+
 pub(crate) const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-pub(crate) fn wrap(router: Router) -> Router {
+pub(crate) fn wrap(router: Router, trusted_proxies: ditto_egress::Networks) -> Router {
     traced(
         router
             .layer(middleware::from_fn(audit_request))
-            .layer(middleware::from_fn(problem_details)),
+            .layer(middleware::from_fn(problem_details))
+            .layer(middleware::from_fn(move |request, next| {
+                crate::client_address::resolve(trusted_proxies.clone(), request, next)
+            })),
     )
 }
 
@@ -62,8 +65,9 @@ async fn audit_request(request: Request, next: Next) -> Response {
         request_id: Some(request_id(request.headers())),
         source_ip: request
             .extensions()
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip().to_string()),
+            .get::<ClientAddress>()
+            .and_then(|c| c.0)
+            .map(|ip| ip.to_string()),
         user_agent: request
             .headers()
             .get(header::USER_AGENT)

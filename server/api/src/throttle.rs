@@ -98,9 +98,10 @@ impl Throttle {
 
 /// Sign-in attempts a client address may make per minute.
 pub(crate) const SIGN_IN_PER_ADDRESS: u64 = 60;
-/// Sign-in attempts per minute on one submitted account (tenant and email),
-/// from anywhere: it bounds a distributed guess at one password, and it
-/// answers the same whether the account exists or not.
+/// Sign-in attempts per minute on one submitted account (tenant and email)
+/// from addresses it has not signed in from: it bounds a distributed guess
+/// at one password, and it answers the same whether the account exists or
+/// not.
 pub(crate) const SIGN_IN_PER_ACCOUNT: u64 = 20;
 /// SSO and SAML sign-ins a client address may start per minute: each one is
 /// a row in Postgres until it expires.
@@ -135,15 +136,10 @@ impl Throttles {
         }
     }
 
-    /// Counts a sign-in attempt from `address` on (`tenant`, `email`). The
-    /// account is named by a digest: the throttle keys never hold an email.
-    pub(crate) async fn sign_in(
-        &self,
-        address: &str,
-        tenant: &str,
-        email: &str,
-    ) -> Result<(), Throttled> {
-        self.sign_in_address.check(address).await?;
+    /// Counts a sign-in attempt on (`tenant`, `email`) from a source the
+    /// account does not know. The account is named by a digest: the
+    /// throttle keys never hold an email.
+    pub(crate) async fn sign_in_account(&self, tenant: &str, email: &str) -> Result<(), Throttled> {
         let account = format!("{}\n{}", tenant.to_lowercase(), email.trim().to_lowercase());
         let digest: String = ditto_core::secrets::sha256(account.as_bytes())[..16]
             .iter()

@@ -132,6 +132,12 @@ pub struct SettingsArgs {
     /// its entries join `DITTO_EGRESS_ALLOW`.
     #[arg(long, env = "DITTO_SSO_PRIVATE_HOSTS", global = true)]
     pub sso_private_hosts: Option<String>,
+    /// Load balancers and ingresses in front of this server, comma-separated
+    /// IP addresses and CIDR blocks: for requests from them, the client is
+    /// the address they forward in `X-Forwarded-For`. Without it, the peer
+    /// is the client.
+    #[arg(long, env = "DITTO_TRUSTED_PROXIES", global = true)]
+    pub trusted_proxies: Option<String>,
 }
 
 /// The optional config file. Unknown keys are errors, so typos do not pass
@@ -166,6 +172,7 @@ struct FileSettings {
     public_url: Option<String>,
     sso_private_hosts: Option<Vec<String>>,
     egress_allow: Option<Vec<String>>,
+    trusted_proxies: Option<Vec<String>>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -208,6 +215,8 @@ pub struct Config {
     pub identity: ditto_identity::Identity,
     /// Where tenant-chosen destinations may be (`DITTO_EGRESS_ALLOW`).
     pub egress: ditto_egress::EgressPolicy,
+    /// Proxies whose `X-Forwarded-For` is believed (`DITTO_TRUSTED_PROXIES`).
+    pub trusted_proxies: ditto_egress::Networks,
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -710,6 +719,21 @@ impl Config {
                 ditto_egress::EgressPolicy::strict()
             }
         };
+        let trusted_proxies = match ditto_egress::Networks::parse(&listed(
+            &args.trusted_proxies,
+            file.trusted_proxies,
+        )) {
+            Ok(networks) => networks,
+            Err(message) => {
+                fail(
+                    "trusted_proxies",
+                    "trusted-proxies",
+                    ditto_api::TRUSTED_PROXIES_SETTING,
+                    message,
+                );
+                ditto_egress::Networks::default()
+            }
+        };
         if absolute < idle {
             fail(
                 "session_absolute_timeout",
@@ -766,6 +790,7 @@ impl Config {
         Ok(Config {
             identity,
             egress,
+            trusted_proxies,
             database,
             redis_url,
             redis_nodes,

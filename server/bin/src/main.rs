@@ -332,6 +332,7 @@ async fn serve(config: &Config, store: Store, embedded: Option<&EmbeddedPostgres
         })),
         identity: config.identity.clone(),
         egress: config.egress.clone(),
+        trusted_proxies: config.trusted_proxies.clone(),
     })
     .merge(ditto_gateway::router(gateway))
     // The console's pages get request ids and spans like the API's.

@@ -87,6 +87,30 @@ impl Net {
     }
 }
 
+/// A list of address blocks, such as `DITTO_TRUSTED_PROXIES`.
+#[derive(Clone, Debug, Default)]
+pub struct Networks(Vec<Net>);
+
+impl Networks {
+    /// Comma-separated IP addresses and CIDR blocks. Errors name the entry.
+    pub fn parse(list: &str) -> Result<Self, String> {
+        list.split(',')
+            .map(str::trim)
+            .filter(|e| !e.is_empty())
+            .map(|entry| {
+                Net::parse(entry)
+                    .ok_or_else(|| format!("`{entry}` is neither an IP address nor a CIDR block"))
+            })
+            .collect::<Result<_, _>>()
+            .map(Self)
+    }
+
+    /// Whether `ip` (in any of its forms) is in one of the blocks.
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        self.0.iter().any(|n| n.contains(ip))
+    }
+}
+
 /// An IPv4-mapped IPv6 address as the IPv4 address it is.
 fn canonical(ip: IpAddr) -> IpAddr {
     match ip {

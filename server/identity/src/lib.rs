@@ -13,4 +13,4 @@ pub mod sso_session;
 pub mod tokens;
 pub mod totp;
 
-pub use sign_in::{Client, Identity, LockoutPolicy, SignInError};
+pub use sign_in::{Attempt, Client, Identity, LockoutPolicy, SignInError};

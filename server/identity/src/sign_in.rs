@@ -1,5 +1,6 @@
 //! The local sign-in flow and second-factor management, over the store.
 
+use std::net::{IpAddr, Ipv6Addr};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -8,6 +9,7 @@ use ditto_core::secrets::sha256;
 use ditto_core::{Error, Result, TenantScope};
 use ditto_store::Store;
 use ditto_store::sign_in::{NewSession, SignInAccount};
+use ditto_store::sign_in_sources::{AttemptSource, KnownAccount, SourceStanding};
 use ditto_types::api::{
     RecoveryCodes, SignIn, SignInMethod, SignedIn, TenantStatus, TotpEnrolment,
 };
@@ -19,7 +21,9 @@ use crate::public_url::PublicUrl;
 use crate::session::{SessionPolicy, SessionSecrets};
 use crate::totp;
 
-/// When repeated failures lock an account, and for how long.
+/// When repeated failures from one source lock it out of an account, and
+/// for how long. Other sources are not locked out: a stranger's guesses
+/// cannot lock an owner out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LockoutPolicy {
     pub max_failures: u32,
@@ -63,8 +67,37 @@ impl From<Error> for SignInError {
 /// Where a request came from, kept with the session.
 #[derive(Clone, Debug, Default)]
 pub struct Client {
-    pub ip: Option<String>,
+    pub ip: Option<IpAddr>,
     pub user_agent: Option<String>,
+}
+
+/// A sign-in attempt's account and source, and where that source stands
+/// with the account, before any password is checked.
+#[derive(Debug)]
+pub struct Attempt {
+    source: AttemptSource,
+    standing: SourceStanding,
+}
+
+impl Attempt {
+    /// The source has signed in to this account before (recently).
+    pub fn from_known_source(&self) -> bool {
+        self.standing.known
+    }
+}
+
+/// The source a lockout counts for a client address: the address itself,
+/// an IPv6 client by its /64 network (one subscriber's usual allocation,
+/// so a client cannot step through its own addresses).
+fn lockout_source(ip: Option<IpAddr>) -> String {
+    match ip.map(|ip| ip.to_canonical()) {
+        Some(IpAddr::V6(v6)) => {
+            let network = u128::from(v6) & !(u128::MAX >> 64);
+            format!("{}/64", Ipv6Addr::from(network))
+        }
+        Some(v4) => v4.to_string(),
+        None => "unknown".to_owned(),
+    }
 }
 
 /// Local sign-in and what goes with it.
@@ -83,9 +116,30 @@ pub struct Identity {
 const MAX_FIELD_CHARS: usize = 254;
 
 impl Identity {
+    /// Where an attempt to sign in to the account `request` names stands
+    /// for the source `client` is: looked up before anything else, so the
+    /// per-account throttle can spare sources the account knows.
+    pub async fn attempt(
+        &self,
+        store: &Store,
+        request: &SignIn,
+        client: &Client,
+    ) -> Result<Attempt> {
+        let source = AttemptSource {
+            tenant_slug: truncated(request.tenant.trim()),
+            email: truncated(request.email.trim()),
+            source: lockout_source(client.ip),
+        };
+        let standing = store.sign_in_standing(&source).await?;
+        Ok(Attempt { source, standing })
+    }
+
     /// Checks credentials and starts a session. `replaces` is the digest of
     /// the session token the browser already held: it ends, so a session id
-    /// planted before sign-in never becomes an authenticated one.
+    /// planted before sign-in never becomes an authenticated one. A source
+    /// locked out of the account is refused before its password is looked
+    /// at; an unknown account counts failures and locks out exactly like a
+    /// known one.
     pub async fn sign_in(
         &self,
         store: &Store,
@@ -93,19 +147,20 @@ impl Identity {
         request: &SignIn,
         client: Client,
         replaces: Option<[u8; 32]>,
+        attempt: Attempt,
     ) -> std::result::Result<(SignedIn, SessionSecrets), SignInError> {
+        if let Some(until) = attempt.standing.locked_until {
+            return Err(SignInError::LockedOut { until });
+        }
         if request.tenant.len() > MAX_FIELD_CHARS
             || request.email.len() > MAX_FIELD_CHARS
             || request.password.len() > MAX_PASSWORD_BYTES
         {
-            return Err(SignInError::InvalidCredentials);
+            return Err(self.failure(store, &attempt, None, "invalid").await);
         }
         let account = store
             .sign_in_account(request.tenant.trim(), &request.email)
             .await?;
-        if let Some(until) = account.as_ref().and_then(|a| a.locked_until) {
-            return Err(SignInError::LockedOut { until });
-        }
         let hash = account.as_ref().and_then(|a| a.password_hash.clone());
         let password_ok = self
             .passwords
@@ -113,13 +168,17 @@ impl Identity {
             .await?;
         let Some(account) = account else {
             tracing::info!(target: "ditto::auth", "sign-in refused: unknown tenant or email");
-            return Err(SignInError::InvalidCredentials);
+            return Err(self.failure(store, &attempt, None, "unknown_account").await);
         };
         if !password_ok {
-            return Err(self.failure(store, &account, "password").await);
+            return Err(self
+                .failure(store, &attempt, Some(&account), "password")
+                .await);
         }
         if !account.active {
-            return Err(self.failure(store, &account, "user_disabled").await);
+            return Err(self
+                .failure(store, &attempt, Some(&account), "user_disabled")
+                .await);
         }
         if account.tenant.status == TenantStatus::Suspended {
             return Err(Error::Forbidden("this tenant is suspended".into()).into());
@@ -151,7 +210,7 @@ impl Identity {
                     let step =
                         totp::verify(&secret, code, Utc::now().timestamp(), enabled.last_step);
                     let Some(step) = step else {
-                        return Err(self.failure(store, &account, "totp").await);
+                        return Err(self.failure(store, &attempt, Some(&account), "totp").await);
                     };
                     totp_step = Some(step);
                     method = SignInMethod::PasswordTotp;
@@ -172,7 +231,7 @@ impl Identity {
             }
             _ => None,
         };
-        let (source_ip, user_agent) = (client.ip.clone(), client.user_agent.clone());
+        let (source_ip, user_agent) = (client.ip, client.user_agent.clone());
         let opened = store
             .open_session(NewSession {
                 tenant_id: account.tenant.id,
@@ -182,20 +241,23 @@ impl Identity {
                 method,
                 idle_timeout_secs: self.sessions.idle_secs(),
                 absolute_timeout_secs: self.sessions.absolute_secs(),
-                source_ip: client.ip,
+                source_ip: client.ip.map(|ip| ip.to_string()),
                 user_agent: client.user_agent,
                 totp_step,
                 recovery_code_hash,
                 replaces,
                 rehashed_password,
                 sso_connection: None,
+                source: Some(attempt.source.clone()),
             })
             .await;
         let session = match opened {
             Ok(session) => session,
             // The code was spent meanwhile, or the recovery code is not one.
             Err(Error::Conflict(_)) => {
-                return Err(self.failure(store, &account, "second_factor").await);
+                return Err(self
+                    .failure(store, &attempt, Some(&account), "second_factor")
+                    .await);
             }
             Err(e) => return Err(e.into()),
         };
@@ -205,7 +267,7 @@ impl Identity {
                     account.tenant.id,
                     account.user_id,
                     session.id,
-                    source_ip.as_deref(),
+                    source_ip.map(|ip| ip.to_string()).as_deref(),
                     user_agent.as_deref(),
                 )
                 .await;
@@ -233,11 +295,21 @@ impl Identity {
         ))
     }
 
-    async fn failure(&self, store: &Store, account: &SignInAccount, reason: &str) -> SignInError {
+    async fn failure(
+        &self,
+        store: &Store,
+        attempt: &Attempt,
+        account: Option<&SignInAccount>,
+        reason: &str,
+    ) -> SignInError {
+        let known = account.map(|a| KnownAccount {
+            tenant: a.tenant.id,
+            user: a.user_id,
+        });
         let recorded = store
             .record_sign_in_failure(
-                account.tenant.id,
-                account.user_id,
+                &attempt.source,
+                known,
                 reason,
                 self.lockout.max_failures,
                 i64::try_from(self.lockout.lockout.as_secs()).unwrap_or(i64::MAX),
@@ -426,6 +498,12 @@ impl Identity {
         }
         store.disable_totp(scope, user).await
     }
+}
+
+/// A field cut to what the lockout keeps: longer ones never name an
+/// account, and are refused anyway.
+fn truncated(text: &str) -> String {
+    text.chars().take(MAX_FIELD_CHARS).collect()
 }
 
 fn no_master_key() -> Error {

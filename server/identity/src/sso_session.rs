@@ -48,13 +48,14 @@ impl Identity {
                 },
                 idle_timeout_secs: self.sessions.idle_secs(),
                 absolute_timeout_secs: self.sessions.absolute_secs(),
-                source_ip: client.ip,
+                source_ip: client.ip.map(|ip| ip.to_string()),
                 user_agent: client.user_agent,
                 totp_step: None,
                 recovery_code_hash: None,
                 replaces,
                 rehashed_password: None,
                 sso_connection: Some(connection.id),
+                source: None,
             })
             .await?;
         Ok(secrets)

@@ -44,6 +44,7 @@ mod scim_tokens;
 mod scim_users;
 mod service_accounts;
 pub mod sign_in;
+pub mod sign_in_sources;
 pub mod sso;
 pub mod sso_policy;
 mod tenant_health;

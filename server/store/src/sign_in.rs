@@ -14,6 +14,7 @@ use uuid::Uuid;
 
 use crate::audit::{self, Change};
 use crate::page::{BY_CREATION, Keyset};
+use crate::sign_in_sources::{AttemptSource, latest_lockout, lift_lockouts, record_source_sign_in};
 use crate::tx::Tx;
 use crate::{Store, error::db};
 
@@ -26,7 +27,6 @@ pub struct SignInAccount {
     pub active: bool,
     pub password_hash: Option<String>,
     pub must_change_password: bool,
-    pub locked_until: Option<DateTime<Utc>>,
     /// Present once a second factor is enrolled and confirmed.
     pub totp: Option<EnabledTotp>,
     pub recovery_codes_left: u32,
@@ -60,6 +60,9 @@ pub struct NewSession {
     pub rehashed_password: Option<String>,
     /// The single sign-on connection the user came through.
     pub sso_connection: Option<ditto_types::SsoConnectionId>,
+    /// The password sign-in's account and source, which becomes a known
+    /// source of the account with its failures forgotten.
+    pub source: Option<AttemptSource>,
 }
 
 /// The holder of a live session.
@@ -72,6 +75,9 @@ pub struct SessionHolder {
     /// How long ago the session was opened by a complete sign-in, on the
     /// database's clock.
     pub signed_in_ago: chrono::Duration,
+    /// Opened with a password an administrator set, not yet changed: the
+    /// session may do nothing but change it.
+    pub must_change_password: bool,
 }
 
 const SESSION_COLUMNS: &str = "id, user_id, method, source_ip, user_agent, created_at,
@@ -117,7 +123,6 @@ struct StateRow {
     must_change_password: bool,
     totp_enabled: bool,
     failed_attempts: i32,
-    locked_until: Option<DateTime<Utc>>,
     password_changed_at: Option<DateTime<Utc>>,
 }
 
@@ -148,13 +153,12 @@ impl Store {
             String,
             Option<String>,
             Option<bool>,
-            Option<DateTime<Utc>>,
             Option<Vec<u8>>,
             Option<i64>,
             i64,
         )> = sqlx::query_as(
             "SELECT t.id, t.status, u.id, u.email, u.status, c.password_hash,
-                    c.must_change_password, c.locked_until,
+                    c.must_change_password,
                     CASE WHEN c.totp_enabled_at IS NOT NULL THEN c.totp_secret END,
                     c.totp_last_step,
                     (SELECT count(*) FROM recovery_codes r
@@ -171,7 +175,7 @@ impl Store {
         .map_err(db)?;
         tx.commit().await.map_err(db)?;
         Ok(row.map(
-            |(tenant, tstatus, user, email, ustatus, hash, must, locked, secret, step, left)| {
+            |(tenant, tstatus, user, email, ustatus, hash, must, secret, step, left)| {
                 SignInAccount {
                     tenant: TenantRef {
                         id: tenant.into(),
@@ -186,7 +190,6 @@ impl Store {
                     active: ustatus == "active",
                     password_hash: hash,
                     must_change_password: must.unwrap_or(false),
-                    locked_until: locked.filter(|l| *l > Utc::now()),
                     totp: secret.map(|sealed_secret| EnabledTotp {
                         sealed_secret,
                         last_step: step,
@@ -195,61 +198,6 @@ impl Store {
                 }
             },
         ))
-    }
-
-    /// Counts a failed sign-in of an existing user and locks the account
-    /// when `max_failures` is reached. Returns when the lock ends, if it is
-    /// now locked.
-    pub async fn record_sign_in_failure(
-        &self,
-        tenant: TenantId,
-        user: UserId,
-        reason: &str,
-        max_failures: u32,
-        lockout_secs: i64,
-    ) -> Result<Option<DateTime<Utc>>> {
-        let mut tx = self.unscoped_platform_tx().await?;
-        let (failed, locked_until): (i32, Option<DateTime<Utc>>) = sqlx::query_as(
-            "INSERT INTO user_credentials (tenant_id, user_id, failed_attempts)
-             VALUES ($1, $2, 1)
-             ON CONFLICT (tenant_id, user_id) DO UPDATE SET
-                 failed_attempts = user_credentials.failed_attempts + 1, updated_at = now()
-             RETURNING failed_attempts, locked_until",
-        )
-        .bind(tenant.0)
-        .bind(user.0)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(db)?;
-        let mut newly_locked = None;
-        if failed >= i32::try_from(max_failures).unwrap_or(i32::MAX)
-            && locked_until.is_none_or(|l| l <= Utc::now())
-        {
-            let until: DateTime<Utc> = sqlx::query_scalar(
-                "UPDATE user_credentials
-                 SET locked_until = now() + make_interval(secs => $3), failed_attempts = 0
-                 WHERE tenant_id = $1 AND user_id = $2 RETURNING locked_until",
-            )
-            .bind(tenant.0)
-            .bind(user.0)
-            .bind(lockout_secs as f64)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(db)?;
-            newly_locked = Some(until);
-        }
-        let change = Change::new("auth.sign_in_failed", "user")
-            .target(user)
-            .after(Some(json!({ "reason": reason, "failed_attempts": failed })));
-        record_sign_in_event(&mut tx, tenant, None, change).await?;
-        if let Some(until) = newly_locked {
-            let change = Change::new("auth.locked", "user")
-                .target(user)
-                .after(Some(json!({ "locked_until": until })));
-            record_sign_in_event(&mut tx, tenant, None, change).await?;
-        }
-        tx.commit().await.map_err(db)?;
-        Ok(newly_locked)
     }
 
     /// Starts a session: spends the TOTP step or recovery code, clears the
@@ -293,7 +241,7 @@ impl Store {
         }
         sqlx::query(
             "UPDATE user_credentials
-             SET failed_attempts = 0, locked_until = NULL,
+             SET failed_attempts = 0,
                  password_hash = COALESCE($3, password_hash), updated_at = now()
              WHERE tenant_id = $1 AND user_id = $2",
         )
@@ -303,6 +251,9 @@ impl Store {
         .execute(&mut *tx)
         .await
         .map_err(db)?;
+        if let Some(source) = &new.source {
+            record_source_sign_in(&mut tx, source).await?;
+        }
         if let Some(old) = new.replaces {
             sqlx::query(
                 "UPDATE sessions SET revoked_at = now() WHERE token_hash = $1 AND revoked_at IS NULL",
@@ -353,22 +304,24 @@ impl Store {
         token_hash: &[u8; 32],
     ) -> Result<Option<SessionHolder>> {
         let mut tx = self.unscoped_platform_tx().await?;
-        type Live = (Uuid, Uuid, Uuid, Vec<u8>, i64);
+        type Live = (Uuid, Uuid, Uuid, Vec<u8>, i64, bool);
         let row: Option<Live> = sqlx::query_as(
             // Reading a live session writes only when its idle clock is
             // stale, not on every request.
             "WITH live AS (
                  SELECT s.id, s.tenant_id, s.user_id, s.csrf_hash,
                         extract(epoch FROM now() - s.created_at)::bigint AS signed_in_secs,
-                        s.last_seen_at < now() - make_interval(secs => least(60, s.idle_timeout_secs / 10.0)) AS stale
+                        s.last_seen_at < now() - make_interval(secs => least(60, s.idle_timeout_secs / 10.0)) AS stale,
+                        s.method LIKE 'password%' AND coalesce(c.must_change_password, false) AS must_change
                  FROM sessions s
                  JOIN users u ON u.tenant_id = s.tenant_id AND u.id = s.user_id AND u.status = 'active'
+                 LEFT JOIN user_credentials c ON c.tenant_id = s.tenant_id AND c.user_id = s.user_id
                  WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > now()
                    AND s.last_seen_at + make_interval(secs => s.idle_timeout_secs) > now()
              ), seen AS (
                  UPDATE sessions SET last_seen_at = now() FROM live WHERE sessions.id = live.id AND live.stale
              )
-             SELECT id, tenant_id, user_id, csrf_hash, signed_in_secs FROM live",
+             SELECT id, tenant_id, user_id, csrf_hash, signed_in_secs, must_change FROM live",
         )
         .bind(token_hash.as_slice())
         .fetch_optional(&mut *tx)
@@ -376,12 +329,13 @@ impl Store {
         .map_err(db)?;
         tx.commit().await.map_err(db)?;
         Ok(row.map(
-            |(id, tenant, user, csrf_hash, signed_in_secs)| SessionHolder {
+            |(id, tenant, user, csrf_hash, signed_in_secs, must_change)| SessionHolder {
                 session_id: id.into(),
                 tenant_id: tenant.into(),
                 user_id: user.into(),
                 csrf_hash,
                 signed_in_ago: chrono::Duration::seconds(signed_in_secs),
+                must_change_password: must_change,
             },
         ))
     }
@@ -485,7 +439,6 @@ impl Store {
         let row: Option<StateRow> = sqlx::query_as(
             "SELECT password_hash IS NOT NULL AS has_password, must_change_password,
                     totp_enabled_at IS NOT NULL AS totp_enabled, failed_attempts,
-                    CASE WHEN locked_until > now() THEN locked_until END AS locked_until,
                     password_changed_at
              FROM user_credentials WHERE user_id = $1",
         )
@@ -493,6 +446,7 @@ impl Store {
         .fetch_optional(&mut *tx)
         .await
         .map_err(db)?;
+        let locked_until = latest_lockout(&mut tx, user).await?;
         tx.commit().await.map_err(db)?;
         let row = row.unwrap_or_default();
         Ok(SignInState {
@@ -500,7 +454,7 @@ impl Store {
             must_change_password: row.must_change_password,
             totp_enabled: row.totp_enabled,
             failed_attempts: u32::try_from(row.failed_attempts).unwrap_or(0),
-            locked_until: row.locked_until,
+            locked_until,
             password_changed_at: row.password_changed_at,
         })
     }
@@ -524,7 +478,7 @@ impl Store {
              VALUES (ditto_current_tenant(), $1, $2, now(), $3)
              ON CONFLICT (tenant_id, user_id) DO UPDATE SET
                  password_hash = $2, password_changed_at = now(), must_change_password = $3,
-                 failed_attempts = 0, locked_until = NULL, updated_at = now()",
+                 failed_attempts = 0, updated_at = now()",
         )
         .bind(user.0)
         .bind(phc)
@@ -561,18 +515,20 @@ impl Store {
         Ok(hash.flatten())
     }
 
-    /// Lifts a lockout and clears the failure count.
+    /// Lifts every source's lockout of a user's account and clears the
+    /// failure count.
     pub async fn unlock_user(&self, scope: &TenantScope, user: UserId) -> Result<()> {
         let mut tx = self.tenant_tx(scope).await?;
         user_exists(&mut tx, user).await?;
         sqlx::query(
-            "UPDATE user_credentials SET failed_attempts = 0, locked_until = NULL, updated_at = now()
+            "UPDATE user_credentials SET failed_attempts = 0, updated_at = now()
              WHERE user_id = $1",
         )
         .bind(user.0)
         .execute(&mut *tx)
         .await
         .map_err(db)?;
+        lift_lockouts(&mut tx, user).await?;
         audit::record(
             &mut tx,
             scope,

@@ -275,6 +275,10 @@ impl TestApp {
             audit_exporter: audit_exporter.clone(),
             identity: options.identity.unwrap_or_else(test_identity),
             egress,
+            // As behind an ingress on this host: tests name their client
+            // addresses in `X-Forwarded-For`.
+            trusted_proxies: ditto_egress::Networks::parse("127.0.0.0/8,::1")
+                .expect("valid proxies"),
         })
         .merge(ditto_gateway::router(gateway.clone()));
         let server = tokio::spawn(async move {

@@ -5,11 +5,9 @@
 //! password sign-in does. Each connection also publishes our service
 //! provider metadata for the provider to import.
 
-use std::net::SocketAddr;
-
 use axum::Extension;
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use ditto_identity::session::cookie;
@@ -23,6 +21,7 @@ use ditto_types::api::SsoStartParams;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::AppState;
+use crate::client_address::ClientAddress;
 use crate::error::ApiError;
 use crate::extract::{Path, Query};
 use crate::routes::sso::{failed_sign_in, no_store, set_cookie};
@@ -72,13 +71,12 @@ fn refusal(app: &AppState, e: SamlError) -> Response {
 async fn start(
     State(app): State<AppState>,
     Extension(throttles): Extension<Throttles>,
-    connect: Option<Extension<ConnectInfo<SocketAddr>>>,
+    Extension(address): Extension<ClientAddress>,
     Path(id): Path<SsoConnectionId>,
     Query(params): Query<SsoStartParams>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let address = connect.map_or_else(|| "unknown".to_owned(), |c| c.0.0.ip().to_string());
-    if let Err(throttled) = throttles.sso_start(&address, &id.to_string()).await {
+    if let Err(throttled) = throttles.sso_start(&address.key(), &id.to_string()).await {
         return Ok(throttled.into_response());
     }
     let return_to = safe_return_to(params.return_to.as_deref())
@@ -135,7 +133,7 @@ fn form_fields(body: &[u8]) -> (Option<String>, Option<String>) {
         (status = 403), (status = 404)))]
 async fn acs(
     State(app): State<AppState>,
-    connect: Option<Extension<ConnectInfo<SocketAddr>>>,
+    Extension(address): Extension<ClientAddress>,
     Path(id): Path<SsoConnectionId>,
     headers: HeaderMap,
     body: Bytes,
@@ -151,7 +149,7 @@ async fn acs(
         Err(e) => return ApiError(e).into_response(),
     };
     let (saml_response, relay_state) = form_fields(&body);
-    let (client, replaces) = super::sign_in::client_of(connect, &headers);
+    let (client, replaces) = super::sign_in::client_of(address, &headers);
     let posted = Posted {
         connection_id: id,
         cookie_token: token.as_deref(),

@@ -1,9 +1,7 @@
 //! Signing in and out of the console with a password (and second factor).
 
-use std::net::SocketAddr;
-
 use axum::Extension;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use ditto_core::secrets::sha256;
@@ -12,6 +10,7 @@ use ditto_types::api::{SignIn, SignedIn};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::AppState;
+use crate::client_address::ClientAddress;
 use crate::error::{ApiError, problem, problem_response};
 use crate::extract::{Json, csrf_checked, session_cookie};
 use crate::throttle::Throttles;
@@ -27,10 +26,13 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
 /// the body and the `ditto_csrf` cookie; send it as `x-csrf-token` with
 /// every request that changes something. Wrong credentials answer 401
 /// `invalid-credentials`; a missing second factor 401
-/// `second-factor-required`; too many failures 429 `locked-out` with
-/// `Retry-After`. At most 60 attempts a minute per client address and 20 per
-/// account named (whether it exists or not), shared by every replica
-/// through Redis: 429 `too-many-requests` with `Retry-After`. When every
+/// `second-factor-required`. Five failures within 15 minutes from one
+/// client address lock that address (and only that one) out of the account
+/// named for 15 minutes: 429 `locked-out` with `Retry-After`, the same
+/// whether the account exists or not. At most 60 attempts a minute per
+/// client address, and 20 per account named from addresses it has not
+/// signed in from, shared by every replica through Redis: 429
+/// `too-many-requests` with `Retry-After`. When every
 /// password-hashing slot is busy, 503 with `Retry-After`. A tenant that enforces single sign-on answers a right
 /// password with 403 `sso-required`, except for its break-glass owners
 /// (whose sign-in is audited as `auth.break_glass_sign_in`).
@@ -40,18 +42,35 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
 async fn sign_in(
     State(app): State<AppState>,
     Extension(throttles): Extension<Throttles>,
-    connect: Option<Extension<ConnectInfo<SocketAddr>>>,
+    Extension(address): Extension<ClientAddress>,
     headers: HeaderMap,
     Json(body): Json<SignIn>,
 ) -> Response {
-    let (client, replaces) = client_of(connect, &headers);
-    let address = client.ip.as_deref().unwrap_or("unknown");
-    if let Err(throttled) = throttles.sign_in(address, &body.tenant, &body.email).await {
+    let (client, replaces) = client_of(address, &headers);
+    if let Err(throttled) = throttles.sign_in_address.check(&address.key()).await {
+        return throttled.into_response();
+    }
+    let attempt = match app.identity.attempt(&app.store, &body, &client).await {
+        Ok(attempt) => attempt,
+        Err(e) => return ApiError(e).into_response(),
+    };
+    // A source the account has signed in from is spared the per-account
+    // throttle, so a flood of guesses from elsewhere cannot keep its owner out.
+    if !attempt.from_known_source()
+        && let Err(throttled) = throttles.sign_in_account(&body.tenant, &body.email).await
+    {
         return throttled.into_response();
     }
     let result = app
         .identity
-        .sign_in(&app.store, app.master_key.as_ref(), &body, client, replaces)
+        .sign_in(
+            &app.store,
+            app.master_key.as_ref(),
+            &body,
+            client,
+            replaces,
+            attempt,
+        )
         .await;
     let (signed_in, secrets) = match result {
         Ok(done) => done,
@@ -69,12 +88,9 @@ async fn sign_in(
 
 /// Where a sign-in comes from, and the digest of the session the browser
 /// already holds (which the new one replaces).
-pub(crate) fn client_of(
-    connect: Option<Extension<ConnectInfo<SocketAddr>>>,
-    headers: &HeaderMap,
-) -> (Client, Option<[u8; 32]>) {
+pub(crate) fn client_of(address: ClientAddress, headers: &HeaderMap) -> (Client, Option<[u8; 32]>) {
     let client = Client {
-        ip: connect.map(|c| c.0.0.ip().to_string()),
+        ip: address.0,
         user_agent: headers
             .get(header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
@@ -106,9 +122,9 @@ fn refusal(e: SignInError) -> Response {
             let mut response = problem_response(problem(
                 StatusCode::TOO_MANY_REQUESTS,
                 "locked-out",
-                "Account locked",
+                "Locked out",
                 Some(format!(
-                    "too many failed sign-ins: try again after {} (in {} min), or ask an administrator to unlock the account",
+                    "too many failed sign-ins from your address for this account: try again after {} (in {} min), or ask an administrator to unlock it",
                     until.format("%Y-%m-%d %H:%M:%S UTC"),
                     (wait + 59) / 60
                 )),

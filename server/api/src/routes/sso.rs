@@ -2,10 +2,8 @@
 //! browser is sent to the provider and comes back to the callback, which
 //! opens a session exactly as a password sign-in does.
 
-use std::net::SocketAddr;
-
 use axum::Extension;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use ditto_identity::session::cookie;
@@ -17,6 +15,7 @@ use ditto_types::api::{SsoCallbackParams, SsoStartParams};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::AppState;
+use crate::client_address::ClientAddress;
 use crate::error::{ApiError, problem, problem_response};
 use crate::extract::{Path, Query};
 use crate::throttle::Throttles;
@@ -94,13 +93,12 @@ fn refusal(app: &AppState, e: SsoError) -> Response {
 async fn start(
     State(app): State<AppState>,
     Extension(throttles): Extension<Throttles>,
-    connect: Option<Extension<ConnectInfo<SocketAddr>>>,
+    Extension(address): Extension<ClientAddress>,
     Path(id): Path<SsoConnectionId>,
     Query(params): Query<SsoStartParams>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let address = connect.map_or_else(|| "unknown".to_owned(), |c| c.0.0.ip().to_string());
-    if let Err(throttled) = throttles.sso_start(&address, &id.to_string()).await {
+    if let Err(throttled) = throttles.sso_start(&address.key(), &id.to_string()).await {
         return Ok(throttled.into_response());
     }
     let return_to = safe_return_to(params.return_to.as_deref())
@@ -142,7 +140,7 @@ async fn start(
         (status = 403), (status = 404), (status = 502)))]
 async fn callback(
     State(app): State<AppState>,
-    connect: Option<Extension<ConnectInfo<SocketAddr>>>,
+    Extension(address): Extension<ClientAddress>,
     Query(params): Query<SsoCallbackParams>,
     headers: HeaderMap,
 ) -> Response {
@@ -152,7 +150,7 @@ async fn callback(
         .filter_map(|v| v.to_str().ok())
         .find_map(|h| cookie(h, LOGIN_COOKIE))
         .map(str::to_owned);
-    let (client, replaces) = super::sign_in::client_of(connect, &headers);
+    let (client, replaces) = super::sign_in::client_of(address, &headers);
     let provider_error = params
         .error
         .as_deref()

@@ -2,16 +2,15 @@
 //! to sign in out. Public and throttled per client address; the answer
 //! depends only on the address's domain.
 
-use std::net::SocketAddr;
-
 use axum::Extension;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use ditto_types::api::{SsoDiscover, SsoDiscovery};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::AppState;
+use crate::client_address::ClientAddress;
 use crate::error::ApiError;
 use crate::extract::Json;
 use crate::throttle::Throttles;
@@ -35,10 +34,10 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
 async fn discover(
     State(app): State<AppState>,
     Extension(throttles): Extension<Throttles>,
-    connect: Option<Extension<ConnectInfo<SocketAddr>>>,
+    Extension(address): Extension<ClientAddress>,
     Json(body): Json<SsoDiscover>,
 ) -> Response {
-    let client = connect.map_or_else(|| "unknown".to_owned(), |c| c.0.0.ip().to_string());
+    let client = address.key();
     if let Err(throttled) = throttles.discover.check(&client).await {
         return throttled.into_response();
     }

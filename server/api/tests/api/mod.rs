@@ -6,6 +6,7 @@ mod budgets;
 mod coverage;
 mod groups;
 mod health;
+mod lockout;
 mod matrix;
 mod me;
 mod model_prices;
