@@ -316,6 +316,40 @@ try {
     await viewer.close();
   });
 
+  await check('a password an administrator set is replaced before anything else', async () => {
+    const nia = await api('POST', '/tenants/acme/users', { email: 'nia@acme.example', display_name: 'Nia New' });
+    await api('PUT', `/tenants/acme/users/${nia.id}/password`, { password: 'temporary passphrase 1' });
+    await api('POST', '/tenants/acme/role-bindings', { role: 'viewer', subject_type: 'user', subject_id: nia.id });
+    const { context: c, page: n } = await newPage();
+    await n.goto(`${BASE}/console/sign-in?tenant=acme`);
+    await hydrated(n);
+    await n.getByLabel('Email').fill('nia@acme.example');
+    await n.getByRole('button', { name: 'Continue' }).click();
+    await n.getByLabel('Password').fill('temporary passphrase 1');
+    await n.getByRole('button', { name: 'Sign in' }).click();
+    await n.waitForURL(/\/console\/change-password/);
+    // Every page of the console sends the person back until it is done.
+    await n.goto(`${BASE}/console/t/acme/projects`);
+    await n.waitForURL(/\/console\/change-password\?next=/);
+    await hydrated(n);
+    await n.getByLabel('Password you signed in with').fill('temporary passphrase 1');
+    await n.locator('input[name=new_password]').fill('nia chose this passphrase');
+    await n.locator('input[name=repeat_password]').fill('nia chose something else');
+    await n.getByRole('button', { name: 'Set password' }).click();
+    await n.getByText('The two new passwords differ.').waitFor();
+    await n.locator('input[name=repeat_password]').fill('nia chose this passphrase');
+    await n.getByRole('button', { name: 'Set password' }).click();
+    // The API's password policy answers next to the field.
+    await n.getByText('do not use your email address in your password').first().waitFor();
+    await shot(n, '12-change-password');
+    await n.locator('input[name=new_password]').fill('a passphrase of my own choosing');
+    await n.locator('input[name=repeat_password]').fill('a passphrase of my own choosing');
+    await n.getByRole('button', { name: 'Set password' }).click();
+    await n.waitForURL(`${BASE}/console/t/acme/projects`);
+    await n.getByRole('heading', { name: 'Projects' }).waitFor();
+    await c.close();
+  });
+
   await check('signing in through the tenant\'s OpenID provider, found from the email domain', async () => {
     await api('POST', '/tenants/acme/domains', { domain: 'acme.example' });
     await api('POST', '/tenants/acme/domains/acme.example/verify');

@@ -39,6 +39,7 @@ pub fn App() -> impl IntoView {
             <Routes fallback=|| view! { <main class="centered"><div class="card"><h1>"Not found"</h1><p>"There is no such page in the console."</p><a href="/console">"Back to the console"</a></div></main> }>
                 <Route path=path!("/console") view=Home/>
                 <Route path=path!("/console/sign-in") view=pages::sign_in::SignIn/>
+                <Route path=path!("/console/change-password") view=pages::change_password::ChangePassword/>
                 <Route path=path!("/console/platform") view=pages::platform::Platform/>
                 <ParentRoute path=path!("/console/t/:tenant") view=Layout>
                     <Route path=path!("") view=pages::usage::Overview/>
@@ -164,6 +165,20 @@ fn Layout() -> impl IntoView {
         match me.await {
             Ok(me) => switchable(&me).await,
             Err(_) => Vec::new(),
+        }
+    });
+    // A session opened with a password an administrator set may do nothing
+    // until the user chooses their own.
+    Effect::new(move |_| {
+        if let Some(Ok(me)) = me.get()
+            && me.must_change_password == Some(true)
+            && let Some(w) = web_sys::window()
+        {
+            let here = w.location().pathname().unwrap_or_default();
+            let _ = w.location().set_href(&format!(
+                "/console/change-password?next={}",
+                api::enc(&here)
+            ));
         }
     });
     let navigate = use_navigate();

@@ -69,6 +69,14 @@ impl FromRequestParts<AppState> for Auth {
         if !parts.method.is_safe() {
             csrf_checked(&parts.headers, &holder.csrf_hash)?;
         }
+        if holder.must_change_password && !allowed_before_password_change(parts) {
+            return Err(Error::Forbidden(
+                "an administrator set your password: choose your own first \
+                 (POST /api/v1/me/password); until then this session may do nothing else"
+                    .into(),
+            )
+            .into());
+        }
         Ok(Auth(Ctx {
             principal,
             request_id,
@@ -78,6 +86,16 @@ impl FromRequestParts<AppState> for Auth {
             }),
         }))
     }
+}
+
+/// What a session whose password an administrator set may do: see who it
+/// is, and change the password.
+fn allowed_before_password_change(parts: &Parts) -> bool {
+    use axum::http::Method;
+    matches!(
+        (&parts.method, parts.uri.path()),
+        (&Method::GET, "/api/v1/me") | (&Method::POST, "/api/v1/me/password")
+    )
 }
 
 /// 403 unless `headers` carry the CSRF token of the session whose digest is

@@ -694,6 +694,12 @@ pub struct Me {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub totp_enabled: Option<bool>,
+    /// Whether an administrator set the user's password and the user has
+    /// not chosen their own yet (users only). While true, a session opened
+    /// with that password may only read `GET /me` and change the password.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub must_change_password: Option<bool>,
     /// A service account's name (service accounts only, platform ones too).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]

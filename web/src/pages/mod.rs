@@ -7,6 +7,7 @@ pub mod audit_export_form;
 pub mod audit_exports;
 pub mod backends;
 pub mod budgets;
+pub mod change_password;
 pub mod explorer;
 pub mod groups;
 pub mod keys;

@@ -103,6 +103,10 @@ pub fn SignIn() -> impl IntoView {
         }
         leptos::task::spawn_local(async move {
             match api::post::<_, SignedIn>("/auth/sign-in", &body).await {
+                Ok(signed) if signed.must_change_password => go(&format!(
+                    "/console/change-password?next={}",
+                    enc(&destination(&tenant))
+                )),
                 Ok(_) => go(&destination(&tenant)),
                 Err(e) if e.code() == "second-factor-required" => {
                     busy.set(false);

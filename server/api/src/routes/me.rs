@@ -50,6 +50,7 @@ async fn me(State(app): State<AppState>, Auth(ctx): Auth) -> ApiResult<Json<Me>>
         email: None,
         display_name: None,
         totp_enabled: None,
+        must_change_password: None,
         name: None,
     };
     identify(&app, &ctx, home.as_ref(), &mut me).await?;
@@ -85,6 +86,7 @@ async fn identify(
             me.email = Some(user.email);
             me.display_name = Some(user.display_name);
             me.totp_enabled = Some(state.totp_enabled);
+            me.must_change_password = Some(state.must_change_password);
         }
         (Actor::ServiceAccount(id), Some(scope)) => {
             me.name = Some(app.store.get_service_account(scope, id).await?.name);

@@ -94,7 +94,9 @@ async fn revoke_session(
 }
 
 /// Change your password. Your other sessions end; this one stays. Only from
-/// a signed-in session, never with an access token.
+/// a signed-in session, never with an access token. A session opened with
+/// a password an administrator set (`must_change_password`) may do nothing
+/// but this and `GET /me` until it is done: anything else answers 403.
 #[utoipa::path(post, path = "/api/v1/me/password", tag = "me", operation_id = "me_password_change",
     request_body = ChangePassword, security(("bearer" = [])),
     responses((status = 204)))]

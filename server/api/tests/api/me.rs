@@ -120,6 +120,7 @@ async fn a_user_sees_its_email_display_name_and_second_factor() {
     assert_eq!(me["email"], "ada@acme.example");
     assert_eq!(me["display_name"], "Ada Lovelace");
     assert_eq!(me["totp_enabled"], false);
+    assert_eq!(me["must_change_password"], false);
     let tenants: Vec<&str> = me["tenants"]
         .as_array()
         .unwrap()
@@ -133,6 +134,7 @@ async fn a_user_sees_its_email_display_name_and_second_factor() {
         BTreeSet::from([
             "subject_type",
             "subject_id",
+            "must_change_password",
             "platform_permissions",
             "tenants",
             "email",

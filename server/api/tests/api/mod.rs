@@ -4,6 +4,7 @@ mod audit_exports;
 mod backends_routes;
 mod budgets;
 mod coverage;
+mod forced_password_change;
 mod groups;
 mod health;
 mod lockout;
