@@ -9,7 +9,10 @@
            nothing is refused: the cost of checking and settling them),
 
 for non-streaming chat at several concurrencies, streaming time to first
-byte, and the gateway's memory with 100k keys loaded. Prints medians of
+byte, and the gateway's memory with 100k keys loaded. Beside the rates it
+prints the CPU each request costs the proxy, the mock, Postgres and Redis,
+and the proxy's context switches per request by thread: numbers that move
+less with the machine than requests per second do. Prints medians of
 repeated runs and ratios; numbers on a shared 2-core machine are noisy.
 
 Needs: release builds of `ditto` and `ditto-mock-upstream`, wrk, nginx,
@@ -95,6 +98,58 @@ def cpu_seconds(pids):
         except (FileNotFoundError, ProcessLookupError, IndexError):
             pass
     return total / TICK
+
+
+SWITCHES = re.compile(r"^(voluntary|nonvoluntary)_ctxt_switches:\s+(\d+)", re.M)
+
+
+def thread_switches(pids):
+    """Context switches of every live thread of these processes, by thread
+    name (digits dropped, so a pool's threads count together): {name:
+    [voluntary, involuntary]}. A thread that exits during a run takes its
+    count with it (tokio's blocking pool): those are not counted."""
+    counts = {}
+    for pid in pids:
+        try:
+            tasks = os.listdir(f"/proc/{pid}/task")
+        except FileNotFoundError:
+            continue
+        for tid in tasks:
+            try:
+                with open(f"/proc/{pid}/task/{tid}/comm") as f:
+                    name = re.sub(r"[-_]?\d+$", "", f.read().strip())
+                with open(f"/proc/{pid}/task/{tid}/status") as f:
+                    found = dict(SWITCHES.findall(f.read()))
+            except (FileNotFoundError, ProcessLookupError):
+                continue
+            entry = counts.setdefault((tid, name), [0, 0])
+            entry[0] += int(found.get("voluntary", 0))
+            entry[1] += int(found.get("nonvoluntary", 0))
+    return counts
+
+
+def switches_per_request(before, after, served):
+    """Per request, by thread name, what the threads alive at the end did
+    (a thread started during the run counts from zero)."""
+    by_name = {}
+    for (tid, name), (vol, invol) in after.items():
+        was = before.get((tid, name), [0, 0])
+        entry = by_name.setdefault(name, [0.0, 0.0])
+        entry[0] += (vol - was[0]) / served
+        entry[1] += (invol - was[1]) / served
+    return by_name
+
+
+def redis_command_usec():
+    """Redis's own time inside each command so far (INFO commandstats),
+    {command: (calls, µs)}: what its CPU per request is spent on, beside the
+    I/O around the commands."""
+    out = subprocess.run(["redis-cli", "-u", REDIS_URL, "INFO", "commandstats"],
+                         capture_output=True, text=True).stdout
+    stats = {}
+    for m in re.finditer(r"^cmdstat_(\S+?):calls=(\d+),usec=(\d+)", out, re.M):
+        stats[m.group(1)] = (int(m.group(2)), int(m.group(3)))
+    return stats
 
 
 def pids_named(name):
@@ -234,7 +289,7 @@ http {{
 
         print(f"\nNon-streaming chat, {DURATION}s per run, median of {REPEATS}; wrk on the same 2-core machine\n")
         print(f"{'c':>3} {'target':8} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'vs nginx':>9} {'added p50':>10} {'added p99':>10}")
-        results, cpu = {}, {}
+        results, cpu, switches, redis_commands = {}, {}, {}, {}
         for c in CONCURRENCY:
             for name, (url, k) in targets.items():
                 perf = None
@@ -252,9 +307,17 @@ http {{
                           "mock": lambda: [mock.pid], "postgres": lambda: pids_named("postgres"),
                           "redis": lambda: pids_named("redis-server")}
                 before = {g: cpu_seconds(f()) for g, f in groups.items()}
+                switched = thread_switches(groups["proxy"]())
+                commands = redis_command_usec()
                 runs = [wrk(url, c, k, lua) for _ in range(REPEATS)]
                 served = sum(r[0] for r in runs) * DURATION
+                after = redis_command_usec()
+                redis_commands[(c, name)] = {
+                    cmd: ((calls - commands.get(cmd, (0, 0))[0]) / served, (usec - commands.get(cmd, (0, 0))[1]) / served)
+                    for cmd, (calls, usec) in after.items()
+                    if calls > commands.get(cmd, (0, 0))[0]}
                 cpu[(c, name)] = {g: (cpu_seconds(f()) - before[g]) / served * 1e6 for g, f in groups.items()}
+                switches[(c, name)] = switches_per_request(switched, thread_switches(groups["proxy"]()), served)
                 results[(c, name)] = tuple(statistics.median(r[i] for r in runs) for i in range(3))
                 if perf:
                     perf.send_signal(2)
@@ -270,6 +333,16 @@ http {{
                 used = cpu[(c, name)]
                 print(f"    CPU µs per request, {name}: proxy {used['proxy']:.0f}, mock {used['mock']:.0f}, "
                       f"Postgres {used['postgres']:.0f}, Redis {used['redis']:.0f}")
+                by_thread = switches[(c, name)]
+                vol = sum(v for v, _ in by_thread.values())
+                invol = sum(i for _, i in by_thread.values())
+                busiest = ", ".join(f"{t} {v:.3f}" for t, (v, _) in sorted(by_thread.items(), key=lambda x: -x[1][0])[:3] if v >= 0.001)
+                print(f"    context switches per request, {name}: {vol:.3f} voluntary ({busiest or 'none'}), {invol:.3f} involuntary")
+                inside = redis_commands[(c, name)]
+                if name == "limited" and inside:
+                    listed = ", ".join(f"{cmd} {n:.2f} calls {us:.0f} µs" for cmd, (n, us) in
+                                       sorted(inside.items(), key=lambda x: -x[1][1]) if us >= 0.5)
+                    print(f"    Redis time inside commands per request, {name}: {sum(us for _, us in inside.values()):.0f} µs ({listed})")
             plain, limited = results[(c, "gateway")], results[(c, "limited")]
             print(f"    limits and budget add {(limited[1] - plain[1]) * 1000:.0f} µs at p50, "
                   f"{(limited[2] - plain[2]) * 1000:.0f} µs at p99; throughput {limited[0] / plain[0] * 100:.0f} % of the gateway without them")
