@@ -9,6 +9,8 @@ use ditto_testkit::{Api, Resp, TestApp};
 use reqwest::Method;
 use serde_json::{Value, json};
 
+use super::second_factor::base32_decode;
+
 const PASSWORD: &str = "correct horse battery staple";
 
 /// A signed-in browser: its session cookie and the CSRF token it echoes.
@@ -86,21 +88,6 @@ async fn person(app: &TestApp, tenant: &str, email: &str, name: &str, role: &str
 
 fn keys(me: &Value) -> BTreeSet<&str> {
     me.as_object().unwrap().keys().map(String::as_str).collect()
-}
-
-fn base32_decode(text: &str) -> Vec<u8> {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-    let (mut buffer, mut bits, mut out) = (0u32, 0u32, Vec::new());
-    for c in text.bytes() {
-        let v = ALPHABET.iter().position(|a| *a == c).unwrap() as u32;
-        buffer = (buffer << 5) | v;
-        bits += 5;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((buffer >> bits) as u8);
-        }
-    }
-    out
 }
 
 #[tokio::test]

@@ -18,6 +18,7 @@ mod rbac;
 mod redaction;
 mod saml;
 mod scim;
+mod second_factor;
 mod secrets;
 mod service_accounts;
 mod sign_in;
