@@ -7,6 +7,27 @@ use super::*;
 /// The backend that answered, the model it was asked for and the route's name.
 pub(super) type Served<'a> = (Arc<crate::backend::Backend>, Option<&'a str>, &'a str);
 
+/// An answer ready to go to the client.
+struct Answer {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: providers::Upstream,
+}
+
+/// How the answer's body is metered on its way out.
+struct Metering {
+    /// The body is a server-sent event stream.
+    sse: bool,
+    /// Drop the usage chunk the gateway asked for and the client did not.
+    strip_usage: bool,
+    /// The length the upstream announced, when the body passes unchanged.
+    expected_len: Option<u64>,
+    /// The concurrency slot the request holds until its body ends.
+    slot: Option<InFlight>,
+    /// Set by a translated stream that carried the provider's error event.
+    failed_mid_stream: Option<Arc<AtomicBool>>,
+}
+
 pub(super) fn pass_through(
     call: Call,
     response: UpstreamResponse,
@@ -34,14 +55,19 @@ pub(super) fn pass_through(
         upstream::content_length(response.headers())
     };
     let body = upstream::body_stream(response.into_body());
-    deliver(
-        call,
-        served,
-        (status, headers, body),
-        (sse, strip_usage && sse, expected_len),
-        (slot, None),
-        attempts,
-    )
+    let answer = Answer {
+        status,
+        headers,
+        body,
+    };
+    let metering = Metering {
+        sse,
+        strip_usage: strip_usage && sse,
+        expected_len,
+        slot,
+        failed_mid_stream: None,
+    };
+    deliver(call, served, answer, metering, attempts)
 }
 
 /// A translated backend's answer: OpenAI's shape, chunk by chunk for streams.
@@ -77,23 +103,37 @@ pub(super) async fn translated(
     providers::answer_headers(&mut headers, retry_after, answer.sse);
     // The usage chunk is always there in a translated stream; it goes when the client did not ask.
     let strip = answer.sse && request.add_usage;
-    deliver(
-        call,
-        served,
-        (answer.status, headers, answer.body),
-        (answer.sse, strip, None),
-        (slot, answer.failed),
-        attempts,
-    )
+    let metering = Metering {
+        sse: answer.sse,
+        strip_usage: strip,
+        expected_len: None,
+        slot,
+        failed_mid_stream: answer.failed,
+    };
+    let answer = Answer {
+        status: answer.status,
+        headers,
+        body: answer.body,
+    };
+    deliver(call, served, answer, metering, attempts)
 }
 
 /// Sends an answer on to the client, metered, and accounts for it when it ends.
-pub(super) fn deliver(
+fn deliver(
     mut call: Call,
     (backend, upstream_model, route_model): Served<'_>,
-    (status, upstream_headers, body): (StatusCode, HeaderMap, providers::Upstream),
-    (sse, strip_usage, expected_len): (bool, bool, Option<u64>),
-    (slot, failed_mid_stream): (Option<InFlight>, Option<Arc<AtomicBool>>),
+    Answer {
+        status,
+        headers: upstream_headers,
+        body,
+    }: Answer,
+    Metering {
+        sse,
+        strip_usage,
+        expected_len,
+        slot,
+        failed_mid_stream,
+    }: Metering,
     attempts: u32,
 ) -> Response {
     call.price = governor::served_price(
