@@ -116,7 +116,9 @@ fn declare_permission(op: &mut Operation) {
         .operation_id
         .as_deref()
         .expect("every operation has an id");
-    let access = ditto_core::catalogue::access(id);
+    let access = ditto_core::catalogue::Op::from_id(id)
+        .unwrap_or_else(|| panic!("operation `{id}` is not in the permission catalogue"))
+        .access();
     let mut ext = Extensions::default();
     ext.insert("x-ditto-scope".into(), access.scope().into());
     if let Some(p) = access.permission() {

@@ -3,7 +3,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::Utc;
-use ditto_core::catalogue::permission;
+use ditto_core::catalogue::Op;
 use ditto_core::{secrets, validate};
 use ditto_types::ApiKeyId;
 use ditto_types::api::{
@@ -24,7 +24,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
 }
 
 /// List API keys (never their secrets).
-#[utoipa::path(get, path = "/api/v1/tenants/{tenant}/api-keys", tag = "api_keys", operation_id = "api_keys_list",
+#[utoipa::path(get, path = "/api/v1/tenants/{tenant}/api-keys", tag = "api_keys", operation_id = Op::ApiKeysList.id(),
     params(("tenant" = String, Path, description = "Tenant slug or id"), PageParams, ApiKeyFilter),
     security(("bearer" = [])), responses((status = 200, body = ApiKeyPage)))]
 async fn list(
@@ -35,7 +35,7 @@ async fn list(
     Query(filter): Query<ApiKeyFilter>,
 ) -> ApiResult<Json<ApiKeyPage>> {
     let reach = app
-        .list_reach(&ctx, &tenant, permission("api_keys_list"))
+        .list_reach(&ctx, &tenant, Op::ApiKeysList.permission())
         .await?;
     Ok(Json(
         app.store
@@ -47,7 +47,7 @@ async fn list(
 /// Create an API key. The secret is in this response only. Naming another
 /// user as its owner needs `users:write`, another service account
 /// `service_accounts:write`.
-#[utoipa::path(post, path = "/api/v1/tenants/{tenant}/api-keys", tag = "api_keys", operation_id = "api_keys_create",
+#[utoipa::path(post, path = "/api/v1/tenants/{tenant}/api-keys", tag = "api_keys", operation_id = Op::ApiKeysCreate.id(),
     params(("tenant" = String, Path, description = "Tenant slug or id")), request_body = CreateApiKey,
     security(("bearer" = [])), responses((status = 201, body = CreatedApiKey)))]
 async fn create(
@@ -61,7 +61,7 @@ async fn create(
             &ctx,
             &tenant,
             body.project_id.0,
-            permission("api_keys_create"),
+            Op::ApiKeysCreate.permission(),
         )
         .await?;
     validate::create_api_key(&body, Utc::now())?;
@@ -77,7 +77,7 @@ async fn create(
 
 /// Get an API key.
 #[utoipa::path(get, path = "/api/v1/tenants/{tenant}/api-keys/{key_id}", tag = "api_keys",
-    operation_id = "api_keys_get",
+    operation_id = Op::ApiKeysGet.id(),
     params(("tenant" = String, Path, description = "Tenant slug or id"), ("key_id" = ApiKeyId, Path)),
     security(("bearer" = [])), responses((status = 200, body = ApiKey)))]
 async fn get(
@@ -86,14 +86,14 @@ async fn get(
     Path((tenant, id)): Path<(String, ApiKeyId)>,
 ) -> ApiResult<Json<ApiKey>> {
     let scope = app
-        .key_scope(&ctx, &tenant, id, permission("api_keys_get"))
+        .key_scope(&ctx, &tenant, id, Op::ApiKeysGet.permission())
         .await?;
     Ok(Json(app.store.get_api_key(&scope, id).await?))
 }
 
 /// Rename an API key.
 #[utoipa::path(patch, path = "/api/v1/tenants/{tenant}/api-keys/{key_id}", tag = "api_keys",
-    operation_id = "api_keys_update",
+    operation_id = Op::ApiKeysUpdate.id(),
     params(("tenant" = String, Path, description = "Tenant slug or id"), ("key_id" = ApiKeyId, Path)),
     request_body = UpdateApiKey, security(("bearer" = [])), responses((status = 200, body = ApiKey)))]
 async fn update(
@@ -103,7 +103,7 @@ async fn update(
     Json(body): Json<UpdateApiKey>,
 ) -> ApiResult<Json<ApiKey>> {
     let scope = app
-        .key_scope(&ctx, &tenant, id, permission("api_keys_update"))
+        .key_scope(&ctx, &tenant, id, Op::ApiKeysUpdate.permission())
         .await?;
     validate::update_api_key(&body)?;
     Ok(Json(app.store.update_api_key(&scope, id, &body).await?))
@@ -111,7 +111,7 @@ async fn update(
 
 /// Revoke an API key: it stops working. Idempotent.
 #[utoipa::path(post, path = "/api/v1/tenants/{tenant}/api-keys/{key_id}/revoke", tag = "api_keys",
-    operation_id = "api_keys_revoke",
+    operation_id = Op::ApiKeysRevoke.id(),
     params(("tenant" = String, Path, description = "Tenant slug or id"), ("key_id" = ApiKeyId, Path)),
     security(("bearer" = [])), responses((status = 200, body = ApiKey)))]
 async fn revoke(
@@ -120,7 +120,7 @@ async fn revoke(
     Path((tenant, id)): Path<(String, ApiKeyId)>,
 ) -> ApiResult<Json<ApiKey>> {
     let scope = app
-        .key_scope(&ctx, &tenant, id, permission("api_keys_revoke"))
+        .key_scope(&ctx, &tenant, id, Op::ApiKeysRevoke.permission())
         .await?;
     Ok(Json(app.store.revoke_api_key(&scope, id).await?))
 }
@@ -128,7 +128,7 @@ async fn revoke(
 /// Replace an API key's secret. The old secret stops working at once; the
 /// new one is in this response only.
 #[utoipa::path(post, path = "/api/v1/tenants/{tenant}/api-keys/{key_id}/rotate", tag = "api_keys",
-    operation_id = "api_keys_rotate",
+    operation_id = Op::ApiKeysRotate.id(),
     params(("tenant" = String, Path, description = "Tenant slug or id"), ("key_id" = ApiKeyId, Path)),
     security(("bearer" = [])), responses((status = 200, body = CreatedApiKey)))]
 async fn rotate(
@@ -137,7 +137,7 @@ async fn rotate(
     Path((tenant, id)): Path<(String, ApiKeyId)>,
 ) -> ApiResult<Json<CreatedApiKey>> {
     let scope = app
-        .key_scope(&ctx, &tenant, id, permission("api_keys_rotate"))
+        .key_scope(&ctx, &tenant, id, Op::ApiKeysRotate.permission())
         .await?;
     let minted = secrets::mint_api_key();
     let key = app.store.rotate_api_key(&scope, id, &minted).await?;

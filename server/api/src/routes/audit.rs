@@ -7,7 +7,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use ditto_core::Error;
 use ditto_core::audit::AuditSigner;
-use ditto_core::catalogue::permission;
+use ditto_core::catalogue::Op;
 use ditto_core::validate::Checker;
 use ditto_types::api::{
     AuditCheckpoint, AuditEvent, AuditEventPage, AuditExportFormat, AuditExportParams, AuditFilter,
@@ -47,7 +47,7 @@ fn signer(app: &AppState) -> Result<&AuditSigner, Error> {
 /// A tenant's audit events, newest first. Filters and cursors only ever
 /// reach the tenant's own events.
 #[utoipa::path(get, path = "/api/v1/tenants/{tenant}/audit", tag = "audit",
-    operation_id = "audit_list",
+    operation_id = Op::AuditList.id(),
     params(("tenant" = String, Path, description = "Tenant slug or id"), PageParams, AuditFilter),
     security(("bearer" = [])), responses((status = 200, body = AuditEventPage)))]
 async fn list(
@@ -58,7 +58,7 @@ async fn list(
     Query(filter): Query<AuditFilter>,
 ) -> ApiResult<Json<AuditEventPage>> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, permission("audit_list"))
+        .tenant_scope(&ctx, &tenant, Op::AuditList.permission())
         .await?;
     Ok(Json(
         app.store.list_audit_events(&scope, &filter, &page).await?,
@@ -68,7 +68,7 @@ async fn list(
 /// Check a tenant's chain from its anchor (the beginning, or the checkpoint
 /// retention left) to its head; reports the first broken link.
 #[utoipa::path(get, path = "/api/v1/tenants/{tenant}/audit/verification", tag = "audit",
-    operation_id = "audit_verify",
+    operation_id = Op::AuditVerify.id(),
     params(("tenant" = String, Path, description = "Tenant slug or id")),
     security(("bearer" = [])), responses((status = 200, body = AuditVerification)))]
 async fn verify(
@@ -77,7 +77,7 @@ async fn verify(
     Path(tenant): Path<String>,
 ) -> ApiResult<Json<AuditVerification>> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, permission("audit_verify"))
+        .tenant_scope(&ctx, &tenant, Op::AuditVerify.permission())
         .await?;
     let keys = signer(&app)?.public_keys();
     Ok(Json(app.store.verify_audit_chain(&scope, &keys).await?))
@@ -85,7 +85,7 @@ async fn verify(
 
 /// A tenant's latest 100 checkpoints, newest first.
 #[utoipa::path(get, path = "/api/v1/tenants/{tenant}/audit/checkpoints", tag = "audit",
-    operation_id = "audit_checkpoints_list",
+    operation_id = Op::AuditCheckpointsList.id(),
     params(("tenant" = String, Path, description = "Tenant slug or id")),
     security(("bearer" = [])), responses((status = 200, body = Vec<AuditCheckpoint>)))]
 async fn list_checkpoints(
@@ -94,14 +94,14 @@ async fn list_checkpoints(
     Path(tenant): Path<String>,
 ) -> ApiResult<Json<Vec<AuditCheckpoint>>> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, permission("audit_checkpoints_list"))
+        .tenant_scope(&ctx, &tenant, Op::AuditCheckpointsList.permission())
         .await?;
     Ok(Json(app.store.list_audit_checkpoints(&scope).await?))
 }
 
 /// Sign a checkpoint of the tenant's chain at its head now.
 #[utoipa::path(post, path = "/api/v1/tenants/{tenant}/audit/checkpoints", tag = "audit",
-    operation_id = "audit_checkpoints_create",
+    operation_id = Op::AuditCheckpointsCreate.id(),
     params(("tenant" = String, Path, description = "Tenant slug or id")),
     security(("bearer" = [])), responses((status = 201, body = AuditCheckpoint)))]
 async fn create_checkpoint(
@@ -110,7 +110,7 @@ async fn create_checkpoint(
     Path(tenant): Path<String>,
 ) -> ApiResult<(StatusCode, Json<AuditCheckpoint>)> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, permission("audit_checkpoints_create"))
+        .tenant_scope(&ctx, &tenant, Op::AuditCheckpointsCreate.permission())
         .await?;
     let checkpoint = app
         .store
@@ -124,7 +124,7 @@ async fn create_checkpoint(
 /// CSV: a header row, then one event per row (before/after as JSON text);
 /// the checkpoint is in the `x-ditto-audit-checkpoint` header.
 #[utoipa::path(get, path = "/api/v1/tenants/{tenant}/audit/export", tag = "audit",
-    operation_id = "audit_export",
+    operation_id = Op::AuditExport.id(),
     params(("tenant" = String, Path, description = "Tenant slug or id"), AuditExportParams),
     security(("bearer" = [])),
     responses((status = 200, description = "The events, as JSONL or CSV", content_type = "application/x-ndjson")))]
@@ -135,7 +135,7 @@ async fn export(
     Query(params): Query<AuditExportParams>,
 ) -> ApiResult<Response> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, permission("audit_export"))
+        .tenant_scope(&ctx, &tenant, Op::AuditExport.permission())
         .await?;
     let public_key = app.audit_signer.as_ref().map(|s| s.public_key_base64());
     let (checkpoint, events) = app.store.export_audit_events(&scope).await?;
@@ -229,7 +229,7 @@ fn csv_field(value: &str) -> String {
 
 /// How long a tenant's audit events are kept.
 #[utoipa::path(get, path = "/api/v1/tenants/{tenant}/audit/retention", tag = "audit",
-    operation_id = "audit_retention_get",
+    operation_id = Op::AuditRetentionGet.id(),
     params(("tenant" = String, Path, description = "Tenant slug or id")),
     security(("bearer" = [])), responses((status = 200, body = AuditRetention)))]
 async fn get_retention(
@@ -238,7 +238,7 @@ async fn get_retention(
     Path(tenant): Path<String>,
 ) -> ApiResult<Json<AuditRetention>> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, permission("audit_retention_get"))
+        .tenant_scope(&ctx, &tenant, Op::AuditRetentionGet.permission())
         .await?;
     let retention_days = app.store.audit_retention(&scope).await?;
     Ok(Json(AuditRetention { retention_days }))
@@ -251,7 +251,7 @@ const MIN_RETENTION_DAYS: u32 = 7;
 /// it erases history sooner, so it needs owner authority (`owners:write`);
 /// lengthening needs only `audit:manage`.
 #[utoipa::path(put, path = "/api/v1/tenants/{tenant}/audit/retention", tag = "audit",
-    operation_id = "audit_retention_update",
+    operation_id = Op::AuditRetentionUpdate.id(),
     params(("tenant" = String, Path, description = "Tenant slug or id")),
     request_body = AuditRetention,
     security(("bearer" = [])), responses((status = 200, body = AuditRetention)))]
@@ -262,7 +262,7 @@ async fn update_retention(
     Json(body): Json<AuditRetention>,
 ) -> ApiResult<Json<AuditRetention>> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, permission("audit_retention_update"))
+        .tenant_scope(&ctx, &tenant, Op::AuditRetentionUpdate.permission())
         .await?;
     let mut c = Checker::default();
     c.range(
@@ -295,7 +295,7 @@ async fn update_retention(
 /// checkpoint at the last removed event is written first, so the rest of
 /// the chain still verifies. `ditto serve` also does this periodically.
 #[utoipa::path(post, path = "/api/v1/tenants/{tenant}/audit/retention/apply", tag = "audit",
-    operation_id = "audit_retention_apply",
+    operation_id = Op::AuditRetentionApply.id(),
     params(("tenant" = String, Path, description = "Tenant slug or id")),
     security(("bearer" = [])), responses((status = 200, body = AuditRetentionRun)))]
 async fn apply_retention(
@@ -304,7 +304,7 @@ async fn apply_retention(
     Path(tenant): Path<String>,
 ) -> ApiResult<Json<AuditRetentionRun>> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, permission("audit_retention_apply"))
+        .tenant_scope(&ctx, &tenant, Op::AuditRetentionApply.permission())
         .await?;
     Ok(Json(
         app.store
@@ -316,7 +316,7 @@ async fn apply_retention(
 /// Audit events across tenants and of the platform itself, newest first
 /// (platform principals).
 #[utoipa::path(get, path = "/api/v1/audit", tag = "audit",
-    operation_id = "platform_audit_list",
+    operation_id = Op::PlatformAuditList.id(),
     params(PlatformAuditFilter, PageParams, AuditFilter),
     security(("bearer" = [])), responses((status = 200, body = AuditEventPage)))]
 async fn platform_list(
@@ -327,7 +327,7 @@ async fn platform_list(
     Query(filter): Query<AuditFilter>,
 ) -> ApiResult<Json<AuditEventPage>> {
     let scope = app
-        .platform_scope(&ctx, permission("platform_audit_list"))
+        .platform_scope(&ctx, Op::PlatformAuditList.permission())
         .await?;
     Ok(Json(
         app.store
@@ -338,14 +338,14 @@ async fn platform_list(
 
 /// Check the platform chain (tenant management and platform prices).
 #[utoipa::path(get, path = "/api/v1/audit/verification", tag = "audit",
-    operation_id = "platform_audit_verify",
+    operation_id = Op::PlatformAuditVerify.id(),
     security(("bearer" = [])), responses((status = 200, body = AuditVerification)))]
 async fn platform_verify(
     State(app): State<AppState>,
     Auth(ctx): Auth,
 ) -> ApiResult<Json<AuditVerification>> {
     let scope = app
-        .platform_scope(&ctx, permission("platform_audit_verify"))
+        .platform_scope(&ctx, Op::PlatformAuditVerify.permission())
         .await?;
     let keys = signer(&app)?.public_keys();
     Ok(Json(
@@ -357,7 +357,7 @@ async fn platform_verify(
 /// with (`keys`: the current one, then retired ones). Any valid token may
 /// read it.
 #[utoipa::path(get, path = "/api/v1/audit/signing-key", tag = "audit",
-    operation_id = "audit_signing_key_get",
+    operation_id = Op::AuditSigningKeyGet.id(),
     security(("bearer" = [])), responses((status = 200, body = AuditSigningKey)))]
 async fn signing_key(
     State(app): State<AppState>,

@@ -6,7 +6,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use ditto_core::audit_export;
-use ditto_core::catalogue::permission;
+use ditto_core::catalogue::Op;
 use ditto_types::api::{
     AuditExportDestination, AuditExportDestinationPage, AuditExportRun, AuditExportRunPage,
     CreateAuditExport, CreateAuditExportDestination, PageParams, UpdateAuditExportDestination,
@@ -42,7 +42,7 @@ pub(crate) struct RunFilter {
 
 /// A tenant's audit export destinations, newest first.
 #[utoipa::path(get, path = "/api/v1/tenants/{tenant}/audit/export-destinations", tag = "audit",
-    operation_id = "audit_export_destinations_list",
+    operation_id = Op::AuditExportDestinationsList.id(),
     params(("tenant" = String, Path, description = "Tenant slug or id"), PageParams),
     security(("bearer" = [])), responses((status = 200, body = AuditExportDestinationPage)))]
 async fn list_destinations(
@@ -52,7 +52,7 @@ async fn list_destinations(
     Query(page): Query<PageParams>,
 ) -> ApiResult<Json<AuditExportDestinationPage>> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, permission("audit_export_destinations_list"))
+        .tenant_scope(&ctx, &tenant, Op::AuditExportDestinationsList.permission())
         .await?;
     Ok(Json(
         app.store
@@ -66,7 +66,7 @@ async fn list_destinations(
 /// key is encrypted at rest and never returned. An `endpoint` must lead to a
 /// public address, or one a platform operator allowed (`DITTO_EGRESS_ALLOW`).
 #[utoipa::path(post, path = "/api/v1/tenants/{tenant}/audit/export-destinations", tag = "audit",
-    operation_id = "audit_export_destinations_create",
+    operation_id = Op::AuditExportDestinationsCreate.id(),
     params(("tenant" = String, Path, description = "Tenant slug or id")),
     request_body = CreateAuditExportDestination,
     security(("bearer" = [])), responses((status = 201, body = AuditExportDestination)))]
@@ -80,7 +80,7 @@ async fn create_destination(
         .tenant_scope(
             &ctx,
             &tenant,
-            permission("audit_export_destinations_create"),
+            Op::AuditExportDestinationsCreate.permission(),
         )
         .await?;
     audit_export::create_destination(&body, app.audit_exporter.has_local_root())?;
@@ -102,7 +102,7 @@ async fn create_destination(
 
 /// An audit export destination (without its secret).
 #[utoipa::path(get, path = "/api/v1/tenants/{tenant}/audit/export-destinations/{destination_id}",
-    tag = "audit", operation_id = "audit_export_destinations_get",
+    tag = "audit", operation_id = Op::AuditExportDestinationsGet.id(),
     params(("tenant" = String, Path, description = "Tenant slug or id"), ("destination_id" = Uuid, Path)),
     security(("bearer" = [])), responses((status = 200, body = AuditExportDestination)))]
 async fn get_destination(
@@ -111,7 +111,7 @@ async fn get_destination(
     Path((tenant, id)): Path<(String, Uuid)>,
 ) -> ApiResult<Json<AuditExportDestination>> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, permission("audit_export_destinations_get"))
+        .tenant_scope(&ctx, &tenant, Op::AuditExportDestinationsGet.permission())
         .await?;
     Ok(Json(
         app.store.get_audit_export_destination(&scope, id).await?,
@@ -122,7 +122,7 @@ async fn get_destination(
 /// starts now. Changing an S3 destination's endpoint, bucket or region needs
 /// `secret_access_key` again, else 422 on `/secret_access_key`.
 #[utoipa::path(patch, path = "/api/v1/tenants/{tenant}/audit/export-destinations/{destination_id}",
-    tag = "audit", operation_id = "audit_export_destinations_update",
+    tag = "audit", operation_id = Op::AuditExportDestinationsUpdate.id(),
     params(("tenant" = String, Path, description = "Tenant slug or id"), ("destination_id" = Uuid, Path)),
     request_body = UpdateAuditExportDestination,
     security(("bearer" = [])), responses((status = 200, body = AuditExportDestination)))]
@@ -136,7 +136,7 @@ async fn update_destination(
         .tenant_scope(
             &ctx,
             &tenant,
-            permission("audit_export_destinations_update"),
+            Op::AuditExportDestinationsUpdate.permission(),
         )
         .await?;
     let current = app.store.get_audit_export_destination(&scope, id).await?;
@@ -159,7 +159,7 @@ async fn update_destination(
 /// Remove an audit export destination and the record of its runs; what it
 /// received stays where it is.
 #[utoipa::path(delete, path = "/api/v1/tenants/{tenant}/audit/export-destinations/{destination_id}",
-    tag = "audit", operation_id = "audit_export_destinations_delete",
+    tag = "audit", operation_id = Op::AuditExportDestinationsDelete.id(),
     params(("tenant" = String, Path, description = "Tenant slug or id"), ("destination_id" = Uuid, Path)),
     security(("bearer" = [])), responses((status = 204, description = "Deleted")))]
 async fn delete_destination(
@@ -171,7 +171,7 @@ async fn delete_destination(
         .tenant_scope(
             &ctx,
             &tenant,
-            permission("audit_export_destinations_delete"),
+            Op::AuditExportDestinationsDelete.permission(),
         )
         .await?;
     app.store
@@ -182,7 +182,7 @@ async fn delete_destination(
 
 /// A tenant's audit export runs, newest first.
 #[utoipa::path(get, path = "/api/v1/tenants/{tenant}/audit/exports", tag = "audit",
-    operation_id = "audit_exports_list",
+    operation_id = Op::AuditExportsList.id(),
     params(("tenant" = String, Path, description = "Tenant slug or id"), PageParams, RunFilter),
     security(("bearer" = [])), responses((status = 200, body = AuditExportRunPage)))]
 async fn list_runs(
@@ -193,7 +193,7 @@ async fn list_runs(
     Query(filter): Query<RunFilter>,
 ) -> ApiResult<Json<AuditExportRunPage>> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, permission("audit_exports_list"))
+        .tenant_scope(&ctx, &tenant, Op::AuditExportsList.permission())
         .await?;
     Ok(Json(
         app.store
@@ -206,7 +206,7 @@ async fn list_runs(
 /// destination, once. Answers at once with the run (`pending`); poll it
 /// until it has `succeeded` or `failed`.
 #[utoipa::path(post, path = "/api/v1/tenants/{tenant}/audit/exports", tag = "audit",
-    operation_id = "audit_exports_create",
+    operation_id = Op::AuditExportsCreate.id(),
     params(("tenant" = String, Path, description = "Tenant slug or id")),
     request_body = CreateAuditExport,
     security(("bearer" = [])), responses((status = 202, body = AuditExportRun)))]
@@ -217,7 +217,7 @@ async fn create_run(
     Json(body): Json<CreateAuditExport>,
 ) -> ApiResult<(StatusCode, Json<AuditExportRun>)> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, permission("audit_exports_create"))
+        .tenant_scope(&ctx, &tenant, Op::AuditExportsCreate.permission())
         .await?;
     let run = app.store.create_audit_export_run(&scope, &body).await?;
     app.audit_exporter.spawn_run(run.id);
@@ -226,7 +226,7 @@ async fn create_run(
 
 /// An audit export run: its status, the objects it wrote and its manifest.
 #[utoipa::path(get, path = "/api/v1/tenants/{tenant}/audit/exports/{run_id}", tag = "audit",
-    operation_id = "audit_exports_get",
+    operation_id = Op::AuditExportsGet.id(),
     params(("tenant" = String, Path, description = "Tenant slug or id"), ("run_id" = Uuid, Path)),
     security(("bearer" = [])), responses((status = 200, body = AuditExportRun)))]
 async fn get_run(
@@ -235,7 +235,7 @@ async fn get_run(
     Path((tenant, id)): Path<(String, Uuid)>,
 ) -> ApiResult<Json<AuditExportRun>> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, permission("audit_exports_get"))
+        .tenant_scope(&ctx, &tenant, Op::AuditExportsGet.permission())
         .await?;
     Ok(Json(app.store.get_audit_export_run(&scope, id).await?))
 }

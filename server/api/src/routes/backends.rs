@@ -3,7 +3,7 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use ditto_core::catalogue::permission;
+use ditto_core::catalogue::Op;
 use ditto_core::validate;
 use ditto_types::BackendId;
 use ditto_types::api::{
@@ -22,7 +22,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
 }
 
 /// List a tenant's backends.
-#[utoipa::path(get, path = "/api/v1/tenants/{tenant}/backends", tag = "backends", operation_id = "backends_list",
+#[utoipa::path(get, path = "/api/v1/tenants/{tenant}/backends", tag = "backends", operation_id = Op::BackendsList.id(),
     params(("tenant" = String, Path, description = "Tenant slug or id"), PageParams, NameFilter),
     security(("bearer" = [])), responses((status = 200, body = BackendPage)))]
 async fn list(
@@ -33,7 +33,7 @@ async fn list(
     Query(filter): Query<NameFilter>,
 ) -> ApiResult<Json<BackendPage>> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, permission("backends_list"))
+        .tenant_scope(&ctx, &tenant, Op::BackendsList.permission())
         .await?;
     Ok(Json(app.store.list_backends(&scope, &filter, &page).await?))
 }
@@ -41,7 +41,7 @@ async fn list(
 /// Add a backend. Its `base_url` must lead to a public address, or to one a
 /// platform operator allowed (`DITTO_EGRESS_ALLOW`), else 422
 /// `destination_not_allowed`; connections are checked again when made.
-#[utoipa::path(post, path = "/api/v1/tenants/{tenant}/backends", tag = "backends", operation_id = "backends_create",
+#[utoipa::path(post, path = "/api/v1/tenants/{tenant}/backends", tag = "backends", operation_id = Op::BackendsCreate.id(),
     params(("tenant" = String, Path, description = "Tenant slug or id")), request_body = CreateBackend,
     security(("bearer" = [])), responses((status = 201, body = Backend)))]
 async fn create(
@@ -51,7 +51,7 @@ async fn create(
     Json(body): Json<CreateBackend>,
 ) -> ApiResult<(StatusCode, Json<Backend>)> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, permission("backends_create"))
+        .tenant_scope(&ctx, &tenant, Op::BackendsCreate.permission())
         .await?;
     validate::create_backend(&body)?;
     app.check_destination("/base_url", &body.base_url).await?;
@@ -69,7 +69,7 @@ async fn create(
 
 /// Get a backend (without its credentials).
 #[utoipa::path(get, path = "/api/v1/tenants/{tenant}/backends/{backend_id}", tag = "backends",
-    operation_id = "backends_get",
+    operation_id = Op::BackendsGet.id(),
     params(("tenant" = String, Path, description = "Tenant slug or id"), ("backend_id" = BackendId, Path)),
     security(("bearer" = [])), responses((status = 200, body = Backend)))]
 async fn get(
@@ -78,7 +78,7 @@ async fn get(
     Path((tenant, id)): Path<(String, BackendId)>,
 ) -> ApiResult<Json<Backend>> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, permission("backends_get"))
+        .tenant_scope(&ctx, &tenant, Op::BackendsGet.permission())
         .await?;
     Ok(Json(app.store.get_backend(&scope, id).await?))
 }
@@ -87,7 +87,7 @@ async fn get(
 /// needs `credentials` again (or `clear_credentials`), else 422 on
 /// `/credentials`: the secret stays bound to where it is sent.
 #[utoipa::path(patch, path = "/api/v1/tenants/{tenant}/backends/{backend_id}", tag = "backends",
-    operation_id = "backends_update",
+    operation_id = Op::BackendsUpdate.id(),
     params(("tenant" = String, Path, description = "Tenant slug or id"), ("backend_id" = BackendId, Path)),
     request_body = UpdateBackend, security(("bearer" = [])), responses((status = 200, body = Backend)))]
 async fn update(
@@ -97,7 +97,7 @@ async fn update(
     Json(body): Json<UpdateBackend>,
 ) -> ApiResult<Json<Backend>> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, permission("backends_update"))
+        .tenant_scope(&ctx, &tenant, Op::BackendsUpdate.permission())
         .await?;
     validate::update_backend(&body)?;
     if let Some(url) = &body.base_url {
@@ -115,7 +115,7 @@ async fn update(
 
 /// Delete a backend that no route uses.
 #[utoipa::path(delete, path = "/api/v1/tenants/{tenant}/backends/{backend_id}", tag = "backends",
-    operation_id = "backends_delete",
+    operation_id = Op::BackendsDelete.id(),
     params(("tenant" = String, Path, description = "Tenant slug or id"), ("backend_id" = BackendId, Path)),
     security(("bearer" = [])), responses((status = 204, description = "Deleted")))]
 async fn delete(
@@ -124,7 +124,7 @@ async fn delete(
     Path((tenant, id)): Path<(String, BackendId)>,
 ) -> ApiResult<StatusCode> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, permission("backends_delete"))
+        .tenant_scope(&ctx, &tenant, Op::BackendsDelete.permission())
         .await?;
     app.store.delete_backend(&scope, id).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -3,7 +3,7 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use ditto_core::catalogue::permission;
+use ditto_core::catalogue::Op;
 use ditto_core::validate;
 use ditto_types::BudgetId;
 use ditto_types::api::{Budget, BudgetPage, CreateBudget, LimitFilter, PageParams, UpdateBudget};
@@ -21,7 +21,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
 
 /// List a tenant's budgets, newest first, each with its current period's spending.
 #[utoipa::path(get, path = "/api/v1/tenants/{tenant}/budgets", tag = "budgets",
-    operation_id = "budgets_list",
+    operation_id = Op::BudgetsList.id(),
     params(("tenant" = String, Path, description = "Tenant slug or id"), PageParams, LimitFilter),
     security(("bearer" = [])), responses((status = 200, body = BudgetPage)))]
 async fn list(
@@ -32,14 +32,14 @@ async fn list(
     Query(filter): Query<LimitFilter>,
 ) -> ApiResult<Json<BudgetPage>> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, permission("budgets_list"))
+        .tenant_scope(&ctx, &tenant, Op::BudgetsList.permission())
         .await?;
     Ok(Json(app.store.list_budgets(&scope, &filter, &page).await?))
 }
 
 /// Add a budget. One budget per scope and period (409 otherwise).
 #[utoipa::path(post, path = "/api/v1/tenants/{tenant}/budgets", tag = "budgets",
-    operation_id = "budgets_create",
+    operation_id = Op::BudgetsCreate.id(),
     params(("tenant" = String, Path, description = "Tenant slug or id")), request_body = CreateBudget,
     security(("bearer" = [])), responses((status = 201, body = Budget)))]
 async fn create(
@@ -49,7 +49,7 @@ async fn create(
     Json(body): Json<CreateBudget>,
 ) -> ApiResult<(StatusCode, Json<Budget>)> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, permission("budgets_create"))
+        .tenant_scope(&ctx, &tenant, Op::BudgetsCreate.permission())
         .await?;
     let max_cost_pico = validate::create_budget(&body)?;
     Ok((
@@ -64,7 +64,7 @@ async fn create(
 
 /// Get a budget and what its scope has spent in the current period.
 #[utoipa::path(get, path = "/api/v1/tenants/{tenant}/budgets/{budget_id}", tag = "budgets",
-    operation_id = "budgets_get",
+    operation_id = Op::BudgetsGet.id(),
     params(("tenant" = String, Path, description = "Tenant slug or id"), ("budget_id" = BudgetId, Path)),
     security(("bearer" = [])), responses((status = 200, body = Budget)))]
 async fn get(
@@ -73,14 +73,14 @@ async fn get(
     Path((tenant, id)): Path<(String, BudgetId)>,
 ) -> ApiResult<Json<Budget>> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, permission("budgets_get"))
+        .tenant_scope(&ctx, &tenant, Op::BudgetsGet.permission())
         .await?;
     Ok(Json(app.store.get_budget(&scope, id).await?))
 }
 
 /// Change a budget's caps; at least one of `max_tokens` and `max_cost_usd` must remain.
 #[utoipa::path(patch, path = "/api/v1/tenants/{tenant}/budgets/{budget_id}", tag = "budgets",
-    operation_id = "budgets_update",
+    operation_id = Op::BudgetsUpdate.id(),
     params(("tenant" = String, Path, description = "Tenant slug or id"), ("budget_id" = BudgetId, Path)),
     request_body = UpdateBudget, security(("bearer" = [])), responses((status = 200, body = Budget)))]
 async fn update(
@@ -90,7 +90,7 @@ async fn update(
     Json(body): Json<UpdateBudget>,
 ) -> ApiResult<Json<Budget>> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, permission("budgets_update"))
+        .tenant_scope(&ctx, &tenant, Op::BudgetsUpdate.permission())
         .await?;
     let max_cost_pico = validate::update_budget(&body)?;
     Ok(Json(
@@ -102,7 +102,7 @@ async fn update(
 
 /// Delete a budget.
 #[utoipa::path(delete, path = "/api/v1/tenants/{tenant}/budgets/{budget_id}", tag = "budgets",
-    operation_id = "budgets_delete",
+    operation_id = Op::BudgetsDelete.id(),
     params(("tenant" = String, Path, description = "Tenant slug or id"), ("budget_id" = BudgetId, Path)),
     security(("bearer" = [])), responses((status = 204, description = "Deleted")))]
 async fn delete(
@@ -111,7 +111,7 @@ async fn delete(
     Path((tenant, id)): Path<(String, BudgetId)>,
 ) -> ApiResult<StatusCode> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, permission("budgets_delete"))
+        .tenant_scope(&ctx, &tenant, Op::BudgetsDelete.permission())
         .await?;
     app.store.delete_budget(&scope, id).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -4,7 +4,7 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use ditto_core::catalogue::permission;
+use ditto_core::catalogue::Op;
 use ditto_identity::discovery::normalize_domain;
 use ditto_types::api::{CreateTenantDomain, PageParams, TenantDomain, TenantDomainPage};
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -27,7 +27,7 @@ fn path_domain(raw: &str) -> ditto_core::Result<String> {
 
 /// List the email domains a tenant claims.
 #[utoipa::path(get, path = "/api/v1/tenants/{tenant}/domains", tag = "sso",
-    operation_id = "sso_domains_list",
+    operation_id = Op::SsoDomainsList.id(),
     params(("tenant" = String, Path, description = "Tenant slug or id"), PageParams),
     security(("bearer" = [])), responses((status = 200, body = TenantDomainPage)))]
 async fn list(
@@ -37,7 +37,7 @@ async fn list(
     Query(page): Query<PageParams>,
 ) -> ApiResult<Json<TenantDomainPage>> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, permission("sso_domains_list"))
+        .tenant_scope(&ctx, &tenant, Op::SsoDomainsList.permission())
         .await?;
     Ok(Json(app.store.list_domains(&scope, &page).await?))
 }
@@ -47,7 +47,7 @@ async fn list(
 /// A domain belongs to one tenant only: claiming one already claimed (here
 /// or by another tenant) answers 409.
 #[utoipa::path(post, path = "/api/v1/tenants/{tenant}/domains", tag = "sso",
-    operation_id = "sso_domains_create",
+    operation_id = Op::SsoDomainsCreate.id(),
     params(("tenant" = String, Path, description = "Tenant slug or id")),
     request_body = CreateTenantDomain, security(("bearer" = [])),
     responses((status = 201, body = TenantDomain), (status = 409), (status = 422)))]
@@ -58,7 +58,7 @@ async fn create(
     Json(body): Json<CreateTenantDomain>,
 ) -> ApiResult<(StatusCode, Json<TenantDomain>)> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, permission("sso_domains_create"))
+        .tenant_scope(&ctx, &tenant, Op::SsoDomainsCreate.permission())
         .await?;
     let domain = normalize_domain("/domain", &body.domain)?;
     // 122 random bits: a token nobody else could have published.
@@ -71,7 +71,7 @@ async fn create(
 
 /// Get a claimed domain, with its verification record.
 #[utoipa::path(get, path = "/api/v1/tenants/{tenant}/domains/{domain}", tag = "sso",
-    operation_id = "sso_domains_get",
+    operation_id = Op::SsoDomainsGet.id(),
     params(("tenant" = String, Path, description = "Tenant slug or id"), ("domain" = String, Path)),
     security(("bearer" = [])), responses((status = 200, body = TenantDomain), (status = 404)))]
 async fn get(
@@ -80,7 +80,7 @@ async fn get(
     Path((tenant, domain)): Path<(String, String)>,
 ) -> ApiResult<Json<TenantDomain>> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, permission("sso_domains_get"))
+        .tenant_scope(&ctx, &tenant, Op::SsoDomainsGet.permission())
         .await?;
     Ok(Json(
         app.store.get_domain(&scope, &path_domain(&domain)?).await?,
@@ -90,7 +90,7 @@ async fn get(
 /// Release a domain: its addresses no longer route to this tenant, and
 /// another tenant may claim it.
 #[utoipa::path(delete, path = "/api/v1/tenants/{tenant}/domains/{domain}", tag = "sso",
-    operation_id = "sso_domains_delete",
+    operation_id = Op::SsoDomainsDelete.id(),
     params(("tenant" = String, Path, description = "Tenant slug or id"), ("domain" = String, Path)),
     security(("bearer" = [])), responses((status = 204, description = "Released"), (status = 404)))]
 async fn delete(
@@ -99,7 +99,7 @@ async fn delete(
     Path((tenant, domain)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, permission("sso_domains_delete"))
+        .tenant_scope(&ctx, &tenant, Op::SsoDomainsDelete.permission())
         .await?;
     app.store
         .delete_domain(&scope, &path_domain(&domain)?)
@@ -111,7 +111,7 @@ async fn delete(
 /// checking that `verification.record_name` holds `record_value` as a TXT
 /// record. Idempotent.
 #[utoipa::path(post, path = "/api/v1/tenants/{tenant}/domains/{domain}/verify", tag = "sso",
-    operation_id = "sso_domains_verify",
+    operation_id = Op::SsoDomainsVerify.id(),
     params(("tenant" = String, Path, description = "Tenant slug or id"), ("domain" = String, Path)),
     security(("bearer" = [])), responses((status = 200, body = TenantDomain), (status = 404)))]
 async fn verify(
@@ -120,7 +120,7 @@ async fn verify(
     Path((tenant, domain)): Path<(String, String)>,
 ) -> ApiResult<Json<TenantDomain>> {
     let scope = app
-        .platform_scope(&ctx, permission("sso_domains_verify"))
+        .platform_scope(&ctx, Op::SsoDomainsVerify.permission())
         .await?;
     let tenant = app.store.resolve_tenant(&tenant).await?;
     Ok(Json(

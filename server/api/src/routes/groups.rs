@@ -4,7 +4,7 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use ditto_core::catalogue::permission;
+use ditto_core::catalogue::Op;
 use ditto_core::{Ctx, TenantScope, validate};
 use ditto_types::api::{
     AddGroupMember, CreateGroup, Group, GroupMemberPage, GroupPage, NameFilter, PageParams,
@@ -38,7 +38,7 @@ async fn may_hand_out(
 
 /// List a tenant's groups.
 #[utoipa::path(get, path = "/api/v1/tenants/{tenant}/groups", tag = "groups",
-    operation_id = "groups_list",
+    operation_id = Op::GroupsList.id(),
     params(("tenant" = String, Path, description = "Tenant slug or id"), PageParams, NameFilter),
     security(("bearer" = [])), responses((status = 200, body = GroupPage)))]
 async fn list(
@@ -49,14 +49,14 @@ async fn list(
     Query(filter): Query<NameFilter>,
 ) -> ApiResult<Json<GroupPage>> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, permission("groups_list"))
+        .tenant_scope(&ctx, &tenant, Op::GroupsList.permission())
         .await?;
     Ok(Json(app.store.list_groups(&scope, &filter, &page).await?))
 }
 
 /// Create a group. Give it roles with role bindings (`subject_type: group`).
 #[utoipa::path(post, path = "/api/v1/tenants/{tenant}/groups", tag = "groups",
-    operation_id = "groups_create",
+    operation_id = Op::GroupsCreate.id(),
     params(("tenant" = String, Path, description = "Tenant slug or id")), request_body = CreateGroup,
     security(("bearer" = [])), responses((status = 201, body = Group)))]
 async fn create(
@@ -66,7 +66,7 @@ async fn create(
     Json(body): Json<CreateGroup>,
 ) -> ApiResult<(StatusCode, Json<Group>)> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, permission("groups_create"))
+        .tenant_scope(&ctx, &tenant, Op::GroupsCreate.permission())
         .await?;
     validate::create_group(&body)?;
     Ok((
@@ -76,7 +76,7 @@ async fn create(
 }
 
 #[utoipa::path(get, path = "/api/v1/tenants/{tenant}/groups/{group_id}", tag = "groups",
-    operation_id = "groups_get",
+    operation_id = Op::GroupsGet.id(),
     params(("tenant" = String, Path, description = "Tenant slug or id"), ("group_id" = GroupId, Path)),
     security(("bearer" = [])), responses((status = 200, body = Group)))]
 async fn get(
@@ -85,14 +85,14 @@ async fn get(
     Path((tenant, id)): Path<(String, GroupId)>,
 ) -> ApiResult<Json<Group>> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, permission("groups_get"))
+        .tenant_scope(&ctx, &tenant, Op::GroupsGet.permission())
         .await?;
     Ok(Json(app.store.get_group(&scope, id).await?))
 }
 
 /// Rename a group or change its external id.
 #[utoipa::path(patch, path = "/api/v1/tenants/{tenant}/groups/{group_id}", tag = "groups",
-    operation_id = "groups_update",
+    operation_id = Op::GroupsUpdate.id(),
     params(("tenant" = String, Path, description = "Tenant slug or id"), ("group_id" = GroupId, Path)),
     request_body = UpdateGroup, security(("bearer" = [])), responses((status = 200, body = Group)))]
 async fn update(
@@ -102,7 +102,7 @@ async fn update(
     Json(body): Json<UpdateGroup>,
 ) -> ApiResult<Json<Group>> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, permission("groups_update"))
+        .tenant_scope(&ctx, &tenant, Op::GroupsUpdate.permission())
         .await?;
     validate::update_group(&body)?;
     Ok(Json(app.store.update_group(&scope, id, &body).await?))
@@ -110,7 +110,7 @@ async fn update(
 
 /// Delete a group; its memberships and role bindings go with it.
 #[utoipa::path(delete, path = "/api/v1/tenants/{tenant}/groups/{group_id}", tag = "groups",
-    operation_id = "groups_delete",
+    operation_id = Op::GroupsDelete.id(),
     params(("tenant" = String, Path, description = "Tenant slug or id"), ("group_id" = GroupId, Path)),
     security(("bearer" = [])), responses((status = 204)))]
 async fn delete(
@@ -119,7 +119,7 @@ async fn delete(
     Path((tenant, id)): Path<(String, GroupId)>,
 ) -> ApiResult<StatusCode> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, permission("groups_delete"))
+        .tenant_scope(&ctx, &tenant, Op::GroupsDelete.permission())
         .await?;
     may_hand_out(&app, &ctx, &scope, id).await?;
     app.store.delete_group(&scope, id).await?;
@@ -128,7 +128,7 @@ async fn delete(
 
 /// List a group's members.
 #[utoipa::path(get, path = "/api/v1/tenants/{tenant}/groups/{group_id}/members", tag = "groups",
-    operation_id = "group_members_list",
+    operation_id = Op::GroupMembersList.id(),
     params(("tenant" = String, Path, description = "Tenant slug or id"), ("group_id" = GroupId, Path),
         PageParams),
     security(("bearer" = [])), responses((status = 200, body = GroupMemberPage)))]
@@ -139,14 +139,14 @@ async fn list_members(
     Query(page): Query<PageParams>,
 ) -> ApiResult<Json<GroupMemberPage>> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, permission("group_members_list"))
+        .tenant_scope(&ctx, &tenant, Op::GroupMembersList.permission())
         .await?;
     Ok(Json(app.store.list_group_members(&scope, id, &page).await?))
 }
 
 /// Add a user to a group (idempotent). They get the group's roles at once.
 #[utoipa::path(post, path = "/api/v1/tenants/{tenant}/groups/{group_id}/members", tag = "groups",
-    operation_id = "group_members_add",
+    operation_id = Op::GroupMembersAdd.id(),
     params(("tenant" = String, Path, description = "Tenant slug or id"), ("group_id" = GroupId, Path)),
     request_body = AddGroupMember, security(("bearer" = [])), responses((status = 204)))]
 async fn add_member(
@@ -156,7 +156,7 @@ async fn add_member(
     Json(body): Json<AddGroupMember>,
 ) -> ApiResult<StatusCode> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, permission("group_members_add"))
+        .tenant_scope(&ctx, &tenant, Op::GroupMembersAdd.permission())
         .await?;
     may_hand_out(&app, &ctx, &scope, id).await?;
     app.store.add_group_member(&scope, id, body.user_id).await?;
@@ -165,7 +165,7 @@ async fn add_member(
 
 /// Remove a user from a group.
 #[utoipa::path(delete, path = "/api/v1/tenants/{tenant}/groups/{group_id}/members/{user_id}",
-    tag = "groups", operation_id = "group_members_remove",
+    tag = "groups", operation_id = Op::GroupMembersRemove.id(),
     params(("tenant" = String, Path, description = "Tenant slug or id"), ("group_id" = GroupId, Path),
         ("user_id" = UserId, Path)),
     security(("bearer" = [])), responses((status = 204)))]
@@ -175,7 +175,7 @@ async fn remove_member(
     Path((tenant, id, user)): Path<(String, GroupId, UserId)>,
 ) -> ApiResult<StatusCode> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, permission("group_members_remove"))
+        .tenant_scope(&ctx, &tenant, Op::GroupMembersRemove.permission())
         .await?;
     may_hand_out(&app, &ctx, &scope, id).await?;
     app.store.remove_group_member(&scope, id, user).await?;

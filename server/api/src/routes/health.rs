@@ -3,7 +3,7 @@
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
-use ditto_core::catalogue::permission;
+use ditto_core::catalogue::Op;
 use ditto_types::api::{Health, HealthCheck};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -19,7 +19,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
 }
 
 /// Liveness: the process is up and serving.
-#[utoipa::path(get, path = "/healthz", tag = "health", operation_id = "health_live",
+#[utoipa::path(get, path = "/healthz", tag = "health", operation_id = Op::HealthLive.id(),
     responses((status = 200, description = "Alive", body = Health)))]
 async fn live() -> Json<Health> {
     Json(Health {
@@ -30,7 +30,7 @@ async fn live() -> Json<Health> {
 
 /// Readiness: the database is reachable with every migration applied, and
 /// Redis (when configured) answers.
-#[utoipa::path(get, path = "/readyz", tag = "health", operation_id = "health_ready",
+#[utoipa::path(get, path = "/readyz", tag = "health", operation_id = Op::HealthReady.id(),
     responses(
         (status = 200, description = "Ready to serve", body = Health),
         (status = 503, description = "Not ready; `checks` says why", body = Health),
@@ -59,14 +59,15 @@ async fn ready(State(app): State<AppState>) -> (StatusCode, Json<Health>) {
 }
 
 /// This replica's metrics in the Prometheus text format (platform administrators).
-#[utoipa::path(get, path = "/metrics", tag = "health", operation_id = "metrics_get",
+#[utoipa::path(get, path = "/metrics", tag = "health", operation_id = Op::MetricsGet.id(),
     security(("bearer" = [])),
     responses((status = 200, description = "Prometheus text exposition format", body = String, content_type = "text/plain")))]
 async fn metrics(
     State(app): State<AppState>,
     Auth(ctx): Auth,
 ) -> ApiResult<axum::response::Response> {
-    app.platform_scope(&ctx, permission("metrics_get")).await?;
+    app.platform_scope(&ctx, Op::MetricsGet.permission())
+        .await?;
     let body = app
         .metrics
         .as_ref()

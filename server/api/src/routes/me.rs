@@ -1,6 +1,7 @@
 //! The caller itself: who it is, its tenants and what it may do.
 
 use axum::extract::State;
+use ditto_core::catalogue::Op;
 use ditto_core::{Actor, Ctx, TenantScope};
 use ditto_types::api::{Me, MeTenant, SubjectKind};
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -19,7 +20,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
 /// A user is named by its email and display name, with whether it signs in
 /// with a second factor; a service account by its name. No credential of
 /// any kind is part of the answer.
-#[utoipa::path(get, path = "/api/v1/me", tag = "me", operation_id = "me_get",
+#[utoipa::path(get, path = "/api/v1/me", tag = "me", operation_id = Op::MeGet.id(),
     security(("bearer" = [])), responses((status = 200, body = Me)))]
 async fn me(State(app): State<AppState>, Auth(ctx): Auth) -> ApiResult<Json<Me>> {
     let principal = &ctx.principal;

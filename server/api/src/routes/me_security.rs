@@ -4,6 +4,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::Utc;
+use ditto_core::catalogue::Op;
 use ditto_core::{Ctx, Result, TenantScope, secrets};
 use ditto_identity::tokens;
 use ditto_types::api::{
@@ -62,7 +63,7 @@ impl AppState {
 
 /// List your sessions, newest first; `current` marks this one. Only from a
 /// signed-in session, never with an access token.
-#[utoipa::path(get, path = "/api/v1/me/sessions", tag = "me", operation_id = "me_sessions_list",
+#[utoipa::path(get, path = "/api/v1/me/sessions", tag = "me", operation_id = Op::MeSessionsList.id(),
     params(PageParams), security(("bearer" = [])),
     responses((status = 200, body = SessionPage)))]
 async fn list_sessions(
@@ -81,7 +82,7 @@ async fn list_sessions(
 /// End one of your sessions (sign out elsewhere). Only from a signed-in
 /// session, never with an access token.
 #[utoipa::path(delete, path = "/api/v1/me/sessions/{session_id}", tag = "me",
-    operation_id = "me_sessions_revoke", params(("session_id" = SessionId, Path)),
+    operation_id = Op::MeSessionsRevoke.id(), params(("session_id" = SessionId, Path)),
     security(("bearer" = [])), responses((status = 204)))]
 async fn revoke_session(
     State(app): State<AppState>,
@@ -97,7 +98,7 @@ async fn revoke_session(
 /// a signed-in session, never with an access token. A session opened with
 /// a password an administrator set (`must_change_password`) may do nothing
 /// but this and `GET /me` until it is done: anything else answers 403.
-#[utoipa::path(post, path = "/api/v1/me/password", tag = "me", operation_id = "me_password_change",
+#[utoipa::path(post, path = "/api/v1/me/password", tag = "me", operation_id = Op::MePasswordChange.id(),
     request_body = ChangePassword, security(("bearer" = [])),
     responses((status = 204)))]
 async fn change_password(
@@ -122,7 +123,7 @@ async fn change_password(
 /// Start enrolling an authenticator app: returns a new secret and its
 /// `otpauth://` URI (show it as a QR code). Confirm with a first code.
 /// Needs a session signed in within the last 15 minutes.
-#[utoipa::path(post, path = "/api/v1/me/totp", tag = "me", operation_id = "me_totp_begin",
+#[utoipa::path(post, path = "/api/v1/me/totp", tag = "me", operation_id = Op::MeTotpBegin.id(),
     security(("bearer" = [])),
     responses((status = 200, body = TotpEnrolment), (status = 409)))]
 async fn begin_totp(
@@ -142,7 +143,7 @@ async fn begin_totp(
 /// Confirm the enrolment with a first code. From now on signing in needs a
 /// code. Returns recovery codes, shown only in this response. Only from a
 /// signed-in session.
-#[utoipa::path(post, path = "/api/v1/me/totp/confirm", tag = "me", operation_id = "me_totp_confirm",
+#[utoipa::path(post, path = "/api/v1/me/totp/confirm", tag = "me", operation_id = Op::MeTotpConfirm.id(),
     request_body = TotpCode, security(("bearer" = [])),
     responses((status = 200, body = RecoveryCodes)))]
 async fn confirm_totp(
@@ -166,7 +167,7 @@ async fn confirm_totp(
 
 /// Turn your second factor off, proven with a current code or a recovery code.
 /// Needs a session signed in within the last 15 minutes.
-#[utoipa::path(post, path = "/api/v1/me/totp/disable", tag = "me", operation_id = "me_totp_disable",
+#[utoipa::path(post, path = "/api/v1/me/totp/disable", tag = "me", operation_id = Op::MeTotpDisable.id(),
     request_body = TotpCode, security(("bearer" = [])),
     responses((status = 204)))]
 async fn disable_totp(
@@ -190,7 +191,7 @@ async fn disable_totp(
 /// Replace your recovery codes, proven with a current code. The old ones
 /// stop working. Needs a session signed in within the last 15 minutes.
 #[utoipa::path(post, path = "/api/v1/me/totp/recovery-codes", tag = "me",
-    operation_id = "me_recovery_codes_regenerate", request_body = TotpCode,
+    operation_id = Op::MeRecoveryCodesRegenerate.id(), request_body = TotpCode,
     security(("bearer" = [])), responses((status = 200, body = RecoveryCodes)))]
 async fn regenerate_recovery_codes(
     State(app): State<AppState>,
@@ -212,7 +213,7 @@ async fn regenerate_recovery_codes(
 }
 
 /// List your personal access tokens (never their secrets).
-#[utoipa::path(get, path = "/api/v1/me/tokens", tag = "me", operation_id = "me_tokens_list",
+#[utoipa::path(get, path = "/api/v1/me/tokens", tag = "me", operation_id = Op::MeTokensList.id(),
     params(PageParams), security(("bearer" = [])),
     responses((status = 200, body = PersonalAccessTokenPage)))]
 async fn list_tokens(
@@ -231,7 +232,7 @@ async fn list_tokens(
 /// Sent with a narrowed token, the new token is never wider than it: without
 /// `permissions` it gets the same narrowing.
 /// The secret is in this response only.
-#[utoipa::path(post, path = "/api/v1/me/tokens", tag = "me", operation_id = "me_tokens_create",
+#[utoipa::path(post, path = "/api/v1/me/tokens", tag = "me", operation_id = Op::MeTokensCreate.id(),
     request_body = CreatePersonalAccessToken, security(("bearer" = [])),
     responses((status = 201, body = CreatedPersonalAccessToken)))]
 async fn create_token(
@@ -263,7 +264,7 @@ async fn create_token(
 
 /// Revoke one of your personal access tokens.
 #[utoipa::path(post, path = "/api/v1/me/tokens/{token_id}/revoke", tag = "me",
-    operation_id = "me_tokens_revoke", params(("token_id" = AccessTokenId, Path)),
+    operation_id = Op::MeTokensRevoke.id(), params(("token_id" = AccessTokenId, Path)),
     security(("bearer" = [])),
     responses((status = 200, body = PersonalAccessToken)))]
 async fn revoke_token(

@@ -6,7 +6,7 @@
 
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
-use ditto_core::catalogue::permission;
+use ditto_core::catalogue::Op;
 use ditto_core::pricing;
 use ditto_types::api::{
     LiteLlmPrices, ModelPrice, ModelPricePage, NameFilter, PageParams, PriceImport, PutModelPrice,
@@ -42,7 +42,7 @@ fn put_status(created: bool) -> StatusCode {
 }
 
 /// List the platform's default prices, by model name. Any tenant member may read them.
-#[utoipa::path(get, path = "/api/v1/model-prices", tag = "model_prices", operation_id = "model_prices_list",
+#[utoipa::path(get, path = "/api/v1/model-prices", tag = "model_prices", operation_id = Op::ModelPricesList.id(),
     params(PageParams, NameFilter), security(("bearer" = [])),
     responses((status = 200, body = ModelPricePage)))]
 async fn list(
@@ -52,7 +52,7 @@ async fn list(
     Query(filter): Query<NameFilter>,
 ) -> ApiResult<Json<ModelPricePage>> {
     let scope = app
-        .shared_scope(&ctx, permission("model_prices_list"))
+        .shared_scope(&ctx, Op::ModelPricesList.permission())
         .await?;
     Ok(Json(
         app.store
@@ -62,7 +62,7 @@ async fn list(
 }
 
 /// Get a platform default price.
-#[utoipa::path(get, path = "/api/v1/model-prices/{model}", tag = "model_prices", operation_id = "model_prices_get",
+#[utoipa::path(get, path = "/api/v1/model-prices/{model}", tag = "model_prices", operation_id = Op::ModelPricesGet.id(),
     params(("model" = String, Path, description = "Model name, `/` percent-encoded: `openai%2Fgpt-4o`")),
     security(("bearer" = [])), responses((status = 200, body = ModelPrice)))]
 async fn get(
@@ -71,13 +71,13 @@ async fn get(
     Path(model): Path<String>,
 ) -> ApiResult<Json<ModelPrice>> {
     let scope = app
-        .shared_scope(&ctx, permission("model_prices_get"))
+        .shared_scope(&ctx, Op::ModelPricesGet.permission())
         .await?;
     Ok(Json(app.store.get_model_price(&scope, &model).await?))
 }
 
 /// Set a platform default price (platform administrators).
-#[utoipa::path(put, path = "/api/v1/model-prices/{model}", tag = "model_prices", operation_id = "model_prices_put",
+#[utoipa::path(put, path = "/api/v1/model-prices/{model}", tag = "model_prices", operation_id = Op::ModelPricesPut.id(),
     params(("model" = String, Path, description = "Model name, `/` percent-encoded: `openai%2Fgpt-4o`")),
     request_body = PutModelPrice, security(("bearer" = [])),
     responses((status = 200, description = "Replaced", body = ModelPrice),
@@ -89,7 +89,7 @@ async fn put(
     Json(body): Json<PutModelPrice>,
 ) -> ApiResult<(StatusCode, Json<ModelPrice>)> {
     let scope = app
-        .platform_scope(&ctx, permission("model_prices_put"))
+        .platform_scope(&ctx, Op::ModelPricesPut.permission())
         .await?;
     let price = pricing::from_request(&model, &body)?;
     let (price, created) = app.store.put_model_price(&scope, &model, &price).await?;
@@ -98,7 +98,7 @@ async fn put(
 
 /// Delete a platform default price (platform administrators).
 #[utoipa::path(delete, path = "/api/v1/model-prices/{model}", tag = "model_prices",
-    operation_id = "model_prices_delete",
+    operation_id = Op::ModelPricesDelete.id(),
     params(("model" = String, Path, description = "Model name, `/` percent-encoded: `openai%2Fgpt-4o`")),
     security(("bearer" = [])), responses((status = 204, description = "Deleted")))]
 async fn delete(
@@ -107,7 +107,7 @@ async fn delete(
     Path(model): Path<String>,
 ) -> ApiResult<StatusCode> {
     let scope = app
-        .platform_scope(&ctx, permission("model_prices_delete"))
+        .platform_scope(&ctx, Op::ModelPricesDelete.permission())
         .await?;
     app.store.delete_model_price(&scope, &model).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -117,7 +117,7 @@ async fn delete(
 /// (platform administrators). Creates or replaces the price of every usable
 /// entry and leaves other prices alone. Bodies up to 16 MiB.
 #[utoipa::path(post, path = "/api/v1/model-prices/import", tag = "model_prices",
-    operation_id = "model_prices_import",
+    operation_id = Op::ModelPricesImport.id(),
     request_body = LiteLlmPrices, security(("bearer" = [])),
     responses((status = 200, body = PriceImport)))]
 async fn import(
@@ -126,7 +126,7 @@ async fn import(
     Json(body): Json<LiteLlmPrices>,
 ) -> ApiResult<Json<PriceImport>> {
     let scope = app
-        .platform_scope(&ctx, permission("model_prices_import"))
+        .platform_scope(&ctx, Op::ModelPricesImport.permission())
         .await?;
     let list = pricing::from_litellm(&body)?;
     let imported = app.store.import_model_prices(&scope, &list.prices).await?;
@@ -138,7 +138,7 @@ async fn import(
 
 /// List a tenant's own prices or, with `effective=true`, the prices that apply to it.
 #[utoipa::path(get, path = "/api/v1/tenants/{tenant}/model-prices", tag = "model_prices",
-    operation_id = "tenant_model_prices_list",
+    operation_id = Op::TenantModelPricesList.id(),
     params(("tenant" = String, Path, description = "Tenant slug or id"), PageParams, TenantPriceFilter),
     security(("bearer" = [])), responses((status = 200, body = ModelPricePage)))]
 async fn tenant_list(
@@ -149,7 +149,7 @@ async fn tenant_list(
     Query(filter): Query<TenantPriceFilter>,
 ) -> ApiResult<Json<ModelPricePage>> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, permission("tenant_model_prices_list"))
+        .tenant_scope(&ctx, &tenant, Op::TenantModelPricesList.permission())
         .await?;
     Ok(Json(
         app.store
@@ -160,7 +160,7 @@ async fn tenant_list(
 
 /// Get a tenant's own price for a model.
 #[utoipa::path(get, path = "/api/v1/tenants/{tenant}/model-prices/{model}", tag = "model_prices",
-    operation_id = "tenant_model_prices_get",
+    operation_id = Op::TenantModelPricesGet.id(),
     params(("tenant" = String, Path, description = "Tenant slug or id"),
         ("model" = String, Path, description = "Model name, `/` percent-encoded: `openai%2Fgpt-4o`")),
     security(("bearer" = [])), responses((status = 200, body = ModelPrice)))]
@@ -170,7 +170,7 @@ async fn tenant_get(
     Path((tenant, model)): Path<(String, String)>,
 ) -> ApiResult<Json<ModelPrice>> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, permission("tenant_model_prices_get"))
+        .tenant_scope(&ctx, &tenant, Op::TenantModelPricesGet.permission())
         .await?;
     Ok(Json(
         app.store.get_tenant_model_price(&scope, &model).await?,
@@ -179,7 +179,7 @@ async fn tenant_get(
 
 /// Set a tenant's own price for a model, overriding the platform's.
 #[utoipa::path(put, path = "/api/v1/tenants/{tenant}/model-prices/{model}", tag = "model_prices",
-    operation_id = "tenant_model_prices_put",
+    operation_id = Op::TenantModelPricesPut.id(),
     params(("tenant" = String, Path, description = "Tenant slug or id"),
         ("model" = String, Path, description = "Model name, `/` percent-encoded: `openai%2Fgpt-4o`")),
     request_body = PutModelPrice, security(("bearer" = [])),
@@ -192,7 +192,7 @@ async fn tenant_put(
     Json(body): Json<PutModelPrice>,
 ) -> ApiResult<(StatusCode, Json<ModelPrice>)> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, permission("tenant_model_prices_put"))
+        .tenant_scope(&ctx, &tenant, Op::TenantModelPricesPut.permission())
         .await?;
     let price = pricing::from_request(&model, &body)?;
     let (price, created) = app
@@ -204,7 +204,7 @@ async fn tenant_put(
 
 /// Delete a tenant's own price; the platform's applies again.
 #[utoipa::path(delete, path = "/api/v1/tenants/{tenant}/model-prices/{model}", tag = "model_prices",
-    operation_id = "tenant_model_prices_delete",
+    operation_id = Op::TenantModelPricesDelete.id(),
     params(("tenant" = String, Path, description = "Tenant slug or id"),
         ("model" = String, Path, description = "Model name, `/` percent-encoded: `openai%2Fgpt-4o`")),
     security(("bearer" = [])), responses((status = 204, description = "Deleted")))]
@@ -214,7 +214,7 @@ async fn tenant_delete(
     Path((tenant, model)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, permission("tenant_model_prices_delete"))
+        .tenant_scope(&ctx, &tenant, Op::TenantModelPricesDelete.permission())
         .await?;
     app.store.delete_tenant_model_price(&scope, &model).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -223,7 +223,7 @@ async fn tenant_delete(
 /// Import a tenant's own prices from LiteLLM's `model_prices_and_context_window.json`.
 /// Creates or replaces the tenant's price of every usable entry. Bodies up to 16 MiB.
 #[utoipa::path(post, path = "/api/v1/tenants/{tenant}/model-prices/import", tag = "model_prices",
-    operation_id = "tenant_model_prices_import",
+    operation_id = Op::TenantModelPricesImport.id(),
     params(("tenant" = String, Path, description = "Tenant slug or id")),
     request_body = LiteLlmPrices, security(("bearer" = [])),
     responses((status = 200, body = PriceImport)))]
@@ -234,7 +234,7 @@ async fn tenant_import(
     Json(body): Json<LiteLlmPrices>,
 ) -> ApiResult<Json<PriceImport>> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, permission("tenant_model_prices_import"))
+        .tenant_scope(&ctx, &tenant, Op::TenantModelPricesImport.permission())
         .await?;
     let list = pricing::from_litellm(&body)?;
     let imported = app

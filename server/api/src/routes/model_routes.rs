@@ -2,7 +2,7 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use ditto_core::catalogue::permission;
+use ditto_core::catalogue::Op;
 use ditto_core::validate;
 use ditto_types::RouteId;
 use ditto_types::api::{CreateRoute, NameFilter, PageParams, Route, RoutePage, UpdateRoute};
@@ -19,7 +19,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
 }
 
 /// List a tenant's routes.
-#[utoipa::path(get, path = "/api/v1/tenants/{tenant}/routes", tag = "routes", operation_id = "routes_list",
+#[utoipa::path(get, path = "/api/v1/tenants/{tenant}/routes", tag = "routes", operation_id = Op::RoutesList.id(),
     params(("tenant" = String, Path, description = "Tenant slug or id"), PageParams, NameFilter),
     security(("bearer" = [])), responses((status = 200, body = RoutePage)))]
 async fn list(
@@ -30,13 +30,13 @@ async fn list(
     Query(filter): Query<NameFilter>,
 ) -> ApiResult<Json<RoutePage>> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, permission("routes_list"))
+        .tenant_scope(&ctx, &tenant, Op::RoutesList.permission())
         .await?;
     Ok(Json(app.store.list_routes(&scope, &filter, &page).await?))
 }
 
 /// Add a route.
-#[utoipa::path(post, path = "/api/v1/tenants/{tenant}/routes", tag = "routes", operation_id = "routes_create",
+#[utoipa::path(post, path = "/api/v1/tenants/{tenant}/routes", tag = "routes", operation_id = Op::RoutesCreate.id(),
     params(("tenant" = String, Path, description = "Tenant slug or id")), request_body = CreateRoute,
     security(("bearer" = [])), responses((status = 201, body = Route)))]
 async fn create(
@@ -46,7 +46,7 @@ async fn create(
     Json(body): Json<CreateRoute>,
 ) -> ApiResult<(StatusCode, Json<Route>)> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, permission("routes_create"))
+        .tenant_scope(&ctx, &tenant, Op::RoutesCreate.permission())
         .await?;
     validate::create_route(&body)?;
     Ok((
@@ -56,7 +56,7 @@ async fn create(
 }
 
 /// Get a route.
-#[utoipa::path(get, path = "/api/v1/tenants/{tenant}/routes/{route_id}", tag = "routes", operation_id = "routes_get",
+#[utoipa::path(get, path = "/api/v1/tenants/{tenant}/routes/{route_id}", tag = "routes", operation_id = Op::RoutesGet.id(),
     params(("tenant" = String, Path, description = "Tenant slug or id"), ("route_id" = RouteId, Path)),
     security(("bearer" = [])), responses((status = 200, body = Route)))]
 async fn get(
@@ -65,14 +65,14 @@ async fn get(
     Path((tenant, id)): Path<(String, RouteId)>,
 ) -> ApiResult<Json<Route>> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, permission("routes_get"))
+        .tenant_scope(&ctx, &tenant, Op::RoutesGet.permission())
         .await?;
     Ok(Json(app.store.get_route(&scope, id).await?))
 }
 
 /// Replace parts of a route (model, aliases, targets, fallbacks).
 #[utoipa::path(patch, path = "/api/v1/tenants/{tenant}/routes/{route_id}", tag = "routes",
-    operation_id = "routes_update",
+    operation_id = Op::RoutesUpdate.id(),
     params(("tenant" = String, Path, description = "Tenant slug or id"), ("route_id" = RouteId, Path)),
     request_body = UpdateRoute, security(("bearer" = [])), responses((status = 200, body = Route)))]
 async fn update(
@@ -82,7 +82,7 @@ async fn update(
     Json(body): Json<UpdateRoute>,
 ) -> ApiResult<Json<Route>> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, permission("routes_update"))
+        .tenant_scope(&ctx, &tenant, Op::RoutesUpdate.permission())
         .await?;
     validate::update_route(&body)?;
     Ok(Json(app.store.update_route(&scope, id, &body).await?))
@@ -90,7 +90,7 @@ async fn update(
 
 /// Delete a route.
 #[utoipa::path(delete, path = "/api/v1/tenants/{tenant}/routes/{route_id}", tag = "routes",
-    operation_id = "routes_delete",
+    operation_id = Op::RoutesDelete.id(),
     params(("tenant" = String, Path, description = "Tenant slug or id"), ("route_id" = RouteId, Path)),
     security(("bearer" = [])), responses((status = 204, description = "Deleted")))]
 async fn delete(
@@ -99,7 +99,7 @@ async fn delete(
     Path((tenant, id)): Path<(String, RouteId)>,
 ) -> ApiResult<StatusCode> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, permission("routes_delete"))
+        .tenant_scope(&ctx, &tenant, Op::RoutesDelete.permission())
         .await?;
     app.store.delete_route(&scope, id).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -2,7 +2,7 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use ditto_core::catalogue::permission;
+use ditto_core::catalogue::Op;
 use ditto_core::validate;
 use ditto_types::ProjectId;
 use ditto_types::api::{
@@ -21,7 +21,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
 }
 
 /// List a tenant's projects.
-#[utoipa::path(get, path = "/api/v1/tenants/{tenant}/projects", tag = "projects", operation_id = "projects_list",
+#[utoipa::path(get, path = "/api/v1/tenants/{tenant}/projects", tag = "projects", operation_id = Op::ProjectsList.id(),
     params(("tenant" = String, Path, description = "Tenant slug or id"), PageParams, NameFilter),
     security(("bearer" = [])), responses((status = 200, body = ProjectPage)))]
 async fn list(
@@ -32,7 +32,7 @@ async fn list(
     Query(filter): Query<NameFilter>,
 ) -> ApiResult<Json<ProjectPage>> {
     let reach = app
-        .list_reach(&ctx, &tenant, permission("projects_list"))
+        .list_reach(&ctx, &tenant, Op::ProjectsList.permission())
         .await?;
     Ok(Json(
         app.store
@@ -42,7 +42,7 @@ async fn list(
 }
 
 /// Create a project.
-#[utoipa::path(post, path = "/api/v1/tenants/{tenant}/projects", tag = "projects", operation_id = "projects_create",
+#[utoipa::path(post, path = "/api/v1/tenants/{tenant}/projects", tag = "projects", operation_id = Op::ProjectsCreate.id(),
     params(("tenant" = String, Path, description = "Tenant slug or id")), request_body = CreateProject,
     security(("bearer" = [])), responses((status = 201, body = Project)))]
 async fn create(
@@ -52,7 +52,7 @@ async fn create(
     Json(body): Json<CreateProject>,
 ) -> ApiResult<(StatusCode, Json<Project>)> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, permission("projects_create"))
+        .tenant_scope(&ctx, &tenant, Op::ProjectsCreate.permission())
         .await?;
     validate::create_project(&body)?;
     Ok((
@@ -63,7 +63,7 @@ async fn create(
 
 /// Get a project.
 #[utoipa::path(get, path = "/api/v1/tenants/{tenant}/projects/{project_id}", tag = "projects",
-    operation_id = "projects_get",
+    operation_id = Op::ProjectsGet.id(),
     params(("tenant" = String, Path, description = "Tenant slug or id"), ("project_id" = ProjectId, Path)),
     security(("bearer" = [])), responses((status = 200, body = Project)))]
 async fn get(
@@ -72,14 +72,14 @@ async fn get(
     Path((tenant, id)): Path<(String, ProjectId)>,
 ) -> ApiResult<Json<Project>> {
     let scope = app
-        .project_scope(&ctx, &tenant, id.0, permission("projects_get"))
+        .project_scope(&ctx, &tenant, id.0, Op::ProjectsGet.permission())
         .await?;
     Ok(Json(app.store.get_project(&scope, id).await?))
 }
 
 /// Change a project's name or description.
 #[utoipa::path(patch, path = "/api/v1/tenants/{tenant}/projects/{project_id}", tag = "projects",
-    operation_id = "projects_update",
+    operation_id = Op::ProjectsUpdate.id(),
     params(("tenant" = String, Path, description = "Tenant slug or id"), ("project_id" = ProjectId, Path)),
     request_body = UpdateProject, security(("bearer" = [])), responses((status = 200, body = Project)))]
 async fn update(
@@ -89,7 +89,7 @@ async fn update(
     Json(body): Json<UpdateProject>,
 ) -> ApiResult<Json<Project>> {
     let scope = app
-        .project_scope(&ctx, &tenant, id.0, permission("projects_update"))
+        .project_scope(&ctx, &tenant, id.0, Op::ProjectsUpdate.permission())
         .await?;
     validate::update_project(&body)?;
     Ok(Json(app.store.update_project(&scope, id, &body).await?))
@@ -97,7 +97,7 @@ async fn update(
 
 /// Delete a project and its API keys.
 #[utoipa::path(delete, path = "/api/v1/tenants/{tenant}/projects/{project_id}", tag = "projects",
-    operation_id = "projects_delete",
+    operation_id = Op::ProjectsDelete.id(),
     params(("tenant" = String, Path, description = "Tenant slug or id"), ("project_id" = ProjectId, Path)),
     security(("bearer" = [])), responses((status = 204, description = "Deleted")))]
 async fn delete(
@@ -106,7 +106,7 @@ async fn delete(
     Path((tenant, id)): Path<(String, ProjectId)>,
 ) -> ApiResult<StatusCode> {
     let scope = app
-        .project_scope(&ctx, &tenant, id.0, permission("projects_delete"))
+        .project_scope(&ctx, &tenant, id.0, Op::ProjectsDelete.permission())
         .await?;
     app.store.delete_project(&scope, id).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -2,7 +2,7 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use ditto_core::catalogue::permission;
+use ditto_core::catalogue::Op;
 use ditto_core::validate;
 use ditto_types::RateLimitId;
 use ditto_types::api::{
@@ -22,7 +22,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
 
 /// List a tenant's rate limits, newest first.
 #[utoipa::path(get, path = "/api/v1/tenants/{tenant}/rate-limits", tag = "rate_limits",
-    operation_id = "rate_limits_list",
+    operation_id = Op::RateLimitsList.id(),
     params(("tenant" = String, Path, description = "Tenant slug or id"), PageParams, LimitFilter),
     security(("bearer" = [])), responses((status = 200, body = RateLimitPage)))]
 async fn list(
@@ -33,7 +33,7 @@ async fn list(
     Query(filter): Query<LimitFilter>,
 ) -> ApiResult<Json<RateLimitPage>> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, permission("rate_limits_list"))
+        .tenant_scope(&ctx, &tenant, Op::RateLimitsList.permission())
         .await?;
     Ok(Json(
         app.store.list_rate_limits(&scope, &filter, &page).await?,
@@ -42,7 +42,7 @@ async fn list(
 
 /// Add a rate limit. One limit per scope and model (409 otherwise).
 #[utoipa::path(post, path = "/api/v1/tenants/{tenant}/rate-limits", tag = "rate_limits",
-    operation_id = "rate_limits_create",
+    operation_id = Op::RateLimitsCreate.id(),
     params(("tenant" = String, Path, description = "Tenant slug or id")), request_body = CreateRateLimit,
     security(("bearer" = [])), responses((status = 201, body = RateLimit)))]
 async fn create(
@@ -52,7 +52,7 @@ async fn create(
     Json(body): Json<CreateRateLimit>,
 ) -> ApiResult<(StatusCode, Json<RateLimit>)> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, permission("rate_limits_create"))
+        .tenant_scope(&ctx, &tenant, Op::RateLimitsCreate.permission())
         .await?;
     validate::create_rate_limit(&body)?;
     Ok((
@@ -63,7 +63,7 @@ async fn create(
 
 /// Get a rate limit.
 #[utoipa::path(get, path = "/api/v1/tenants/{tenant}/rate-limits/{rate_limit_id}", tag = "rate_limits",
-    operation_id = "rate_limits_get",
+    operation_id = Op::RateLimitsGet.id(),
     params(("tenant" = String, Path, description = "Tenant slug or id"), ("rate_limit_id" = RateLimitId, Path)),
     security(("bearer" = [])), responses((status = 200, body = RateLimit)))]
 async fn get(
@@ -72,14 +72,14 @@ async fn get(
     Path((tenant, id)): Path<(String, RateLimitId)>,
 ) -> ApiResult<Json<RateLimit>> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, permission("rate_limits_get"))
+        .tenant_scope(&ctx, &tenant, Op::RateLimitsGet.permission())
         .await?;
     Ok(Json(app.store.get_rate_limit(&scope, id).await?))
 }
 
 /// Change a rate limit's model or limits; at least one limit must remain.
 #[utoipa::path(patch, path = "/api/v1/tenants/{tenant}/rate-limits/{rate_limit_id}", tag = "rate_limits",
-    operation_id = "rate_limits_update",
+    operation_id = Op::RateLimitsUpdate.id(),
     params(("tenant" = String, Path, description = "Tenant slug or id"), ("rate_limit_id" = RateLimitId, Path)),
     request_body = UpdateRateLimit, security(("bearer" = [])), responses((status = 200, body = RateLimit)))]
 async fn update(
@@ -89,7 +89,7 @@ async fn update(
     Json(body): Json<UpdateRateLimit>,
 ) -> ApiResult<Json<RateLimit>> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, permission("rate_limits_update"))
+        .tenant_scope(&ctx, &tenant, Op::RateLimitsUpdate.permission())
         .await?;
     validate::update_rate_limit(&body)?;
     Ok(Json(app.store.update_rate_limit(&scope, id, &body).await?))
@@ -97,7 +97,7 @@ async fn update(
 
 /// Delete a rate limit.
 #[utoipa::path(delete, path = "/api/v1/tenants/{tenant}/rate-limits/{rate_limit_id}", tag = "rate_limits",
-    operation_id = "rate_limits_delete",
+    operation_id = Op::RateLimitsDelete.id(),
     params(("tenant" = String, Path, description = "Tenant slug or id"), ("rate_limit_id" = RateLimitId, Path)),
     security(("bearer" = [])), responses((status = 204, description = "Deleted")))]
 async fn delete(
@@ -106,7 +106,7 @@ async fn delete(
     Path((tenant, id)): Path<(String, RateLimitId)>,
 ) -> ApiResult<StatusCode> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, permission("rate_limits_delete"))
+        .tenant_scope(&ctx, &tenant, Op::RateLimitsDelete.permission())
         .await?;
     app.store.delete_rate_limit(&scope, id).await?;
     Ok(StatusCode::NO_CONTENT)

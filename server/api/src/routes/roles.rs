@@ -3,7 +3,7 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use ditto_core::catalogue::permission;
+use ditto_core::catalogue::Op;
 use ditto_core::{Error, Grants, validate};
 use ditto_store::rbac::grants_from_names;
 use ditto_types::RoleBindingId;
@@ -26,7 +26,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
 }
 
 /// List the tenant's roles, built-in and custom, with their permissions.
-#[utoipa::path(get, path = "/api/v1/tenants/{tenant}/roles", tag = "roles", operation_id = "roles_list",
+#[utoipa::path(get, path = "/api/v1/tenants/{tenant}/roles", tag = "roles", operation_id = Op::RolesList.id(),
     params(("tenant" = String, Path, description = "Tenant slug or id")),
     security(("bearer" = [])), responses((status = 200, body = RoleList)))]
 async fn list(
@@ -35,13 +35,13 @@ async fn list(
     Path(tenant): Path<String>,
 ) -> ApiResult<Json<RoleList>> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, permission("roles_list"))
+        .tenant_scope(&ctx, &tenant, Op::RolesList.permission())
         .await?;
     Ok(Json(app.store.list_roles(&scope).await?))
 }
 
 /// Define a custom role from catalogue permissions you hold.
-#[utoipa::path(post, path = "/api/v1/tenants/{tenant}/roles", tag = "roles", operation_id = "roles_create",
+#[utoipa::path(post, path = "/api/v1/tenants/{tenant}/roles", tag = "roles", operation_id = Op::RolesCreate.id(),
     params(("tenant" = String, Path, description = "Tenant slug or id")), request_body = CreateRole,
     security(("bearer" = [])), responses((status = 201, body = Role)))]
 async fn create(
@@ -51,7 +51,7 @@ async fn create(
     Json(body): Json<CreateRole>,
 ) -> ApiResult<(StatusCode, Json<Role>)> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, permission("roles_create"))
+        .tenant_scope(&ctx, &tenant, Op::RolesCreate.permission())
         .await?;
     validate::create_role(&body)?;
     ctx.may_delegate(&scope, grants_from_names(&body.permissions))?;
@@ -62,7 +62,7 @@ async fn create(
 }
 
 /// Get a built-in or custom role.
-#[utoipa::path(get, path = "/api/v1/tenants/{tenant}/roles/{role}", tag = "roles", operation_id = "roles_get",
+#[utoipa::path(get, path = "/api/v1/tenants/{tenant}/roles/{role}", tag = "roles", operation_id = Op::RolesGet.id(),
     params(("tenant" = String, Path, description = "Tenant slug or id"),
         ("role" = String, Path, description = "Role name")),
     security(("bearer" = [])), responses((status = 200, body = Role)))]
@@ -72,14 +72,14 @@ async fn get(
     Path((tenant, role)): Path<(String, String)>,
 ) -> ApiResult<Json<Role>> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, permission("roles_get"))
+        .tenant_scope(&ctx, &tenant, Op::RolesGet.permission())
         .await?;
     Ok(Json(app.store.get_role(&scope, &role).await?))
 }
 
 /// Change a custom role's description or permissions. You must hold every
 /// permission it had and every one it gets.
-#[utoipa::path(patch, path = "/api/v1/tenants/{tenant}/roles/{role}", tag = "roles", operation_id = "roles_update",
+#[utoipa::path(patch, path = "/api/v1/tenants/{tenant}/roles/{role}", tag = "roles", operation_id = Op::RolesUpdate.id(),
     params(("tenant" = String, Path, description = "Tenant slug or id"),
         ("role" = String, Path, description = "Role name")),
     request_body = UpdateRole, security(("bearer" = [])), responses((status = 200, body = Role)))]
@@ -90,7 +90,7 @@ async fn update(
     Json(body): Json<UpdateRole>,
 ) -> ApiResult<Json<Role>> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, permission("roles_update"))
+        .tenant_scope(&ctx, &tenant, Op::RolesUpdate.permission())
         .await?;
     let current = custom_role(&app, &scope, &role).await?;
     validate::update_role(&body)?;
@@ -104,7 +104,7 @@ async fn update(
 }
 
 /// Delete a custom role that is no longer bound to anyone.
-#[utoipa::path(delete, path = "/api/v1/tenants/{tenant}/roles/{role}", tag = "roles", operation_id = "roles_delete",
+#[utoipa::path(delete, path = "/api/v1/tenants/{tenant}/roles/{role}", tag = "roles", operation_id = Op::RolesDelete.id(),
     params(("tenant" = String, Path, description = "Tenant slug or id"),
         ("role" = String, Path, description = "Role name")),
     security(("bearer" = [])), responses((status = 204, description = "Deleted")))]
@@ -114,7 +114,7 @@ async fn delete(
     Path((tenant, role)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, permission("roles_delete"))
+        .tenant_scope(&ctx, &tenant, Op::RolesDelete.permission())
         .await?;
     let current = custom_role(&app, &scope, &role).await?;
     ctx.may_delegate(&scope, current)?;
@@ -137,7 +137,7 @@ async fn custom_role(
 
 /// List who holds which role, tenant-wide or on a project.
 #[utoipa::path(get, path = "/api/v1/tenants/{tenant}/role-bindings", tag = "roles",
-    operation_id = "role_bindings_list",
+    operation_id = Op::RoleBindingsList.id(),
     params(("tenant" = String, Path, description = "Tenant slug or id"), PageParams,
         RoleBindingFilter),
     security(("bearer" = [])), responses((status = 200, body = RoleBindingPage)))]
@@ -149,7 +149,7 @@ async fn list_bindings(
     Query(filter): Query<RoleBindingFilter>,
 ) -> ApiResult<Json<RoleBindingPage>> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, permission("role_bindings_list"))
+        .tenant_scope(&ctx, &tenant, Op::RoleBindingsList.permission())
         .await?;
     Ok(Json(
         app.store.list_role_bindings(&scope, &filter, &page).await?,
@@ -159,7 +159,7 @@ async fn list_bindings(
 /// Grant a role to a user, group or service account. You must hold every
 /// permission of the role.
 #[utoipa::path(post, path = "/api/v1/tenants/{tenant}/role-bindings", tag = "roles",
-    operation_id = "role_bindings_create",
+    operation_id = Op::RoleBindingsCreate.id(),
     params(("tenant" = String, Path, description = "Tenant slug or id")),
     request_body = CreateRoleBinding, security(("bearer" = [])),
     responses((status = 201, body = RoleBinding)))]
@@ -170,7 +170,7 @@ async fn create_binding(
     Json(body): Json<CreateRoleBinding>,
 ) -> ApiResult<(StatusCode, Json<RoleBinding>)> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, permission("role_bindings_create"))
+        .tenant_scope(&ctx, &tenant, Op::RoleBindingsCreate.permission())
         .await?;
     validate::create_role_binding(&body)?;
     let grants = grantable(&app, &scope, &body.role).await?;
@@ -184,7 +184,7 @@ async fn create_binding(
 /// Revoke a role binding. You must hold every permission of the role; the
 /// tenant's last owner cannot be removed.
 #[utoipa::path(delete, path = "/api/v1/tenants/{tenant}/role-bindings/{binding_id}", tag = "roles",
-    operation_id = "role_bindings_delete",
+    operation_id = Op::RoleBindingsDelete.id(),
     params(("tenant" = String, Path, description = "Tenant slug or id"),
         ("binding_id" = RoleBindingId, Path)),
     security(("bearer" = [])), responses((status = 204, description = "Deleted")))]
@@ -194,7 +194,7 @@ async fn delete_binding(
     Path((tenant, id)): Path<(String, RoleBindingId)>,
 ) -> ApiResult<StatusCode> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, permission("role_bindings_delete"))
+        .tenant_scope(&ctx, &tenant, Op::RoleBindingsDelete.permission())
         .await?;
     let binding = app.store.get_role_binding(&scope, id).await?;
     let grants = app.store.role_grants(&scope, &binding.role).await?;

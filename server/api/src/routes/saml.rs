@@ -10,6 +10,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use ditto_core::catalogue::Op;
 use ditto_identity::session::cookie;
 use ditto_identity::sso::safe_return_to;
 use ditto_saml::login::{
@@ -65,7 +66,7 @@ fn refusal(app: &AppState, e: SamlError) -> Response {
 /// browser to it. A connection that does not exist, is switched off or
 /// speaks OIDC answers 404 `sso-connection-unavailable`.
 #[utoipa::path(get, path = "/api/v1/auth/saml/{connection_id}/start", tag = "auth",
-    operation_id = "auth_saml_start",
+    operation_id = Op::AuthSamlStart.id(),
     params(("connection_id" = SsoConnectionId, Path), SsoStartParams), security(()),
     responses((status = 302, description = "To the identity provider"), (status = 404), (status = 422), (status = 429)))]
 async fn start(
@@ -125,7 +126,7 @@ fn form_fields(body: &[u8]) -> (Option<String>, Option<String>) {
 /// `sso-saml-replayed` or `sso-provider-refused`, 403 `sso-access-denied`,
 /// 404 `sso-connection-unavailable`.
 #[utoipa::path(post, path = "/api/v1/auth/saml/{connection_id}/acs", tag = "auth",
-    operation_id = "auth_saml_acs", params(("connection_id" = SsoConnectionId, Path)),
+    operation_id = Op::AuthSamlAcs.id(), params(("connection_id" = SsoConnectionId, Path)),
     request_body(content_type = "application/x-www-form-urlencoded", content = String,
         description = "`SAMLResponse` (base64) and `RelayState`"),
     security(()),
@@ -188,7 +189,7 @@ async fn acs(
 /// Public: it holds nothing secret. 404 for a connection that does not
 /// exist or speaks OIDC.
 #[utoipa::path(get, path = "/api/v1/auth/saml/{connection_id}/metadata", tag = "auth",
-    operation_id = "auth_saml_metadata", params(("connection_id" = SsoConnectionId, Path)),
+    operation_id = Op::AuthSamlMetadata.id(), params(("connection_id" = SsoConnectionId, Path)),
     security(()),
     responses((status = 200, content_type = "application/samlmetadata+xml", body = String),
         (status = 404)))]

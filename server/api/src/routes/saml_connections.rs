@@ -6,7 +6,7 @@
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use ditto_core::catalogue::permission;
+use ditto_core::catalogue::Op;
 use ditto_core::validate::Checker;
 use ditto_core::{Error, Result};
 use ditto_identity::sso::check_issuer;
@@ -132,7 +132,7 @@ async fn load_metadata(
 /// be ones the caller may grant. The answer has the shape of every SSO
 /// connection, with `protocol: saml`.
 #[utoipa::path(post, path = "/api/v1/tenants/{tenant}/saml-connections", tag = "sso",
-    operation_id = "saml_connections_create",
+    operation_id = Op::SamlConnectionsCreate.id(),
     params(("tenant" = String, Path, description = "Tenant slug or id")),
     request_body = CreateSamlConnection, security(("bearer" = [])),
     responses((status = 201, body = SsoConnection), (status = 422)))]
@@ -144,7 +144,7 @@ async fn create(
     Json(body): Json<CreateSamlConnection>,
 ) -> ApiResult<(StatusCode, Json<SsoConnection>)> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, permission("saml_connections_create"))
+        .tenant_scope(&ctx, &tenant, Op::SamlConnectionsCreate.permission())
         .await?;
     let mut c = Checker::default();
     c.text("/name", &body.name, 1, 200);
@@ -201,7 +201,7 @@ async fn create(
 /// replaces it (and forgets the URL). Our entity id does not change (the
 /// provider knows us by it). An OIDC connection answers 404 here.
 #[utoipa::path(patch, path = "/api/v1/tenants/{tenant}/saml-connections/{connection_id}", tag = "sso",
-    operation_id = "saml_connections_update",
+    operation_id = Op::SamlConnectionsUpdate.id(),
     params(("tenant" = String, Path, description = "Tenant slug or id"), ("connection_id" = SsoConnectionId, Path)),
     request_body = UpdateSamlConnection, security(("bearer" = [])),
     responses((status = 200, body = SsoConnection), (status = 404), (status = 422)))]
@@ -212,7 +212,7 @@ async fn update(
     Json(body): Json<UpdateSamlConnection>,
 ) -> ApiResult<Json<SsoConnection>> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, permission("saml_connections_update"))
+        .tenant_scope(&ctx, &tenant, Op::SamlConnectionsUpdate.permission())
         .await?;
     // 404 before anything else for a connection of another tenant.
     app.store.get_sso_connection(&scope, id).await?;

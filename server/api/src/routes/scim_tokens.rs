@@ -6,7 +6,7 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use ditto_core::catalogue::permission;
+use ditto_core::catalogue::Op;
 use ditto_core::{Grants, secrets, validate::Checker};
 use ditto_types::ScimTokenId;
 use ditto_types::api::{CreateScimToken, CreatedScimToken, PageParams, ScimToken, ScimTokenPage};
@@ -29,7 +29,7 @@ pub(crate) fn scim_reach() -> Grants {
 
 /// List a tenant's SCIM tokens (never their secrets).
 #[utoipa::path(get, path = "/api/v1/tenants/{tenant}/scim-tokens", tag = "scim",
-    operation_id = "scim_tokens_list",
+    operation_id = Op::ScimTokensList.id(),
     params(("tenant" = String, Path, description = "Tenant slug or id"), PageParams),
     security(("bearer" = [])), responses((status = 200, body = ScimTokenPage)))]
 async fn list(
@@ -39,7 +39,7 @@ async fn list(
     Query(page): Query<PageParams>,
 ) -> ApiResult<Json<ScimTokenPage>> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, permission("scim_tokens_list"))
+        .tenant_scope(&ctx, &tenant, Op::ScimTokensList.permission())
         .await?;
     Ok(Json(app.store.list_scim_tokens(&scope, &page).await?))
 }
@@ -48,7 +48,7 @@ async fn list(
 /// this response only. You must hold every permission of the tenant but
 /// `owners:write`: group memberships hand out roles.
 #[utoipa::path(post, path = "/api/v1/tenants/{tenant}/scim-tokens", tag = "scim",
-    operation_id = "scim_tokens_create",
+    operation_id = Op::ScimTokensCreate.id(),
     params(("tenant" = String, Path, description = "Tenant slug or id")),
     request_body = CreateScimToken, security(("bearer" = [])),
     responses((status = 201, body = CreatedScimToken)))]
@@ -59,7 +59,7 @@ async fn create(
     Json(body): Json<CreateScimToken>,
 ) -> ApiResult<(StatusCode, Json<CreatedScimToken>)> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, permission("scim_tokens_create"))
+        .tenant_scope(&ctx, &tenant, Op::ScimTokensCreate.permission())
         .await?;
     ctx.may_delegate(&scope, scim_reach())?;
     let mut c = Checker::default();
@@ -81,7 +81,7 @@ async fn create(
 
 /// Revoke a SCIM token; it stops working at once. Idempotent.
 #[utoipa::path(post, path = "/api/v1/tenants/{tenant}/scim-tokens/{scim_token_id}/revoke",
-    tag = "scim", operation_id = "scim_tokens_revoke",
+    tag = "scim", operation_id = Op::ScimTokensRevoke.id(),
     params(("tenant" = String, Path, description = "Tenant slug or id"),
         ("scim_token_id" = ScimTokenId, Path)),
     security(("bearer" = [])), responses((status = 200, body = ScimToken)))]
@@ -91,7 +91,7 @@ async fn revoke(
     Path((tenant, id)): Path<(String, ScimTokenId)>,
 ) -> ApiResult<Json<ScimToken>> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, permission("scim_tokens_revoke"))
+        .tenant_scope(&ctx, &tenant, Op::ScimTokensRevoke.permission())
         .await?;
     Ok(Json(app.store.revoke_scim_token(&scope, id).await?))
 }

@@ -4,7 +4,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::Utc;
 use ditto_core::Actor;
-use ditto_core::catalogue::permission;
+use ditto_core::catalogue::Op;
 use ditto_core::{secrets, validate};
 use ditto_types::api::{
     AccessToken, AccessTokenPage, CreateAccessToken, CreateServiceAccount, CreatedAccessToken,
@@ -27,7 +27,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
 
 /// List a tenant's service accounts.
 #[utoipa::path(get, path = "/api/v1/tenants/{tenant}/service-accounts", tag = "service_accounts",
-    operation_id = "service_accounts_list",
+    operation_id = Op::ServiceAccountsList.id(),
     params(("tenant" = String, Path, description = "Tenant slug or id"), PageParams, NameFilter),
     security(("bearer" = [])), responses((status = 200, body = ServiceAccountPage)))]
 async fn list(
@@ -38,7 +38,7 @@ async fn list(
     Query(filter): Query<NameFilter>,
 ) -> ApiResult<Json<ServiceAccountPage>> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, permission("service_accounts_list"))
+        .tenant_scope(&ctx, &tenant, Op::ServiceAccountsList.permission())
         .await?;
     Ok(Json(
         app.store
@@ -50,7 +50,7 @@ async fn list(
 /// Create a service account, optionally with a tenant-wide role (which you
 /// must be allowed to grant). Without one it can do nothing yet.
 #[utoipa::path(post, path = "/api/v1/tenants/{tenant}/service-accounts", tag = "service_accounts",
-    operation_id = "service_accounts_create",
+    operation_id = Op::ServiceAccountsCreate.id(),
     params(("tenant" = String, Path, description = "Tenant slug or id")), request_body = CreateServiceAccount,
     security(("bearer" = [])), responses((status = 201, body = ServiceAccount)))]
 async fn create(
@@ -60,7 +60,7 @@ async fn create(
     Json(body): Json<CreateServiceAccount>,
 ) -> ApiResult<(StatusCode, Json<ServiceAccount>)> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, permission("service_accounts_create"))
+        .tenant_scope(&ctx, &tenant, Op::ServiceAccountsCreate.permission())
         .await?;
     validate::create_service_account(&body)?;
     if let Some(role) = &body.role {
@@ -75,7 +75,7 @@ async fn create(
 
 /// Get a service account.
 #[utoipa::path(get, path = "/api/v1/tenants/{tenant}/service-accounts/{service_account_id}",
-    tag = "service_accounts", operation_id = "service_accounts_get",
+    tag = "service_accounts", operation_id = Op::ServiceAccountsGet.id(),
     params(("tenant" = String, Path, description = "Tenant slug or id"),
         ("service_account_id" = ServiceAccountId, Path)),
     security(("bearer" = [])), responses((status = 200, body = ServiceAccount)))]
@@ -85,7 +85,7 @@ async fn get(
     Path((tenant, id)): Path<(String, ServiceAccountId)>,
 ) -> ApiResult<Json<ServiceAccount>> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, permission("service_accounts_get"))
+        .tenant_scope(&ctx, &tenant, Op::ServiceAccountsGet.permission())
         .await?;
     Ok(Json(app.store.get_service_account(&scope, id).await?))
 }
@@ -93,7 +93,7 @@ async fn get(
 /// Rename, describe, disable or enable a service account.
 /// You must hold every permission the account holds, on any project too.
 #[utoipa::path(patch, path = "/api/v1/tenants/{tenant}/service-accounts/{service_account_id}",
-    tag = "service_accounts", operation_id = "service_accounts_update",
+    tag = "service_accounts", operation_id = Op::ServiceAccountsUpdate.id(),
     params(("tenant" = String, Path, description = "Tenant slug or id"),
         ("service_account_id" = ServiceAccountId, Path)),
     request_body = UpdateServiceAccount, security(("bearer" = [])),
@@ -105,7 +105,7 @@ async fn update(
     Json(body): Json<UpdateServiceAccount>,
 ) -> ApiResult<Json<ServiceAccount>> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, permission("service_accounts_update"))
+        .tenant_scope(&ctx, &tenant, Op::ServiceAccountsUpdate.permission())
         .await?;
     outranks(&app, &ctx, &scope, id).await?;
     validate::update_service_account(&body)?;
@@ -117,7 +117,7 @@ async fn update(
 /// Delete a service account with its tokens and keys.
 /// You must hold every permission the account holds, on any project too.
 #[utoipa::path(delete, path = "/api/v1/tenants/{tenant}/service-accounts/{service_account_id}",
-    tag = "service_accounts", operation_id = "service_accounts_delete",
+    tag = "service_accounts", operation_id = Op::ServiceAccountsDelete.id(),
     params(("tenant" = String, Path, description = "Tenant slug or id"),
         ("service_account_id" = ServiceAccountId, Path)),
     security(("bearer" = [])), responses((status = 204, description = "Deleted")))]
@@ -127,7 +127,7 @@ async fn delete(
     Path((tenant, id)): Path<(String, ServiceAccountId)>,
 ) -> ApiResult<StatusCode> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, permission("service_accounts_delete"))
+        .tenant_scope(&ctx, &tenant, Op::ServiceAccountsDelete.permission())
         .await?;
     outranks(&app, &ctx, &scope, id).await?;
     app.store.delete_service_account(&scope, id).await?;
@@ -136,7 +136,7 @@ async fn delete(
 
 /// List a service account's access tokens (never their secrets).
 #[utoipa::path(get, path = "/api/v1/tenants/{tenant}/service-accounts/{service_account_id}/tokens",
-    tag = "service_accounts", operation_id = "access_tokens_list",
+    tag = "service_accounts", operation_id = Op::AccessTokensList.id(),
     params(("tenant" = String, Path, description = "Tenant slug or id"),
         ("service_account_id" = ServiceAccountId, Path), PageParams),
     security(("bearer" = [])), responses((status = 200, body = AccessTokenPage)))]
@@ -147,7 +147,7 @@ async fn list_tokens(
     Query(page): Query<PageParams>,
 ) -> ApiResult<Json<AccessTokenPage>> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, permission("access_tokens_list"))
+        .tenant_scope(&ctx, &tenant, Op::AccessTokensList.permission())
         .await?;
     Ok(Json(app.store.list_access_tokens(&scope, id, &page).await?))
 }
@@ -155,7 +155,7 @@ async fn list_tokens(
 /// Create an access token. The secret is in this response only.
 /// You must hold every permission the account holds, on any project too.
 #[utoipa::path(post, path = "/api/v1/tenants/{tenant}/service-accounts/{service_account_id}/tokens",
-    tag = "service_accounts", operation_id = "access_tokens_create",
+    tag = "service_accounts", operation_id = Op::AccessTokensCreate.id(),
     params(("tenant" = String, Path, description = "Tenant slug or id"),
         ("service_account_id" = ServiceAccountId, Path)),
     request_body = CreateAccessToken, security(("bearer" = [])),
@@ -167,7 +167,7 @@ async fn create_token(
     Json(body): Json<CreateAccessToken>,
 ) -> ApiResult<(StatusCode, Json<CreatedAccessToken>)> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, permission("access_tokens_create"))
+        .tenant_scope(&ctx, &tenant, Op::AccessTokensCreate.permission())
         .await?;
     outranks(&app, &ctx, &scope, id).await?;
     validate::create_access_token(&body, Utc::now())?;
@@ -187,7 +187,7 @@ async fn create_token(
 /// You must hold every permission the account holds, on any project too.
 #[utoipa::path(post,
     path = "/api/v1/tenants/{tenant}/service-accounts/{service_account_id}/tokens/{token_id}/revoke",
-    tag = "service_accounts", operation_id = "access_tokens_revoke",
+    tag = "service_accounts", operation_id = Op::AccessTokensRevoke.id(),
     params(("tenant" = String, Path, description = "Tenant slug or id"),
         ("service_account_id" = ServiceAccountId, Path), ("token_id" = AccessTokenId, Path)),
     security(("bearer" = [])), responses((status = 200, body = AccessToken)))]
@@ -197,7 +197,7 @@ async fn revoke_token(
     Path((tenant, account, id)): Path<(String, ServiceAccountId, AccessTokenId)>,
 ) -> ApiResult<Json<AccessToken>> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, permission("access_tokens_revoke"))
+        .tenant_scope(&ctx, &tenant, Op::AccessTokensRevoke.permission())
         .await?;
     outranks(&app, &ctx, &scope, account).await?;
     Ok(Json(

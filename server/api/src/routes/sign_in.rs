@@ -4,6 +4,7 @@ use axum::Extension;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use ditto_core::catalogue::Op;
 use ditto_core::secrets::sha256;
 use ditto_identity::{Client, SignInError};
 use ditto_types::api::{SignIn, SignedIn};
@@ -36,7 +37,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
 /// password-hashing slot is busy, 503 with `Retry-After`. A tenant that enforces single sign-on answers a right
 /// password with 403 `sso-required`, except for its break-glass owners
 /// (whose sign-in is audited as `auth.break_glass_sign_in`).
-#[utoipa::path(post, path = "/api/v1/auth/sign-in", tag = "auth", operation_id = "auth_sign_in",
+#[utoipa::path(post, path = "/api/v1/auth/sign-in", tag = "auth", operation_id = Op::AuthSignIn.id(),
     request_body = SignIn, security(()),
     responses((status = 200, body = SignedIn), (status = 401), (status = 403), (status = 429), (status = 503)))]
 async fn sign_in(
@@ -158,7 +159,7 @@ fn refusal(e: SignInError) -> Response {
 /// A live session must be signed out with its CSRF token in `x-csrf-token`
 /// (else 403, and it stays), so another site cannot sign the browser out.
 /// Answers 204 whether or not there was a live session.
-#[utoipa::path(post, path = "/api/v1/auth/sign-out", tag = "auth", operation_id = "auth_sign_out",
+#[utoipa::path(post, path = "/api/v1/auth/sign-out", tag = "auth", operation_id = Op::AuthSignOut.id(),
     security(()), responses((status = 204), (status = 403)))]
 async fn sign_out(State(app): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
     if let Some(token) = session_cookie(&headers) {

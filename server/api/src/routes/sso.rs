@@ -6,6 +6,7 @@ use axum::Extension;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use ditto_core::catalogue::Op;
 use ditto_identity::session::cookie;
 use ditto_identity::sso::{
     LOGIN_COOKIE, SsoError, SsoErrorKind, cleared_login_cookie, login_cookie, safe_return_to,
@@ -87,7 +88,7 @@ fn refusal(app: &AppState, e: SsoError) -> Response {
 /// sign-in. A connection that does not exist or is switched off answers
 /// 404 `sso-connection-unavailable`.
 #[utoipa::path(get, path = "/api/v1/auth/sso/{connection_id}/start", tag = "auth",
-    operation_id = "auth_sso_start",
+    operation_id = Op::AuthSsoStart.id(),
     params(("connection_id" = SsoConnectionId, Path), SsoStartParams), security(()),
     responses((status = 302, description = "To the identity provider"), (status = 404), (status = 422), (status = 429)))]
 async fn start(
@@ -135,7 +136,7 @@ async fn start(
 /// `sso-invalid-id-token`, 403 `sso-access-denied`, 404
 /// `sso-connection-unavailable`, 502 `sso-exchange-failed`.
 #[utoipa::path(get, path = "/api/v1/auth/sso/callback", tag = "auth",
-    operation_id = "auth_sso_callback", params(SsoCallbackParams), security(()),
+    operation_id = Op::AuthSsoCallback.id(), params(SsoCallbackParams), security(()),
     responses((status = 302, description = "Signed in"), (status = 400), (status = 401),
         (status = 403), (status = 404), (status = 502)))]
 async fn callback(

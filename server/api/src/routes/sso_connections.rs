@@ -5,7 +5,7 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use ditto_core::catalogue::permission;
+use ditto_core::catalogue::Op;
 use ditto_core::validate::Checker;
 use ditto_core::{Ctx, Error, Grants, TenantScope};
 use ditto_identity::sso::{self, DEFAULT_SCOPES};
@@ -119,7 +119,7 @@ pub(crate) async fn check_roles(
 /// List a tenant's SSO connections, OIDC and SAML alike (`protocol` tells
 /// them apart; SAML ones carry `saml`).
 #[utoipa::path(get, path = "/api/v1/tenants/{tenant}/sso-connections", tag = "sso",
-    operation_id = "sso_connections_list",
+    operation_id = Op::SsoConnectionsList.id(),
     params(("tenant" = String, Path, description = "Tenant slug or id"), PageParams, NameFilter),
     security(("bearer" = [])), responses((status = 200, body = SsoConnectionPage)))]
 async fn list(
@@ -130,7 +130,7 @@ async fn list(
     Query(filter): Query<NameFilter>,
 ) -> ApiResult<Json<SsoConnectionPage>> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, permission("sso_connections_list"))
+        .tenant_scope(&ctx, &tenant, Op::SsoConnectionsList.permission())
         .await?;
     Ok(Json(
         app.store
@@ -145,7 +145,7 @@ async fn list(
 /// 422 on `/issuer`. Mapped roles must exist and be ones the caller may
 /// grant.
 #[utoipa::path(post, path = "/api/v1/tenants/{tenant}/sso-connections", tag = "sso",
-    operation_id = "sso_connections_create",
+    operation_id = Op::SsoConnectionsCreate.id(),
     params(("tenant" = String, Path, description = "Tenant slug or id")),
     request_body = CreateSsoConnection, security(("bearer" = [])),
     responses((status = 201, body = SsoConnection), (status = 422)))]
@@ -156,7 +156,7 @@ async fn create(
     Json(body): Json<CreateSsoConnection>,
 ) -> ApiResult<(StatusCode, Json<SsoConnection>)> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, permission("sso_connections_create"))
+        .tenant_scope(&ctx, &tenant, Op::SsoConnectionsCreate.permission())
         .await?;
     let mut c = Checker::default();
     c.text("/name", &body.name, 1, 200);
@@ -213,7 +213,7 @@ async fn create(
 
 /// Get an SSO connection (without its client secret).
 #[utoipa::path(get, path = "/api/v1/tenants/{tenant}/sso-connections/{connection_id}", tag = "sso",
-    operation_id = "sso_connections_get",
+    operation_id = Op::SsoConnectionsGet.id(),
     params(("tenant" = String, Path, description = "Tenant slug or id"), ("connection_id" = SsoConnectionId, Path)),
     security(("bearer" = [])), responses((status = 200, body = SsoConnection)))]
 async fn get(
@@ -222,7 +222,7 @@ async fn get(
     Path((tenant, id)): Path<(String, SsoConnectionId)>,
 ) -> ApiResult<Json<SsoConnection>> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, permission("sso_connections_get"))
+        .tenant_scope(&ctx, &tenant, Op::SsoConnectionsGet.permission())
         .await?;
     Ok(Json(app.store.get_sso_connection(&scope, id).await?))
 }
@@ -234,7 +234,7 @@ async fn get(
 /// to another issuer needs `client_secret` again (or `clear_client_secret`),
 /// else 422 on `/client_secret`.
 #[utoipa::path(patch, path = "/api/v1/tenants/{tenant}/sso-connections/{connection_id}", tag = "sso",
-    operation_id = "sso_connections_update",
+    operation_id = Op::SsoConnectionsUpdate.id(),
     params(("tenant" = String, Path, description = "Tenant slug or id"), ("connection_id" = SsoConnectionId, Path)),
     request_body = UpdateSsoConnection, security(("bearer" = [])),
     responses((status = 200, body = SsoConnection), (status = 409), (status = 422)))]
@@ -245,7 +245,7 @@ async fn update(
     Json(body): Json<UpdateSsoConnection>,
 ) -> ApiResult<Json<SsoConnection>> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, permission("sso_connections_update"))
+        .tenant_scope(&ctx, &tenant, Op::SsoConnectionsUpdate.permission())
         .await?;
     // 404 before anything else for a connection of another tenant.
     let current = app.store.get_sso_connection(&scope, id).await?;
@@ -330,7 +330,7 @@ async fn update(
 /// Remove an SSO connection. Its sign-ins in flight and subject links go
 /// with it; the role bindings it made stay, as ordinary bindings.
 #[utoipa::path(delete, path = "/api/v1/tenants/{tenant}/sso-connections/{connection_id}", tag = "sso",
-    operation_id = "sso_connections_delete",
+    operation_id = Op::SsoConnectionsDelete.id(),
     params(("tenant" = String, Path, description = "Tenant slug or id"), ("connection_id" = SsoConnectionId, Path)),
     security(("bearer" = [])), responses((status = 204, description = "Deleted")))]
 async fn delete(
@@ -339,7 +339,7 @@ async fn delete(
     Path((tenant, id)): Path<(String, SsoConnectionId)>,
 ) -> ApiResult<StatusCode> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, permission("sso_connections_delete"))
+        .tenant_scope(&ctx, &tenant, Op::SsoConnectionsDelete.permission())
         .await?;
     app.store.delete_sso_connection(&scope, id).await?;
     Ok(StatusCode::NO_CONTENT)

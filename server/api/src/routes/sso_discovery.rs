@@ -6,6 +6,7 @@ use axum::Extension;
 use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
+use ditto_core::catalogue::Op;
 use ditto_types::api::{SsoDiscover, SsoDiscovery};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -29,7 +30,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
 /// only on the domain, never on whether an account exists. At most 30
 /// lookups a minute per client address (429 with `Retry-After`).
 #[utoipa::path(post, path = "/api/v1/auth/sso/discover", tag = "auth",
-    operation_id = "auth_sso_discover", request_body = SsoDiscover, security(()),
+    operation_id = Op::AuthSsoDiscover.id(), request_body = SsoDiscover, security(()),
     responses((status = 200, body = SsoDiscovery), (status = 422), (status = 429)))]
 async fn discover(
     State(app): State<AppState>,

@@ -1,7 +1,7 @@
 //! Enforced single sign-on for a tenant, and its break-glass owners.
 
 use axum::extract::State;
-use ditto_core::catalogue::permission;
+use ditto_core::catalogue::Op;
 use ditto_types::UserId;
 use ditto_types::api::{BreakGlass, SetBreakGlass, SsoPolicy, UpdateSsoPolicy};
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -18,7 +18,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
 
 /// Whether the tenant enforces single sign-on, and its break-glass owners.
 #[utoipa::path(get, path = "/api/v1/tenants/{tenant}/sso-policy", tag = "sso",
-    operation_id = "sso_policy_get",
+    operation_id = Op::SsoPolicyGet.id(),
     params(("tenant" = String, Path, description = "Tenant slug or id")),
     security(("bearer" = [])), responses((status = 200, body = SsoPolicy)))]
 async fn get(
@@ -27,7 +27,7 @@ async fn get(
     Path(tenant): Path<String>,
 ) -> ApiResult<Json<SsoPolicy>> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, permission("sso_policy_get"))
+        .tenant_scope(&ctx, &tenant, Op::SsoPolicyGet.permission())
         .await?;
     Ok(Json(app.store.sso_policy(&scope).await?))
 }
@@ -39,7 +39,7 @@ async fn get(
 /// `no_sso_connection`); while it is on, switching off or removing the
 /// last enabled connection answers 409.
 #[utoipa::path(put, path = "/api/v1/tenants/{tenant}/sso-policy", tag = "sso",
-    operation_id = "sso_policy_update",
+    operation_id = Op::SsoPolicyUpdate.id(),
     params(("tenant" = String, Path, description = "Tenant slug or id")),
     request_body = UpdateSsoPolicy, security(("bearer" = [])),
     responses((status = 200, body = SsoPolicy), (status = 422)))]
@@ -50,7 +50,7 @@ async fn update(
     Json(body): Json<UpdateSsoPolicy>,
 ) -> ApiResult<Json<SsoPolicy>> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, permission("sso_policy_update"))
+        .tenant_scope(&ctx, &tenant, Op::SsoPolicyUpdate.permission())
         .await?;
     Ok(Json(
         app.store.set_sso_enforced(&scope, body.enforced).await?,
@@ -63,7 +63,7 @@ async fn update(
 /// must hold the owner role (422 `not_owner`). A designated user who
 /// later loses the owner role is no longer let through.
 #[utoipa::path(put, path = "/api/v1/tenants/{tenant}/users/{user_id}/sso-break-glass", tag = "sso",
-    operation_id = "users_break_glass_set",
+    operation_id = Op::UsersBreakGlassSet.id(),
     params(("tenant" = String, Path, description = "Tenant slug or id"), ("user_id" = UserId, Path)),
     request_body = SetBreakGlass, security(("bearer" = [])),
     responses((status = 200, body = BreakGlass), (status = 404), (status = 422)))]
@@ -74,7 +74,7 @@ async fn set_break_glass(
     Json(body): Json<SetBreakGlass>,
 ) -> ApiResult<Json<BreakGlass>> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, permission("users_break_glass_set"))
+        .tenant_scope(&ctx, &tenant, Op::UsersBreakGlassSet.permission())
         .await?;
     Ok(Json(
         app.store

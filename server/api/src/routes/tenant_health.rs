@@ -2,7 +2,7 @@
 //! spend and latency over a recent window, a page at a time.
 
 use axum::extract::State;
-use ditto_core::catalogue::permission;
+use ditto_core::catalogue::Op;
 use ditto_core::tenant_health;
 use ditto_types::api::{PageParams, TenantFilter, TenantHealthPage, TenantHealthParams};
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -20,7 +20,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
 /// (5% or more) or `failing` (25% or more), tokens, spend, p50/p95 latency
 /// and the latest request. Sorted, filtered and paged like the tenant list.
 #[utoipa::path(get, path = "/api/v1/tenant-health", tag = "tenants",
-    operation_id = "tenant_health_list",
+    operation_id = Op::TenantHealthList.id(),
     params(TenantHealthParams, PageParams, TenantFilter), security(("bearer" = [])),
     responses((status = 200, body = TenantHealthPage)))]
 async fn list(
@@ -31,7 +31,7 @@ async fn list(
     Query(filter): Query<TenantFilter>,
 ) -> ApiResult<Json<TenantHealthPage>> {
     let scope = app
-        .platform_scope(&ctx, permission("tenant_health_list"))
+        .platform_scope(&ctx, Op::TenantHealthList.permission())
         .await?;
     let window = tenant_health::window(params.window.as_deref())?;
     let to = chrono::Utc::now();

@@ -4,7 +4,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use ditto_core::Permission;
-use ditto_core::catalogue::permission;
+use ditto_core::catalogue::Op;
 use ditto_core::validate;
 use ditto_types::api::{
     CreateTenant, PageParams, Tenant, TenantFilter, TenantPage, TenantStatus, UpdateTenant,
@@ -24,7 +24,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
 }
 
 /// List tenants.
-#[utoipa::path(get, path = "/api/v1/tenants", tag = "tenants", operation_id = "tenants_list",
+#[utoipa::path(get, path = "/api/v1/tenants", tag = "tenants", operation_id = Op::TenantsList.id(),
     params(PageParams, TenantFilter), security(("bearer" = [])),
     responses((status = 200, body = TenantPage)))]
 async fn list(
@@ -33,12 +33,14 @@ async fn list(
     Query(page): Query<PageParams>,
     Query(filter): Query<TenantFilter>,
 ) -> ApiResult<Json<TenantPage>> {
-    let scope = app.platform_scope(&ctx, permission("tenants_list")).await?;
+    let scope = app
+        .platform_scope(&ctx, Op::TenantsList.permission())
+        .await?;
     Ok(Json(app.store.list_tenants(&scope, &filter, &page).await?))
 }
 
 /// Create a tenant.
-#[utoipa::path(post, path = "/api/v1/tenants", tag = "tenants", operation_id = "tenants_create",
+#[utoipa::path(post, path = "/api/v1/tenants", tag = "tenants", operation_id = Op::TenantsCreate.id(),
     request_body = CreateTenant, security(("bearer" = [])),
     responses((status = 201, body = Tenant)))]
 async fn create(
@@ -47,7 +49,7 @@ async fn create(
     Json(body): Json<CreateTenant>,
 ) -> ApiResult<(StatusCode, Json<Tenant>)> {
     let scope = app
-        .platform_scope(&ctx, permission("tenants_create"))
+        .platform_scope(&ctx, Op::TenantsCreate.permission())
         .await?;
     validate::create_tenant(&body)?;
     Ok((
@@ -57,7 +59,7 @@ async fn create(
 }
 
 /// Get a tenant by slug or id.
-#[utoipa::path(get, path = "/api/v1/tenants/{tenant}", tag = "tenants", operation_id = "tenants_get",
+#[utoipa::path(get, path = "/api/v1/tenants/{tenant}", tag = "tenants", operation_id = Op::TenantsGet.id(),
     params(("tenant" = String, Path, description = "Tenant slug or id")), security(("bearer" = [])),
     responses((status = 200, body = Tenant)))]
 async fn get(
@@ -66,13 +68,13 @@ async fn get(
     Path(tenant): Path<String>,
 ) -> ApiResult<Json<Tenant>> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, permission("tenants_get"))
+        .tenant_scope(&ctx, &tenant, Op::TenantsGet.permission())
         .await?;
     Ok(Json(app.store.get_tenant(&scope).await?))
 }
 
 /// Rename a tenant. The slug cannot change.
-#[utoipa::path(patch, path = "/api/v1/tenants/{tenant}", tag = "tenants", operation_id = "tenants_update",
+#[utoipa::path(patch, path = "/api/v1/tenants/{tenant}", tag = "tenants", operation_id = Op::TenantsUpdate.id(),
     params(("tenant" = String, Path, description = "Tenant slug or id")),
     request_body = UpdateTenant, security(("bearer" = [])),
     responses((status = 200, body = Tenant)))]
@@ -83,7 +85,7 @@ async fn update(
     Json(body): Json<UpdateTenant>,
 ) -> ApiResult<Json<Tenant>> {
     let scope = app
-        .platform_scope(&ctx, permission("tenants_update"))
+        .platform_scope(&ctx, Op::TenantsUpdate.permission())
         .await?;
     let tenant = visible_tenant(&app, &ctx, &tenant).await?;
     validate::update_tenant(&body)?;
@@ -91,7 +93,7 @@ async fn update(
 }
 
 /// Delete a tenant and everything it owns.
-#[utoipa::path(delete, path = "/api/v1/tenants/{tenant}", tag = "tenants", operation_id = "tenants_delete",
+#[utoipa::path(delete, path = "/api/v1/tenants/{tenant}", tag = "tenants", operation_id = Op::TenantsDelete.id(),
     params(("tenant" = String, Path, description = "Tenant slug or id")), security(("bearer" = [])),
     responses((status = 204, description = "Deleted")))]
 async fn delete(
@@ -100,7 +102,7 @@ async fn delete(
     Path(tenant): Path<String>,
 ) -> ApiResult<StatusCode> {
     let scope = app
-        .platform_scope(&ctx, permission("tenants_delete"))
+        .platform_scope(&ctx, Op::TenantsDelete.permission())
         .await?;
     let tenant = visible_tenant(&app, &ctx, &tenant).await?;
     app.store.delete_tenant(&scope, tenant).await?;
@@ -108,7 +110,7 @@ async fn delete(
 }
 
 /// Suspend a tenant: its keys and tokens are refused until it is resumed.
-#[utoipa::path(post, path = "/api/v1/tenants/{tenant}/suspend", tag = "tenants", operation_id = "tenants_suspend",
+#[utoipa::path(post, path = "/api/v1/tenants/{tenant}/suspend", tag = "tenants", operation_id = Op::TenantsSuspend.id(),
     params(("tenant" = String, Path, description = "Tenant slug or id")), security(("bearer" = [])),
     responses((status = 200, body = Tenant)))]
 async fn suspend(
@@ -116,11 +118,18 @@ async fn suspend(
     Auth(ctx): Auth,
     Path(tenant): Path<String>,
 ) -> ApiResult<Json<Tenant>> {
-    set_status(app, ctx, tenant, TenantStatus::Suspended, "tenants_suspend").await
+    set_status(
+        app,
+        ctx,
+        tenant,
+        TenantStatus::Suspended,
+        Op::TenantsSuspend,
+    )
+    .await
 }
 
 /// Resume a suspended tenant.
-#[utoipa::path(post, path = "/api/v1/tenants/{tenant}/resume", tag = "tenants", operation_id = "tenants_resume",
+#[utoipa::path(post, path = "/api/v1/tenants/{tenant}/resume", tag = "tenants", operation_id = Op::TenantsResume.id(),
     params(("tenant" = String, Path, description = "Tenant slug or id")), security(("bearer" = [])),
     responses((status = 200, body = Tenant)))]
 async fn resume(
@@ -128,7 +137,7 @@ async fn resume(
     Auth(ctx): Auth,
     Path(tenant): Path<String>,
 ) -> ApiResult<Json<Tenant>> {
-    set_status(app, ctx, tenant, TenantStatus::Active, "tenants_resume").await
+    set_status(app, ctx, tenant, TenantStatus::Active, Op::TenantsResume).await
 }
 
 async fn set_status(
@@ -136,9 +145,9 @@ async fn set_status(
     ctx: ditto_core::Ctx,
     tenant: String,
     status: TenantStatus,
-    operation: &str,
+    operation: Op,
 ) -> ApiResult<Json<Tenant>> {
-    let scope = app.platform_scope(&ctx, permission(operation)).await?;
+    let scope = app.platform_scope(&ctx, operation.permission()).await?;
     let tenant = visible_tenant(&app, &ctx, &tenant).await?;
     Ok(Json(
         app.store.set_tenant_status(&scope, tenant, status).await?,

@@ -2,7 +2,7 @@
 //! tenants for platform administrators.
 
 use axum::extract::State;
-use ditto_core::catalogue::permission;
+use ditto_core::catalogue::Op;
 use ditto_core::validate;
 use ditto_types::api::{UsageParams, UsageReport};
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -19,7 +19,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
 
 /// A tenant's usage over a range, grouped and bucketed as asked. Day and
 /// hour buckets follow the tenant's time zone. At most 10000 rows (see `truncated`).
-#[utoipa::path(get, path = "/api/v1/tenants/{tenant}/usage", tag = "usage", operation_id = "usage_query",
+#[utoipa::path(get, path = "/api/v1/tenants/{tenant}/usage", tag = "usage", operation_id = Op::UsageQuery.id(),
     params(("tenant" = String, Path, description = "Tenant slug or id"), UsageParams),
     security(("bearer" = [])), responses((status = 200, body = UsageReport)))]
 async fn tenant(
@@ -29,7 +29,7 @@ async fn tenant(
     Query(params): Query<UsageParams>,
 ) -> ApiResult<Json<UsageReport>> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, permission("usage_query"))
+        .tenant_scope(&ctx, &tenant, Op::UsageQuery.permission())
         .await?;
     let query = validate::usage_query(&params, false)?;
     Ok(Json(app.store.tenant_usage(&scope, &query).await?))
@@ -37,7 +37,7 @@ async fn tenant(
 
 /// Usage across every tenant (platform administrators); may also be grouped
 /// by `tenant`. Day buckets are UTC days.
-#[utoipa::path(get, path = "/api/v1/usage", tag = "usage", operation_id = "platform_usage_query",
+#[utoipa::path(get, path = "/api/v1/usage", tag = "usage", operation_id = Op::PlatformUsageQuery.id(),
     params(UsageParams), security(("bearer" = [])), responses((status = 200, body = UsageReport)))]
 async fn platform(
     State(app): State<AppState>,
@@ -45,7 +45,7 @@ async fn platform(
     Query(params): Query<UsageParams>,
 ) -> ApiResult<Json<UsageReport>> {
     let scope = app
-        .platform_scope(&ctx, permission("platform_usage_query"))
+        .platform_scope(&ctx, Op::PlatformUsageQuery.permission())
         .await?;
     let query = validate::usage_query(&params, true)?;
     Ok(Json(app.store.platform_usage(&scope, &query).await?))

@@ -5,7 +5,7 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use ditto_core::catalogue::permission;
+use ditto_core::catalogue::Op;
 use ditto_core::{Actor, Ctx, TenantScope};
 use ditto_types::api::{
     PageParams, PersonalAccessToken, PersonalAccessTokenPage, RevokedSessions, SessionPage,
@@ -42,7 +42,7 @@ async fn outranks(app: &AppState, ctx: &Ctx, scope: &TenantScope, user: UserId) 
 
 /// How a user signs in: password set, second factor, failures, lockout.
 #[utoipa::path(get, path = "/api/v1/tenants/{tenant}/users/{user_id}/sign-in", tag = "users",
-    operation_id = "users_sign_in_get",
+    operation_id = Op::UsersSignInGet.id(),
     params(("tenant" = String, Path, description = "Tenant slug or id"), ("user_id" = UserId, Path)),
     security(("bearer" = [])), responses((status = 200, body = SignInState)))]
 async fn sign_in_state(
@@ -51,7 +51,7 @@ async fn sign_in_state(
     Path((tenant, user)): Path<(String, UserId)>,
 ) -> ApiResult<Json<SignInState>> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, permission("users_sign_in_get"))
+        .tenant_scope(&ctx, &tenant, Op::UsersSignInGet.permission())
         .await?;
     Ok(Json(app.store.sign_in_state(&scope, user).await?))
 }
@@ -59,7 +59,7 @@ async fn sign_in_state(
 /// Set a user's password (a reset). All the user's sessions end; by default
 /// the user is asked to choose a new password after signing in.
 #[utoipa::path(put, path = "/api/v1/tenants/{tenant}/users/{user_id}/password", tag = "users",
-    operation_id = "users_password_set",
+    operation_id = Op::UsersPasswordSet.id(),
     params(("tenant" = String, Path, description = "Tenant slug or id"), ("user_id" = UserId, Path)),
     request_body = SetPassword, security(("bearer" = [])),
     responses((status = 204)))]
@@ -70,7 +70,7 @@ async fn set_password(
     Json(body): Json<SetPassword>,
 ) -> ApiResult<StatusCode> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, permission("users_password_set"))
+        .tenant_scope(&ctx, &tenant, Op::UsersPasswordSet.permission())
         .await?;
     outranks(&app, &ctx, &scope, user).await?;
     let must_change = body.must_change.unwrap_or(true);
@@ -82,7 +82,7 @@ async fn set_password(
 
 /// Lift a lockout caused by failed sign-ins.
 #[utoipa::path(post, path = "/api/v1/tenants/{tenant}/users/{user_id}/unlock", tag = "users",
-    operation_id = "users_unlock",
+    operation_id = Op::UsersUnlock.id(),
     params(("tenant" = String, Path, description = "Tenant slug or id"), ("user_id" = UserId, Path)),
     security(("bearer" = [])), responses((status = 204)))]
 async fn unlock(
@@ -91,7 +91,7 @@ async fn unlock(
     Path((tenant, user)): Path<(String, UserId)>,
 ) -> ApiResult<StatusCode> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, permission("users_unlock"))
+        .tenant_scope(&ctx, &tenant, Op::UsersUnlock.permission())
         .await?;
     outranks(&app, &ctx, &scope, user).await?;
     app.store.unlock_user(&scope, user).await?;
@@ -100,7 +100,7 @@ async fn unlock(
 
 /// Remove a user's second factor (a lost phone). The user can enrol again.
 #[utoipa::path(delete, path = "/api/v1/tenants/{tenant}/users/{user_id}/totp", tag = "users",
-    operation_id = "users_totp_reset",
+    operation_id = Op::UsersTotpReset.id(),
     params(("tenant" = String, Path, description = "Tenant slug or id"), ("user_id" = UserId, Path)),
     security(("bearer" = [])), responses((status = 204)))]
 async fn reset_totp(
@@ -109,7 +109,7 @@ async fn reset_totp(
     Path((tenant, user)): Path<(String, UserId)>,
 ) -> ApiResult<StatusCode> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, permission("users_totp_reset"))
+        .tenant_scope(&ctx, &tenant, Op::UsersTotpReset.permission())
         .await?;
     outranks(&app, &ctx, &scope, user).await?;
     app.store.disable_totp(&scope, user).await?;
@@ -118,7 +118,7 @@ async fn reset_totp(
 
 /// List a user's sessions, newest first.
 #[utoipa::path(get, path = "/api/v1/tenants/{tenant}/users/{user_id}/sessions", tag = "users",
-    operation_id = "users_sessions_list",
+    operation_id = Op::UsersSessionsList.id(),
     params(("tenant" = String, Path, description = "Tenant slug or id"), ("user_id" = UserId, Path),
         PageParams),
     security(("bearer" = [])), responses((status = 200, body = SessionPage)))]
@@ -129,7 +129,7 @@ async fn list_sessions(
     Query(page): Query<PageParams>,
 ) -> ApiResult<Json<SessionPage>> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, permission("users_sessions_list"))
+        .tenant_scope(&ctx, &tenant, Op::UsersSessionsList.permission())
         .await?;
     Ok(Json(
         app.store
@@ -141,7 +141,7 @@ async fn list_sessions(
 /// End all of a user's sessions at once. You must hold every permission the
 /// user holds, on any project too.
 #[utoipa::path(post, path = "/api/v1/tenants/{tenant}/users/{user_id}/sessions/revoke",
-    tag = "users", operation_id = "users_sessions_revoke",
+    tag = "users", operation_id = Op::UsersSessionsRevoke.id(),
     params(("tenant" = String, Path, description = "Tenant slug or id"), ("user_id" = UserId, Path)),
     security(("bearer" = [])), responses((status = 200, body = RevokedSessions)))]
 async fn revoke_sessions(
@@ -150,7 +150,7 @@ async fn revoke_sessions(
     Path((tenant, user)): Path<(String, UserId)>,
 ) -> ApiResult<Json<RevokedSessions>> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, permission("users_sessions_revoke"))
+        .tenant_scope(&ctx, &tenant, Op::UsersSessionsRevoke.permission())
         .await?;
     outranks(&app, &ctx, &scope, user).await?;
     let revoked = app.store.revoke_sessions(&scope, user, None).await?;
@@ -159,7 +159,7 @@ async fn revoke_sessions(
 
 /// List a user's personal access tokens (never their secrets).
 #[utoipa::path(get, path = "/api/v1/tenants/{tenant}/users/{user_id}/tokens", tag = "users",
-    operation_id = "users_tokens_list",
+    operation_id = Op::UsersTokensList.id(),
     params(("tenant" = String, Path, description = "Tenant slug or id"), ("user_id" = UserId, Path),
         PageParams),
     security(("bearer" = [])),
@@ -171,7 +171,7 @@ async fn list_tokens(
     Query(page): Query<PageParams>,
 ) -> ApiResult<Json<PersonalAccessTokenPage>> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, permission("users_tokens_list"))
+        .tenant_scope(&ctx, &tenant, Op::UsersTokensList.permission())
         .await?;
     Ok(Json(
         app.store.list_personal_tokens(&scope, user, &page).await?,
@@ -181,7 +181,7 @@ async fn list_tokens(
 /// Revoke one of a user's personal access tokens. You must hold every
 /// permission the user holds, on any project too.
 #[utoipa::path(post, path = "/api/v1/tenants/{tenant}/users/{user_id}/tokens/{token_id}/revoke",
-    tag = "users", operation_id = "users_tokens_revoke",
+    tag = "users", operation_id = Op::UsersTokensRevoke.id(),
     params(("tenant" = String, Path, description = "Tenant slug or id"), ("user_id" = UserId, Path),
         ("token_id" = AccessTokenId, Path)),
     security(("bearer" = [])),
@@ -192,7 +192,7 @@ async fn revoke_token(
     Path((tenant, user, id)): Path<(String, UserId, AccessTokenId)>,
 ) -> ApiResult<Json<PersonalAccessToken>> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, permission("users_tokens_revoke"))
+        .tenant_scope(&ctx, &tenant, Op::UsersTokensRevoke.permission())
         .await?;
     outranks(&app, &ctx, &scope, user).await?;
     Ok(Json(

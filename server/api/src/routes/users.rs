@@ -3,7 +3,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use ditto_core::Actor;
-use ditto_core::catalogue::permission;
+use ditto_core::catalogue::Op;
 use ditto_core::validate;
 use ditto_types::UserId;
 use ditto_types::api::{CreateUser, PageParams, UpdateUser, User, UserFilter, UserPage};
@@ -20,7 +20,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
 }
 
 /// List a tenant's users.
-#[utoipa::path(get, path = "/api/v1/tenants/{tenant}/users", tag = "users", operation_id = "users_list",
+#[utoipa::path(get, path = "/api/v1/tenants/{tenant}/users", tag = "users", operation_id = Op::UsersList.id(),
     params(("tenant" = String, Path, description = "Tenant slug or id"), PageParams, UserFilter),
     security(("bearer" = [])), responses((status = 200, body = UserPage)))]
 async fn list(
@@ -31,13 +31,13 @@ async fn list(
     Query(filter): Query<UserFilter>,
 ) -> ApiResult<Json<UserPage>> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, permission("users_list"))
+        .tenant_scope(&ctx, &tenant, Op::UsersList.permission())
         .await?;
     Ok(Json(app.store.list_users(&scope, &filter, &page).await?))
 }
 
 /// Add a user.
-#[utoipa::path(post, path = "/api/v1/tenants/{tenant}/users", tag = "users", operation_id = "users_create",
+#[utoipa::path(post, path = "/api/v1/tenants/{tenant}/users", tag = "users", operation_id = Op::UsersCreate.id(),
     params(("tenant" = String, Path, description = "Tenant slug or id")), request_body = CreateUser,
     security(("bearer" = [])), responses((status = 201, body = User)))]
 async fn create(
@@ -47,7 +47,7 @@ async fn create(
     Json(body): Json<CreateUser>,
 ) -> ApiResult<(StatusCode, Json<User>)> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, permission("users_create"))
+        .tenant_scope(&ctx, &tenant, Op::UsersCreate.permission())
         .await?;
     validate::create_user(&body)?;
     Ok((
@@ -57,7 +57,7 @@ async fn create(
 }
 
 /// Get a user.
-#[utoipa::path(get, path = "/api/v1/tenants/{tenant}/users/{user_id}", tag = "users", operation_id = "users_get",
+#[utoipa::path(get, path = "/api/v1/tenants/{tenant}/users/{user_id}", tag = "users", operation_id = Op::UsersGet.id(),
     params(("tenant" = String, Path, description = "Tenant slug or id"), ("user_id" = UserId, Path)),
     security(("bearer" = [])), responses((status = 200, body = User)))]
 async fn get(
@@ -66,7 +66,7 @@ async fn get(
     Path((tenant, id)): Path<(String, UserId)>,
 ) -> ApiResult<Json<User>> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, permission("users_get"))
+        .tenant_scope(&ctx, &tenant, Op::UsersGet.permission())
         .await?;
     Ok(Json(app.store.get_user(&scope, id).await?))
 }
@@ -74,7 +74,7 @@ async fn get(
 /// Change a user's email, name, external id or status.
 /// You must hold every permission the user holds, on any project too.
 #[utoipa::path(patch, path = "/api/v1/tenants/{tenant}/users/{user_id}", tag = "users",
-    operation_id = "users_update",
+    operation_id = Op::UsersUpdate.id(),
     params(("tenant" = String, Path, description = "Tenant slug or id"), ("user_id" = UserId, Path)),
     request_body = UpdateUser, security(("bearer" = [])), responses((status = 200, body = User)))]
 async fn update(
@@ -84,7 +84,7 @@ async fn update(
     Json(body): Json<UpdateUser>,
 ) -> ApiResult<Json<User>> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, permission("users_update"))
+        .tenant_scope(&ctx, &tenant, Op::UsersUpdate.permission())
         .await?;
     let held = app
         .store
@@ -98,7 +98,7 @@ async fn update(
 /// Delete a user and the API keys they own.
 /// You must hold every permission the user holds, on any project too.
 #[utoipa::path(delete, path = "/api/v1/tenants/{tenant}/users/{user_id}", tag = "users",
-    operation_id = "users_delete",
+    operation_id = Op::UsersDelete.id(),
     params(("tenant" = String, Path, description = "Tenant slug or id"), ("user_id" = UserId, Path)),
     security(("bearer" = [])), responses((status = 204, description = "Deleted")))]
 async fn delete(
@@ -107,7 +107,7 @@ async fn delete(
     Path((tenant, id)): Path<(String, UserId)>,
 ) -> ApiResult<StatusCode> {
     let scope = app
-        .tenant_scope(&ctx, &tenant, permission("users_delete"))
+        .tenant_scope(&ctx, &tenant, Op::UsersDelete.permission())
         .await?;
     let held = app
         .store
