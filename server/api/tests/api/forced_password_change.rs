@@ -6,29 +6,31 @@ use ditto_testkit::TestApp;
 use reqwest::Method;
 use serde_json::json;
 
-use super::sign_in::{Browser, PASSWORD, staff};
+use super::sign_in::{Browser, PASSWORD, in_a_month, signed_in, staff};
+
+const TEMPORARY: &str = "temporary passphrase 1";
+
+/// An administrator's reset, asking for a change (the default).
+async fn reset_password(app: &TestApp, user: &str) {
+    app.admin()
+        .raw(
+            Method::PUT,
+            &format!("/api/v1/tenants/acme/users/{user}/password"),
+            |r| r.json(&json!({ "password": TEMPORARY })),
+        )
+        .await
+        .expect_status(204);
+}
 
 #[tokio::test]
 async fn a_session_opened_with_an_administrators_password_may_only_change_it() {
     let app = TestApp::spawn().await;
     app.tenant("acme").await;
     let user = staff(&app, "acme", "ada@acme.example", "admin").await;
-    app.admin()
-        .raw(
-            Method::PUT,
-            &format!("/api/v1/tenants/acme/users/{user}/password"),
-            |r| r.json(&json!({"password": "temporary passphrase 1"})),
-        )
-        .await
-        .expect_status(204);
+    reset_password(&app, &user).await;
     let mut browser = Browser::new(&app);
     let signed = browser
-        .sign_in(
-            "acme",
-            "ada@acme.example",
-            "temporary passphrase 1",
-            json!({}),
-        )
+        .sign_in("acme", "ada@acme.example", TEMPORARY, json!({}))
         .await
         .expect_status(200);
     assert_eq!(signed["must_change_password"], true);
@@ -70,7 +72,7 @@ async fn a_session_opened_with_an_administrators_password_may_only_change_it() {
     browser
         .post(
             "/api/v1/me/password",
-            json!({"current_password": "temporary passphrase 1", "new_password": PASSWORD}),
+            json!({"current_password": TEMPORARY, "new_password": PASSWORD}),
         )
         .await
         .expect_status(204);
@@ -86,30 +88,18 @@ async fn a_session_opened_with_an_administrators_password_may_only_change_it() {
 async fn tokens_made_before_a_reset_are_not_held_by_the_temporary_password() {
     let app = TestApp::spawn().await;
     app.tenant("acme").await;
-    let user = staff(&app, "acme", "ada@acme.example", "admin").await;
-    let mut browser = Browser::new(&app);
-    browser
-        .sign_in("acme", "ada@acme.example", PASSWORD, json!({}))
-        .await
-        .expect_status(200);
+    let (user, browser) = signed_in(&app, "ada@acme.example", "admin").await;
     let token = browser
         .post(
             "/api/v1/me/tokens",
-            json!({"name": "ci", "expires_at": (chrono::Utc::now() + chrono::Duration::days(30)).to_rfc3339()}),
+            json!({"name": "ci", "expires_at": in_a_month()}),
         )
         .await
         .expect_status(201)["secret"]
         .as_str()
         .unwrap()
         .to_owned();
-    app.admin()
-        .raw(
-            Method::PUT,
-            &format!("/api/v1/tenants/acme/users/{user}/password"),
-            |r| r.json(&json!({"password": "temporary passphrase 1"})),
-        )
-        .await
-        .expect_status(204);
+    reset_password(&app, &user).await;
     // The token was not opened with the temporary password.
     app.with_token(&token)
         .get("/api/v1/tenants/acme/users")

@@ -233,7 +233,7 @@ async fn an_address_the_account_knows_is_spared_the_account_throttle() {
 }
 
 #[tokio::test]
-async fn a_forwarded_address_is_believed_only_from_a_trusted_proxy() {
+async fn only_the_address_a_trusted_proxy_appended_is_the_client() {
     let app = TestApp::spawn().await;
     app.tenant("acme").await;
     staff(&app, "acme", "ada@acme.example", "viewer").await;

@@ -123,6 +123,21 @@ pub(super) async fn staff(app: &TestApp, tenant: &str, email: &str, role: &str) 
     id
 }
 
+/// `email`, bound to `role` across tenant acme, signed in in a browser.
+pub(super) async fn signed_in(app: &TestApp, email: &str, role: &str) -> (String, Browser) {
+    let id = staff(app, "acme", email, role).await;
+    let mut browser = Browser::new(app);
+    browser
+        .sign_in("acme", email, PASSWORD, json!({}))
+        .await
+        .expect_status(200);
+    (id, browser)
+}
+
+pub(super) fn in_a_month() -> String {
+    (chrono::Utc::now() + chrono::Duration::days(30)).to_rfc3339()
+}
+
 pub(super) async fn audit_actions(app: &TestApp, tenant: &str) -> Vec<String> {
     app.admin()
         .collect(&format!("/api/v1/tenants/{tenant}/audit"), 200)

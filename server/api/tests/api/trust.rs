@@ -6,22 +6,7 @@ use ditto_testkit::TestApp;
 use reqwest::Method;
 use serde_json::json;
 
-use super::sign_in::{Browser, PASSWORD, staff};
-
-/// `email`, bound to `role` across tenant acme, signed in in a browser.
-async fn signed_in(app: &TestApp, email: &str, role: &str) -> (String, Browser) {
-    let id = staff(app, "acme", email, role).await;
-    let mut browser = Browser::new(app);
-    browser
-        .sign_in("acme", email, PASSWORD, json!({}))
-        .await
-        .expect_status(200);
-    (id, browser)
-}
-
-fn in_a_month() -> String {
-    (chrono::Utc::now() + chrono::Duration::days(30)).to_rfc3339()
-}
+use super::sign_in::{Browser, PASSWORD, in_a_month, signed_in, staff};
 
 #[tokio::test]
 async fn a_narrowed_token_mints_only_tokens_as_narrow_as_itself() {
