@@ -6,7 +6,7 @@
 //! ones do and a lockout reveals nothing.
 
 use chrono::{DateTime, Utc};
-use ditto_core::{Actor, Result};
+use ditto_core::Result;
 use ditto_types::{TenantId, UserId};
 use serde_json::json;
 
@@ -26,7 +26,9 @@ const PRUNE_BATCH: i64 = 100;
 /// it came from.
 #[derive(Clone, Debug)]
 pub struct AttemptSource {
+    /// As the client sent it, trimmed (the SQL digest lower-cases it).
     pub tenant_slug: String,
+    /// As the client sent it, trimmed.
     pub email: String,
     /// The client address (an IPv6 client by its /64 network).
     pub source: String,
@@ -60,7 +62,7 @@ impl Store {
              FROM sign_in_sources
              WHERE account = ditto_sign_in_account($1, $2) AND source = $3",
         )
-        .bind(attempt.tenant_slug.trim())
+        .bind(&attempt.tenant_slug)
         .bind(&attempt.email)
         .bind(&attempt.source)
         .bind(KNOWN_SOURCE_DAYS)
@@ -91,7 +93,7 @@ impl Store {
     ) -> Result<Option<DateTime<Utc>>> {
         let mut tx = self.unscoped_platform_tx().await?;
         let lockout = lockout_secs as f64;
-        let (failures, locked_until): (i32, Option<DateTime<Utc>>) = sqlx::query_as(
+        let failures: i32 = sqlx::query_scalar(
             "INSERT INTO sign_in_sources AS s (account, source, tenant_id, failures,
                  window_started_at, expires_at)
              VALUES (ditto_sign_in_account($1, $2), $3,
@@ -103,35 +105,37 @@ impl Store {
                  window_started_at = CASE WHEN s.window_started_at < now() - make_interval(secs => $4)
                                           THEN now() ELSE s.window_started_at END,
                  expires_at = greatest(s.expires_at, now() + make_interval(secs => $4))
-             RETURNING failures, locked_until",
+             RETURNING failures",
         )
-        .bind(attempt.tenant_slug.trim())
+        .bind(&attempt.tenant_slug)
         .bind(&attempt.email)
         .bind(&attempt.source)
         .bind(lockout)
         .fetch_one(&mut *tx)
         .await
         .map_err(db)?;
-        let mut newly_locked = None;
-        if failures >= i32::try_from(max_failures).unwrap_or(i32::MAX)
-            && locked_until.is_none_or(|l| l <= Utc::now())
-        {
-            let until: DateTime<Utc> = sqlx::query_scalar(
-                "UPDATE sign_in_sources
-                 SET locked_until = now() + make_interval(secs => $4), failures = 0,
-                     expires_at = greatest(expires_at, now() + make_interval(secs => $4))
-                 WHERE account = ditto_sign_in_account($1, $2) AND source = $3
-                 RETURNING locked_until",
-            )
-            .bind(attempt.tenant_slug.trim())
-            .bind(&attempt.email)
-            .bind(&attempt.source)
-            .bind(lockout)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(db)?;
-            newly_locked = Some(until);
-        }
+        // Locks once the count is reached, unless a concurrent failure just
+        // did (both on the database's clock).
+        let newly_locked: Option<DateTime<Utc>> =
+            if failures >= i32::try_from(max_failures).unwrap_or(i32::MAX) {
+                sqlx::query_scalar(
+                    "UPDATE sign_in_sources
+                     SET locked_until = now() + make_interval(secs => $4), failures = 0,
+                         expires_at = greatest(expires_at, now() + make_interval(secs => $4))
+                     WHERE account = ditto_sign_in_account($1, $2) AND source = $3
+                       AND (locked_until IS NULL OR locked_until <= now())
+                     RETURNING locked_until",
+                )
+                .bind(&attempt.tenant_slug)
+                .bind(&attempt.email)
+                .bind(&attempt.source)
+                .bind(lockout)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db)?
+            } else {
+                None
+            };
         sqlx::query(
             "DELETE FROM sign_in_sources WHERE ctid = ANY(ARRAY(
                  SELECT ctid FROM sign_in_sources WHERE expires_at < now() LIMIT $1))",
@@ -188,7 +192,7 @@ pub(crate) async fn record_source_sign_in(tx: &mut Tx, attempt: &AttemptSource) 
              failures = 0, locked_until = NULL, signed_in_at = now(),
              expires_at = greatest(s.expires_at, now() + make_interval(days => $4))",
     )
-    .bind(attempt.tenant_slug.trim())
+    .bind(&attempt.tenant_slug)
     .bind(&attempt.email)
     .bind(&attempt.source)
     .bind(KNOWN_SOURCE_DAYS)
@@ -231,7 +235,7 @@ async fn count_account_failure(
             .after(Some(
                 json!({ "locked_until": until, "source": attempt.source }),
             ));
-        audit::append(tx, Some(known.tenant.0), None::<Actor>, change).await?;
+        audit::append(tx, Some(known.tenant.0), None, change).await?;
     }
     Ok(())
 }
