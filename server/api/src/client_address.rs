@@ -6,8 +6,9 @@
 //! hops: whatever a client writes on the left is never believed.
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, Request};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::HeaderMap;
 use axum::middleware::Next;
 use axum::response::Response;
@@ -30,7 +31,11 @@ impl ClientAddress {
 }
 
 /// Middleware: works out the client's address and puts it in the request.
-pub(crate) async fn resolve(trusted: Networks, mut request: Request, next: Next) -> Response {
+pub(crate) async fn resolve(
+    State(trusted): State<Arc<Networks>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
     let peer = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()

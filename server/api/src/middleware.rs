@@ -21,9 +21,10 @@ pub(crate) fn wrap(router: Router, trusted_proxies: ditto_egress::Networks) -> R
         router
             .layer(middleware::from_fn(audit_request))
             .layer(middleware::from_fn(problem_details))
-            .layer(middleware::from_fn(move |request, next| {
-                crate::client_address::resolve(trusted_proxies.clone(), request, next)
-            })),
+            .layer(middleware::from_fn_with_state(
+                std::sync::Arc::new(trusted_proxies),
+                crate::client_address::resolve,
+            )),
     )
 }
 

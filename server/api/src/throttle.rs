@@ -139,8 +139,16 @@ impl Throttles {
     /// Counts a sign-in attempt on (`tenant`, `email`) from a source the
     /// account does not know. The account is named by a digest: the
     /// throttle keys never hold an email.
-    pub(crate) async fn sign_in_account(&self, tenant: &str, email: &str) -> Result<(), Throttled> {
-        let account = format!("{}\n{}", tenant.to_lowercase(), email.trim().to_lowercase());
+    pub(crate) async fn sign_in_from_unknown_source(
+        &self,
+        tenant: &str,
+        email: &str,
+    ) -> Result<(), Throttled> {
+        let account = format!(
+            "{}\n{}",
+            tenant.trim().to_lowercase(),
+            email.trim().to_lowercase()
+        );
         let digest: String = ditto_core::secrets::sha256(account.as_bytes())[..16]
             .iter()
             .map(|b| format!("{b:02x}"))

@@ -58,7 +58,9 @@ async fn sign_in(
     // A source the account has signed in from is spared the per-account
     // throttle, so a flood of guesses from elsewhere cannot keep its owner out.
     if !attempt.from_known_source()
-        && let Err(throttled) = throttles.sign_in_account(&body.tenant, &body.email).await
+        && let Err(throttled) = throttles
+            .sign_in_from_unknown_source(&body.tenant, &body.email)
+            .await
     {
         return throttled.into_response();
     }
