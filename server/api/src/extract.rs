@@ -83,6 +83,7 @@ impl FromRequestParts<AppState> for Auth {
             session: Some(ditto_core::SessionRef {
                 id: holder.session_id,
                 signed_in_ago: holder.signed_in_ago,
+                must_change_password: holder.must_change_password,
             }),
         }))
     }

@@ -71,6 +71,9 @@ pub struct SessionRef {
     /// for, on the database's clock (the one that stamped the sign-in), so
     /// replicas' clocks do not matter.
     pub signed_in_ago: Duration,
+    /// Opened with a password an administrator set, not changed since: the
+    /// session may only see who it is and choose a new password.
+    pub must_change_password: bool,
 }
 
 /// How long after signing in a session may still change the second factor.

@@ -694,9 +694,11 @@ pub struct Me {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub totp_enabled: Option<bool>,
-    /// Whether an administrator set the user's password and the user has
-    /// not chosen their own yet (users only). While true, a session opened
-    /// with that password may only read `GET /me` and change the password.
+    /// Whether this session was opened with a password an administrator
+    /// set, not yet replaced (users only): until the user chooses their
+    /// own, it may only read `GET /me` and change the password. False for
+    /// single sign-on sessions and tokens, which the temporary password
+    /// does not hold.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub must_change_password: Option<bool>,

@@ -87,7 +87,9 @@ async fn identify(
             me.email = Some(user.email);
             me.display_name = Some(user.display_name);
             me.totp_enabled = Some(state.totp_enabled);
-            me.must_change_password = Some(state.must_change_password);
+            // What this session may do, not the account's flag: a single
+            // sign-on session is not held by a temporary password.
+            me.must_change_password = Some(ctx.session.is_some_and(|s| s.must_change_password));
         }
         (Actor::ServiceAccount(id), Some(scope)) => {
             me.name = Some(app.store.get_service_account(scope, id).await?.name);

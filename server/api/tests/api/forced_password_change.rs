@@ -105,4 +105,11 @@ async fn tokens_made_before_a_reset_are_not_held_by_the_temporary_password() {
         .get("/api/v1/tenants/acme/users")
         .await
         .expect_status(200);
+    // …and says so, so the console does not send its holder to change it.
+    let me = app
+        .with_token(&token)
+        .get("/api/v1/me")
+        .await
+        .expect_status(200);
+    assert_eq!(me["must_change_password"], false);
 }
