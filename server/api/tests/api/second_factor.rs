@@ -5,7 +5,7 @@ use ditto_identity::totp;
 use ditto_testkit::TestApp;
 use serde_json::json;
 
-use super::sign_in::{Browser, PASSWORD, audit_actions, staff};
+use super::sign_in::{Browser, PASSWORD, audit_actions, signed_in};
 
 /// An authenticator app's reading of the secret it was shown.
 pub(super) fn base32_decode(text: &str) -> Vec<u8> {
@@ -36,12 +36,7 @@ fn codes(secret: &[u8]) -> (String, String) {
 async fn a_second_factor_once_enrolled_is_required() {
     let app = TestApp::spawn().await;
     app.tenant("acme").await;
-    let user = staff(&app, "acme", "ada@acme.example", "admin").await;
-    let mut browser = Browser::new(&app);
-    browser
-        .sign_in("acme", "ada@acme.example", PASSWORD, json!({}))
-        .await
-        .expect_status(200);
+    let (user, browser) = signed_in(&app, "ada@acme.example", "admin").await;
 
     let enrolment = browser
         .post("/api/v1/me/totp", json!(null))
