@@ -32,7 +32,7 @@ use tokio::task::JoinHandle;
 
 pub use backend::BreakerConfig;
 pub use error::GatewayError;
-pub use governor::{Clock, CounterStore, LimitsConfig};
+pub use governor::{Clock, CounterStore, Leasing, LimitsConfig};
 pub use meter::Usage;
 
 #[derive(Clone, Debug)]
@@ -95,6 +95,9 @@ pub struct Handle {
     follower: JoinHandle<()>,
     health: Option<JoinHandle<()>>,
     reaper: JoinHandle<()>,
+    leases: JoinHandle<()>,
+    settlements: JoinHandle<()>,
+    governor: Arc<governor::Governor>,
     writer: usage::UsageWriter,
     governance: governance::GovernanceWriter,
 }
@@ -108,8 +111,24 @@ impl Handle {
             health.abort();
         }
         self.reaper.abort();
+        self.leases.abort();
+        self.settlements.abort();
+        self.governor.settle_queued(None).await;
+        self.governor.return_leases(true).await;
         self.writer.finish().await;
         self.governance.finish().await;
+    }
+
+    /// Stops every background part at once, as if the process died: nothing
+    /// queued is written and nothing leased is given back. For failure tests.
+    pub fn kill(self) {
+        self.follower.abort();
+        if let Some(health) = self.health {
+            health.abort();
+        }
+        self.reaper.abort();
+        self.leases.abort();
+        self.settlements.abort();
     }
 }
 
@@ -139,17 +158,23 @@ impl Gateway {
         let health = config
             .health_check_every
             .map(|every| tokio::spawn(health::run(snapshot.clone(), every)));
-        let governor =
-            governor::Governor::start(config.limits.clone(), store.clone(), metrics.clone())
-                .await
-                .map_err(ditto_core::Error::Unavailable)?;
         let (sink, writer) = usage::start(
             &store,
             config.usage_queue,
             config.usage_spool.clone(),
             metrics.clone(),
         );
-        let reaper = tokio::spawn(governor.clone().reap(snapshot.clone(), sink.clone()));
+        let governor = governor::Governor::start(
+            config.limits.clone(),
+            store.clone(),
+            metrics.clone(),
+            sink.clone(),
+        )
+        .await
+        .map_err(ditto_core::Error::Unavailable)?;
+        let reaper = tokio::spawn(governor.clone().reap(snapshot.clone()));
+        let leases = tokio::spawn(governor.clone().keep_leases());
+        let settlements = tokio::spawn(governor.clone().keep_settling());
         let (governance, governance_writer) = governance::start(
             store.clone(),
             config.governance_every,
@@ -161,7 +186,7 @@ impl Gateway {
         let gateway = Arc::new(Self {
             snapshot,
             usage: sink,
-            governor,
+            governor: governor.clone(),
             governance,
             config,
             metrics,
@@ -172,6 +197,9 @@ impl Gateway {
                 follower,
                 health,
                 reaper,
+                leases,
+                settlements,
+                governor,
                 writer,
                 governance: governance_writer,
             },

@@ -19,6 +19,7 @@ pub struct Metrics {
     pub(crate) usage_spooled: AtomicU64,
     pub(crate) limit_refusals: AtomicU64,
     pub(crate) limits_store_errors: AtomicU64,
+    pub(crate) limits_store_calls: AtomicU64,
     pub(crate) budget_soft_limits: AtomicU64,
     pub(crate) reservations_reaped: AtomicU64,
 }
@@ -118,6 +119,12 @@ impl Metrics {
                 "counter",
                 "Failed calls to the limits store (Redis): refused requests or late settlements.",
                 get(&self.limits_store_errors),
+            ),
+            (
+                "ditto_gateway_limits_store_calls_total",
+                "counter",
+                "Calls to the limits store (Redis); with leases, far fewer than governed requests.",
+                get(&self.limits_store_calls),
             ),
             (
                 "ditto_gateway_budget_soft_limits_total",

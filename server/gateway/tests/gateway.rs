@@ -13,6 +13,8 @@ use serde_json::{Value, json};
 mod egress;
 #[path = "gateway/governance.rs"]
 mod governance;
+#[path = "gateway/leases.rs"]
+mod leases;
 #[path = "gateway/limits.rs"]
 mod limits;
 #[path = "gateway/limits_over_time.rs"]

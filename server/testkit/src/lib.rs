@@ -11,6 +11,7 @@ pub mod moto;
 pub mod oidc;
 pub mod pg;
 pub mod redis;
+pub mod replica;
 pub mod saml;
 
 use std::time::Duration;
@@ -152,6 +153,7 @@ pub struct TestApp {
     pub export_dir: tempfile::TempDir,
     /// The server's audit export worker, for tests that run its passes.
     pub audit_exporter: ditto_audit_export::Exporter,
+    master_key: MasterKey,
     client: reqwest::Client,
     server: tokio::task::JoinHandle<()>,
 }
@@ -269,7 +271,7 @@ impl TestApp {
         let app = ditto_api::app(AppState {
             store: store.clone(),
             redis,
-            master_key: Some(master_key),
+            master_key: Some(master_key.clone()),
             metrics: Some(Arc::new(move || metrics_gateway.render_metrics())),
             audit_signer: Some(signer),
             audit_exporter: audit_exporter.clone(),
@@ -300,9 +302,16 @@ impl TestApp {
             db,
             export_dir,
             audit_exporter,
+            master_key,
             client,
             server,
         }
+    }
+
+    /// Another gateway replica on this app's database, with its own
+    /// settings and port (only the data plane: `/t/{tenant}/v1/…`).
+    pub async fn replica(&self, config: GatewayConfig) -> replica::Replica {
+        replica::Replica::start(self.store.clone(), self.master_key.clone(), config).await
     }
 
     /// Waits until the gateway's snapshot of `tenant` includes every change

@@ -2,24 +2,35 @@
 -- none: one atomic round trip. Every key shares the tenant's hash tag, so
 -- this runs on one node of a Redis Cluster.
 --
--- KEYS[1] reservations (zset: request id -> lease expiry ms)
--- KEYS[2] this request's reservation (hash), KEYS[3..] the checks' keys
--- ARGV[1] now (ms), ARGV[2] request id, ARGV[3] lease (ms),
--- ARGV[4] reservation details ("field=value;..."), then one group of six
--- per check: kind, key index, limit, amount, field, soft threshold.
+-- KEYS[1] budget reservations (hash: request id -> "<lease expiry ms>|<details>"),
+-- KEYS[2..] the corrections' keys, then the checks' keys
+-- ARGV[1] now (ms), ARGV[2] request id, ARGV[3] reservation lease (ms),
+-- ARGV[4] reservation details ("field=value;..."), ARGV[5] lease divisor,
+-- ARGV[6] the number of window corrections that come first (the replica's
+-- unused units of seconds that ended, given back before anything is
+-- checked), three arguments each: key index, second, delta; then one group
+-- of seven per check: kind, key index, limit, amount, field, soft
+-- threshold, extra.
 --   w  sliding 60 s window of 1 s buckets (hash: second -> count, plus
 --      t = the window's total and lo = its oldest bucket, so a check costs
---      O(1) instead of a scan of the buckets)
---   c  concurrency (zset: request id -> lease expiry ms)
+--      O(1) instead of a scan of the buckets). `extra` units more may be
+--      granted to the replica as a lease, charged to this second's bucket.
+--   c  concurrency (zset: slot -> expiry ms). `field` names the slots
+--      (prefix .. ':' .. n), `soft` is their time to live (ms), and
+--      `extra` slots more may be granted as a lease.
 --   b  budget (hash: init, t, c); limit and soft are "maximum - amount"
 --      as decimal strings, compared as strings so values beyond 2^53 stay
 --      exact (Lua numbers are doubles).
--- Returns {1, second, used...} | {0, check, retry_after_ms, used} | {-1, check}
--- ({-1} means a budget's counter must first be loaded from the ledger).
+-- A lease is at most 1/divisor of the headroom left after this request, so
+-- it shrinks to nothing near the limit and the boundary stays exact.
+-- Returns {1, second, used..., granted...} | {0, check, retry_after_ms, used}
+-- | {-1, check} ({-1} means a budget's counter must first be loaded from
+-- the ledger).
 
 local now = tonumber(ARGV[1])
 local second = math.floor(now / 1000)
 local lease = tonumber(ARGV[3])
+local divisor = tonumber(ARGV[5])
 
 local function le(a, b) -- a <= b for non-negative decimal strings
   if #a ~= #b then return #a < #b end
@@ -77,9 +88,28 @@ local function retry_after(key, total, limit, amount)
   return 60000
 end
 
-local used, new_window = {}, {}
+-- Extra units granted as a lease: at most `extra`, at most 1/divisor of
+-- the headroom this request leaves, and whole requests' worth (`unit`), so
+-- that no part of a request is stranded on a replica.
+local function grant(extra, room, unit)
+  if room <= 0 then return 0 end
+  local units = math.min(tonumber(extra), math.floor(room / divisor))
+  return units - units % unit
+end
+
+local corrections = tonumber(ARGV[6])
+for i = 7, 6 + 3 * corrections, 3 do
+  local key, bucket = KEYS[tonumber(ARGV[i])], ARGV[i + 1]
+  if redis.call('HEXISTS', key, bucket) == 1 then
+    redis.call('HINCRBY', key, bucket, ARGV[i + 2])
+    redis.call('HINCRBY', key, 't', ARGV[i + 2])
+  end
+end
+local first = 7 + 3 * corrections
+
+local used, new_window, granted, soft_reported = {}, {}, {}, {}
 local n = 0
-for i = 5, #ARGV, 6 do
+for i = first, #ARGV, 7 do
   n = n + 1
   local kind, key, limit, amount = ARGV[i], KEYS[tonumber(ARGV[i + 1])], ARGV[i + 2], ARGV[i + 3]
   if kind == 'w' then
@@ -90,6 +120,7 @@ for i = 5, #ARGV, 6 do
       return {0, n, retry_after(key, total, limit, amount), string.format('%d', total)}
     end
     used[n] = string.format('%d', total)
+    granted[n] = grant(ARGV[i + 6], limit - total - amount, amount)
   elseif kind == 'c' then
     redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
     local total = redis.call('ZCARD', key)
@@ -97,48 +128,58 @@ for i = 5, #ARGV, 6 do
       return {0, n, 1000, string.format('%d', total)}
     end
     used[n] = string.format('%d', total)
+    granted[n] = grant(ARGV[i + 6], tonumber(limit) - total - 1, 1)
   else
-    if redis.call('HEXISTS', key, 'init') == 0 then return {-1, n} end
-    local current = redis.call('HGET', key, ARGV[i + 4]) or '0'
+    local field = ARGV[i + 4]
+    local fields = redis.call('HMGET', key, 'init', field, 'soft_' .. field)
+    if not fields[1] then return {-1, n} end
+    local current = fields[2] or '0'
     if string.sub(current, 1, 1) == '-' then current = '0' end
+    soft_reported[n] = fields[3] ~= false
     if limit == '-' or not le(current, limit) then
       return {0, n, 0, current}
     end
     used[n] = current
+    granted[n] = 0
   end
 end
 
 local reserved = false
 n = 0
-for i = 5, #ARGV, 6 do
+for i = first, #ARGV, 7 do
   n = n + 1
   local kind, key, amount = ARGV[i], KEYS[tonumber(ARGV[i + 1])], ARGV[i + 3]
   if kind == 'w' then
+    local charge = tonumber(amount) + granted[n]
     -- The expiry moves once per second, when a second's bucket starts.
-    if redis.call('HINCRBY', key, second, amount) == tonumber(amount) then
+    if redis.call('HINCRBY', key, second, charge) == charge then
       redis.call('PEXPIRE', key, 61000)
     end
-    redis.call('HINCRBY', key, 't', amount)
+    redis.call('HINCRBY', key, 't', charge)
     if new_window[n] then redis.call('HSET', key, 'lo', second) end
   elseif kind == 'c' then
-    redis.call('ZADD', key, now + lease, ARGV[2])
-    redis.call('PEXPIRE', key, lease)
+    local ttl, slots = tonumber(ARGV[i + 5]), {}
+    for s = 0, granted[n] do
+      slots[#slots + 1] = now + ttl
+      slots[#slots + 1] = ARGV[i + 4] .. ':' .. s
+    end
+    redis.call('ZADD', key, unpack(slots))
+    redis.call('PEXPIRE', key, 2 * ttl)
   else
     local field, soft = ARGV[i + 4], ARGV[i + 5]
     redis.call('HINCRBY', key, field, amount)
     reserved = true
     -- Crossing the soft threshold is reported once per period.
-    if soft ~= '' and (soft == '-' or not le(used[n], soft)) and
+    if soft ~= '' and not soft_reported[n] and (soft == '-' or not le(used[n], soft)) and
         redis.call('HSETNX', key, 'soft_' .. field, '1') == 1 then
       used[n] = used[n] .. '!'
     end
   end
 end
 if reserved then
-  redis.call('ZADD', KEYS[1], now + lease, ARGV[2])
-  redis.call('HSET', KEYS[2], 'at', ARGV[1], 'details', ARGV[4])
-  redis.call('PEXPIRE', KEYS[2], lease + 86400000)
+  redis.call('HSET', KEYS[1], ARGV[2], string.format('%d', now + lease) .. '|' .. ARGV[4])
 end
 local reply = {1, second}
 for j = 1, n do reply[#reply + 1] = used[j] end
+for j = 1, n do reply[#reply + 1] = granted[j] end
 return reply

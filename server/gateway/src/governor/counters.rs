@@ -49,16 +49,34 @@ pub struct Admit<'a> {
     /// Kept with a budget reservation for the reaper.
     pub details: &'a str,
     pub ops: &'a [Op],
+    /// Units (windows) or slots (concurrency) op i may take beyond its own
+    /// as a lease for this replica; empty: none.
+    pub extras: &'a [i64],
+    /// A lease is at most this fraction of the headroom a request leaves.
+    pub divisor: i64,
+    /// Concurrency slots taken by this call are named `<slots>:<n>`.
+    pub slots: &'a str,
+    pub slot_ttl_ms: i64,
+    /// Window corrections to apply first ([`LeaseOp::Window`] only).
+    pub corrections: &'a [LeaseOp],
+}
+
+impl Admit<'_> {
+    pub fn extra(&self, op: usize) -> i64 {
+        self.extras.get(op).copied().unwrap_or(0)
+    }
 }
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum Verdict {
     /// Charged. `used[i]` is op i's count before this request; `soft[i]`
-    /// whether this request crossed op i's soft threshold first.
+    /// whether this request crossed op i's soft threshold first; `granted[i]`
+    /// what op i leased beyond the request's own (empty: nothing).
     Admitted {
         second: i64,
         used: Vec<i64>,
         soft: Vec<bool>,
+        granted: Vec<i64>,
     },
     Refused {
         op: usize,
@@ -87,6 +105,35 @@ pub enum Settle {
     },
 }
 
+/// What a replica returns or renews of its leases, in one call per tenant.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LeaseOp {
+    /// Add `delta` to second `second`'s bucket of a window.
+    Window {
+        key: String,
+        second: i64,
+        delta: i64,
+    },
+    /// These concurrency slots now expire at `until_ms`.
+    Renew {
+        key: String,
+        until_ms: i64,
+        slots: Vec<String>,
+    },
+    /// Free these concurrency slots.
+    Release { key: String, slots: Vec<String> },
+}
+
+impl LeaseOp {
+    pub fn key(&self) -> &str {
+        match self {
+            LeaseOp::Window { key, .. }
+            | LeaseOp::Renew { key, .. }
+            | LeaseOp::Release { key, .. } => key,
+        }
+    }
+}
+
 pub struct Finish<'a> {
     pub tag: &'a str,
     pub request_id: &'a str,
@@ -95,12 +142,9 @@ pub struct Finish<'a> {
     pub ops: &'a [Settle],
 }
 
+/// A tenant's budget reservations: request id → `<lease expiry ms>|<details>`.
 pub fn reservations_key(tag: &str) -> String {
-    format!("{tag}:resv")
-}
-
-pub fn reservation_key(tag: &str, request_id: &str) -> String {
-    format!("{tag}:resv:{request_id}")
+    format!("{tag}:resvs")
 }
 
 #[derive(Clone)]
@@ -114,6 +158,7 @@ pub struct RedisCounters {
     conn: Conn,
     admit: std::sync::Arc<redis::Script>,
     finish: std::sync::Arc<redis::Script>,
+    settle: std::sync::Arc<redis::Script>,
     init: std::sync::Arc<redis::Script>,
 }
 
@@ -160,6 +205,7 @@ impl RedisCounters {
             conn,
             admit: std::sync::Arc::new(redis::Script::new(include_str!("admit.lua"))),
             finish: std::sync::Arc::new(redis::Script::new(include_str!("finish.lua"))),
+            settle: std::sync::Arc::new(redis::Script::new(include_str!("settle.lua"))),
             init: std::sync::Arc::new(redis::Script::new(include_str!("init.lua"))),
         })
     }
@@ -180,14 +226,27 @@ impl RedisCounters {
     async fn admit(&self, a: &Admit<'_>) -> Result<Verdict, String> {
         let mut inv = self.admit.prepare_invoke();
         inv.key(reservations_key(a.tag))
-            .key(reservation_key(a.tag, a.request_id))
             .arg(a.now_ms)
             .arg(a.request_id)
             .arg(a.lease_ms)
-            .arg(a.details);
+            .arg(a.details)
+            .arg(a.divisor.max(1));
+        let corrections: Vec<(&str, i64, i64)> = a
+            .corrections
+            .iter()
+            .filter_map(|c| match c {
+                LeaseOp::Window { key, second, delta } => Some((key.as_str(), *second, *delta)),
+                _ => None,
+            })
+            .collect();
+        inv.arg(corrections.len());
+        for (i, (key, second, delta)) in corrections.iter().enumerate() {
+            inv.key(*key).arg(i + 2).arg(second).arg(delta);
+        }
+        let first = corrections.len();
         for (i, op) in a.ops.iter().enumerate() {
             inv.key(op.key());
-            let index = i + 3;
+            let index = first + i + 2;
             match op {
                 Op::Window { limit, amount, .. } => inv
                     .arg("w")
@@ -196,9 +255,13 @@ impl RedisCounters {
                     .arg(amount)
                     .arg("")
                     .arg(""),
-                Op::Concurrency { limit, .. } => {
-                    inv.arg("c").arg(index).arg(limit).arg(1).arg("").arg("")
-                }
+                Op::Concurrency { limit, .. } => inv
+                    .arg("c")
+                    .arg(index)
+                    .arg(limit)
+                    .arg(1)
+                    .arg(a.slots)
+                    .arg(a.slot_ttl_ms),
                 Op::Budget {
                     field,
                     limit,
@@ -213,41 +276,73 @@ impl RedisCounters {
                     .arg(*field)
                     .arg(soft.map_or(String::new(), |s| headroom(s, *amount))),
             };
+            inv.arg(a.extra(i));
         }
         let reply: Vec<redis::Value> = self.run(&inv).await?;
         parse_verdict(&reply, a.ops.len())
     }
 
-    pub(super) async fn finish(&self, f: &Finish<'_>) -> Result<bool, String> {
+    /// Settles the budget reservations of `batch` (requests of one tenant);
+    /// whether each was settled by this call. Window and concurrency
+    /// settles go through the replica's leases instead
+    /// ([`RedisCounters::settle`]).
+    pub(super) async fn finish(&self, batch: &[Finish<'_>]) -> Result<Vec<bool>, String> {
+        let Some(first) = batch.first() else {
+            return Ok(Vec::new());
+        };
         let mut inv = self.finish.prepare_invoke();
-        inv.key(reservations_key(f.tag))
-            .key(reservation_key(f.tag, f.request_id))
-            .arg(f.request_id)
-            .arg(f.second)
-            .arg(f.admitted_ms);
-        for (i, op) in f.ops.iter().enumerate() {
-            let index = i + 3;
+        inv.key(reservations_key(first.tag));
+        let mut index = 1;
+        for f in batch {
+            let budgets: Vec<_> = f
+                .ops
+                .iter()
+                .filter_map(|op| match op {
+                    Settle::Budget {
+                        key,
+                        field,
+                        delta,
+                        actual,
+                    } => Some((key, field, delta, actual)),
+                    _ => None,
+                })
+                .collect();
+            inv.arg(f.request_id).arg(f.admitted_ms).arg(budgets.len());
+            for (key, field, delta, actual) in budgets {
+                index += 1;
+                inv.key(key).arg(index).arg(*field).arg(delta).arg(actual);
+            }
+        }
+        let settled: Vec<i64> = self.run(&inv).await?;
+        if settled.len() != batch.len() {
+            return Err(format!(
+                "unexpected reply from the settlement script: {settled:?}"
+            ));
+        }
+        Ok(settled.into_iter().map(|s| s == 1).collect())
+    }
+
+    /// Returns and renews leases of one tenant (`ops` share its hash tag).
+    pub(super) async fn settle(&self, now_ms: i64, ops: &[LeaseOp]) -> Result<(), String> {
+        let mut inv = self.settle.prepare_invoke();
+        inv.arg(now_ms);
+        for (i, op) in ops.iter().enumerate() {
+            inv.key(op.key());
+            let index = i + 1;
             match op {
-                Settle::Window { key, delta } => {
-                    inv.key(key).arg("w").arg(index).arg("").arg(delta).arg("")
+                LeaseOp::Window { second, delta, .. } => {
+                    inv.arg("w").arg(index).arg(second).arg(delta)
                 }
-                Settle::Release { key } => inv.key(key).arg("c").arg(index).arg("").arg("").arg(""),
-                Settle::Budget {
-                    key,
-                    field,
-                    delta,
-                    actual,
-                } => inv
-                    .key(key)
-                    .arg("b")
-                    .arg(index)
-                    .arg(*field)
-                    .arg(delta)
-                    .arg(actual),
+                LeaseOp::Renew {
+                    until_ms, slots, ..
+                } => inv.arg("r").arg(index).arg(until_ms).arg(slots.join(" ")),
+                LeaseOp::Release { slots, .. } => {
+                    inv.arg("x").arg(index).arg("").arg(slots.join(" "))
+                }
             };
         }
-        let settled: i64 = self.run(&inv).await?;
-        Ok(settled == 1)
+        let _: i64 = self.run(&inv).await?;
+        Ok(())
     }
 
     async fn init(
@@ -272,26 +367,17 @@ impl RedisCounters {
         now_ms: i64,
         limit: usize,
     ) -> Result<Vec<(String, Option<String>)>, String> {
-        let mut range = redis::pipe();
-        range
-            .cmd("ZRANGEBYSCORE")
-            .arg(reservations_key(tag))
-            .arg("-inf")
-            .arg(now_ms)
-            .arg("LIMIT")
-            .arg(0)
-            .arg(limit);
-        let (ids,): (Vec<String>,) = self.query(&range).await?;
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        // One round trip for every reservation's details (they share a slot).
-        let mut details = redis::pipe();
-        for id in &ids {
-            details.hget(reservation_key(tag, id), "details");
-        }
-        let details: Vec<Option<String>> = self.query(&details).await?;
-        Ok(ids.into_iter().zip(details).collect())
+        let mut all = redis::pipe();
+        all.cmd("HGETALL").arg(reservations_key(tag));
+        let (reservations,): (Vec<(String, String)>,) = self.query(&all).await?;
+        Ok(reservations
+            .into_iter()
+            .filter_map(|(id, value)| {
+                let (until, details) = value.split_once('|')?;
+                (until.parse::<i64>().ok()? < now_ms).then(|| (id, Some(details.to_owned())))
+            })
+            .take(limit)
+            .collect())
     }
 
     async fn query<T: redis::FromRedisValue>(&self, pipe: &redis::Pipeline) -> Result<T, String> {
@@ -345,7 +431,12 @@ fn parse_verdict(reply: &[redis::Value], ops: usize) -> Result<Verdict, String> 
             let second = int(reply.get(1)).ok_or_else(bad)?;
             let mut used = Vec::with_capacity(ops);
             let mut soft = Vec::with_capacity(ops);
-            for value in reply.iter().skip(2) {
+            let granted = reply
+                .iter()
+                .skip(2 + ops)
+                .map(|v| int(Some(v)).ok_or_else(bad))
+                .collect::<Result<Vec<i64>, String>>()?;
+            for value in reply.iter().skip(2).take(ops) {
                 let text = match value {
                     redis::Value::BulkString(b) => String::from_utf8_lossy(b).into_owned(),
                     redis::Value::SimpleString(s) => s.clone(),
@@ -356,10 +447,15 @@ fn parse_verdict(reply: &[redis::Value], ops: usize) -> Result<Verdict, String> 
                 used.push(text.trim_end_matches('!').parse().unwrap_or(i64::MAX));
                 soft.push(crossed);
             }
-            if used.len() != ops {
+            if used.len() != ops || granted.len() != ops {
                 return Err(bad());
             }
-            Ok(Verdict::Admitted { second, used, soft })
+            Ok(Verdict::Admitted {
+                second,
+                used,
+                soft,
+                granted,
+            })
         }
         Some(0) => Ok(Verdict::Refused {
             op: op(reply.get(1))?,
@@ -378,14 +474,6 @@ impl Counters {
         match self {
             Counters::Redis(r) => r.admit(a).await,
             Counters::Local(l) => Ok(l.admit(a)),
-        }
-    }
-
-    /// Whether this call settled the request's budget reservation.
-    pub async fn finish(&self, f: &Finish<'_>) -> Result<bool, String> {
-        match self {
-            Counters::Redis(r) => r.finish(f).await,
-            Counters::Local(l) => Ok(l.finish(f)),
         }
     }
 
@@ -410,6 +498,30 @@ impl Counters {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_admission_reply_carries_counts_soft_crossings_and_grants() {
+        use redis::Value::{BulkString, Int};
+        let reply = [
+            Int(1),
+            Int(5),
+            BulkString(b"3".to_vec()),
+            BulkString(b"7!".to_vec()),
+            Int(2),
+            Int(0),
+        ];
+        assert_eq!(
+            parse_verdict(&reply, 2),
+            Ok(Verdict::Admitted {
+                second: 5,
+                used: vec![3, 7],
+                soft: vec![false, true],
+                granted: vec![2, 0],
+            })
+        );
+        // A grant missing is a reply this build does not understand.
+        assert!(parse_verdict(&reply[..5], 2).is_err());
+    }
 
     #[test]
     fn headroom_is_exact_beyond_doubles() {

@@ -1,40 +1,35 @@
--- Settles one request: corrects token windows to the actual usage, frees
--- its concurrency slots, and settles its budget reservation, exactly once.
+-- Settles budget reservations to the requests' actual usage, each exactly
+-- once, for a batch of requests of one tenant. (Their rate limits are
+-- settled through the replica's leases: settle.lua.)
 --
--- KEYS[1] reservations (zset), KEYS[2] this request's reservation (hash),
--- KEYS[3..] the checks' keys.
--- ARGV[1] request id, ARGV[2] the window second charged at admission,
--- ARGV[3] admission time (ms), then groups of five: kind, key index, field,
--- delta, actual.
---   w  add delta to the admission second's bucket and the window's total
---      (if the bucket is still in the window)
---   c  free the request's slot
---   b  add delta (actual - reserved) while the reservation stands; if it is
---      gone, the reaper settled it, unless the counter was reloaded from the
---      ledger after admission, which cannot have seen this request: then
---      charge the actual amount.
--- Returns 1 when the reservation was settled here, 0 otherwise.
+-- KEYS[1] budget reservations (hash), KEYS[2..] the budget counters.
+-- ARGV: one group per request: request id, admission time (ms), the number
+-- of budget checks, then four per check: key index, field, delta (actual -
+-- reserved), actual.
+-- While a reservation stands, the delta is added. If it is gone, the reaper
+-- settled it, unless the counter was reloaded from the ledger after
+-- admission, which cannot have seen this request: then the actual amount
+-- is charged.
+-- Returns, per request, 1 when its reservation was settled here, else 0.
 
-local held = redis.call('ZREM', KEYS[1], ARGV[1]) == 1
-redis.call('DEL', KEYS[2])
-local admitted = tonumber(ARGV[3])
-for i = 4, #ARGV, 5 do
-  local kind, key, field, delta, actual = ARGV[i], KEYS[tonumber(ARGV[i + 1])], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
-  if kind == 'w' then
-    if delta ~= '0' and redis.call('HEXISTS', key, ARGV[2]) == 1 then
-      redis.call('HINCRBY', key, ARGV[2], delta)
-      redis.call('HINCRBY', key, 't', delta)
+local settled = {}
+local i = 1
+while i <= #ARGV do
+  local held = redis.call('HDEL', KEYS[1], ARGV[i]) == 1
+  local admitted, checks = tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2])
+  i = i + 3
+  for _ = 1, checks do
+    local key, field, delta, actual = KEYS[tonumber(ARGV[i])], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+    if held then
+      if delta ~= '0' then redis.call('HINCRBY', key, field, delta) end
+    else
+      local init = tonumber(redis.call('HGET', key, 'init') or '0')
+      if init > admitted and actual ~= '0' then
+        redis.call('HINCRBY', key, field, actual)
+      end
     end
-  elseif kind == 'c' then
-    redis.call('ZREM', key, ARGV[1])
-  elseif held then
-    if delta ~= '0' then redis.call('HINCRBY', key, field, delta) end
-  else
-    local init = tonumber(redis.call('HGET', key, 'init') or '0')
-    if init > admitted and actual ~= '0' then
-      redis.call('HINCRBY', key, field, actual)
-    end
+    i = i + 4
   end
+  settled[#settled + 1] = held and 1 or 0
 end
-if held then return 1 end
-return 0
+return settled

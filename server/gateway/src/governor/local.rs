@@ -134,7 +134,14 @@ impl LocalCounters {
                 }
             }
         }
-        Verdict::Admitted { second, used, soft }
+        // One replica: nothing to lease.
+        let granted = vec![0; a.ops.len()];
+        Verdict::Admitted {
+            second,
+            used,
+            soft,
+            granted,
+        }
     }
 
     pub fn finish(&self, f: &Finish<'_>) -> bool {
@@ -214,6 +221,11 @@ mod tests {
             lease_ms: 60_000,
             details: "",
             ops,
+            extras: &[],
+            divisor: 1,
+            slots: "",
+            slot_ttl_ms: 0,
+            corrections: &[],
         }
     }
 

@@ -5,16 +5,20 @@
 //! Counters live in Redis (exact across replicas) or, without Redis, in this
 //! process. Budgets fail closed; rate limits do too unless configured open.
 
+mod answers;
+mod charge;
 mod counters;
+mod leases;
 mod local;
 mod reaper;
+mod settling;
 
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use axum::http::{HeaderMap, HeaderName, HeaderValue};
+use axum::http::HeaderMap;
 use chrono::{DateTime, Utc};
 use ditto_core::money;
 use ditto_store::Store;
@@ -24,9 +28,10 @@ use crate::error::GatewayError;
 use crate::metrics::Metrics;
 use crate::rules::{self, Budget, Limit, Price, Prices};
 use crate::snapshot::{Key, RouteEntry, Tenant};
-use counters::{Admit, Counters, Finish, Op, Settle, Verdict};
+use counters::{Counters, Op, Verdict};
 
 pub use counters::RedisCounters;
+pub use leases::Leasing;
 pub use local::LocalCounters;
 
 /// The time the gateway believes it is: injectable, so tests can cross a
@@ -81,6 +86,8 @@ pub struct LimitsConfig {
     pub reap_every: Duration,
     /// Output tokens reserved when neither the request nor the model's price says.
     pub default_max_output_tokens: u32,
+    /// How replicas lease rate limits from Redis.
+    pub leasing: Leasing,
     pub clock: Clock,
 }
 
@@ -92,6 +99,7 @@ impl Default for LimitsConfig {
             lease: Duration::from_secs(15 * 60),
             reap_every: Duration::from_secs(30),
             default_max_output_tokens: 4096,
+            leasing: Leasing::default(),
             clock: Clock::default(),
         }
     }
@@ -99,6 +107,12 @@ impl Default for LimitsConfig {
 
 pub struct Governor {
     counters: Counters,
+    /// What this replica holds of the rate limits; with Redis only.
+    leases: Option<leases::Leases>,
+    /// Budget settlements waiting for the next batch.
+    settlements: settling::Queue,
+    /// Where settled requests' usage events (and the reaper's) go.
+    usage: crate::usage::UsageSink,
     store: Store,
     config: LimitsConfig,
     metrics: Arc<Metrics>,
@@ -156,6 +170,7 @@ impl Governor {
         config: LimitsConfig,
         store: Store,
         metrics: Arc<Metrics>,
+        usage: crate::usage::UsageSink,
     ) -> Result<Arc<Self>, String> {
         let counters = match &config.store {
             CounterStore::Local => Counters::Local(LocalCounters::default()),
@@ -166,8 +181,13 @@ impl Governor {
                 Counters::Redis(RedisCounters::connect(nodes, true).await?)
             }
         };
+        let leases =
+            matches!(counters, Counters::Redis(_)).then(|| leases::Leases::new(config.leasing));
         Ok(Arc::new(Self {
             counters,
+            leases,
+            settlements: settling::Queue::default(),
+            usage,
             store,
             config,
             metrics,
@@ -284,46 +304,35 @@ impl Governor {
         let (ops, subjects): (Vec<Op>, Vec<Subject>) = ops.into_iter().unzip();
         let request_id = d.request_id.to_string();
         let now_ms = now.timestamp_millis();
-        let admit = Admit {
+        let call = charge::Call {
+            tenant: d.tenant,
             tag: &tag,
             request_id: &request_id,
-            now_ms,
-            lease_ms: self.config.lease.as_millis() as i64,
+            now,
             details: &details,
             ops: &ops,
+            subjects: &subjects,
+            has_budget,
         };
-        // Each retry starts one missing budget counter; there are at most as
-        // many as budget checks.
-        let budget_checks = ops
-            .iter()
-            .filter(|op| matches!(op, Op::Budget { .. }))
-            .count();
-        let mut attempts = 0;
-        let verdict = loop {
-            attempts += 1;
-            match self.counters.admit(&admit).await {
-                Ok(Verdict::NeedsInit { op }) if attempts <= budget_checks => {
-                    self.init_budget(d.tenant, (&ops[op], &subjects[op]), now)
-                        .await?;
-                }
-                Ok(verdict) => break verdict,
-                Err(e) => {
-                    self.metrics
-                        .limits_store_errors
-                        .fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!(error = %e, "the limits store failed");
-                    if has_budget || !self.config.rate_limits_fail_open {
-                        return Err(GatewayError::limits_unavailable(
-                            "Usage limits cannot be checked right now (the limits store is unreachable), \
-                             so the request was not sent. Retry shortly.",
-                        ));
-                    }
-                    return Ok(None);
-                }
-            }
+        let Some(mut verdict) = self.charge(&call).await? else {
+            return Ok(None);
         };
+        // A budget is never refused for this replica's finished requests
+        // whose settlement is still queued: settle them and look again.
+        if let Verdict::Refused { op, .. } = verdict
+            && matches!(ops[op], Op::Budget { .. })
+            && self.settlements_queued(&tag)
+        {
+            self.settle_queued(Some(&tag)).await;
+            let Some(again) = self.charge(&call).await? else {
+                return Ok(None);
+            };
+            verdict = again;
+        }
         match verdict {
-            Verdict::Admitted { second, used, soft } => {
+            Verdict::Admitted {
+                second, used, soft, ..
+            } => {
                 for (i, crossed) in soft.iter().enumerate() {
                     if *crossed && let Subject::Budget(budget, what) = &subjects[i] {
                         self.metrics
@@ -337,7 +346,7 @@ impl Governor {
                         );
                     }
                 }
-                let headers = success_headers(&ops, &subjects, &used);
+                let headers = answers::success_headers(&ops, &subjects, &used);
                 Ok(Some(Admission {
                     tag,
                     request_id,
@@ -355,7 +364,7 @@ impl Governor {
                 used,
             } => {
                 self.metrics.limit_refusals.fetch_add(1, Ordering::Relaxed);
-                Err(refusal(
+                Err(answers::refusal(
                     (&ops[op], &subjects[op]),
                     retry_after_ms,
                     used,
@@ -440,68 +449,10 @@ impl Governor {
             .map_err(unavailable)
     }
 
-    /// Settles an admitted request's charges to how it ended. Never fails the
-    /// request: on error the reservation stays for the reaper.
-    pub async fn finish(&self, admission: Admission, outcome: Outcome) {
-        let (tokens, cost, refused) = match outcome {
-            Outcome::Refused => (0, 0, true),
-            Outcome::Served { tokens, cost_pico } => (tokens, cost_pico, false),
-        };
-        let ops: Vec<Settle> = admission
-            .ops
-            .iter()
-            .zip(&admission.subjects)
-            .filter_map(|(op, subject)| match (op, subject) {
-                // A request counts against rpm once it was sent, whatever came back.
-                (Op::Window { key, .. }, Subject::Requests(_)) => refused.then(|| Settle::Window {
-                    key: key.clone(),
-                    delta: -1,
-                }),
-                (Op::Window { key, .. }, _) => Some(Settle::Window {
-                    key: key.clone(),
-                    delta: tokens - admission.window_tokens,
-                }),
-                (Op::Concurrency { key, .. }, _) => Some(Settle::Release { key: key.clone() }),
-                (
-                    Op::Budget {
-                        key, field, amount, ..
-                    },
-                    _,
-                ) => {
-                    let actual = if *field == "t" { tokens } else { cost };
-                    Some(Settle::Budget {
-                        key: key.clone(),
-                        field,
-                        delta: actual - amount,
-                        actual,
-                    })
-                }
-            })
-            .collect();
-        if ops.is_empty() {
-            return;
-        }
-        let finish = Finish {
-            tag: &admission.tag,
-            request_id: &admission.request_id,
-            second: admission.second,
-            admitted_ms: admission.admitted_ms,
-            ops: &ops,
-        };
-        if let Err(e) = self.counters.finish(&finish).await {
-            self.metrics
-                .limits_store_errors
-                .fetch_add(1, Ordering::Relaxed);
-            tracing::warn!(error = %e, request = %admission.request_id,
-                "settling a request's limits failed; the reaper will settle its reservation");
-        }
-    }
-
     /// Settles reservations whose replica went away, until the task is dropped.
     pub async fn reap(
         self: Arc<Self>,
         snapshot: Arc<arc_swap::ArcSwap<crate::snapshot::Snapshot>>,
-        usage: crate::usage::UsageSink,
     ) {
         let Counters::Redis(redis) = &self.counters else {
             return;
@@ -511,7 +462,7 @@ impl Governor {
             every.tick().await;
             let tenants: Vec<uuid::Uuid> = snapshot.load().tenants_with_budgets().collect();
             for tenant in tenants {
-                match reaper::reap_tenant(self.as_ref(), redis, tenant, &usage).await {
+                match reaper::reap_tenant(self.as_ref(), redis, tenant, &self.usage).await {
                     Ok(0) => {}
                     Ok(n) => {
                         self.metrics
@@ -550,164 +501,4 @@ fn period_end(d: &Demand<'_>, subject: &Subject, now: DateTime<Utc>) -> Option<D
         Subject::Budget(budget, _) => budget.period.window(d.tenant.rules.zone(), now).end,
         _ => None,
     }
-}
-
-static LIMIT_REQUESTS: HeaderName = HeaderName::from_static("x-ratelimit-limit-requests");
-static REMAINING_REQUESTS: HeaderName = HeaderName::from_static("x-ratelimit-remaining-requests");
-static LIMIT_TOKENS: HeaderName = HeaderName::from_static("x-ratelimit-limit-tokens");
-static REMAINING_TOKENS: HeaderName = HeaderName::from_static("x-ratelimit-remaining-tokens");
-static RESET_REQUESTS: HeaderName = HeaderName::from_static("x-ratelimit-reset-requests");
-static RESET_TOKENS: HeaderName = HeaderName::from_static("x-ratelimit-reset-tokens");
-static LIMIT_NAME: HeaderName = HeaderName::from_static("x-ditto-limit");
-
-/// OpenAI's `x-ratelimit-*` headers for the tightest request and token
-/// windows after this request.
-fn success_headers(ops: &[Op], subjects: &[Subject], used: &[i64]) -> HeaderMap {
-    let mut headers = HeaderMap::new();
-    let mut tightest = |name: &HeaderName, remaining_name: &HeaderName, tokens: bool| {
-        let best = ops
-            .iter()
-            .zip(used)
-            .zip(subjects)
-            .filter_map(|((op, used), subject)| match (op, subject) {
-                (Op::Window { limit, amount, .. }, Subject::Requests(_)) if !tokens => {
-                    Some((*limit, limit - used - amount))
-                }
-                (Op::Window { limit, amount, .. }, Subject::Tokens(_)) if tokens => {
-                    Some((*limit, limit - used - amount))
-                }
-                _ => None,
-            })
-            .min_by_key(|(_, remaining)| *remaining);
-        if let Some((limit, remaining)) = best {
-            headers.insert(name.clone(), HeaderValue::from(limit));
-            headers.insert(remaining_name.clone(), HeaderValue::from(remaining.max(0)));
-        }
-    };
-    tightest(&LIMIT_REQUESTS, &REMAINING_REQUESTS, false);
-    tightest(&LIMIT_TOKENS, &REMAINING_TOKENS, true);
-    headers
-}
-
-fn refusal(
-    (op, subject): (&Op, &Subject),
-    retry_after_ms: i64,
-    used: i64,
-    period_end: Option<DateTime<Utc>>,
-    now: DateTime<Utc>,
-) -> GatewayError {
-    let retry_secs = (retry_after_ms.max(1) + 999) / 1000;
-    let label = |limit: &Limit, what: &str| {
-        let model = limit
-            .model
-            .as_deref()
-            .map(|m| format!(" for `{m}`"))
-            .unwrap_or_default();
-        format!("{} {what}{model}", limit.scope.kind())
-    };
-    let mut error = match (op, subject) {
-        (Op::Window { limit, .. }, Subject::Requests(l)) => {
-            let mut e = GatewayError::rate_limited(format!(
-                "Rate limit reached: the {} limit is {limit} requests per minute ({used} used). Retry in {retry_secs} s.",
-                label(l, "requests-per-minute")
-            ));
-            e.headers
-                .push((LIMIT_REQUESTS.clone(), HeaderValue::from(*limit)));
-            e.headers.push((
-                REMAINING_REQUESTS.clone(),
-                HeaderValue::from((limit - used).max(0)),
-            ));
-            e.headers
-                .push((RESET_REQUESTS.clone(), seconds(retry_secs)));
-            e.headers.push((
-                LIMIT_NAME.clone(),
-                header_text(&format!("{}:{}:rpm", l.scope.kind(), l.id)),
-            ));
-            e
-        }
-        (Op::Window { limit, amount, .. }, Subject::Tokens(l)) => {
-            let message = if amount > limit {
-                format!(
-                    "This request alone (about {amount} tokens) exceeds the {} limit of {limit} tokens per minute.",
-                    label(l, "tokens-per-minute")
-                )
-            } else {
-                format!(
-                    "Rate limit reached: the {} limit is {limit} tokens per minute ({used} used, this request needs about {amount}). Retry in {retry_secs} s.",
-                    label(l, "tokens-per-minute")
-                )
-            };
-            let mut e = GatewayError::rate_limited(message);
-            e.headers
-                .push((LIMIT_TOKENS.clone(), HeaderValue::from(*limit)));
-            e.headers.push((
-                REMAINING_TOKENS.clone(),
-                HeaderValue::from((limit - used).max(0)),
-            ));
-            e.headers.push((RESET_TOKENS.clone(), seconds(retry_secs)));
-            e.headers.push((
-                LIMIT_NAME.clone(),
-                header_text(&format!("{}:{}:tpm", l.scope.kind(), l.id)),
-            ));
-            e
-        }
-        (Op::Concurrency { limit, .. }, Subject::Concurrent(l)) => {
-            let mut e = GatewayError::rate_limited(format!(
-                "Too many requests in flight: the {} limit is {limit} concurrent requests. Retry when one finishes.",
-                label(l, "concurrency")
-            ));
-            e.headers.push((
-                LIMIT_NAME.clone(),
-                header_text(&format!("{}:{}:concurrent", l.scope.kind(), l.id)),
-            ));
-            e
-        }
-        (Op::Budget { limit, amount, .. }, Subject::Budget(b, what)) => {
-            let (max, spent, need) = if *what == "cost" {
-                (
-                    format!("${}", money::format_usd(*limit)),
-                    format!("${}", money::format_usd(used)),
-                    format!("${}", money::format_usd(*amount)),
-                )
-            } else {
-                (
-                    format!("{limit} tokens"),
-                    format!("{used} tokens"),
-                    format!("{amount} tokens"),
-                )
-            };
-            let resets = period_end
-                .map(|end| format!(" It resets at {}.", end.to_rfc3339()))
-                .unwrap_or_default();
-            let mut e = GatewayError::insufficient_quota(format!(
-                "You exceeded your current quota: the {} {} {what} budget of {max} has {spent} used and this request may need up to {need}.{resets}",
-                b.scope.kind(),
-                b.period
-            ));
-            e.headers.push((
-                LIMIT_NAME.clone(),
-                header_text(&format!("{}:{}:budget-{what}", b.scope.kind(), b.id)),
-            ));
-            if let Some(end) = period_end {
-                let wait = (end - now).num_seconds().max(1);
-                e.headers
-                    .push((axum::http::header::RETRY_AFTER, HeaderValue::from(wait)));
-            }
-            return e;
-        }
-        _ => GatewayError::rate_limited("Rate limit reached."),
-    };
-    error.headers.push((
-        axum::http::header::RETRY_AFTER,
-        HeaderValue::from(retry_secs),
-    ));
-    error
-}
-
-fn seconds(secs: i64) -> HeaderValue {
-    header_text(&format!("{secs}s"))
-}
-
-fn header_text(text: &str) -> HeaderValue {
-    HeaderValue::from_str(text).unwrap_or_else(|_| HeaderValue::from_static("-"))
 }

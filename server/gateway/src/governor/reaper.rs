@@ -97,7 +97,7 @@ pub(super) async fn reap_tenant(
         };
         // Only the caller that removes the reservation settles it, so a
         // request finishing right now is not settled twice.
-        if !redis.finish(&finish).await? {
+        if !redis.finish(std::slice::from_ref(&finish)).await?[0] {
             continue;
         }
         settled += 1;

@@ -264,13 +264,10 @@ impl Call {
     fn settle(mut self, event: UsageEvent, outcome: governor::Outcome) {
         match self.admission.take() {
             None => self.gw.usage.record(event),
-            Some(admission) => {
-                let gw = self.gw.clone();
-                tokio::spawn(async move {
-                    gw.governor.finish(admission, outcome).await;
-                    gw.usage.record(event);
-                });
-            }
+            Some(admission) => match self.gw.governor.finish(admission, outcome) {
+                None => self.gw.usage.record(event),
+                Some(settlement) => self.gw.governor.settle_later(settlement, event),
+            },
         }
     }
 
