@@ -110,11 +110,15 @@ impl Handle {
         if let Some(health) = self.health {
             health.abort();
         }
-        self.reaper.abort();
-        self.leases.abort();
-        self.settlements.abort();
+        // The governor's tasks hold the usage sink; the writer finishes
+        // once every sink is gone.
+        for task in [self.reaper, self.leases, self.settlements] {
+            task.abort();
+            let _ = task.await;
+        }
         self.governor.settle_queued(None).await;
         self.governor.return_leases(true).await;
+        drop(self.governor);
         self.writer.finish().await;
         self.governance.finish().await;
     }

@@ -76,7 +76,7 @@ async fn three_replicas_admit_exactly(
     w.mock.set(Behaviour {
         require_bearer: Some(UPSTREAM_SECRET.into()),
         latency_ms: if concurrent.is_some() || tpm.is_some() {
-            1500
+            5000
         } else {
             0
         },
@@ -149,7 +149,7 @@ async fn small_limits_stay_exact_across_replicas() {
 async fn a_killed_replicas_slots_stay_taken_until_their_lease_ends() {
     let mut config = config(shared_redis());
     config.limits.leasing = Leasing {
-        slot_ttl: Duration::from_secs(2),
+        slot_ttl: Duration::from_secs(3),
         ..Leasing::default()
     };
     let w = limited_world(config.clone()).await;
@@ -164,21 +164,22 @@ async fn a_killed_replicas_slots_stay_taken_until_their_lease_ends() {
     .await;
     w.mock.set(Behaviour {
         require_bearer: Some(UPSTREAM_SECRET.into()),
-        latency_ms: 5000,
+        latency_ms: 15_000,
         ..Behaviour::default()
     });
     let (mut replicas, clients) = replicas(&w, &config, 2).await;
-    let doomed = in_flight(&clients[0], 6, Duration::from_millis(500)).await;
+    let doomed = in_flight(&clients[0], 6, Duration::from_millis(1000)).await;
     assert!(doomed.iter().all(|r| r.is_none()), "six in flight");
     replicas.remove(0).kill();
     let survivor = &clients[1];
     // The dead replica's six slots still count: four are left.
-    let first = in_flight(survivor, 10, Duration::from_millis(1000)).await;
+    let killed = Instant::now();
+    let first = in_flight(survivor, 10, Duration::from_millis(2000)).await;
     assert_eq!(first.iter().filter(|r| r.is_none()).count(), 4);
     assert!(first.iter().flatten().all(|status| *status == 429));
     // Past the slots' lease, with those four still in flight.
-    tokio::time::sleep(Duration::from_millis(2_000)).await;
-    let second = in_flight(survivor, 10, Duration::from_millis(1000)).await;
+    tokio::time::sleep(Duration::from_secs(4).saturating_sub(killed.elapsed())).await;
+    let second = in_flight(survivor, 10, Duration::from_millis(2000)).await;
     assert_eq!(
         second.iter().filter(|r| r.is_none()).count(),
         6,
