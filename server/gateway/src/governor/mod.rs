@@ -1,9 +1,12 @@
 //! Rate limits and budgets on the request path. Before a request goes
-//! upstream, one atomic call checks and charges every limit and budget that
-//! applies (all or nothing); when it ends, another settles the charges to
-//! the actual usage, or refunds them when the gateway refused the request.
-//! Counters live in Redis (exact across replicas) or, without Redis, in this
-//! process. Budgets fail closed; rate limits do too unless configured open.
+//! upstream, every limit and budget that applies is checked and charged, all
+//! or nothing; when it ends, the charges are settled to the actual usage, or
+//! refunded when the gateway refused the request. Counters live in Redis
+//! (exact across replicas) or, without Redis, in this process. With Redis,
+//! each replica leases slices of the rate limits and admits from them
+//! locally (`leases`, `charge`); budgets are reserved per request and
+//! settled in batches (`settling`). Budgets fail closed; rate limits do too
+//! unless configured open.
 
 mod answers;
 mod charge;
