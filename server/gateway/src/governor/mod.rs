@@ -321,10 +321,11 @@ impl Governor {
             return Ok(None);
         };
         // A budget is never refused for this replica's finished requests
-        // whose settlement is still queued: settle them and look again.
+        // whose settlement is still queued or on its way: wait for them to
+        // be settled, and look again.
         if let Verdict::Refused { op, .. } = verdict
             && matches!(ops[op], Op::Budget { .. })
-            && self.settlements_queued(&tag)
+            && self.settlements_pending(&tag)
         {
             self.settle_queued(Some(&tag)).await;
             let Some(again) = self.charge(&call).await? else {

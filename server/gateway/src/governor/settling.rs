@@ -31,6 +31,9 @@ pub(super) struct Queue {
     /// Wakes the sender when the queue stops being empty: once per batch,
     /// not per request.
     filled: tokio::sync::Notify,
+    /// Held while settlements are being sent: taken off the queue, they are
+    /// not settled yet.
+    sending: tokio::sync::Mutex<()>,
 }
 
 impl Queue {
@@ -49,8 +52,10 @@ impl Governor {
         }
     }
 
-    pub(super) fn settlements_queued(&self, tag: &str) -> bool {
-        self.settlements.lock().iter().any(|(s, _)| s.tag == tag)
+    /// Whether some of `tag`'s settlements are queued or being sent.
+    pub(super) fn settlements_pending(&self, tag: &str) -> bool {
+        self.settlements.sending.try_lock().is_err()
+            || self.settlements.lock().iter().any(|(s, _)| s.tag == tag)
     }
 
     /// Sends queued settlements until the task is dropped.
@@ -65,6 +70,7 @@ impl Governor {
     /// Sends the queued settlements (of one tenant's tag, or all), then
     /// records their events.
     pub async fn settle_queued(&self, only: Option<&str>) {
+        let _sending = self.settlements.sending.lock().await;
         let queued: Vec<(Settlement, UsageEvent)> = {
             let mut queue = self.settlements.lock();
             match only {
