@@ -4,9 +4,10 @@
   direct   the mock upstream itself,
   nginx    nginx as a plain reverse proxy to the mock (one hop, no logic),
   gateway  Ditto's /t/{tenant}/v1 endpoint (key check, routing, usage capture),
-  limited  the same with rate limits on all four scopes (tenant, project,
-           user, key) and a cost budget, counted in Redis (high enough that
-           nothing is refused: the cost of checking and settling them),
+  limits   the same with rpm, tpm and concurrency limits on all four scopes
+           (tenant, project, user, key), counted in Redis (high enough that
+           nothing is refused): what leased rate limits cost,
+  limited  the same limits and a priced cost budget: what governance costs,
 
 for non-streaming chat at several concurrencies, streaming time to first
 byte, and the gateway's memory with 100k keys loaded. Beside the rates it
@@ -194,19 +195,19 @@ def ttfb(url, key, body, n=40):
     return statistics.median(samples)
 
 
-def set_up_limited_tenant(api, db_url, mock_port):
-    """Tenant `limited`: a user's key under rpm/tpm/concurrency limits on
-    every scope and a priced cost budget; returns the key."""
-    call("POST", f"{api}/tenants", {"slug": "limited", "name": "Limited"})
-    project = call("POST", f"{api}/tenants/limited/projects", {"name": "limited"})["id"]
-    user = call("POST", f"{api}/tenants/limited/users", {"email": "bench@example.com", "display_name": "Bench"})["id"]
-    backend = call("POST", f"{api}/tenants/limited/backends",
+def set_up_limited_tenant(api, db_url, mock_port, slug, budget):
+    """Tenant `slug`: a user's key under rpm/tpm/concurrency limits on
+    every scope and, with `budget`, a priced cost budget; returns the key."""
+    call("POST", f"{api}/tenants", {"slug": slug, "name": slug.title()})
+    project = call("POST", f"{api}/tenants/{slug}/projects", {"name": slug})["id"]
+    user = call("POST", f"{api}/tenants/{slug}/users", {"email": "bench@example.com", "display_name": "Bench"})["id"]
+    backend = call("POST", f"{api}/tenants/{slug}/backends",
                    {"name": "mock", "base_url": f"http://127.0.0.1:{mock_port}/v1", "credentials": UPSTREAM_SECRET})["id"]
-    call("POST", f"{api}/tenants/limited/routes", {"model": "gpt-4o", "targets": [{"backend_id": backend}]})
-    created = call("POST", f"{api}/tenants/limited/api-keys",
-                   {"project_id": project, "name": "limited", "owner_user_id": user})
+    call("POST", f"{api}/tenants/{slug}/routes", {"model": "gpt-4o", "targets": [{"backend_id": backend}]})
+    created = call("POST", f"{api}/tenants/{slug}/api-keys",
+                   {"project_id": project, "name": slug, "owner_user_id": user})
     key_id = created["key"]["id"]
-    tenant = psql(db_url, "SELECT id FROM tenants WHERE slug = 'limited'")
+    tenant = psql(db_url, f"SELECT id FROM tenants WHERE slug = '{slug}'")
     big = 1_000_000_000
     for scope, column, target in [("tenant", None, None), ("project", "project_id", project),
                                   ("user", "user_id", user), ("key", "key_id", key_id)]:
@@ -214,9 +215,10 @@ def set_up_limited_tenant(api, db_url, mock_port):
         values = f", '{target}'" if target else ""
         psql(db_url, f"""INSERT INTO rate_limits (id, tenant_id, scope, rpm, tpm, max_concurrent{columns})
                          VALUES (gen_random_uuid(), '{tenant}', '{scope}', {big}, {big * 100}, 100000{values})""")
-    psql(db_url, f"""INSERT INTO budgets (id, tenant_id, scope, key_id, period, max_cost_pico)
-                     VALUES (gen_random_uuid(), '{tenant}', 'key', '{key_id}', 'monthly', {big * big})""")
-    psql(db_url, "INSERT INTO model_prices (model, input_pico, output_pico) VALUES ('gpt-4o', 2500000, 10000000)")
+    if budget:
+        psql(db_url, f"""INSERT INTO budgets (id, tenant_id, scope, key_id, period, max_cost_pico)
+                         VALUES (gen_random_uuid(), '{tenant}', 'key', '{key_id}', 'monthly', {big * big})""")
+        psql(db_url, "INSERT INTO model_prices (model, input_pico, output_pico) VALUES ('gpt-4o', 2500000, 10000000)")
     return created["secret"]
 
 
@@ -270,7 +272,8 @@ http {{
                        {"name": "mock", "base_url": f"http://127.0.0.1:{mock_port}/v1", "credentials": UPSTREAM_SECRET})["id"]
         call("POST", f"{api}/tenants/bench/routes", {"model": "gpt-4o", "targets": [{"backend_id": backend}]})
         key = call("POST", f"{api}/tenants/bench/api-keys", {"project_id": project, "name": "bench"})["secret"]
-        limited_key = set_up_limited_tenant(api, db_url, mock_port)
+        limits_key = set_up_limited_tenant(api, db_url, mock_port, "limits", budget=False)
+        limited_key = set_up_limited_tenant(api, db_url, mock_port, "limited", budget=True)
         time.sleep(0.5)
 
         lua = os.path.join(work, "post.lua")
@@ -281,6 +284,7 @@ http {{
             "direct": (f"http://127.0.0.1:{mock_port}/v1/chat/completions", None),
             "nginx": (f"http://127.0.0.1:{nginx_port}/v1/chat/completions", None),
             "gateway": (f"{base}/t/bench/v1/chat/completions", key),
+            "limits": (f"{base}/t/limits/v1/chat/completions", limits_key),
             "limited": (f"{base}/t/limited/v1/chat/completions", limited_key),
         }
         for url, k in targets.values():  # warm up connections and caches
@@ -301,7 +305,7 @@ http {{
                 # Where the machine's CPU went, so a missed target can be
                 # traced to the proxy itself or to what it makes others do
                 # (Postgres storing usage, Redis counting limits).
-                groups = {"proxy": lambda: [ditto.pid] if name in ("gateway", "limited") else
+                groups = {"proxy": lambda: [ditto.pid] if name in ("gateway", "limits", "limited") else
                           [nginx.pid] + [int(p) for p in subprocess.run(["pgrep", "-P", str(nginx.pid)], capture_output=True, text=True).stdout.split()]
                           if name == "nginx" else [],
                           "mock": lambda: [mock.pid], "postgres": lambda: pids_named("postgres"),
@@ -329,7 +333,7 @@ http {{
                 added = f"{(p50 - direct[1]) * 1000:.0f} µs" if name != "direct" else ""
                 added99 = f"{(p99 - direct[2]) * 1000:.0f} µs" if name != "direct" else ""
                 print(f"{c:>3} {name:8} {rps:>9.0f} {p50:>8.3f} {p99:>8.3f} {ratio:>9} {added:>10} {added99:>10}")
-            for name in ("nginx", "gateway", "limited"):
+            for name in ("nginx", "gateway", "limits", "limited"):
                 used = cpu[(c, name)]
                 print(f"    CPU µs per request, {name}: proxy {used['proxy']:.0f}, mock {used['mock']:.0f}, "
                       f"Postgres {used['postgres']:.0f}, Redis {used['redis']:.0f}")
@@ -339,7 +343,7 @@ http {{
                 busiest = ", ".join(f"{t} {v:.3f}" for t, (v, _) in sorted(by_thread.items(), key=lambda x: -x[1][0])[:3] if v >= 0.001)
                 print(f"    context switches per request, {name}: {vol:.3f} voluntary ({busiest or 'none'}), {invol:.3f} involuntary")
                 inside = redis_commands[(c, name)]
-                if name == "limited" and inside:
+                if name in ("limits", "limited") and inside:
                     listed = ", ".join(f"{cmd} {n:.2f} calls {us:.0f} µs" for cmd, (n, us) in
                                        sorted(inside.items(), key=lambda x: -x[1][1]) if us >= 0.5)
                     print(f"    Redis time inside commands per request, {name}: {sum(us for _, us in inside.values()):.0f} µs ({listed})")
