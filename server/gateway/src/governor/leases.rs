@@ -71,8 +71,30 @@ pub struct Leases {
     refills: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
+/// Leases by tenant hash tag: a tenant's admission call and its sweep touch
+/// only its own.
 #[derive(Default)]
 struct Book {
+    tenants: HashMap<String, TenantBook>,
+}
+
+impl Book {
+    /// The book of `key`'s tenant.
+    fn of(&mut self, key: &str) -> &mut TenantBook {
+        let tag = hash_tag(key);
+        if !self.tenants.contains_key(tag) {
+            self.tenants.insert(tag.to_owned(), TenantBook::default());
+        }
+        self.tenants.get_mut(tag).expect("inserted above")
+    }
+
+    fn find(&mut self, key: &str) -> Option<&mut TenantBook> {
+        self.tenants.get_mut(hash_tag(key))
+    }
+}
+
+#[derive(Default)]
+struct TenantBook {
     windows: HashMap<String, WindowLease>,
     slots: HashMap<String, SlotLease>,
     /// Corrections owed to window buckets: (key, second) → delta.
@@ -138,25 +160,29 @@ impl Leases {
         let mut book = self.book();
         for &i in which {
             taken[i] = match &ops[i] {
-                Op::Window { key, amount, .. } => match book.windows.get_mut(key) {
-                    Some(lease) if lease.second == second && lease.left >= *amount => {
-                        let used = lease.seen - lease.left;
-                        lease.left -= amount;
-                        Some(used)
+                Op::Window { key, amount, .. } => {
+                    match book.find(key).and_then(|t| t.windows.get_mut(key)) {
+                        Some(lease) if lease.second == second && lease.left >= *amount => {
+                            let used = lease.seen - lease.left;
+                            lease.left -= amount;
+                            Some(used)
+                        }
+                        _ => None,
                     }
-                    _ => None,
-                },
-                Op::Concurrency { key, .. } => match book.slots.get_mut(key) {
-                    Some(lease)
-                        if lease.slots.len() > lease.in_use
-                            && lease.expires_ms - now_ms > margin =>
-                    {
-                        lease.in_use += 1;
-                        lease.taken_since_sweep = true;
-                        Some(lease.in_use as i64 - 1)
+                }
+                Op::Concurrency { key, .. } => {
+                    match book.find(key).and_then(|t| t.slots.get_mut(key)) {
+                        Some(lease)
+                            if lease.slots.len() > lease.in_use
+                                && lease.expires_ms - now_ms > margin =>
+                        {
+                            lease.in_use += 1;
+                            lease.taken_since_sweep = true;
+                            Some(lease.in_use as i64 - 1)
+                        }
+                        _ => None,
                     }
-                    _ => None,
-                },
+                }
                 Op::Budget { .. } => None,
             };
         }
@@ -190,9 +216,15 @@ impl Leases {
         now_ms: i64,
     ) {
         let mut book = self.book();
-        let book = &mut *book;
         for (j, &i) in which.iter().enumerate() {
             let grant = granted.get(j).copied().unwrap_or(0);
+            let Some(key) = (match &ops[i] {
+                Op::Window { key, .. } | Op::Concurrency { key, .. } => Some(key),
+                Op::Budget { .. } => None,
+            }) else {
+                continue;
+            };
+            let book = book.of(key);
             match &ops[i] {
                 // Kept even when nothing more was granted, so that what
                 // the request gives back in its second is admitted here.
@@ -247,7 +279,7 @@ impl Leases {
 
     /// A request's concurrency slot is free again, for this replica's next.
     pub fn release(&self, key: &str) {
-        if let Some(lease) = self.book().slots.get_mut(key) {
+        if let Some(lease) = self.book().find(key).and_then(|t| t.slots.get_mut(key)) {
             lease.in_use = lease.in_use.saturating_sub(1);
         }
     }
@@ -260,6 +292,7 @@ impl Leases {
             return;
         }
         let mut book = self.book();
+        let book = book.of(key);
         if delta < 0
             && let Some(lease) = book.windows.get_mut(key)
             && lease.second == second
@@ -274,30 +307,12 @@ impl Leases {
     /// ended and corrections, to apply before its next admission call so
     /// that call sees every unit this replica no longer holds.
     pub fn owed(&self, tag: &str, now_ms: i64) -> Sweep {
-        let second = now_ms.div_euclid(1000);
         let mut book = self.book();
-        let book = &mut *book;
-        book.windows.retain(|key, lease| {
-            let ended = lease.second != second && hash_tag(key) == tag;
-            if ended && lease.left > 0 {
-                *book.owed.entry((key.clone(), lease.second)).or_default() -= lease.left;
-            }
-            !ended
-        });
-        let mut ops = Vec::new();
-        book.owed.retain(|(key, second), delta| {
-            if hash_tag(key) != tag {
-                return true;
-            }
-            if *delta != 0 {
-                ops.push(LeaseOp::Window {
-                    key: key.clone(),
-                    second: *second,
-                    delta: *delta,
-                });
-            }
-            false
-        });
+        let ops = book
+            .tenants
+            .get_mut(tag)
+            .map(|t| t.owed(now_ms.div_euclid(1000), false))
+            .unwrap_or_default();
         Sweep {
             tag: tag.to_owned(),
             ops,
@@ -309,58 +324,45 @@ impl Leases {
     /// the last sweep, half otherwise); and renews slots nearing expiry.
     /// `everything` returns all that is unused (at shutdown).
     pub fn sweep(&self, now_ms: i64, everything: bool) -> Vec<Sweep> {
-        let second = now_ms.div_euclid(1000);
         let ttl = self.leasing.slot_ttl_ms();
-        let mut ops: Vec<LeaseOp> = Vec::new();
         let mut book = self.book();
-        let book = &mut *book;
-        book.windows.retain(|key, lease| {
-            let ended = everything || lease.second != second;
-            if ended && lease.left > 0 {
-                *book.owed.entry((key.clone(), lease.second)).or_default() -= lease.left;
-            }
-            !ended
-        });
-        for ((key, second), delta) in book.owed.drain() {
-            if delta != 0 {
-                ops.push(LeaseOp::Window { key, second, delta });
-            }
-        }
-        book.slots.retain(|key, lease| {
-            let free = lease.slots.len() - lease.in_use;
-            let back = if everything || !lease.taken_since_sweep {
-                free
-            } else {
-                free / 2
-            };
-            if back > 0 {
-                let slots = lease.slots.split_off(lease.slots.len() - back);
-                ops.push(LeaseOp::Release {
-                    key: key.clone(),
-                    slots,
+        let mut sweeps = Vec::new();
+        for (tag, tenant) in &mut book.tenants {
+            let mut ops = tenant.owed(now_ms.div_euclid(1000), everything);
+            tenant.slots.retain(|key, lease| {
+                let free = lease.slots.len() - lease.in_use;
+                let back = if everything || !lease.taken_since_sweep {
+                    free
+                } else {
+                    free / 2
+                };
+                if back > 0 {
+                    let slots = lease.slots.split_off(lease.slots.len() - back);
+                    ops.push(LeaseOp::Release {
+                        key: key.clone(),
+                        slots,
+                    });
+                }
+                lease.taken_since_sweep = false;
+                if !lease.slots.is_empty() && lease.expires_ms - now_ms < ttl / 2 {
+                    ops.push(LeaseOp::Renew {
+                        key: key.clone(),
+                        until_ms: now_ms + ttl,
+                        slots: lease.slots.clone(),
+                    });
+                }
+                !lease.slots.is_empty()
+            });
+            if !ops.is_empty() {
+                sweeps.push(Sweep {
+                    tag: tag.clone(),
+                    ops,
                 });
             }
-            lease.taken_since_sweep = false;
-            if !lease.slots.is_empty() && lease.expires_ms - now_ms < ttl / 2 {
-                ops.push(LeaseOp::Renew {
-                    key: key.clone(),
-                    until_ms: now_ms + ttl,
-                    slots: lease.slots.clone(),
-                });
-            }
-            !lease.slots.is_empty()
-        });
-        let mut by_tag: HashMap<String, Vec<LeaseOp>> = HashMap::new();
-        for op in ops {
-            by_tag
-                .entry(hash_tag(op.key()).to_owned())
-                .or_default()
-                .push(op);
         }
-        by_tag
-            .into_iter()
-            .map(|(tag, ops)| Sweep { tag, ops })
-            .collect()
+        book.tenants
+            .retain(|_, t| !(t.windows.is_empty() && t.slots.is_empty() && t.owed.is_empty()));
+        sweeps
     }
 
     /// After a sweep's call: renewed slots expire later; when the call
@@ -372,16 +374,36 @@ impl Leases {
         for op in sweep.ops {
             match op {
                 LeaseOp::Renew { key, until_ms, .. } if ok => {
-                    if let Some(lease) = book.slots.get_mut(&key) {
+                    if let Some(lease) = book.find(&key).and_then(|t| t.slots.get_mut(&key)) {
                         lease.expires_ms = lease.expires_ms.max(until_ms);
                     }
                 }
                 LeaseOp::Window { key, second, delta } if !ok && delta > 0 => {
-                    *book.owed.entry((key, second)).or_default() += delta;
+                    *book.of(&key).owed.entry((key, second)).or_default() += delta;
                 }
                 _ => {}
             }
         }
+    }
+}
+
+impl TenantBook {
+    /// Takes what this tenant's windows are owed: the unused units of
+    /// seconds that ended (of every second, with `everything`) and the
+    /// corrections.
+    fn owed(&mut self, second: i64, everything: bool) -> Vec<LeaseOp> {
+        let owed = &mut self.owed;
+        self.windows.retain(|key, lease| {
+            let ended = everything || lease.second != second;
+            if ended && lease.left > 0 {
+                *owed.entry((key.clone(), lease.second)).or_default() -= lease.left;
+            }
+            !ended
+        });
+        owed.drain()
+            .filter(|(_, delta)| *delta != 0)
+            .map(|((key, second), delta)| LeaseOp::Window { key, second, delta })
+            .collect()
     }
 }
 
@@ -536,6 +558,26 @@ mod tests {
         assert_eq!(got, [Some(1), Some(0)]);
         leases.give_back(&ops, &got, 1);
         assert_eq!(taken(&leases, &ops, 1_600), [Some(1), Some(0)]);
+    }
+
+    #[test]
+    fn a_tenants_admission_call_takes_only_what_that_tenant_is_owed() {
+        let leases = Leases::new(Leasing::default());
+        leases.correct("{t:a}:rl:1:r", 3, -1);
+        leases.correct("{t:b}:rl:2:r", 3, -2);
+        let owed = leases.owed("{t:a}", 9_000);
+        assert_eq!(
+            owed.ops,
+            [LeaseOp::Window {
+                key: "{t:a}:rl:1:r".into(),
+                second: 3,
+                delta: -1
+            }]
+        );
+        let rest = leases.sweep(9_000, false);
+        assert_eq!(rest.len(), 1);
+        assert_eq!(rest[0].tag, "{t:b}");
+        assert!(leases.owed("{t:a}", 9_000).ops.is_empty());
     }
 
     #[test]
