@@ -6,7 +6,6 @@
 //! it twice. If the call fails, the reservation stays for the reaper, which
 //! settles it to the recorded event.
 
-use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -94,19 +93,16 @@ impl Governor {
                 .for_each(|(_, event)| usage.record(event));
             return;
         };
-        let mut by_tenant: HashMap<String, Vec<(Settlement, UsageEvent)>> = HashMap::new();
-        for (settlement, event) in queued {
-            by_tenant
-                .entry(settlement.tag.clone())
-                .or_default()
-                .push((settlement, event));
-        }
-        for (tag, settlements) in by_tenant {
+        // One script call per tenant (its keys share a slot), in arrival order.
+        let mut queued = queued;
+        queued.sort_by(|a, b| a.0.tag.cmp(&b.0.tag));
+        for settlements in queued.chunk_by(|a, b| a.0.tag == b.0.tag) {
+            let tag = &settlements[0].0.tag;
             for chunk in settlements.chunks(BATCH) {
                 let batch: Vec<Finish<'_>> = chunk
                     .iter()
                     .map(|(s, _)| Finish {
-                        tag: &tag,
+                        tag,
                         request_id: &s.request_id,
                         second: 0,
                         admitted_ms: s.admitted_ms,
@@ -124,9 +120,9 @@ impl Governor {
                         "settling budgets failed; the reaper will settle the reservations");
                 }
             }
-            for (_, event) in settlements {
-                usage.record(event);
-            }
+        }
+        for (_, event) in queued {
+            usage.record(event);
         }
     }
 }
