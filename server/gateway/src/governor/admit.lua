@@ -3,14 +3,11 @@
 -- this runs on one node of a Redis Cluster.
 --
 -- KEYS[1] budget reservations (hash: request id -> "<lease expiry ms>|<details>"),
--- KEYS[2..] the corrections' keys, then the checks' keys
+-- KEYS[2..] the checks' keys
 -- ARGV[1] now (ms), ARGV[2] request id, ARGV[3] reservation lease (ms),
 -- ARGV[4] reservation details ("field=value;..."), ARGV[5] lease divisor,
--- ARGV[6] the number of window corrections that come first (the replica's
--- unused units of seconds that ended, given back before anything is
--- checked), three arguments each: key index, second, delta; then one group
--- of seven per check: kind, key index, limit, amount, field, soft
--- threshold, extra.
+-- then one group of seven per check: kind, key index, limit, amount, field,
+-- soft threshold, extra.
 --   w  sliding 60 s window of 1 s buckets (hash: second -> count, plus
 --      t = the window's total and lo = its oldest bucket, so a check costs
 --      O(1) instead of a scan of the buckets). `extra` units more may be
@@ -97,19 +94,9 @@ local function grant(extra, room, unit)
   return units - units % unit
 end
 
-local corrections = tonumber(ARGV[6])
-for i = 7, 6 + 3 * corrections, 3 do
-  local key, bucket = KEYS[tonumber(ARGV[i])], ARGV[i + 1]
-  if redis.call('HEXISTS', key, bucket) == 1 then
-    redis.call('HINCRBY', key, bucket, ARGV[i + 2])
-    redis.call('HINCRBY', key, 't', ARGV[i + 2])
-  end
-end
-local first = 7 + 3 * corrections
-
 local used, new_window, granted, soft_reported = {}, {}, {}, {}
 local n = 0
-for i = first, #ARGV, 7 do
+for i = 6, #ARGV, 7 do
   n = n + 1
   local kind, key, limit, amount = ARGV[i], KEYS[tonumber(ARGV[i + 1])], ARGV[i + 2], ARGV[i + 3]
   if kind == 'w' then
@@ -146,7 +133,7 @@ end
 
 local reserved = false
 n = 0
-for i = first, #ARGV, 7 do
+for i = 6, #ARGV, 7 do
   n = n + 1
   local kind, key, amount = ARGV[i], KEYS[tonumber(ARGV[i + 1])], ARGV[i + 3]
   if kind == 'w' then

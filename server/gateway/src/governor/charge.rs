@@ -4,12 +4,14 @@
 //! always go to Redis; what Redis grants beyond the request is leased here.
 //! Without Redis, every counter is in this process.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use chrono::{DateTime, Utc};
 
-use super::counters::{Admit, Counters, Finish, LeaseOp, Op, Settle, Verdict};
+use super::counters::{Admit, Counters, Finish, Op, RedisCounters, Settle, Verdict};
+use super::leases::{Back, Leases, Sweep};
 use super::{Admission, Governor, Outcome, Subject};
 use crate::error::GatewayError;
 use crate::snapshot::Tenant;
@@ -42,7 +44,7 @@ impl Governor {
         let ops = call.ops;
         let all: Vec<usize> = (0..ops.len()).collect();
         let Some(leases) = &self.leases else {
-            return self.charge_in_store(call, &all, "", &[]).await;
+            return self.charge_in_store(call, &all, "").await;
         };
         let now_ms = call.now.timestamp_millis();
         let second = now_ms.div_euclid(1000);
@@ -71,12 +73,20 @@ impl Governor {
                 granted: vec![0; ops.len()],
             }));
         }
-        let prefix = leases.slot_prefix();
-        let owed = leases.owed(call.tag, now_ms);
-        let charged = self
-            .charge_in_store(call, &remote, &prefix, &owed.ops)
-            .await;
-        leases.swept(owed, matches!(charged, Ok(Some(_))));
+        if _refilling.is_some() {
+            // This replica's unused units of seconds that ended go back
+            // first, so the call sees all that it no longer holds.
+            self.return_owed(call.tag, now_ms).await;
+        }
+        let prefix = if remote
+            .iter()
+            .any(|&i| matches!(ops[i], Op::Concurrency { .. }))
+        {
+            leases.slot_prefix()
+        } else {
+            String::new()
+        };
+        let charged = self.charge_in_store(call, &remote, &prefix).await;
         let verdict = match charged {
             Ok(Some(verdict)) => verdict,
             other => {
@@ -132,22 +142,25 @@ impl Governor {
         }))
     }
 
-    /// Charges ops `which` in the counter store, all or nothing, after
-    /// applying window `corrections`, starting budget counters from the
-    /// ledger as needed. Op indices in the verdict are positions in `which`.
+    /// Charges ops `which` in the counter store, all or nothing, starting
+    /// budget counters from the ledger as needed. Op indices in the verdict
+    /// are positions in `which`.
     async fn charge_in_store(
         &self,
         call: &Call<'_>,
         which: &[usize],
         slots: &str,
-        corrections: &[LeaseOp],
     ) -> Result<Option<Verdict>, GatewayError> {
-        let ops: Vec<Op> = which.iter().map(|&i| call.ops[i].clone()).collect();
+        let ops: Cow<'_, [Op]> = if which.len() == call.ops.len() {
+            Cow::Borrowed(call.ops)
+        } else {
+            Cow::Owned(which.iter().map(|&i| call.ops[i].clone()).collect())
+        };
         let leasing = self.leases.as_ref().map(|l| l.leasing);
         let extras: Vec<i64> = leasing
             .map(|l| ops.iter().map(|op| l.extra(op)).collect())
             .unwrap_or_default();
-        let mut admit = Admit {
+        let admit = Admit {
             tag: call.tag,
             request_id: call.request_id,
             now_ms: call.now.timestamp_millis(),
@@ -158,7 +171,6 @@ impl Governor {
             divisor: leasing.map_or(1, |l| l.divisor),
             slots,
             slot_ttl_ms: leasing.map_or(0, |l| l.slot_ttl.as_millis() as i64),
-            corrections,
         };
         // Each retry starts one missing budget counter; there are at most as
         // many as budget checks.
@@ -170,12 +182,7 @@ impl Governor {
         loop {
             attempts += 1;
             self.count_store_call();
-            let verdict = self.counters.admit(&admit).await;
-            if verdict.is_ok() {
-                // Applied: never twice.
-                admit.corrections = &[];
-            }
-            match verdict {
+            match self.counters.admit(&admit).await {
                 Ok(Verdict::NeedsInit { op }) if attempts <= budget_checks => {
                     let i = which[op];
                     self.init_budget(call.tenant, (&call.ops[i], &call.subjects[i]), call.now)
@@ -220,21 +227,21 @@ impl Governor {
             Outcome::Refused => (0, 0, true),
             Outcome::Served { tokens, cost_pico } => (tokens, cost_pico, false),
         };
-        let ops: Vec<Settle> = admission
-            .ops
-            .iter()
-            .zip(&admission.subjects)
-            .filter_map(|(op, subject)| match (op, subject) {
+        let mut back = Vec::with_capacity(admission.ops.len());
+        let mut budgets = Vec::new();
+        for (op, subject) in admission.ops.iter().zip(&admission.subjects) {
+            match (op, subject) {
                 // A request counts against rpm once it was sent, whatever came back.
-                (Op::Window { key, .. }, Subject::Requests(_)) => refused.then(|| Settle::Window {
-                    key: key.clone(),
-                    delta: -1,
-                }),
-                (Op::Window { key, .. }, _) => Some(Settle::Window {
-                    key: key.clone(),
+                (Op::Window { key, .. }, Subject::Requests(_)) => {
+                    if refused {
+                        back.push(Back::Units { key, delta: -1 });
+                    }
+                }
+                (Op::Window { key, .. }, _) => back.push(Back::Units {
+                    key,
                     delta: tokens - admission.window_tokens,
                 }),
-                (Op::Concurrency { key, .. }, _) => Some(Settle::Release { key: key.clone() }),
+                (Op::Concurrency { key, .. }, _) => back.push(Back::Slot(key)),
                 (
                     Op::Budget {
                         key, field, amount, ..
@@ -242,45 +249,48 @@ impl Governor {
                     _,
                 ) => {
                     let actual = if *field == "t" { tokens } else { cost };
-                    Some(Settle::Budget {
+                    budgets.push(Settle::Budget {
                         key: key.clone(),
                         field,
                         delta: actual - amount,
                         actual,
-                    })
+                    });
                 }
-            })
-            .collect();
-        let settlement = Settlement {
+            }
+        }
+        match (&self.counters, &self.leases) {
+            (Counters::Redis(_), Some(leases)) => leases.put_back(admission.second, back),
+            (Counters::Local(local), _) => {
+                let mut ops: Vec<Settle> = back
+                    .into_iter()
+                    .map(|back| match back {
+                        Back::Units { key, delta } => Settle::Window {
+                            key: key.to_owned(),
+                            delta,
+                        },
+                        Back::Slot(key) => Settle::Release {
+                            key: key.to_owned(),
+                        },
+                    })
+                    .collect();
+                ops.append(&mut budgets);
+                local.finish(&Finish {
+                    tag: &admission.tag,
+                    request_id: &admission.request_id,
+                    second: admission.second,
+                    admitted_ms: admission.admitted_ms,
+                    ops: &ops,
+                });
+            }
+            (Counters::Redis(_), None) => {}
+        }
+        // Settled in this process already when `budgets` went to `local`.
+        (!budgets.is_empty()).then_some(Settlement {
             tag: admission.tag,
             request_id: admission.request_id,
             admitted_ms: admission.admitted_ms,
-            ops,
-        };
-        let (Counters::Redis(_), Some(leases)) = (&self.counters, &self.leases) else {
-            if let Counters::Local(local) = &self.counters {
-                local.finish(&Finish {
-                    tag: &settlement.tag,
-                    request_id: &settlement.request_id,
-                    second: admission.second,
-                    admitted_ms: settlement.admitted_ms,
-                    ops: &settlement.ops,
-                });
-            }
-            return None;
-        };
-        for op in &settlement.ops {
-            match op {
-                Settle::Window { key, delta } => leases.correct(key, admission.second, *delta),
-                Settle::Release { key } => leases.release(key),
-                Settle::Budget { .. } => {}
-            }
-        }
-        settlement
-            .ops
-            .iter()
-            .any(|op| matches!(op, Settle::Budget { .. }))
-            .then_some(settlement)
+            ops: budgets,
+        })
     }
 
     /// Returns unused lease units and idle slots, and renews held slots,
@@ -308,15 +318,30 @@ impl Governor {
         };
         let now_ms = self.config.clock.now().timestamp_millis();
         for sweep in leases.sweep(now_ms, everything) {
-            self.count_store_call();
-            let result = redis.settle(now_ms, &sweep.ops).await;
-            if let Err(e) = &result {
-                self.metrics
-                    .limits_store_errors
-                    .fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(error = %e, tenant = %sweep.tag, "returning leased limits failed");
-            }
-            leases.swept(sweep, result.is_ok());
+            self.send_sweep(redis, leases, sweep, now_ms).await;
         }
+    }
+
+    /// Sends what tenant `tag`'s windows are owed now, if anything.
+    async fn return_owed(&self, tag: &str, now_ms: i64) {
+        let (Counters::Redis(redis), Some(leases)) = (&self.counters, &self.leases) else {
+            return;
+        };
+        let owed = leases.owed(tag, now_ms);
+        if !owed.ops.is_empty() {
+            self.send_sweep(redis, leases, owed, now_ms).await;
+        }
+    }
+
+    async fn send_sweep(&self, redis: &RedisCounters, leases: &Leases, sweep: Sweep, now_ms: i64) {
+        self.count_store_call();
+        let result = redis.settle(now_ms, &sweep.ops).await;
+        if let Err(e) = &result {
+            self.metrics
+                .limits_store_errors
+                .fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(error = %e, tenant = %sweep.tag, "returning leased limits failed");
+        }
+        leases.swept(sweep, result.is_ok());
     }
 }

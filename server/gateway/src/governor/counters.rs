@@ -57,8 +57,6 @@ pub struct Admit<'a> {
     /// Concurrency slots taken by this call are named `<slots>:<n>`.
     pub slots: &'a str,
     pub slot_ttl_ms: i64,
-    /// Window corrections to apply first ([`LeaseOp::Window`] only).
-    pub corrections: &'a [LeaseOp],
 }
 
 impl Admit<'_> {
@@ -231,22 +229,9 @@ impl RedisCounters {
             .arg(a.lease_ms)
             .arg(a.details)
             .arg(a.divisor.max(1));
-        let corrections: Vec<(&str, i64, i64)> = a
-            .corrections
-            .iter()
-            .filter_map(|c| match c {
-                LeaseOp::Window { key, second, delta } => Some((key.as_str(), *second, *delta)),
-                _ => None,
-            })
-            .collect();
-        inv.arg(corrections.len());
-        for (i, (key, second, delta)) in corrections.iter().enumerate() {
-            inv.key(*key).arg(i + 2).arg(second).arg(delta);
-        }
-        let first = corrections.len();
         for (i, op) in a.ops.iter().enumerate() {
             inv.key(op.key());
-            let index = first + i + 2;
+            let index = i + 2;
             match op {
                 Op::Window { limit, amount, .. } => inv
                     .arg("w")

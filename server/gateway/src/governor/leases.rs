@@ -119,6 +119,14 @@ struct SlotLease {
     taken_since_sweep: bool,
 }
 
+/// What a request gives back to the leases.
+pub enum Back<'a> {
+    /// A correction to what a window was charged (negative: units back).
+    Units { key: &'a str, delta: i64 },
+    /// A concurrency slot is free again.
+    Slot(&'a str),
+}
+
 /// What a sweep sends to Redis for one tenant, and what it renewed.
 pub struct Sweep {
     pub tag: String,
@@ -148,6 +156,9 @@ impl Leases {
 
     pub fn refill_lock(&self, tag: &str) -> Arc<tokio::sync::Mutex<()>> {
         let mut refills = self.refills.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(lock) = refills.get(tag) {
+            return lock.clone();
+        }
         refills.entry(tag.to_owned()).or_default().clone()
     }
 
@@ -190,16 +201,19 @@ impl Leases {
 
     /// Undoes [`Leases::take`] for a request that was refused after all.
     pub fn give_back(&self, ops: &[Op], taken: &[Option<i64>], second: i64) {
-        for (op, taken) in ops.iter().zip(taken) {
-            if taken.is_none() {
-                continue;
-            }
-            match op {
-                Op::Window { key, amount, .. } => self.correct(key, second, -amount),
-                Op::Concurrency { key, .. } => self.release(key),
-                Op::Budget { .. } => {}
-            }
-        }
+        let back = ops
+            .iter()
+            .zip(taken)
+            .filter(|(_, taken)| taken.is_some())
+            .filter_map(|(op, _)| match op {
+                Op::Window { key, amount, .. } => Some(Back::Units {
+                    key,
+                    delta: -amount,
+                }),
+                Op::Concurrency { key, .. } => Some(Back::Slot(key)),
+                Op::Budget { .. } => None,
+            });
+        self.put_back(second, back);
     }
 
     /// Keeps what Redis granted beyond a request's own, for ops `which`
@@ -277,30 +291,29 @@ impl Leases {
         }
     }
 
-    /// A request's concurrency slot is free again, for this replica's next.
-    pub fn release(&self, key: &str) {
-        if let Some(lease) = self.book().find(key).and_then(|t| t.slots.get_mut(key)) {
-            lease.in_use = lease.in_use.saturating_sub(1);
-        }
-    }
-
-    /// Corrects what second `second` of window `key` was charged: units
-    /// given back stay leased if their second is still on, otherwise they
-    /// are owed to Redis with any extra charge.
-    pub fn correct(&self, key: &str, second: i64, delta: i64) {
-        if delta == 0 {
-            return;
-        }
+    /// What requests charged in second `second` give back, under one lock:
+    /// freed slots serve this replica's next requests; window units given
+    /// back stay leased if their second is still on, otherwise they are
+    /// owed to Redis, with any extra charge.
+    pub fn put_back<'a>(&self, second: i64, back: impl IntoIterator<Item = Back<'a>>) {
         let mut book = self.book();
-        let book = book.of(key);
-        if delta < 0
-            && let Some(lease) = book.windows.get_mut(key)
-            && lease.second == second
-        {
-            lease.left -= delta;
-            return;
+        for back in back {
+            match back {
+                Back::Slot(key) => {
+                    if let Some(lease) = book.find(key).and_then(|t| t.slots.get_mut(key)) {
+                        lease.in_use = lease.in_use.saturating_sub(1);
+                    }
+                }
+                Back::Units { delta: 0, .. } => {}
+                Back::Units { key, delta } => {
+                    let tenant = book.of(key);
+                    match tenant.windows.get_mut(key) {
+                        Some(lease) if delta < 0 && lease.second == second => lease.left -= delta,
+                        _ => *tenant.owed.entry((key.to_owned(), second)).or_default() += delta,
+                    }
+                }
+            }
         }
-        *book.owed.entry((key.to_owned(), second)).or_default() += delta;
     }
 
     /// What this replica owes tenant `tag`'s windows: units of seconds that
@@ -431,6 +444,10 @@ mod tests {
         }
     }
 
+    fn units(key: &str, delta: i64) -> Back<'_> {
+        Back::Units { key, delta }
+    }
+
     fn taken(leases: &Leases, ops: &[Op], now_ms: i64) -> Vec<Option<i64>> {
         let mut taken = vec![None; ops.len()];
         let all: Vec<usize> = (0..ops.len()).collect();
@@ -469,11 +486,11 @@ mod tests {
         let ops = [window(10)];
         // Charged 10 + 5; the request then gives its 10 back.
         leases.deposit(&ops, &[0], &[5], &[0], 5, "p", 5_000);
-        leases.correct("{t:a}:rl:1:r", 5, -10);
+        leases.put_back(5, [units("{t:a}:rl:1:r", -10)]);
         assert_eq!(taken(&leases, &ops, 5_500), [Some(0)]);
         assert_eq!(taken(&leases, &ops, 5_500), [None]);
-        leases.correct("{t:a}:rl:1:r", 4, -3);
-        leases.correct("{t:a}:rl:1:r", 5, 7);
+        leases.put_back(4, [units("{t:a}:rl:1:r", -3)]);
+        leases.put_back(5, [units("{t:a}:rl:1:r", 7)]);
         let mut owed: Vec<LeaseOp> = leases.sweep(5_900, false).remove(0).ops;
         owed.sort_by_key(|op| match op {
             LeaseOp::Window { second, .. } => *second,
@@ -510,10 +527,10 @@ mod tests {
         assert_eq!(taken(&leases, &ops, 100), [Some(1)]);
         assert_eq!(taken(&leases, &ops, 100), [Some(2)]);
         assert_eq!(taken(&leases, &ops, 100), [None]);
-        leases.release(key);
+        leases.put_back(0, [Back::Slot(key)]);
         assert_eq!(taken(&leases, &ops, 200), [Some(2)]);
-        leases.release(key);
-        leases.release(key);
+        leases.put_back(0, [Back::Slot(key)]);
+        leases.put_back(0, [Back::Slot(key)]);
         // Busy since the last sweep: half of the two free slots go back.
         let sweep = leases.sweep(1_000, false).remove(0);
         assert_eq!(
@@ -544,7 +561,7 @@ mod tests {
         leases.swept(sweep, true);
         assert!(leases.sweep(12_000, false).is_empty());
         // Slots near their expiry are not admitted from.
-        leases.release(key);
+        leases.put_back(0, [Back::Slot(key)]);
         assert_eq!(taken(&leases, &ops, 29_000), [None]);
     }
 
@@ -553,7 +570,7 @@ mod tests {
         let leases = Leases::new(Leasing::default());
         let ops = [window(1), slots()];
         leases.deposit(&ops, &[0, 1], &[4, 0], &[0, 0], 1, "p", 1_000);
-        leases.release("{t:a}:rl:1:c");
+        leases.put_back(1, [Back::Slot("{t:a}:rl:1:c")]);
         let got = taken(&leases, &ops, 1_500);
         assert_eq!(got, [Some(1), Some(0)]);
         leases.give_back(&ops, &got, 1);
@@ -563,8 +580,8 @@ mod tests {
     #[test]
     fn a_tenants_admission_call_takes_only_what_that_tenant_is_owed() {
         let leases = Leases::new(Leasing::default());
-        leases.correct("{t:a}:rl:1:r", 3, -1);
-        leases.correct("{t:b}:rl:2:r", 3, -2);
+        leases.put_back(3, [units("{t:a}:rl:1:r", -1)]);
+        leases.put_back(3, [units("{t:b}:rl:2:r", -2)]);
         let owed = leases.owed("{t:a}", 9_000);
         assert_eq!(
             owed.ops,
@@ -583,8 +600,8 @@ mod tests {
     #[test]
     fn a_failed_sweep_owes_extra_charges_again_but_never_refunds_twice() {
         let leases = Leases::new(Leasing::default());
-        leases.correct("{t:a}:rl:1:t", 3, 40);
-        leases.correct("{t:a}:rl:1:r", 3, -1);
+        leases.put_back(3, [units("{t:a}:rl:1:t", 40)]);
+        leases.put_back(3, [units("{t:a}:rl:1:r", -1)]);
         let sweep = leases.sweep(9_000, false).remove(0);
         assert_eq!(sweep.ops.len(), 2);
         leases.swept(sweep, false);

@@ -225,7 +225,6 @@ mod tests {
             divisor: 1,
             slots: "",
             slot_ttl_ms: 0,
-            corrections: &[],
         }
     }
 
